@@ -1,0 +1,286 @@
+"""A torch model and an input shape -> the unit table of shared/spec/cost-model.md, section 1.
+
+Units are found on the torch.fx graph: a boundary between two nodes (in execution order) is
+cut-able when exactly one tensor crosses it. Segments between cut-able boundaries are the
+units; a segment that only applies an element-wise op (activation, normalisation, dropout) or
+a reshape is merged into the unit before it, since cutting before it moves the same bytes.
+A residual block is therefore one unit, with no list of layer names involved.
+
+FLOPs are counted by torch.utils.flop_counter on meta tensors (shapes only, no compute):
+forward and backward separately, the first unit's input not requiring a gradient (as in real
+training). Activation bytes are the tensors autograd saves for the backward pass, seen through
+saved_tensors_hooks (parameters and buffers excluded, shared storages counted once).
+"""
+
+from __future__ import annotations
+
+import operator
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import fx, nn
+from torch.fx.passes.split_module import split_module
+from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
+
+from .table import PROFILE_COLUMNS, UnitTable
+from .zoo import _shape
+
+_ELEMENTWISE_MODULES = (nn.ReLU, nn.ReLU6, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU,
+                        nn.Hardswish, nn.Hardtanh, nn.Dropout, nn.Dropout2d, nn.BatchNorm1d, nn.BatchNorm2d,
+                        nn.LayerNorm, nn.GroupNorm, nn.Identity, nn.Flatten, nn.Softmax, nn.LogSoftmax)
+_ELEMENTWISE_FUNCTIONS = {torch.relu, torch.tanh, torch.sigmoid, torch.flatten, torch.nn.functional.relu,
+                          torch.nn.functional.relu6, torch.nn.functional.dropout, torch.nn.functional.gelu,
+                          torch.nn.functional.silu, torch.nn.functional.softmax,
+                          torch.nn.functional.log_softmax}
+_ELEMENTWISE_METHODS = {"relu", "view", "reshape", "flatten", "contiguous", "sigmoid", "tanh"}
+
+
+@dataclass
+class UnitGraph:
+    """A model split at its cut-able boundaries: `units[i]` is a module taking one tensor."""
+    gm: fx.GraphModule
+    units: list[nn.Module]
+    names: list[str]
+    kinds: list[str]
+
+
+def _tensor_meta(node: fx.Node):
+    return node.meta.get("tensor_meta")
+
+
+def trace_units(model: nn.Module, input_shape: Sequence[int]) -> UnitGraph:
+    """Trace `model` with torch.fx and split it into units at its cut-able boundaries.
+
+    The returned unit modules share parameters with `model` (no copies), so running them in
+    sequence is running the model.
+    """
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    gm = fx.symbolic_trace(model)
+    # shapes on the meta device: no compute, no memory
+    meta_model = _meta_copy(gm)
+    ShapeProp(meta_model).propagate(torch.empty(2, *_shape(input_shape), device="meta"))
+    meta_by_name = {n.name: n.meta for n in meta_model.graph.nodes}
+    for n in gm.graph.nodes:
+        n.meta.update(meta_by_name.get(n.name, {}))
+
+    seq = [n for n in gm.graph.nodes if n.op not in ("output", "get_attr")]
+    index = {n: i for i, n in enumerate(seq)}
+    out_node = next(n for n in gm.graph.nodes if n.op == "output")
+    end = len(seq)
+    # last use of every value (the output node counts as a use after everything)
+    last_use = {}
+    for n in seq:
+        uses = [index.get(u, end) if u is not out_node else end for u in n.users]
+        last_use[n] = max(uses) if uses else index[n]
+
+    # boundary after position p is cut-able iff exactly one tensor value is live across it
+    cut_after = []
+    for p in range(len(seq) - 1):
+        live = [n for n in seq[: p + 1] if last_use[n] > p]
+        if len(live) == 1 and live[0] is seq[p] and _tensor_meta(live[0]) is not None:
+            cut_after.append(p)
+
+    # segments of op nodes (position 0 is the placeholder)
+    bounds = [0] + [p for p in cut_after if p > 0] + [len(seq) - 1]
+    segments = [list(range(a + 1, b + 1)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    merged: list[list[int]] = []
+    for seg in segments:
+        if merged and _is_elementwise(gm, [seq[i] for i in seg]):
+            merged[-1].extend(seg)
+        else:
+            merged.append(list(seg))
+
+    unit_of = {}
+    for u, seg in enumerate(merged):
+        for i in seg:
+            unit_of[seq[i].name] = u
+    placeholder = seq[0]
+
+    def callback(node: fx.Node) -> int:
+        if node.op == "get_attr":
+            return unit_of[next(iter(node.users)).name]
+        return unit_of.get(node.name, 0) if node is not placeholder else 0
+
+    split = split_module(gm, model, callback, keep_original_order=True)
+    units = [getattr(split, f"submod_{u}") for u in range(len(merged))]
+    for u, sub in enumerate(units):
+        ph = [n for n in sub.graph.nodes if n.op == "placeholder"]
+        if len(ph) != 1:  # cannot happen for a boundary with one live tensor; guard the invariant
+            raise RuntimeError(f"unit {u} of {type(model).__name__} takes {len(ph)} inputs")
+    names = [_unit_name(gm, [seq[i] for i in seg]) for seg in merged]
+    kinds = [_unit_kind(gm, [seq[i] for i in seg]) for seg in merged]
+    return UnitGraph(gm, units, names, kinds)
+
+
+def _is_meta(m: nn.Module) -> bool:
+    p = next(iter(m.parameters()), None)
+    return p is None or p.device.type == "meta"
+
+
+def _meta_copy(gm: fx.GraphModule) -> fx.GraphModule:
+    import copy
+    return gm if _is_meta(gm) else copy.deepcopy(gm).to("meta")
+
+
+def _is_elementwise(gm: fx.GraphModule, nodes: list[fx.Node]) -> bool:
+    for n in nodes:
+        if n.op == "call_module":
+            if not isinstance(gm.get_submodule(n.target), _ELEMENTWISE_MODULES):
+                return False
+        elif n.op == "call_function":
+            if n.target not in _ELEMENTWISE_FUNCTIONS and n.target not in (operator.getitem,):
+                return False
+        elif n.op == "call_method":
+            if n.target not in _ELEMENTWISE_METHODS:
+                return False
+        else:
+            return False
+    # the merged segment must not change the number of values (reshape and flatten are free)
+    first_in = nodes[0].args[0] if nodes[0].args else None
+    tin, tout = _tensor_meta(first_in) if isinstance(first_in, fx.Node) else None, _tensor_meta(nodes[-1])
+    if tin is None or tout is None:
+        return False
+    return int(np.prod(tin.shape)) == int(np.prod(tout.shape))
+
+
+def _unit_name(gm, nodes) -> str:
+    for n in nodes:
+        if n.op == "call_module":
+            t = str(n.target)
+            # a residual block: name it by its parent module (e.g. layers.3, not layers.3.conv1)
+            if len([m for m in nodes if m.op == "call_module"]) > 3 and "." in t:
+                return t.rsplit(".", 1)[0]
+            return t
+    return nodes[0].name
+
+
+def _unit_kind(gm, nodes) -> str:
+    kinds = []
+    for n in nodes:
+        if n.op == "call_module":
+            kinds.append(type(gm.get_submodule(n.target)).__name__)
+        elif n.op == "call_function":
+            kinds.append(getattr(n.target, "__name__", str(n.target)))
+        else:
+            kinds.append(str(n.target))
+    convs = sum(k.startswith("Conv") for k in kinds)
+    if convs > 1 or "add" in kinds:
+        return f"Block({convs} conv)"
+    short = [k for k in kinds if k not in ("Flatten", "flatten", "Dropout", "Identity")]
+    return "+".join(dict.fromkeys(short or kinds))
+
+
+def profile_model(model: nn.Module, input_shape: Sequence[int], bytes_per_value: int = 4,
+                  measure: bool = False, name: str = "", measure_batch: int = 8,
+                  measure_repeats: int = 5) -> UnitTable:
+    """Profile `model` at `input_shape` (C,H,W) into a UnitTable.
+
+    FLOPs and saved-activation bytes come from meta tensors (exact, shape-based). With
+    `measure=True` each unit is also timed forward and backward on this host (seconds per
+    sample, median of `measure_repeats`), in columns fwd_time_s and bwd_time_s.
+    """
+    shape = _shape(input_shape)
+    ug = trace_units(model, shape)
+    batch = 2  # BatchNorm needs more than one value per channel in training mode
+    rows = [dict(name="input", fwd_flops=0.0, bwd_flops=0.0,
+                 out_bytes=float(np.prod(shape)) * bytes_per_value, act_bytes=0.0, params=0, param_bytes=0.0)]
+    x = torch.empty(batch, *shape, device="meta")
+    scale = bytes_per_value / 4.0
+    for u, unit in enumerate(ug.units):
+        meta_unit = _meta_unit(unit)
+        x_in = x.detach().requires_grad_(u > 0)
+        fwd, bwd, saved, y = _count_unit(meta_unit, x_in)
+        n_params = sum(p.numel() for p in unit.parameters())
+        rows.append(dict(name=ug.names[u], fwd_flops=fwd / batch, bwd_flops=bwd / batch,
+                         out_bytes=float(y[0].numel()) * bytes_per_value,
+                         act_bytes=saved / batch * scale, params=int(n_params),
+                         param_bytes=float(n_params) * bytes_per_value))
+        x = y.detach()
+    df = pd.DataFrame(rows, columns=PROFILE_COLUMNS)
+    table = UnitTable(df, name or type(model).__name__, shape, bytes_per_value, ["input"] + ug.kinds)
+    if measure:
+        f, b = measure_units(ug, shape, batch=measure_batch, repeats=measure_repeats)
+        table.df["fwd_time_s"] = np.concatenate([[0.0], f])
+        table.df["bwd_time_s"] = np.concatenate([[0.0], b])
+    return table
+
+
+def _meta_unit(unit: nn.Module) -> nn.Module:
+    import copy
+    return unit if _is_meta(unit) else copy.deepcopy(unit).to("meta")
+
+
+def _conv_backward_flop(grad_out_shape, x_shape, w_shape, _bias, _stride, _padding, _dilation, transposed,
+                        _output_padding, _groups, output_mask, out_shape=None, **kwargs) -> int:
+    """Backward of a convolution: each of grad_input and grad_weight costs one multiply-add
+    per forward multiply-add. (torch's own formula over-counts grouped and depthwise
+    convolutions by about groups/2: MobileNetV2's backward came out at 19x its forward.)"""
+    fwd = conv_flop_count(list(x_shape), list(w_shape), list(grad_out_shape), transposed=transposed)
+    return fwd * (int(bool(output_mask[0])) + int(bool(output_mask[1])))
+
+
+_FLOP_MAPPING = {torch.ops.aten.convolution_backward: _conv_backward_flop}
+
+
+def _count_unit(unit: nn.Module, x: torch.Tensor):
+    unit.train()
+    keep = {t.untyped_storage()._cdata for t in list(unit.parameters()) + list(unit.buffers())}
+    storages: dict[int, int] = {}
+
+    def pack(t):
+        if t.numel() > 0 and t.untyped_storage()._cdata not in keep:
+            st = t.untyped_storage()
+            storages[st._cdata] = max(storages.get(st._cdata, 0), t.numel() * t.element_size())
+        return t
+
+    with FlopCounterMode(display=False, custom_mapping=_FLOP_MAPPING) as fc_f:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            y = unit(x)
+    fwd = fc_f.get_total_flops()
+    bwd = 0
+    if y.requires_grad:
+        with FlopCounterMode(display=False, custom_mapping=_FLOP_MAPPING) as fc_b:
+            y.backward(torch.ones_like(y))
+        bwd = fc_b.get_total_flops()
+    return float(fwd), float(bwd), float(sum(storages.values())), y
+
+
+def measure_units(ug: UnitGraph, input_shape, batch: int = 8, repeats: int = 5):
+    """Median forward and backward seconds per sample of each unit on this host."""
+    fwd_t, bwd_t = [], []
+    x = torch.randn(batch, *input_shape)
+    for u, unit in enumerate(ug.units):
+        unit.train()
+        tf, tb = [], []
+        for _ in range(repeats + 1):
+            xi = x.detach().requires_grad_(u > 0)
+            t0 = time.perf_counter()
+            y = unit(xi)
+            t1 = time.perf_counter()
+            y.backward(torch.ones_like(y))
+            t2 = time.perf_counter()
+            tf.append(t1 - t0)
+            tb.append(t2 - t1)
+        unit.zero_grad(set_to_none=True)
+        fwd_t.append(float(np.median(tf[1:])) / batch)
+        bwd_t.append(float(np.median(tb[1:])) / batch)
+        x = y.detach()
+    return np.array(fwd_t), np.array(bwd_t)
+
+
+def profile_zoo(name: str, input_shape: Sequence[int], num_classes: int = 10, bytes_per_value: int = 4,
+                **kwargs) -> UnitTable:
+    """Profile a zoo model; built on the meta device (no weights in memory) unless measuring."""
+    from .zoo import build
+    torch.manual_seed(0)
+    if kwargs.get("measure"):
+        model = build(name, input_shape, num_classes)
+    else:
+        with torch.device("meta"):
+            model = build(name, input_shape, num_classes)
+    return profile_model(model, input_shape, bytes_per_value, name=name, **kwargs)

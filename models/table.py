@@ -1,0 +1,63 @@
+"""The unit table of a DNN (shared/spec/cost-model.md, section 1), without torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+PROFILE_COLUMNS = ["name", "fwd_flops", "bwd_flops", "out_bytes", "act_bytes", "params", "param_bytes"]
+
+
+@dataclass
+class UnitTable:
+    """The per-unit table (row 0 is the input sample) and its prefix sums.
+
+    Arrays have length L+1; index l is unit l (1-based), index 0 the input.
+    """
+    df: pd.DataFrame
+    model: str = ""
+    input_shape: tuple = ()
+    bytes_per_value: int = 4
+    kinds: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        df = self.df
+        missing = [c for c in PROFILE_COLUMNS if c not in df.columns]
+        if missing:
+            raise ValueError(f"profile table lacks columns {missing}")
+        self.names = list(df["name"])
+        self.fwd = df["fwd_flops"].to_numpy(float)
+        self.bwd = df["bwd_flops"].to_numpy(float)
+        self.out = df["out_bytes"].to_numpy(float)
+        self.act = df["act_bytes"].to_numpy(float)
+        self.params = df["params"].to_numpy(float)
+        self.pbytes = df["param_bytes"].to_numpy(float)
+        # prefix sums over units 0..c (row 0 carries zeros except out_bytes)
+        self.F = np.cumsum(self.fwd + self.bwd)
+        self.Wt = np.cumsum(self.pbytes)
+        self.A = np.cumsum(self.act)
+
+    @property
+    def L(self) -> int:
+        return len(self.df) - 1
+
+    @property
+    def total_params(self) -> int:
+        return int(self.params.sum())
+
+    def summary(self) -> dict:
+        return dict(units=self.L, params=self.total_params, param_bytes=float(self.pbytes.sum()),
+                    fwd_flops=float(self.fwd.sum()), bwd_flops=float(self.bwd.sum()),
+                    input_bytes=float(self.out[0]))
+
+    def scaled(self, bytes_per_value: int) -> UnitTable:
+        """The same table with tensors stored at `bytes_per_value` instead of its own."""
+        if bytes_per_value == self.bytes_per_value:
+            return self
+        k = bytes_per_value / self.bytes_per_value
+        df = self.df.copy()
+        for c in ("out_bytes", "act_bytes", "param_bytes"):
+            df[c] = df[c] * k
+        return UnitTable(df, self.model, self.input_shape, bytes_per_value, self.kinds)

@@ -1,0 +1,370 @@
+"""The `edgeplan` command (shared/spec/cli.md).
+
+Exit codes: 0 success, 2 bad input (scenario, plan, profile or option), 3 infeasible problem,
+1 internal failure. Errors go to stderr as one sentence; output files appear whole or not at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import InfeasibleError, PlanError, ScenarioError
+from .units import fmt_si
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="EdgePlan: plan how to train a DNN across edge devices, servers, fog and cloud.")
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _handles_errors(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ScenarioError, PlanError) as e:
+            err.print(f"error: {e}", markup=False)
+            raise typer.Exit(2) from None
+        except InfeasibleError as e:
+            err.print(f"infeasible: {e}", markup=False)
+            raise typer.Exit(3) from None
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+        except Exception as e:  # an internal failure: say what, not a bare traceback
+            err.print(f"internal error: {type(e).__name__}: {e}", markup=False)
+            if "EDGEPLAN_DEBUG" in __import__("os").environ:
+                raise
+            raise typer.Exit(1) from None
+    return wrapper
+
+
+def _bad_option(message: str):
+    err.print(f"error: {message}", markup=False)
+    raise typer.Exit(2)
+
+
+# ---------------------------------------------------------------- check, schema
+
+@app.command()
+@_handles_errors
+def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON).")):
+    """Load and validate a scenario; print its nodes, links, channels and model."""
+    from .graph import channel_members, unit_table
+    from .scenario import load_scenario
+
+    scn = load_scenario(scenario)
+    table = unit_table(scn)
+    out.print(f"[bold]{scn.name}[/bold]: {scn.spec.description or ''}".rstrip(": "))
+    t = Table(title="nodes", title_justify="left")
+    for c in ("name", "role", "compute", "memory", "power", "tx power", "samples", "data source"):
+        t.add_column(c, justify="right" if c not in ("name", "role", "data source") else "left")
+    for name, r in scn.nodes.iterrows():
+        comp = f"measured: {r.measured}" if isinstance(r.measured, str) else fmt_si(r.compute, "FLOP/s")
+        t.add_row(name, r.role, comp, _opt(r.memory, "B", True), fmt_si(r.power, "W"), _opt(r.tx_power, "W"),
+                  "" if r.samples != r.samples or r.samples is None else str(int(r.samples)),
+                  r.data_source if isinstance(r.data_source, str) else "")
+    out.print(t)
+    t = Table(title="links", title_justify="left")
+    for c in ("from", "to", "kind", "rate up / down", "latency"):
+        t.add_column(c)
+    for _, r in scn.links.iterrows():
+        if isinstance(r.channel, str):
+            kind = f"channel {r.channel}"
+            rate = f"{r.spectral_efficiency:g} bit/s/Hz" if r.spectral_efficiency == r.spectral_efficiency and \
+                r.spectral_efficiency is not None else f"Shannon, gain {r.gain_db:g} dB"
+        else:
+            kind, rate = "fixed", f"{fmt_si(r.uplink, 'bit/s')} / {fmt_si(r.downlink, 'bit/s')}"
+        t.add_row(r.src, r.dst, kind, rate, fmt_si(r.latency, "s"))
+    out.print(t)
+    members = channel_members(scn)
+    if len(scn.channels):
+        t = Table(title="channels", title_justify="left")
+        for c in ("name", "bandwidth", "noise density", "shared by"):
+            t.add_column(c)
+        for name, r in scn.channels.iterrows():
+            m = members.get(name, [])
+            t.add_row(name, fmt_si(r.bandwidth, "Hz"), _opt(r.noise_density, "W/Hz"),
+                      f"{len(m)}: {', '.join(m[:6])}{', ...' if len(m) > 6 else ''}")
+        out.print(t)
+    s = table.summary()
+    m = scn.spec.model
+    src = f"zoo {m.zoo}" if m.zoo else f"profile {m.profile}"
+    out.print(f"model: {src}, input {list(m.input_shape)}, {m.num_classes} classes: {s['units']} units, "
+              f"{s['params']:,} parameters ({fmt_si(s['param_bytes'], 'B', True)}), "
+              f"{fmt_si(s['fwd_flops'], 'FLOP')} forward + {fmt_si(s['bwd_flops'], 'FLOP')} backward per sample")
+    tr = scn.spec.training
+    out.print(f"training: batch {tr.batch_size}, {tr.local_iterations} local iteration(s) per round, "
+              f"{tr.rounds} rounds, {tr.optimizer}; objective {_objective_name(scn)}")
+    out.print(f"[green]ok[/green]: {len(scn.devices)} devices, {len(scn.servers)} servers/fog/cloud, "
+              f"{len(scn.links)} links")
+
+
+def _opt(x, unit, binary=False):
+    return "" if x is None or x != x else fmt_si(float(x), unit, binary)
+
+
+def _objective_name(scn) -> str:
+    o = scn.spec.objective
+    return o if isinstance(o, str) else f"{o.latency:g} x latency + {o.energy:g} x energy"
+
+
+@app.command()
+@_handles_errors
+def schema():
+    """Print the JSON Schema of the scenario file."""
+    from .schema import ScenarioSpec
+    s = ScenarioSpec.model_json_schema(by_alias=True)
+    s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    s["title"] = "EdgePlan scenario"
+    sys.stdout.write(json.dumps(s, indent=2) + "\n")
+
+
+# ---------------------------------------------------------------- profile
+
+@app.command()
+@_handles_errors
+def profile(model: str = typer.Argument(None, help="Zoo model: " + ", ".join(
+                __import__("models.registry", fromlist=["ZOO_MODELS"]).ZOO_MODELS)),
+            input_shape: str = typer.Option("3,32,32", help="C,H,W of one input sample."),
+            num_classes: int = typer.Option(10, help="Output classes."),
+            bytes_per_value: int = typer.Option(4, help="4 for fp32, 2 for fp16."),
+            out_file: Path = typer.Option(None, "--out", help="Write the profile CSV here."),
+            measure: bool = typer.Option(False, help="Also time each unit on this host."),
+            measured: Path = typer.Option(None, help="A measured workbook (.xlsx) instead of a zoo model."),
+            sheet: str = typer.Option(None, help="The workbook's machine sheet to show."),
+            batch_size: int = typer.Option(128, help="Batch size the workbook was measured at."),
+            times_out: Path = typer.Option(None, "--times-out", help="Write measured times (CSV) here.")):
+    """Per-unit profile table of a zoo model, or of a measured workbook."""
+    from models.profile_io import MeasuredTimes, write_profile_csv, write_times_csv
+
+    try:
+        shape = [int(x) for x in input_shape.split(",")]
+    except ValueError:
+        _bad_option(f"--input-shape '{input_shape}': give integers like 3,32,32")
+    if measured is not None:
+        import numpy as np
+
+        from models.profile_io import read_workbook
+        table, times = read_workbook(measured, batch_size, float(np.prod(shape)) * bytes_per_value, bytes_per_value)
+        if sheet is not None:
+            try:
+                times.check_machine(sheet)
+            except ValueError as e:
+                raise ScenarioError(str(e), str(measured)) from None
+        elif times.problems:
+            for m, why in times.problems.items():
+                err.print(f"note: {why}", markup=False)
+        _print_profile(table, times, sheet)
+    else:
+        if model is None:
+            _bad_option("give a zoo MODEL, or --measured WORKBOOK")
+        from models.registry import ZOO_MODELS
+        if model not in ZOO_MODELS:
+            _bad_option(f"unknown zoo model '{model}'; available: {', '.join(ZOO_MODELS)}")
+        from models.profile import profile_zoo
+        table = profile_zoo(model, shape, num_classes, bytes_per_value, measure=measure)
+        times = None
+        if measure:
+            import pandas as pd
+            rows = [("this-host", n, f, b, 0.0, 1) for n, f, b in
+                    zip(table.names[1:], table.df.fwd_time_s[1:], table.df.bwd_time_s[1:])]
+            times = MeasuredTimes(pd.DataFrame(rows, columns=["machine", "unit", "fwd_s", "bwd_s", "update_s",
+                                                              "batch_size"]))
+        _print_profile(table, times, "this-host" if measure else None)
+    if out_file is not None:
+        write_profile_csv(table, out_file)
+        err.print(f"wrote {out_file}")
+    if times_out is not None:
+        if times is None:
+            _bad_option("--times-out needs --measure or --measured")
+        write_times_csv(times, times_out)
+        err.print(f"wrote {times_out}")
+
+
+def _print_profile(table, times, sheet):
+    import numpy as np
+    t = Table(title=f"{table.model}: {table.L} units", title_justify="left")
+    cols = ["#", "unit", "kind", "fwd FLOP", "bwd FLOP", "out bytes", "act bytes", "params"]
+    if sheet:
+        cols += [f"{sheet} s/sample"]
+    for c in cols:
+        t.add_column(c, justify="left" if c in ("unit", "kind") else "right")
+    per = times.per_sample(sheet) if sheet else None
+    for i, r in table.df.iterrows():
+        kind = table.kinds[i] if len(table.kinds) > i else ""
+        row = [str(i), r["name"], kind, fmt_si(r.fwd_flops, ""), fmt_si(r.bwd_flops, ""),
+               fmt_si(r.out_bytes, "B", True), fmt_si(r.act_bytes, "B", True), f"{int(r.params):,}"]
+        if sheet:
+            row.append("" if i == 0 else fmt_si(float(per[i - 1]), "s"))
+        t.add_row(*row)
+    s = table.summary()
+    tot = ["", "total", "", fmt_si(s["fwd_flops"], ""), fmt_si(s["bwd_flops"], ""), "",
+           fmt_si(float(table.act.sum()), "B", True), f"{s['params']:,}"]
+    if sheet:
+        tot.append(fmt_si(float(np.sum(per)), "s"))
+    t.add_row(*tot, style="bold")
+    out.print(t)
+    out.print(f"forward {s['fwd_flops'] / 2e9:.4g} GMAC ({fmt_si(s['fwd_flops'], 'FLOP')}), backward "
+              f"{fmt_si(s['bwd_flops'], 'FLOP')} per sample; {s['params']:,} parameters "
+              f"({fmt_si(s['param_bytes'], 'B', True)})")
+
+
+# ---------------------------------------------------------------- plan, evaluate, compare
+
+@app.command()
+@_handles_errors
+def plan(scenario: Path = typer.Argument(...),
+         paradigm: str = typer.Option(..., "--paradigm", "-p", help="fl, sl, psl, dsgd, fpl or pel."),
+         solver: str = typer.Option(None, help="Method (e.g. exact, milp, or a baseline); default: the best."),
+         out_file: Path = typer.Option(None, "--out", help="Write the plan JSON here."),
+         from_plan: Path = typer.Option(None, "--from", help="Re-plan from an earlier plan and show what changed.")):
+    """Optimise one paradigm and write its plan."""
+    from . import paradigms
+    from .costs import CostModel
+    from .plan import Plan
+    from .scenario import load_scenario
+
+    scn = load_scenario(scenario)
+    para = paradigms.get(paradigm)
+    cm = CostModel(scn)
+    old = Plan.load(from_plan) if from_plan is not None else None
+    if old is not None:
+        from .replan import replan
+        p, changes = replan(cm, para, old, solver)
+    else:
+        p = para.solve(cm, solver)
+    _print_plan(p)
+    if old is not None:
+        _print_changes(changes)
+    if out_file is not None:
+        p.save(out_file)
+        err.print(f"wrote {out_file}")
+
+
+def _print_plan(p, title=None):
+    import pandas as pd
+    pr = p.predicted
+    out.print(f"[bold]{p.scenario}[/bold]: {p.paradigm} by {p.solver['method']} ({p.solver['status']}, "
+              f"{p.solver['time_s'] * 1e3:.1f} ms)")
+    out.print(f"round {fmt_si(pr['round_latency_s'], 's')}, training {fmt_si(pr['training_latency_s'], 's')}, "
+              f"energy {fmt_si(pr['energy_j'], 'J')}/round (devices {fmt_si(pr['device_energy_j'], 'J')}), "
+              f"{fmt_si(pr['comm_bytes'], 'B')}/round; critical: {pr['critical']['node']} "
+              f"({pr['critical']['phase']})")
+    if not p.feasible:
+        out.print("[red]infeasible[/red]: " + "; ".join(pr.get("violations", [])))
+    df = pd.DataFrame(p.assignments)
+    t = Table(title=title or "assignments", title_justify="left")
+    for c in df.columns:
+        t.add_column(c, justify="left" if c in ("node", "role", "group", "server") else "right")
+    for _, r in df.head(40).iterrows():
+        t.add_row(*[_cell(c, v) for c, v in r.items()])
+    if len(df) > 40:
+        t.add_row(*(["..."] + [""] * (len(df.columns) - 1)))
+    out.print(t)
+    if p.paradigm_detail:
+        out.print("detail: " + ", ".join(f"{k}={_cell(k, v)}" for k, v in p.paradigm_detail.items()))
+
+
+def _cell(col, v) -> str:
+    import math
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        if col.endswith("_bytes"):
+            return fmt_si(v, "B", True)
+        if col.endswith("_s"):
+            return fmt_si(v, "s")
+        if col.endswith("_j"):
+            return fmt_si(v, "J")
+        if col.endswith("_hz"):
+            return fmt_si(v, "Hz")
+        return f"{v:.4g}"
+    if isinstance(v, list):
+        return json.dumps(v) if len(v) < 8 else f"[{len(v)} items]"
+    return str(v)
+
+
+def _print_changes(changes: list[str]):
+    if not changes:
+        out.print("re-plan: nothing changed")
+        return
+    out.print("[bold]what changed[/bold]:")
+    for c in changes:
+        out.print(f"  {c}", markup=False)
+
+
+@app.command()
+@_handles_errors
+def evaluate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argument(..., metavar="PLAN.json")):
+    """Cost a given plan with the cost model (no optimisation)."""
+    from .evaluate import evaluate_plan
+    from .plan import Plan
+    from .scenario import load_scenario
+
+    scn = load_scenario(scenario)
+    p = Plan.load(plan_file)
+    costs, fresh = evaluate_plan(scn, p, str(plan_file))
+    if p.scenario_sha256 and p.scenario_sha256 != scn.sha256:
+        err.print(f"note: {plan_file} was planned for a different version of scenario '{p.scenario}'")
+    _print_plan(fresh, title="assignments (as evaluated)")
+    if p.predicted:
+        old = p.predicted.get("round_latency_s")
+        if old:
+            rel = abs(costs.round_latency - old) / max(abs(old), 1e-300)
+            out.print(f"the plan's own prediction: round {fmt_si(old, 's')} (evaluated {fmt_si(costs.round_latency, 's')}, "
+                      f"relative difference {rel:.2e})")
+
+
+@app.command()
+@_handles_errors
+def compare(scenario: Path = typer.Argument(...),
+            out_file: Path = typer.Option(None, "--out", help="Write the table as CSV."),
+            paradigm: list[str] = typer.Option(None, "--paradigm", "-p", help="Only these paradigms."),
+            all_methods: bool = typer.Option(False, "--all", help="One row per method, not per paradigm.")):
+    """The best plan of every paradigm side by side: latency, energy, bytes, memory."""
+    from .compare import compare_table
+    from .scenario import load_scenario
+
+    scn = load_scenario(scenario)
+    df, best = compare_table(scn, paradigm or None, progress=True)
+    shown = df if all_methods else best
+    t = Table(title=f"{scn.name}: {_objective_name(scn)} objective, {scn.spec.training.rounds} rounds",
+              title_justify="left")
+    cols = ["paradigm", "method", "round", "training", "energy/round", "device energy", "bytes/round",
+            "peak device mem", "critical", "feasible"]
+    for c in cols:
+        t.add_column(c, justify="left" if c in ("paradigm", "method", "critical", "feasible") else "right")
+    for _, r in shown.iterrows():
+        ok = "yes" if r.feasible else f"no: {r.why}"
+        if r.round_latency_s != r.round_latency_s:
+            t.add_row(r.paradigm, r.method, "", "", "", "", "", "", "", ok)
+            continue
+        t.add_row(r.paradigm, r.method, fmt_si(r.round_latency_s, "s"), fmt_si(r.training_latency_s, "s"),
+                  fmt_si(r.energy_j, "J"), fmt_si(r.device_energy_j, "J"), fmt_si(r.comm_bytes, "B"),
+                  fmt_si(r.peak_device_memory_bytes, "B", True), f"{r.critical_node}/{r.critical_phase}", ok)
+    out.print(t)
+    notes = best[best.note.astype(str) != ""]
+    for _, r in notes.iterrows():
+        out.print(f"{r.paradigm}: {r.note}", markup=False)
+    if out_file is not None:
+        from models.profile_io import atomic_write_text
+        atomic_write_text(out_file, df.to_csv(index=False))
+        err.print(f"wrote {out_file}")
+
+
+def main():
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Every paradigm side by side: its best plan and its baselines, as a table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import paradigms
+from .costs import CostModel
+from .errors import InfeasibleError, PlanError
+from .scenario import Scenario
+
+COLUMNS = ["paradigm", "method", "kind", "status", "round_latency_s", "training_latency_s", "energy_j",
+           "device_energy_j", "training_energy_j", "comm_bytes", "peak_device_memory_bytes", "critical_node",
+           "critical_phase", "objective", "feasible", "why", "solve_time_s", "note"]
+
+
+def methods_for_compare(para) -> list[str]:
+    """The default optimiser and every baseline and heuristic (cross-check solvers are skipped)."""
+    return [m for m, s in para.solvers.items() if m == para.default or s.kind in ("baseline", "heuristic")]
+
+
+def plan_row(cm: CostModel, para, method: str) -> tuple[dict, object]:
+    kind = para.solvers[method].kind
+    try:
+        p = para.solve(cm, method)
+    except (InfeasibleError, PlanError) as e:
+        return dict(paradigm=para.name, method=method, kind=kind, status="infeasible", feasible=False,
+                    why=str(e), note=""), None
+    pr = p.predicted
+    mem = [a["memory_bytes"] for a in p.assignments if a.get("role") == "device"]
+    return dict(paradigm=para.name, method=method, kind=kind, status=p.solver["status"],
+                round_latency_s=pr["round_latency_s"], training_latency_s=pr["training_latency_s"],
+                energy_j=pr["energy_j"], device_energy_j=pr["device_energy_j"],
+                training_energy_j=pr["training_energy_j"], comm_bytes=pr["comm_bytes"],
+                peak_device_memory_bytes=max(mem) if mem else 0.0, critical_node=pr["critical"]["node"],
+                critical_phase=pr["critical"]["phase"], objective=p.objective["value"], feasible=p.feasible,
+                why="; ".join(pr.get("violations", [])), solve_time_s=p.solver["time_s"], note=_note(p)), p
+
+
+def _note(p) -> str:
+    d = p.paradigm_detail
+    if p.paradigm == "fpl":
+        return (f"junction at unit {d['junction'] + 1} ({d['junction_unit']}) with {d['groups']} branch slot(s): "
+                f"+{d['junction_extra_params']:,} parameters; trunk on {d['trunk']}")
+    if p.paradigm == "dsgd":
+        return f"{len(p.assignments and [a for a in p.assignments if 'stage' in a])} stage(s) on {d['path']}"
+    return ""
+
+
+def compare_table(scn: Scenario, names=None, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(every method's row, the best row per paradigm)."""
+    names = list(names or paradigms.NAMES)
+    for n in names:
+        paradigms.get(n)  # unknown names fail before any work
+    cm = CostModel(scn)
+    jobs = [(n, m) for n in names for m in methods_for_compare(paradigms.get(n))]
+    rows = []
+    bar = _progress(progress, len(jobs))
+    for n, m in jobs:
+        if bar:
+            bar[0].update(bar[1], description=f"{n}: {m}")
+        row, _ = plan_row(cm, paradigms.get(n), m)
+        rows.append(row)
+        if bar:
+            bar[0].advance(bar[1])
+    if bar:
+        bar[0].stop()
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    df["note"] = df["note"].fillna("")
+    best = []
+    for n in names:
+        sub = df[df.paradigm == n]
+        ok = sub[sub.feasible.astype(bool)]
+        pick = ok.loc[ok.objective.astype(float).idxmin()] if len(ok) else \
+            (sub.loc[sub.objective.astype(float).idxmin()] if sub.objective.notna().any() else sub.iloc[0])
+        best.append(pick)
+    return df, pd.DataFrame(best).reset_index(drop=True)
+
+
+def _progress(enabled: bool, total: int):
+    if not enabled:
+        return None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    p = Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                 TimeElapsedColumn(), transient=True)
+    p.start()
+    return p, p.add_task("planning", total=total)
+
+
+def speedups(df: pd.DataFrame) -> pd.DataFrame:
+    """Per paradigm: the optimum's round latency against each baseline's (ratio > 1: faster)."""
+    rows = []
+    for n, sub in df.groupby("paradigm", sort=False):
+        opt = sub[sub.kind != "baseline"]
+        opt = opt[opt.feasible.astype(bool)]
+        if opt.empty:
+            continue
+        best = float(opt.round_latency_s.min())
+        for _, r in sub[sub.kind.isin(["baseline", "heuristic"])].iterrows():
+            v = float(r.round_latency_s) if r.round_latency_s == r.round_latency_s else np.nan
+            rows.append({"paradigm": n, "baseline": r.method, "baseline_round_s": v, "optimum_round_s": best,
+                         "speedup": v / best if best > 0 else np.nan})
+    return pd.DataFrame(rows)

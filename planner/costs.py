@@ -1,0 +1,734 @@
+"""The cost model of shared/spec/cost-model.md, once, for every paradigm.
+
+Solvers optimise these functions, `edgeplan evaluate` applies them, and validation compares
+its measurements with them. Everything is SI (s, bytes, bit/s, W, J) and vectorised over
+devices with numpy, so solvers can call them in loops.
+
+Conventions beyond the spec's text (all stated in the README's cost-model notes):
+- A message pays its path's latency once; a message of 0 bytes is not sent.
+- sl runs devices in turn, so each device has its channel to itself while it sends (share 1);
+  every parallel paradigm gives devices shares of a channel that sum to at most 1.
+- A fixed-rate hop crossed by k concurrent flows of a parallel paradigm (for example the
+  fog -> cloud link under several devices) gives each flow rate/k.
+- A node with `kappa` spends kappa * f^3 watts while computing (E = kappa f^2 cycles with
+  cycles = f * t), instead of `power`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .graph import Hop, default_server, measured_times, path_through, shortest_path, unit_table
+from .scenario import Scenario
+from .units import fmt_si
+
+K_OPT = {"sgd": 3, "adam": 4}
+
+
+# ---------------------------------------------------------------- routes between nodes
+
+@dataclass
+class Routes:
+    """Vectorised transfer coefficients for a list of routes (one per device, typically).
+
+    time(x bytes, share) = lat + 8 x (fixed + has_channel / channel_rate(share)).
+    """
+    src: list[str]
+    dst: list[str]
+    hops: list[list[Hop]]
+    lat: np.ndarray          # s per message
+    fix_up: np.ndarray       # s per bit on fixed hops, src -> dst
+    fix_dn: np.ndarray       # s per bit on fixed hops, dst -> src
+    has_ch: np.ndarray       # bool: the route has a channel hop
+    bw: np.ndarray           # channel bandwidth (Hz), 0 without one
+    eta: np.ndarray          # spectral efficiency, NaN for a Shannon link
+    snr_up: np.ndarray       # p g / (N0 B) for the channel hop, sending towards dst
+    snr_dn: np.ndarray
+    channel: list[str | None]
+    hop_rates: list[list[tuple[float | None, float | None]]]  # per hop: fixed rate up/down (None = channel)
+    hop_a: np.ndarray | None = None     # (n, H) node index sending towards dst on hop h (-1: no hop)
+    hop_b: np.ndarray | None = None     # (n, H) node index receiving towards dst
+    hop_ru: np.ndarray | None = None    # (n, H) fixed rate towards dst (NaN: the channel hop)
+    hop_rd: np.ndarray | None = None
+
+    def rate(self, share, up: bool) -> np.ndarray:
+        share = np.asarray(share, float)
+        w = share * self.bw
+        snr = self.snr_up if up else self.snr_dn
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shannon = w * np.log2(1.0 + snr / np.maximum(share, 1e-300))
+            r = np.where(np.isnan(self.eta), shannon, w * np.nan_to_num(self.eta))
+        return np.where(self.has_ch, r, np.inf)
+
+    def per_bit(self, share, up: bool) -> np.ndarray:
+        """Seconds per bit along the route (fixed hops plus the channel hop)."""
+        with np.errstate(divide="ignore"):
+            ch = np.where(self.has_ch, 1.0 / self.rate(share, up), 0.0)
+        return (self.fix_up if up else self.fix_dn) + ch
+
+    def time(self, nbytes, share, up: bool) -> np.ndarray:
+        nbytes = np.asarray(nbytes, float)
+        return np.where(nbytes > 0, self.lat + 8.0 * nbytes * self.per_bit(share, up), 0.0)
+
+
+# ---------------------------------------------------------------- results
+
+@dataclass
+class Costs:
+    """What a plan costs, per round, with a per-node breakdown (shared/spec/cost-model.md §5)."""
+    paradigm: str
+    round_latency: float
+    energy: float
+    device_energy: float
+    comm_bytes: float
+    nodes: pd.DataFrame            # per node: latency, energy, up_bytes, down_bytes, memory, compute_s, ...
+    critical_node: str
+    critical_phase: str
+    rounds: int
+    violations: list[str] = field(default_factory=list)
+    phases: pd.DataFrame | None = None   # per device: time in each phase of its round
+
+    @property
+    def feasible(self) -> bool:
+        return not self.violations
+
+    @property
+    def training_latency(self) -> float:
+        return self.round_latency * self.rounds
+
+    @property
+    def training_energy(self) -> float:
+        return self.energy * self.rounds
+
+    def objective(self, objective) -> float:
+        if objective == "latency":
+            return self.round_latency
+        if objective == "energy":
+            return self.energy
+        return objective.latency * self.round_latency + objective.energy * self.energy
+
+    def predicted(self) -> dict:
+        return {"round_latency_s": self.round_latency, "energy_j": self.energy,
+                "device_energy_j": self.device_energy, "comm_bytes": self.comm_bytes,
+                "training_latency_s": self.training_latency, "training_energy_j": self.training_energy,
+                "critical": {"node": self.critical_node, "phase": self.critical_phase}}
+
+    def __repr__(self) -> str:
+        ok = "feasible" if self.feasible else f"INFEASIBLE ({'; '.join(self.violations)})"
+        return (f"Costs({self.paradigm}: round {fmt_si(self.round_latency, 's')}, "
+                f"energy {fmt_si(self.energy, 'J')}, {fmt_si(self.comm_bytes, 'B')}/round, "
+                f"critical {self.critical_node}/{self.critical_phase}, {ok})")
+
+
+# ---------------------------------------------------------------- the cost model
+
+class CostModel:
+    """A scenario's numbers, precomputed once: per-node compute prefix sums, powers, batches,
+    the unit table's prefix sums, and routes on demand."""
+
+    def __init__(self, scn: Scenario):
+        self.scn = scn
+        self.table = unit_table(scn)
+        t = self.table
+        self.L = t.L
+        self.out, self.Wt, self.A = t.out, t.Wt, t.A
+        self.pbytes = t.pbytes
+        self.label = float(scn.spec.model.label_bytes)
+        tr = scn.spec.training
+        self.tau = tr.local_iterations
+        self.rounds = tr.rounds
+        self.kopt = K_OPT[tr.optimizer]
+        nodes = scn.nodes
+        self.names = list(nodes.index)
+        self.idx = {n: i for i, n in enumerate(self.names)}
+        self.role = nodes.role.to_numpy()
+        self.batch = nodes.batch_size.fillna(tr.batch_size).to_numpy(float)
+        self.memory = nodes.memory.astype(float).fillna(np.inf).to_numpy()
+        self.tx_power = nodes.tx_power.astype(float).fillna(0.0).to_numpy()
+        self.rx_power = nodes.rx_power.astype(float).fillna(0.0).to_numpy()
+        kappa = nodes.kappa.astype(float).to_numpy()
+        freq = nodes.frequency.astype(float).to_numpy()
+        self.compute_power = np.where(np.isnan(kappa), nodes.power.astype(float).to_numpy(),
+                                      np.nan_to_num(kappa) * np.nan_to_num(freq) ** 3)
+        self.S = self._compute_prefix()
+        self._routes: dict = {}
+
+    def _compute_prefix(self) -> np.ndarray:
+        """S[v, c]: seconds per sample for node v to train units 1..c (forward + backward)."""
+        scn, t = self.scn, self.table
+        F = t.F
+        S = np.zeros((len(self.names), self.L + 1))
+        times = None
+        for v, n in enumerate(self.names):
+            machine = scn.nodes.loc[n, "measured"]
+            if machine is not None and not pd.isna(machine):
+                times = times or measured_times(scn)
+                S[v, 1:] = np.cumsum(times.per_sample(machine))
+                continue
+            comp = scn.nodes.loc[n, "compute"]
+            if F[-1] <= 0:
+                raise scn.error(scn.node_path(n), f"node '{n}' has no measured times ('measured: MACHINE') and "
+                                "the model's profile has no FLOP counts (a measured workbook)")
+            S[v] = F / float(comp)
+        return S
+
+    # ------------------------------------------------------------ helpers
+
+    @property
+    def devices(self) -> list[str]:
+        return self.scn.devices
+
+    def ix(self, names) -> np.ndarray:
+        return np.array([self.idx[n] for n in names], dtype=int)
+
+    def flops_rate(self, v: int) -> float:
+        """Effective training FLOP/s of node v (from its measured times where it has them)."""
+        return float(self.table.F[-1] / self.S[v, -1]) if self.S[v, -1] > 0 else np.inf
+
+    def server(self) -> str:
+        return default_server(self.scn)
+
+    def routes(self, src: list[str], dst: list[str], concurrent: bool = True,
+               via: list[list[str]] | None = None) -> Routes:
+        """Routes src[i] -> dst[i] (shortest-latency, or along `via[i]`); with `concurrent`, a
+        fixed hop crossed by k of these routes in one direction gives each rate/k."""
+        key = (tuple(src), tuple(dst), concurrent, None if via is None else tuple(map(tuple, via)))
+        if key in self._routes:
+            return self._routes[key]
+        scn = self.scn
+        hops = []
+        for i, (s, d) in enumerate(zip(src, dst)):
+            h = path_through(scn, via[i]) if via is not None else ([] if s == d else shortest_path(scn, s, d))
+            if h is None:
+                raise scn.error(scn.node_path(s), f"'{s}' has no path to '{d}'")
+            hops.append(h)
+        load: dict = {}
+        if concurrent:
+            for h in hops:
+                for hop in h:
+                    load[(hop.link, hop.forward)] = load.get((hop.link, hop.forward), 0) + 1
+        n = len(src)
+        lat, fu, fd = np.zeros(n), np.zeros(n), np.zeros(n)
+        has, bw, eta = np.zeros(n, bool), np.zeros(n), np.full(n, np.nan)
+        su, sd = np.zeros(n), np.zeros(n)
+        chans, hop_rates = [], []
+        links, nodes, chtab = scn.links, scn.nodes, scn.channels
+        for i, h in enumerate(hops):
+            ch, hr = None, []
+            for hop in h:
+                lk = links.loc[hop.link]
+                lat[i] += lk.latency
+                if lk.channel is None or pd.isna(lk.channel):
+                    up_rate = (lk.uplink if hop.forward else lk.downlink) / max(1, load.get((hop.link, hop.forward), 1))
+                    dn_rate = (lk.downlink if hop.forward else lk.uplink) / max(1, load.get((hop.link, not hop.forward), 1))
+                    fu[i] += 1.0 / up_rate
+                    fd[i] += 1.0 / dn_rate
+                    hr.append((up_rate, dn_rate))
+                    continue
+                ch = lk.channel
+                has[i] = True
+                B = float(chtab.loc[ch, "bandwidth"])
+                bw[i] = B
+                hr.append((None, None))
+                if lk.gain_db is not None and not pd.isna(lk.gain_db):
+                    g = 10.0 ** (float(lk.gain_db) / 10.0)
+                    n0 = float(chtab.loc[ch, "noise_density"])
+                    su[i] = float(nodes.loc[hop.src, "tx_power"]) * g / (n0 * B)
+                    sd[i] = float(nodes.loc[hop.dst, "tx_power"]) * g / (n0 * B)
+                else:
+                    eta[i] = float(lk.spectral_efficiency)
+            chans.append(ch)
+            hop_rates.append(hr)
+        H = max((len(h) for h in hops), default=0)
+        ha, hb = np.full((n, H), -1), np.full((n, H), -1)
+        hru, hrd = np.zeros((n, H)), np.zeros((n, H))
+        for i, h in enumerate(hops):
+            for k, hop in enumerate(h):
+                ha[i, k], hb[i, k] = self.idx[hop.src], self.idx[hop.dst]
+                ru, rd = hop_rates[i][k]
+                hru[i, k] = np.nan if ru is None else ru
+                hrd[i, k] = np.nan if rd is None else rd
+        r = Routes(list(src), list(dst), hops, lat, fu, fd, has, bw, eta, su, sd, chans, hop_rates, ha, hb, hru, hrd)
+        self._routes[key] = r
+        return r
+
+    def channel_groups(self, devices: list[str], routes: Routes) -> dict[str, np.ndarray]:
+        """Channel -> positions (in `devices`) of the devices sharing it."""
+        out: dict[str, list[int]] = {}
+        for i, ch in enumerate(routes.channel):
+            if ch is not None:
+                out.setdefault(ch, []).append(i)
+        return {c: np.array(v, int) for c, v in out.items()}
+
+    def equal_shares(self, devices: list[str], routes: Routes) -> np.ndarray:
+        share = np.ones(len(devices))
+        for _, pos in self.channel_groups(devices, routes).items():
+            share[pos] = 1.0 / len(pos)
+        return share
+
+    def route_energy(self, R: Routes, up_bytes, dn_bytes, share) -> tuple[np.ndarray, np.ndarray]:
+        """Radio energy of sending up_bytes towards dst and dn_bytes back, per route: (all nodes
+        on the route, the route's source alone). Vectorised; agrees with `finish`'s ledger."""
+        ub = np.asarray(up_bytes, float)
+        db = np.asarray(dn_bytes, float)
+        cu = R.rate(share, True)
+        cd = R.rate(share, False)
+        tot = np.zeros(np.broadcast(ub, db, cu).shape)
+        src = np.zeros_like(tot)
+        for h in range(R.hop_a.shape[1]):
+            a, b = R.hop_a[:, h], R.hop_b[:, h]
+            on = a >= 0
+            ru = np.where(np.isnan(R.hop_ru[:, h]), cu, R.hop_ru[:, h])
+            rd = np.where(np.isnan(R.hop_rd[:, h]), cd, R.hop_rd[:, h])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                tu = np.where(on & (ub > 0), 8.0 * ub / ru, 0.0)
+                td = np.where(on & (db > 0), 8.0 * db / rd, 0.0)
+            aa, bb = np.where(on, a, 0), np.where(on, b, 0)
+            tot = tot + tu * (self.tx_power[aa] + self.rx_power[bb]) + td * (self.tx_power[bb] + self.rx_power[aa])
+            if h == 0:
+                src = src + tu * self.tx_power[aa] + td * self.rx_power[aa]
+        return tot, src
+
+    # ------------------------------------------------------------ finishing a round
+
+    def finish(self, paradigm: str, round_latency: float, dev_names: list[str], T: np.ndarray,
+               phases: dict[str, np.ndarray], compute_s: dict[str, float], transfers: list,
+               memory: dict[str, float], extra_violations: list[str] | None = None,
+               sequential: bool = False) -> Costs:
+        """Energy, bytes, memory checks, constraints and the critical path of one round.
+
+        `transfers`: (routes, position, up_bytes, down_bytes, share) per route, bytes per round.
+        """
+        V = len(self.names)
+        comp = np.zeros(V)
+        for n, s in compute_s.items():
+            comp[self.idx[n]] += s
+        tx, rx = np.zeros(V), np.zeros(V)
+        up_b, dn_b = np.zeros(V), np.zeros(V)
+        for routes, i, ub, db, share in transfers:
+            src = routes.src[i]
+            up_b[self.idx[src]] += ub
+            dn_b[self.idx[src]] += db
+            for (hop, (ru, rd)) in zip(routes.hops[i], routes.hop_rates[i]):
+                # the hop's rate in the direction of travel (channel hops at the route's share)
+                for nbytes, toward_dst in ((ub, True), (db, False)):
+                    if nbytes <= 0:
+                        continue
+                    if ru is None:
+                        r = _one_rate(routes, i, share, toward_dst)
+                    else:
+                        r = ru if toward_dst else rd
+                    t = 8.0 * nbytes / r
+                    a, b = (hop.src, hop.dst) if toward_dst else (hop.dst, hop.src)
+                    tx[self.idx[a]] += t
+                    rx[self.idx[b]] += t
+        energy = comp * self.compute_power + tx * self.tx_power + rx * self.rx_power
+        mem = np.zeros(V)
+        for n, m in memory.items():
+            mem[self.idx[n]] = m
+        lat = np.zeros(V)
+        dev_ix = self.ix(dev_names)
+        lat[dev_ix] = T
+        df = pd.DataFrame({"role": self.role, "latency_s": lat, "compute_s": comp, "tx_s": tx, "rx_s": rx,
+                           "energy_j": energy, "up_bytes": up_b, "down_bytes": dn_b, "memory_bytes": mem},
+                          index=pd.Index(self.names, name="node"))
+        dev_mask = self.role == "device"
+        phases_df = pd.DataFrame(phases, index=pd.Index(dev_names, name="device"))
+        # the critical device: the one whose round is longest (for sl: the largest contribution)
+        k = int(np.argmax(T)) if len(T) else 0
+        crit = dev_names[k] if dev_names else ""
+        crit_phase = str(phases_df.iloc[k].idxmax()) if len(phases_df.columns) else ""
+        viol = list(extra_violations or [])
+        over = mem > self.memory
+        for v in np.flatnonzero(over):
+            viol.append(f"{self.names[v]}: needs {fmt_si(mem[v], 'B', True)} of memory, has "
+                        f"{fmt_si(self.memory[v], 'B', True)}")
+        c = self.scn.spec.constraints
+        if c.max_round_latency is not None and round_latency > c.max_round_latency * (1 + 1e-9):
+            viol.append(f"round latency {fmt_si(round_latency, 's')} exceeds max_round_latency "
+                        f"{fmt_si(c.max_round_latency, 's')}")
+        if c.max_device_energy is not None:
+            for v in np.flatnonzero(dev_mask & (energy > c.max_device_energy * (1 + 1e-9))):
+                viol.append(f"{self.names[v]}: {fmt_si(energy[v], 'J')} per round exceeds max_device_energy "
+                            f"{fmt_si(c.max_device_energy, 'J')}")
+        total_e = float(energy.sum())
+        if c.max_round_energy is not None and total_e > c.max_round_energy * (1 + 1e-9):
+            viol.append(f"round energy {fmt_si(total_e, 'J')} exceeds max_round_energy "
+                        f"{fmt_si(c.max_round_energy, 'J')}")
+        return Costs(paradigm, float(round_latency), total_e, float(energy[dev_mask].sum()),
+                     float(up_b.sum() + dn_b.sum()), df, crit, crit_phase, self.rounds, viol, phases_df)
+
+
+def _one_rate(routes: Routes, i: int, share: float, up: bool) -> float:
+    w = share * routes.bw[i]
+    if np.isnan(routes.eta[i]):
+        snr = routes.snr_up[i] if up else routes.snr_dn[i]
+        return float(w * np.log2(1.0 + snr / max(share, 1e-300)))
+    return float(w * routes.eta[i])
+
+
+# ---------------------------------------------------------------- checks shared by paradigms
+
+def _check_shares(cm: CostModel, devices: list[str], routes: Routes, share: np.ndarray) -> None:
+    from .errors import PlanError
+    share = np.asarray(share, float)
+    if share.shape != (len(devices),):
+        raise PlanError(f"expected {len(devices)} channel shares, got {share.shape}")
+    bad = np.flatnonzero(~(share >= 0) | (share > 1 + 1e-9))
+    if len(bad):
+        i = bad[0]
+        raise PlanError(f"{devices[i]}: channel_share {share[i]:g} must be in [0, 1]")
+    for ch, pos in cm.channel_groups(devices, routes).items():
+        tot = float(share[pos].sum())
+        if tot > 1 + 1e-6:
+            raise PlanError(f"channel '{ch}': shares of {', '.join(devices[p] for p in pos[:4])}"
+                            f"{', ...' if len(pos) > 4 else ''} sum to {tot:.4g} > 1")
+
+
+def _check_cuts(cm: CostModel, cuts, lo: int = 0, hi: int | None = None, what: str = "cut") -> np.ndarray:
+    from .errors import PlanError
+    c = np.asarray(cuts)
+    hi = cm.L if hi is None else hi
+    if c.size and (not np.all(np.equal(np.mod(c, 1), 0)) or c.min() < lo or c.max() > hi):
+        raise PlanError(f"{what} {c[(c < lo) | (c > hi) | (np.mod(c, 1) != 0)][0]} out of range: the model has "
+                        f"{cm.L} units, so a {what} is an integer in {lo}..{hi}")
+    return c.astype(int)
+
+
+def _alpha(alpha, servers_ix: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Server compute shares: equal among the devices of each server unless given."""
+    from .errors import PlanError
+    n = len(servers_ix)
+    if alpha is None:
+        a = np.ones(n)
+        for s in np.unique(servers_ix):
+            pos = servers_ix == s
+            a[pos] = 1.0 / pos.sum()
+        return a, []
+    a = np.asarray(alpha, float)
+    if a.shape != (n,) or np.any(~(a > 0)) or np.any(a > 1 + 1e-9):
+        raise PlanError("server_share must be in (0, 1] for every device")
+    viol = []
+    for s in np.unique(servers_ix):
+        tot = float(a[servers_ix == s].sum())
+        if tot > 1 + 1e-6:
+            raise PlanError(f"server '{names[s]}': server shares sum to {tot:.4g} > 1")
+    return a, viol
+
+
+# ---------------------------------------------------------------- the six paradigms
+
+def fl(cm: CostModel, share=None, server: str | None = None, devices: list[str] | None = None) -> Costs:
+    """Federated averaging: every device trains the whole model, then sends and receives it."""
+    devs = devices or cm.devices
+    srv = server or cm.server()
+    R = cm.routes(devs, [srv] * len(devs))
+    share = cm.equal_shares(devs, R) if share is None else np.asarray(share, float)
+    _check_shares(cm, devs, R, share)
+    d, L, W = cm.ix(devs), cm.L, cm.Wt[cm.L]
+    b = cm.batch[d]
+    comp = cm.tau * b * cm.S[d, L]
+    t_dn = R.time(np.full(len(devs), W), share, False)
+    t_up = R.time(np.full(len(devs), W), share, True)
+    T = comp + t_dn + t_up
+    mem = {n: cm.kopt * W + b[i] * cm.A[L] for i, n in enumerate(devs)}
+    transfers = [(R, i, W, W, share[i]) for i in range(len(devs))]
+    return cm.finish("fl", float(T.max()), devs, T, {"device": comp, "downlink": t_dn, "uplink": t_up},
+                     dict(zip(devs, comp)), transfers, mem)
+
+
+def sl(cm: CostModel, cut: int, server: str | None = None, devices: list[str] | None = None) -> Costs:
+    """Vanilla split learning: one cut, devices in turn, client weights handed on via the server."""
+    devs = devices or cm.devices
+    srv = server or cm.server()
+    c = int(_check_cuts(cm, [cut])[0])
+    R = cm.routes(devs, [srv] * len(devs), concurrent=False)
+    n = len(devs)
+    share = np.ones(n)  # in turn: each device has its channel to itself while it sends
+    d, s, L = cm.ix(devs), cm.idx[srv], cm.L
+    b = cm.batch[d]
+    dev_it = b * cm.S[d, c]
+    srv_it = b * (cm.S[s, L] - cm.S[s, c])
+    up_x, dn_x = b * (cm.out[c] + cm.label), b * cm.out[c]
+    t_up, t_dn = R.time(up_x, share, True), R.time(dn_x, share, False)
+    W = np.full(n, cm.Wt[c])
+    hand_up = R.time(W, share, True)
+    nxt = np.roll(np.arange(n), -1)
+    hand_dn = R.time(W, share, False)[nxt]
+    contrib = cm.tau * (dev_it + t_up + srv_it + t_dn) + hand_up + hand_dn
+    phases = {"device": cm.tau * dev_it, "uplink": cm.tau * t_up, "server": cm.tau * srv_it,
+              "downlink": cm.tau * t_dn, "handoff": hand_up + hand_dn}
+    compute = dict(zip(devs, cm.tau * dev_it))
+    compute[srv] = compute.get(srv, 0.0) + float(cm.tau * srv_it.sum())
+    # device i uploads its weights; the next device downloads them
+    transfers = [(R, i, cm.tau * up_x[i] + W[i], cm.tau * dn_x[i] + W[i], 1.0) for i in range(n)]
+    mem = {nm: cm.kopt * cm.Wt[c] + b[i] * cm.A[c] for i, nm in enumerate(devs)}
+    mem[srv] = cm.kopt * (cm.Wt[L] - cm.Wt[c]) + float(b.max()) * (cm.A[L] - cm.A[c])
+    return cm.finish("sl", float(contrib.sum()), devs, contrib, phases, compute, transfers, mem,
+                     sequential=True)
+
+
+def psl(cm: CostModel, cuts, share=None, alpha=None, server: str | list[str] | None = None,
+        devices: list[str] | None = None) -> Costs:
+    """Parallel split learning (EdgeSplit): a cut per device, all devices at once."""
+    devs = devices or cm.devices
+    n = len(devs)
+    servers = [server or cm.server()] * n if not isinstance(server, list) else list(server)
+    c = _check_cuts(cm, cuts)
+    if c.shape != (n,):
+        from .errors import PlanError
+        raise PlanError(f"expected {n} cuts (one per device), got {c.size}")
+    R = cm.routes(devs, servers)
+    share = cm.equal_shares(devs, R) if share is None else np.asarray(share, float)
+    _check_shares(cm, devs, R, share)
+    d, s, L = cm.ix(devs), cm.ix(servers), cm.L
+    a, _ = _alpha(alpha, s, cm.names)
+    b = cm.batch[d]
+    t = psl_terms(cm, R, d, s, b, c, share, a)
+    T = t["T"]
+    phases = {k: t[k] for k in ("device", "uplink", "server", "downlink", "sync")}
+    compute = dict(zip(devs, t["device"]))
+    srv_busy = cm.tau * b * (cm.S[s, L] - cm.S[s, c])
+    for i in range(n):
+        compute[servers[i]] = compute.get(servers[i], 0.0) + float(srv_busy[i])
+    Wc = cm.Wt[c]
+    transfers = [(R, i, cm.tau * b[i] * (cm.out[c[i]] + cm.label) + Wc[i], cm.tau * b[i] * cm.out[c[i]] + Wc[i],
+                  share[i]) for i in range(n)]
+    mem = {nm: cm.kopt * Wc[i] + b[i] * cm.A[c[i]] for i, nm in enumerate(devs)}
+    for i in range(n):
+        mem[servers[i]] = mem.get(servers[i], 0.0) + cm.kopt * (cm.Wt[L] - Wc[i]) + b[i] * (cm.A[L] - cm.A[c[i]])
+    return cm.finish("psl", float(T.max()), devs, T, phases, compute, transfers, mem)
+
+
+def psl_terms(cm: CostModel, R: Routes, d, s, b, c, share, alpha) -> dict[str, np.ndarray]:
+    """psl's per-device round time and its phases (used by the solvers too)."""
+    L, tau = cm.L, cm.tau
+    dev_it = b * cm.S[d, c]
+    srv_it = b * (cm.S[s, L] - cm.S[s, c]) / alpha
+    t_up = R.time(b * (cm.out[c] + cm.label), share, True)
+    t_dn = R.time(b * cm.out[c], share, False)
+    Wc = cm.Wt[c]
+    sync = R.time(Wc, share, True) + R.time(Wc, share, False)
+    T = tau * (dev_it + t_up + srv_it + t_dn) + sync
+    return {"T": T, "device": tau * dev_it, "uplink": tau * t_up, "server": tau * srv_it,
+            "downlink": tau * t_dn, "sync": sync}
+
+
+def psl_energy(cm: CostModel, R: Routes, d, s, b, c, share) -> tuple[np.ndarray, np.ndarray]:
+    """psl's round energy attributable to each device (its compute, the server's compute for its
+    part, the radio on its route) and the device's own part."""
+    L, tau = cm.L, cm.tau
+    e_dev = cm.compute_power[d] * tau * b * cm.S[d, c]
+    e_srv = cm.compute_power[s] * tau * b * (cm.S[s, L] - cm.S[s, c])
+    ub = tau * b * (cm.out[c] + cm.label) + cm.Wt[c]
+    db = tau * b * cm.out[c] + cm.Wt[c]
+    tot, own = cm.route_energy(R, ub, db, share)
+    return e_dev + e_srv + tot, e_dev + own
+
+
+def dsgd(cm: CostModel, stages: list[tuple[str, int, int]], path: list[str] | None = None,
+         microbatches: int = 1, source: str | None = None) -> Costs:
+    """Model parallelism: contiguous unit ranges (node, first, last) along a path of nodes.
+
+    The source device holds the data; activations (with labels) go forward stage to stage and
+    gradients come back. With m micro-batches (GPipe), an iteration is the sum of every stage
+    and transfer for one micro-batch plus (m-1) times the largest of them.
+    """
+    from .errors import PlanError
+    src = source or (path[0] if path else stages[0][0])
+    path = list(path) if path else _stage_path(cm, src, [st[0] for st in stages])
+    pos = {n: i for i, n in enumerate(path)}
+    expect = 1
+    last_pos = -1
+    for node, first, last in stages:
+        if node not in pos:
+            raise PlanError(f"stage node '{node}' is not on the path {path}")
+        if pos[node] <= last_pos:
+            raise PlanError(f"stages must follow the path's order; '{node}' comes too early")
+        if first != expect or last < first or last > cm.L:
+            raise PlanError(f"stage on '{node}' covers units {first}..{last}; stages must cover 1..{cm.L} "
+                            "contiguously in order")
+        expect, last_pos = last + 1, pos[node]
+    if expect != cm.L + 1:
+        raise PlanError(f"stages cover units 1..{expect - 1} of {cm.L}")
+    m = int(microbatches)
+    b = cm.batch[cm.idx[src]]
+    mb = b / m
+    items, labels = [], []
+    compute: dict[str, float] = {}
+    mem: dict[str, float] = {}
+    transfers = []
+    holders = [src] + [st[0] for st in stages]
+    bounds = [0] + [st[2] for st in stages]
+    for k, (node, first, last) in enumerate(stages):
+        v = cm.idx[node]
+        t = mb * (cm.S[v, last] - cm.S[v, first - 1])
+        items.append(t)
+        labels.append((node, "compute"))
+        compute[node] = compute.get(node, 0.0) + cm.tau * m * t
+        mem[node] = mem.get(node, 0.0) + cm.kopt * (cm.Wt[last] - cm.Wt[first - 1]) + b * (cm.A[last] - cm.A[first - 1])
+    for k in range(len(stages)):
+        a_node, b_node, unit = holders[k], holders[k + 1], bounds[k]
+        if a_node == b_node:
+            continue
+        seg = path[pos[a_node]: pos[b_node] + 1]
+        R = cm.routes([a_node], [b_node], concurrent=False, via=[seg])
+        fwd_x = mb * (cm.out[unit] + cm.label)
+        bwd_x = mb * cm.out[unit] if k > 0 else 0.0   # the input needs no gradient
+        tf = float(R.time(np.array([fwd_x]), np.ones(1), True)[0])
+        tb = float(R.time(np.array([bwd_x]), np.ones(1), False)[0])
+        items += [tf, tb]
+        labels += [(b_node, f"forward {a_node}->{b_node}"), (a_node, f"backward {b_node}->{a_node}")]
+        transfers.append((R, 0, cm.tau * m * fwd_x, cm.tau * m * bwd_x, 1.0))
+    items = np.array(items)
+    it = items.sum() + (m - 1) * items.max()
+    T = cm.tau * it
+    k = int(np.argmax(items))
+    cost = cm.finish("dsgd", float(T), [src], np.array([T]), {"round": np.array([T])}, compute, transfers, mem)
+    cost.critical_node, cost.critical_phase = labels[k]
+    return cost
+
+
+def _stage_path(cm: CostModel, src: str, holders: list[str]) -> list[str]:
+    path = [src]
+    for h in holders:
+        if h == path[-1]:
+            continue
+        hops = shortest_path(cm.scn, path[-1], h)
+        if hops is None:
+            from .errors import PlanError
+            raise PlanError(f"no path from '{path[-1]}' to stage node '{h}'")
+        path += [hop.dst for hop in hops]
+    return path
+
+
+def fpl(cm: CostModel, junction: int, groups: dict[str, str], trunk: str, share=None, alpha=None,
+        devices: list[str] | None = None) -> Costs:
+    """Flexible parallel learning: per-group branches (units 1..j) joined by a junction
+    (unit j+1 with one input slot per branch) into a trunk (j+1..L) on `trunk`."""
+    from .errors import PlanError
+    devs = devices or cm.devices
+    n = len(devs)
+    j = int(_check_cuts(cm, [junction], 0, cm.L - 1, "junction")[0])
+    missing = [x for x in devs if x not in groups]
+    if missing:
+        raise PlanError(f"device '{missing[0]}' is in no branch group")
+    if trunk not in cm.idx or cm.role[cm.idx[trunk]] == "device":
+        raise PlanError(f"trunk node '{trunk}' must be a server, fog or cloud node of the scenario")
+    G = len({groups[x] for x in devs})
+    R = cm.routes(devs, [trunk] * n)
+    share = cm.equal_shares(devs, R) if share is None else np.asarray(share, float)
+    _check_shares(cm, devs, R, share)
+    d, t, L = cm.ix(devs), cm.idx[trunk], cm.L
+    a = np.full(n, 1.0 / n) if alpha is None else np.asarray(alpha, float)
+    if np.any(~(a > 0)) or a.sum() > 1 + 1e-6:
+        raise PlanError("trunk shares must be positive and sum to at most 1")
+    b = cm.batch[d]
+    sizes = pd.Series([groups[x] for x in devs]).value_counts()
+    multi = np.array([sizes[groups[x]] > 1 for x in devs])
+    dev_it = b * cm.S[d, j]
+    trunk_it = b * (cm.S[t, L] - cm.S[t, j]) / a
+    t_up = R.time(b * (cm.out[j] + cm.label), share, True)
+    t_dn = R.time(b * cm.out[j], share, False)
+    Wj = np.where(multi, cm.Wt[j], 0.0)   # a group of one has nothing to average
+    sync = R.time(Wj, share, True) + R.time(Wj, share, False)
+    T = cm.tau * (dev_it + t_up + trunk_it + t_dn) + sync
+    phases = {"device": cm.tau * dev_it, "uplink": cm.tau * t_up, "trunk": cm.tau * trunk_it,
+              "downlink": cm.tau * t_dn, "sync": sync}
+    compute = dict(zip(devs, cm.tau * dev_it))
+    compute[trunk] = compute.get(trunk, 0.0) + float((cm.tau * b * (cm.S[t, L] - cm.S[t, j])).sum())
+    transfers = [(R, i, cm.tau * b[i] * (cm.out[j] + cm.label) + Wj[i], cm.tau * b[i] * cm.out[j] + Wj[i], share[i])
+                 for i in range(n)]
+    mem = {nm: cm.kopt * cm.Wt[j] + b[i] * cm.A[j] for i, nm in enumerate(devs)}
+    mem[trunk] = mem.get(trunk, 0.0) + cm.kopt * (cm.Wt[L] - cm.Wt[j] + junction_extra_bytes(cm, j, G)) \
+        + float(b.sum()) * (cm.A[L] - cm.A[j])
+    return cm.finish("fpl", float(T.max()), devs, T, phases, compute, transfers, mem)
+
+
+def junction_extra_bytes(cm: CostModel, j: int, groups: int) -> float:
+    """Parameter bytes the junction adds: unit j+1 widened to one input slot per branch."""
+    return float((groups - 1) * cm.pbytes[j + 1]) if j + 1 <= cm.L else 0.0
+
+
+def pel_setup(cm: CostModel) -> tuple[float, float, float | None]:
+    """(P parameters, Q bits per parameter, c FLOPs per parameter per round or None)."""
+    p = cm.scn.spec.paradigms.pel
+    return float(cm.table.total_params), float(p.bits_per_parameter), p.flops_per_parameter
+
+
+def pel_time_per_param(cm: CostModel, d) -> np.ndarray:
+    """Compute seconds per parameter per round of each worker: c / f_k with the scenario's
+    flops_per_parameter, else the worker's time to train one round's batches over the whole
+    model divided by the parameters (b tau S_k(L) / P: the same as c / f_k with c the model's
+    training FLOPs per round per parameter, and defined for measured nodes too)."""
+    P, _, c = pel_setup(cm)
+    d = np.asarray(d, int)
+    if c is None:
+        return cm.batch[d] * cm.tau * cm.S[d, cm.L] / max(P, 1.0)
+    if cm.table.F[-1] <= 0:
+        raise ValueError("paradigms.pel.flops_per_parameter needs FLOP rates, but the model's profile is "
+                         "measured (no FLOP counts): leave flops_per_parameter out")
+    return np.array([c / cm.flops_rate(v) for v in d])
+
+
+def pel_groups(cm: CostModel, devices: list[str]) -> list[list[int]]:
+    """Worker groups (positions in `devices`): the scenario's pel groups, others alone."""
+    groups = cm.scn.spec.paradigms.pel.groups or {}
+    pos = {n: i for i, n in enumerate(devices)}
+    seen, out = set(), []
+    for members in groups.values():
+        g = [pos[m] for m in members if m in pos and m not in seen]
+        seen |= {devices[i] for i in g}
+        if g:
+            out.append(g)
+    out += [[i] for i, n in enumerate(devices) if n not in seen]
+    return out
+
+
+def pel(cm: CostModel, params, share_up=None, share_dn=None, server: str | None = None,
+        devices: list[str] | None = None) -> Costs:
+    """Partitioned edge learning (PABA): worker k downloads, updates and uploads L_k parameters
+    over bandwidth share beta_k (the same share both ways unless bandwidth is 'separate')."""
+    from .errors import PlanError
+    devs = devices or cm.devices
+    n = len(devs)
+    srv = server or cm.server()
+    R = cm.routes(devs, [srv] * n)
+    P, Q, _ = pel_setup(cm)
+    Lk = np.asarray(params, float)
+    if Lk.shape != (n,) or np.any(Lk < 0):
+        raise PlanError(f"expected {n} non-negative parameter counts, got {Lk}")
+    groups = pel_groups(cm, devs)
+    for g in groups:
+        if np.ptp(Lk[g]) > 1e-9 * max(1.0, Lk[g].max()):
+            raise PlanError(f"workers {', '.join(devs[i] for i in g)} form a group and train one block: "
+                            "give them equal parameter counts")
+    covered = sum(float(Lk[g[0]]) for g in groups)
+    if abs(covered - P) > 1e-6 * P + 0.5:
+        raise PlanError(f"the workers' blocks cover {covered:.0f} of the model's {P:.0f} parameters; "
+                        "they must cover all of them exactly once")
+    su = cm.equal_shares(devs, R) if share_up is None else np.asarray(share_up, float)
+    separate = cm.scn.spec.paradigms.pel.bandwidth == "separate"
+    sd = (su if share_dn is None else np.asarray(share_dn, float)) if separate else su
+    _check_shares(cm, devs, R, su)
+    if separate:
+        _check_shares(cm, devs, R, sd)
+    t = pel_terms(cm, R, cm.ix(devs), Lk, su, sd, Q)
+    x = Lk * Q / 8.0
+    compute = dict(zip(devs, t["compute"]))
+    transfers = [(R, i, x[i], x[i], su[i]) for i in range(n)] if not separate else \
+        [(R, i, x[i], 0.0, su[i]) for i in range(n)] + [(R, i, 0.0, x[i], sd[i]) for i in range(n)]
+    mem = {nm: cm.kopt * x[i] for i, nm in enumerate(devs)}
+    phases = {k: t[k] for k in ("download", "compute", "upload")}
+    return cm.finish("pel", float(t["T"].max()), devs, t["T"], phases, compute, transfers, mem)
+
+
+def pel_terms(cm: CostModel, R: Routes, d, Lk, share_up, share_dn, Q) -> dict[str, np.ndarray]:
+    x = Lk * Q / 8.0
+    dl = R.time(x, share_dn, False)
+    comp = Lk * pel_time_per_param(cm, d)
+    ul = R.time(x, share_up, True)
+    return {"T": dl + comp + ul, "download": dl, "compute": comp, "upload": ul}

@@ -1,0 +1,47 @@
+"""The planner's exceptions: each says what is wrong, where, and how to fix it."""
+
+from __future__ import annotations
+
+
+class ScenarioError(ValueError):
+    """Bad input in a scenario (or plan, or profile) file.
+
+    `str()` gives "FILE:LINE: FIELD.PATH: message", leaving out what is unknown.
+    """
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None,
+                 path: str | None = None):
+        self.message = message
+        self.file = file
+        self.line = line
+        self.path = path
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = ""
+        if self.file:
+            where = str(self.file)
+            if self.line:
+                where += f":{self.line}"
+            where += ": "
+        elif self.line:
+            where = f"line {self.line}: "
+        field = f"{self.path}: " if self.path else ""
+        return f"{where}{field}{self.message}"
+
+
+class InfeasibleError(ValueError):
+    """No plan meets the scenario's constraints; the message says which node, which
+    resource, and by how much."""
+
+    def __init__(self, message: str, node: str | None = None, resource: str | None = None,
+                 needed: float | None = None, available: float | None = None):
+        self.node = node
+        self.resource = resource
+        self.needed = needed
+        self.available = available
+        super().__init__(message)
+
+
+class PlanError(ValueError):
+    """A plan file that does not fit the scenario it is evaluated against."""

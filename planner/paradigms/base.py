@@ -1,0 +1,156 @@
+"""What every paradigm provides: its decisions, their cost, plan encoding, and its solvers.
+
+A paradigm is a small class: `cost(cm, decisions)` calls planner.costs, `rows`/`decode` turn
+decisions into plan assignments and back, and `solvers` maps a method name to a function
+returning a Solution. `solve` times the solver, costs its decisions with the one cost model and
+builds the Plan, so a plan's objective is always what `evaluate` says of it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..costs import CostModel, Costs
+from ..errors import InfeasibleError, PlanError
+from ..plan import Plan
+
+
+@dataclass
+class Solution:
+    decisions: dict
+    status: str = "optimal"          # optimal | heuristic | baseline
+    gap: float | None = 0.0
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SolverSpec:
+    fn: Callable[[CostModel], Solution]
+    kind: str                        # exact | milp | convex | heuristic | baseline
+    description: str
+
+
+class Paradigm:
+    name = ""
+    title = ""
+    solvers: dict[str, SolverSpec] = {}
+    default = ""
+
+    # -- to implement
+    def cost(self, cm: CostModel, d: dict) -> Costs:
+        raise NotImplementedError
+
+    def rows(self, cm: CostModel, d: dict) -> tuple[list[dict], dict]:
+        """Assignment rows (decision keys per node) and paradigm_detail."""
+        raise NotImplementedError
+
+    def decode(self, cm: CostModel, plan: Plan) -> dict:
+        raise NotImplementedError
+
+    # -- shared
+    def baselines(self) -> list[str]:
+        return [k for k, s in self.solvers.items() if s.kind == "baseline"]
+
+    def optimisers(self) -> list[str]:
+        return [k for k, s in self.solvers.items() if s.kind != "baseline"]
+
+    def solve(self, cm: CostModel, method: str | None = None) -> Plan:
+        method = method or self.default
+        if method not in self.solvers:
+            raise PlanError(f"unknown solver '{method}' for {self.name}; choose one of "
+                            f"{', '.join(self.solvers)}")
+        t0 = time.perf_counter()
+        sol = self.solvers[method].fn(cm)
+        elapsed = time.perf_counter() - t0
+        costs = self.cost(cm, sol.decisions)
+        return self.to_plan(cm, sol.decisions, costs, method, sol.status, elapsed, sol.gap, sol.info)
+
+    def evaluate(self, cm: CostModel, plan: Plan) -> Costs:
+        return self.cost(cm, self.decode(cm, plan))
+
+    def to_plan(self, cm: CostModel, d: dict, costs: Costs, method: str, status: str, time_s: float,
+                gap: float | None = None, info: dict | None = None) -> Plan:
+        rows, detail = self.rows(cm, d)
+        obj = cm.scn.spec.objective
+        name = obj if isinstance(obj, str) else "weighted"
+        predicted = costs.predicted()
+        predicted["feasible"] = costs.feasible
+        predicted["violations"] = list(costs.violations)
+        per = costs.nodes
+        listed = {r["node"] for r in rows}
+        out = []
+        for r in rows:
+            out.append(_with_metrics(dict(r), per, costs))
+        for n in per.index:  # servers, fog, trunk and stage nodes that took part
+            if n in listed:
+                continue
+            p = per.loc[n]
+            if p.compute_s > 0 or p.up_bytes > 0 or p.down_bytes > 0 or p.memory_bytes > 0 or p.rx_s > 0:
+                out.append(_with_metrics({"node": n, "role": str(p.role)}, per, costs))
+        detail = {**detail, **(info or {})}
+        return Plan(scenario=cm.scn.name, scenario_sha256=cm.scn.sha256, paradigm=self.name,
+                    solver={"method": method, "status": status, "time_s": float(time_s),
+                            "gap": None if gap is None else float(gap)},
+                    objective={"name": name, "value": float(costs.objective(obj))},
+                    predicted=_py(predicted), assignments=_py(out), paradigm_detail=_py(detail))
+
+    # -- helpers for decode
+    @staticmethod
+    def device_rows(cm: CostModel, plan: Plan, keys: tuple[str, ...]) -> list[dict]:
+        rows = []
+        for r in plan.assignments:
+            n = r.get("node")
+            if n not in cm.idx:
+                raise PlanError(f"plan names node '{n}', which the scenario does not define")
+            if cm.role[cm.idx[n]] == "device":
+                missing = [k for k in keys if k not in r]
+                if missing:
+                    raise PlanError(f"assignment of '{n}' lacks '{missing[0]}'")
+                rows.append(r)
+        devs = [r["node"] for r in rows]
+        unknown = [d for d in cm.devices if d not in devs]
+        if unknown and keys:
+            raise PlanError(f"the plan has no assignment for device '{unknown[0]}' (was the scenario changed? "
+                            "re-plan with `edgeplan plan`)")
+        return rows
+
+
+def _with_metrics(row: dict, per, costs: Costs) -> dict:
+    n = row["node"]
+    p = per.loc[n]
+    if p.role == "device":
+        row["round_latency_s"] = float(p.latency_s)
+    row["energy_j"] = float(p.energy_j)
+    row["up_bytes"] = float(p.up_bytes)
+    row["down_bytes"] = float(p.down_bytes)
+    row["memory_bytes"] = float(p.memory_bytes)
+    return row
+
+
+def _py(x):
+    """numpy scalars and arrays -> plain Python, so plans serialise and compare exactly."""
+    if isinstance(x, dict):
+        return {str(k): _py(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_py(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return [_py(v) for v in x.tolist()]
+    if isinstance(x, np.bool_):
+        return bool(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return float(x)
+    return x
+
+
+def infeasible_memory(cm: CostModel, node: str, needed: float, what: str) -> InfeasibleError:
+    from ..units import fmt_si
+    have = cm.memory[cm.idx[node]]
+    return InfeasibleError(f"{node}: {what} fits {fmt_si(have, 'B', True)}; the smallest needs "
+                           f"{fmt_si(needed, 'B', True)}", node=node, resource="memory", needed=needed,
+                           available=have)

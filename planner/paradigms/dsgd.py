@@ -1,0 +1,85 @@
+"""dsgd: model parallelism along a path. Decisions: stage boundaries and the nodes holding them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import costs as C
+from ..costs import CostModel
+from ..errors import PlanError
+from ..graph import shortest_path
+from .base import Paradigm, Solution, SolverSpec
+
+
+class DSGD(Paradigm):
+    name = "dsgd"
+    title = "model parallelism (D-SGD)"
+
+    def __init__(self):
+        from ..solvers import dsgd_solvers as S
+        self.solvers = {
+            "exact": SolverSpec(S.dp, "exact", "dynamic programming over contiguous stages on the path "
+                                "(PipeDream-style; exact for the GPipe iteration time)"),
+            "milp": SolverSpec(S.milp, "milp", "pyomo + HiGHS: stages and the nodes that hold them"),
+            "equal_flops": SolverSpec(_equal_flops, "baseline", "stages of equal FLOPs, one per node of the path"),
+        }
+        self.default = "exact"
+
+    def cost(self, cm, d):
+        return C.dsgd(cm, d["stages"], d["path"], d["microbatches"], d["source"])
+
+    def rows(self, cm, d):
+        rows = [{"node": n, "role": str(cm.role[cm.idx[n]]), "stage": k, "units": [int(a), int(b)]}
+                for k, (n, a, b) in enumerate(d["stages"])]
+        return rows, {"path": list(d["path"]), "microbatches": int(d["microbatches"]), "source": d["source"]}
+
+    def decode(self, cm, plan):
+        rows = sorted((r for r in plan.assignments if "stage" in r), key=lambda r: r["stage"])
+        for r in rows:
+            if r["node"] not in cm.idx:
+                raise PlanError(f"plan names node '{r['node']}', which the scenario does not define")
+            if not (isinstance(r.get("units"), list) and len(r["units"]) == 2):
+                raise PlanError(f"stage on '{r['node']}' needs 'units': [first, last]")
+        det = plan.paradigm_detail
+        path = det.get("path") or path_of(cm)
+        for n in path:
+            if n not in cm.idx:
+                raise PlanError(f"plan's path names node '{n}', which the scenario does not define")
+        return {"stages": [(r["node"], int(r["units"][0]), int(r["units"][1])) for r in rows], "path": path,
+                "microbatches": int(det.get("microbatches", cm.scn.spec.paradigms.dsgd.microbatches)),
+                "source": det.get("source") or path[0]}
+
+
+def source_of(cm: CostModel) -> str:
+    d = cm.scn.spec.paradigms.dsgd
+    if d.source:
+        return d.source
+    if d.path:
+        return d.path[0]
+    return cm.devices[0]
+
+
+def path_of(cm: CostModel) -> list[str]:
+    """paradigms.dsgd.path, else the shortest-latency path from the source to the server."""
+    d = cm.scn.spec.paradigms.dsgd
+    if d.path:
+        return list(d.path)
+    src = source_of(cm)
+    hops = shortest_path(cm.scn, src, cm.server())
+    return [src] + [h.dst for h in hops]
+
+
+def _equal_flops(cm: CostModel) -> Solution:
+    path = path_of(cm)
+    F = cm.table.F if cm.table.F[-1] > 0 else cm.S[cm.idx[path[0]]]
+    K = min(len(path), cm.L)
+    bounds = [0]
+    for k in range(1, K):
+        target = F[-1] * k / K
+        c = int(np.argmin(np.abs(F - target)))
+        c = min(max(c, bounds[-1] + 1), cm.L - (K - k))
+        bounds.append(c)
+    bounds.append(cm.L)
+    stages = [(path[k], bounds[k] + 1, bounds[k + 1]) for k in range(K)]
+    return Solution({"stages": stages, "path": path, "microbatches": cm.scn.spec.paradigms.dsgd.microbatches,
+                     "source": source_of(cm)}, "baseline")

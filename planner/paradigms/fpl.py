@@ -1,0 +1,75 @@
+"""fpl: flexible parallel learning. Decisions: the junction, branch groups, the trunk node,
+channel shares and trunk shares."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import costs as C
+from ..costs import CostModel
+from ..errors import PlanError
+from .base import Paradigm, Solution, SolverSpec
+from .common import fpl_groups
+
+
+class FPL(Paradigm):
+    name = "fpl"
+    title = "flexible parallel learning"
+
+    def __init__(self):
+        from ..solvers import fpl_solvers as S
+        self.solvers = {
+            "milp": SolverSpec(S.milp, "milp", "pyomo + HiGHS over trunk placement and shares, enumerated over "
+                               "junction positions"),
+            "exact": SolverSpec(S.exact, "exact", "enumeration of junction and trunk with min-max shares"),
+            "last_layer": SolverSpec(_last_layer, "baseline", "junction before the last layer, trunk on the "
+                                     "server, equal shares"),
+        }
+        self.default = "milp"
+
+    def cost(self, cm, d):
+        return C.fpl(cm, d["junction"], d["groups"], d["trunk"], d["share"], d.get("alpha"), d["devices"])
+
+    def rows(self, cm, d):
+        rows = []
+        for i, n in enumerate(d["devices"]):
+            r = {"node": n, "role": "device", "group": d["groups"][n], "junction": int(d["junction"]),
+                 "channel_share": float(d["share"][i])}
+            if d.get("alpha") is not None:
+                r["server_share"] = float(d["alpha"][i])
+            rows.append(r)
+        G = len(set(d["groups"].values()))
+        extra = C.junction_extra_bytes(cm, int(d["junction"]), G)
+        return rows, {"trunk": d["trunk"], "junction": int(d["junction"]), "groups": G,
+                      "junction_unit": cm.table.names[int(d["junction"]) + 1],
+                      "junction_extra_params": int(round(extra / max(cm.scn.spec.model.bytes_per_value, 1))),
+                      "junction_extra_bytes": extra}
+
+    def decode(self, cm, plan):
+        rows = self.device_rows(cm, plan, ("group", "junction", "channel_share"))
+        js = {int(r["junction"]) for r in rows}
+        if len(js) != 1:
+            raise PlanError(f"fpl has one junction position; the plan has {sorted(js)}")
+        trunk = plan.paradigm_detail.get("trunk")
+        if trunk not in cm.idx:
+            raise PlanError(f"plan's trunk node '{trunk}' is not defined in the scenario")
+        alpha = None
+        if any("server_share" in r for r in rows):
+            alpha = np.array([r.get("server_share", np.nan) for r in rows], float)
+        return {"devices": [r["node"] for r in rows], "junction": js.pop(), "trunk": trunk,
+                "groups": {r["node"]: str(r["group"]) for r in rows},
+                "share": np.array([r["channel_share"] for r in rows], float), "alpha": alpha}
+
+
+def trunk_default(cm: CostModel) -> str:
+    t = cm.scn.spec.paradigms.fpl.trunk
+    return t if t != "auto" else cm.server()
+
+
+def _last_layer(cm: CostModel) -> Solution:
+    devs = cm.devices
+    trunk = trunk_default(cm)
+    j = cm.L - 1 if cm.scn.spec.paradigms.fpl.junction == "auto" else int(cm.scn.spec.paradigms.fpl.junction)
+    R = cm.routes(devs, [trunk] * len(devs))
+    return Solution({"devices": devs, "junction": j, "trunk": trunk, "groups": fpl_groups(cm, devs),
+                     "share": cm.equal_shares(devs, R), "alpha": None}, "baseline")

@@ -1,0 +1,404 @@
+"""Scenario files: YAML/JSON -> validated spec -> node, link and channel tables.
+
+Errors name the file, the YAML line, the field path and the fix, e.g.
+"psl.yaml:14: links[3].from: node 'jetsn' is not defined; did you mean 'jetson'?".
+YAML is read with the safe loader only: a scenario file is data and can never run code.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .errors import ScenarioError
+from .schema import NodeSpec, ScenarioSpec
+
+SERVER_ROLES = ("server", "fog", "cloud")
+
+
+# ---------------------------------------------------------------- YAML with line numbers
+
+def _read_yaml(text: str, file: str | None) -> tuple[Any, dict[tuple, int]]:
+    """Parse with the safe loader; return the data and a map field-path -> line (1-based)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.constructor.ConstructorError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else None
+        tag = getattr(e, "problem", "") or ""
+        raise ScenarioError(f"{tag}; scenario files are plain data (no tags such as !!python/...)",
+                            file, line) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ScenarioError(f"not valid YAML: {problem}", file, line) from None
+    finally:
+        loader.dispose()
+    lines: dict[tuple, int] = {}
+    if node is not None:
+        _walk(node, (), lines, file)
+    return data, lines
+
+
+def _walk(node, path: tuple, lines: dict, file) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for k, v in node.value:
+            key = k.value
+            if key in seen:
+                raise ScenarioError(f"key '{key}' appears twice (also on line {seen[key]}); keep one",
+                                    file, k.start_mark.line + 1, _fmt_path(path) or None)
+            seen[key] = k.start_mark.line + 1
+            lines[path + (key,)] = k.start_mark.line + 1
+            _walk(v, path + (key,), lines, file)
+            lines[path + (key,)] = k.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _walk(v, path + (i,), lines, file)
+
+
+def _fmt_path(path: tuple) -> str:
+    out = ""
+    for p in path:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += ("." if out else "") + str(p)
+    return out
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+# ---------------------------------------------------------------- the loaded scenario
+
+@dataclass
+class Scenario:
+    """A validated scenario: the spec, and its expanded tables (nodes, links, channels).
+
+    Tables are pandas DataFrames indexed by name; the graph is derived from them on demand
+    (planner.graph). `raw` is the file's data, kept so what-if variants can be derived.
+    """
+    spec: ScenarioSpec
+    raw: dict
+    source: str | None
+    sha256: str
+    nodes: pd.DataFrame
+    links: pd.DataFrame
+    channels: pd.DataFrame
+    lines: dict = field(default_factory=dict, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.source).resolve().parent if self.source else Path.cwd()
+
+    @property
+    def devices(self) -> list[str]:
+        return list(self.nodes.index[self.nodes.role == "device"])
+
+    @property
+    def servers(self) -> list[str]:
+        return list(self.nodes.index[self.nodes.role.isin(SERVER_ROLES)])
+
+    def error(self, path: tuple, message: str) -> ScenarioError:
+        """A ScenarioError located at `path` (or its nearest parent that has a line)."""
+        return ScenarioError(message, self.source, _line_of(self.lines, path), _fmt_path(path) or None)
+
+    def node_path(self, name: str) -> tuple:
+        return ("nodes", int(self.nodes.loc[name, "spec_index"]))
+
+    def resolve(self, relative: str) -> Path:
+        p = Path(relative)
+        return p if p.is_absolute() else self.base_dir / p
+
+    def with_changes(self, data: dict) -> Scenario:
+        """A variant built from modified raw data (same source directory for relative paths)."""
+        return from_data(data, self.source, text_sha=None)
+
+    def copy_raw(self) -> dict:
+        return copy.deepcopy(self.raw)
+
+
+def _line_of(lines: dict, path: tuple) -> int | None:
+    path = tuple(path)
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return lines.get(())
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, validate and expand a scenario file. Raises ScenarioError on any bad input."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError("no such file; check the path", file) from None
+    except IsADirectoryError:
+        raise ScenarioError("is a directory, not a scenario file", file) from None
+    except UnicodeDecodeError:
+        raise ScenarioError("not a text file (YAML or JSON expected)", file) from None
+    return from_text(text, file)
+
+
+def from_text(text: str, file: str | None = None) -> Scenario:
+    data, lines = _read_yaml(text, file)
+    if data is None or (isinstance(data, str) and not data.strip()):
+        raise ScenarioError("the file is empty; a scenario needs at least 'name', 'model' and 'nodes'", file)
+    if not isinstance(data, dict):
+        raise ScenarioError(f"a scenario is a mapping of fields (name, model, nodes, ...), "
+                            f"not a {type(data).__name__}", file, 1)
+    return from_data(data, file, lines=lines, text_sha=hashlib.sha256(text.encode()).hexdigest())
+
+
+def from_data(data: dict, file: str | None = None, lines: dict | None = None,
+              text_sha: str | None = None) -> Scenario:
+    lines = lines or {}
+    try:
+        spec = ScenarioSpec.model_validate(data)
+    except ValidationError as e:
+        raise _translate(e, data, lines, file) from None
+    nodes, links, channels = _tables(spec, lines, file)
+    sha = text_sha or hashlib.sha256(yaml.safe_dump(data, sort_keys=True).encode()).hexdigest()
+    scn = Scenario(spec, data, file, sha, nodes, links, channels, lines)
+    _check_references(scn)
+    from .graph import check_reachability  # the graph module builds on these tables
+    check_reachability(scn)
+    return scn
+
+
+# ---------------------------------------------------------------- pydantic error translation
+
+def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model class whose field `loc[-1]` failed (for suggestions)."""
+    cls: Any = root
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+            return None
+        f = cls.model_fields.get(part) or next(
+            (v for v in cls.model_fields.values() if v.alias == part), None)
+        if f is None:
+            return None
+        ann = f.annotation
+        args = getattr(ann, "__args__", None)
+        if args:  # list[NodeSpec], Optional[...], Union[...]
+            ann = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), ann)
+        cls = ann
+    return cls if isinstance(cls, type) and issubclass(cls, BaseModel) else None
+
+
+def _translate(e: ValidationError, data, lines: dict, file) -> ScenarioError:
+    err = e.errors(include_url=False)[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("str", "int", "float"))))
+    # pydantic adds union-member tags (e.g. 'literal['latency','energy']', 'Weights'); keep real fields
+    known = [p for p in loc if isinstance(p, int) or not p[:1].isupper()]
+    loc = tuple(known)
+    typ, msg = err["type"], err["msg"]
+    if typ == "extra_forbidden":
+        cls = _model_at(ScenarioSpec, loc)
+        allowed = [f.alias or n for n, f in cls.model_fields.items()] if cls else []
+        message = f"unknown field '{loc[-1]}'" + (_suggest(loc[-1], allowed) or
+                                                  (f"; allowed: {', '.join(allowed)}" if allowed else ""))
+    elif typ == "missing":
+        message = f"required field '{loc[-1]}' is missing"
+        if loc[-1] == "power":
+            message += "; give the node's power while computing, e.g. 'power: 10 W'"
+    elif typ.startswith("literal_error"):
+        message = f"{err['input']!r} is not allowed; use one of {err['ctx']['expected']}"
+    elif typ in ("value_error", "assertion_error"):
+        message = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    elif typ in ("greater_than", "greater_than_equal"):
+        message = f"must be positive, got {err['input']!r}" if typ == "greater_than" else \
+            f"must be at least {err['ctx'].get('ge')}, got {err['input']!r}"
+    elif typ == "too_short":
+        message = "must not be empty"
+    elif typ == "string_pattern_mismatch":
+        message = f"{err['input']!r}: use letters, digits and _ . : - only"
+    elif typ.endswith("_type") or typ.endswith("_parsing"):
+        expected = typ.split("_")[0]
+        message = f"expected {'an' if expected[0] in 'aeiou' else 'a'} {expected}, got {err['input']!r}"
+    else:
+        message = msg
+    return ScenarioError(message, file, _line_of(lines, loc), _fmt_path(loc) or None)
+
+
+# ---------------------------------------------------------------- tables
+
+NODE_COLUMNS = ["role", "group", "spec_index", "compute", "memory", "power", "tx_power", "rx_power",
+                "samples", "data_source", "batch_size", "measured", "kappa", "cycles_per_flop", "frequency"]
+
+
+def _tables(spec: ScenarioSpec, lines: dict, file):
+    rows, members, where = [], {}, {}
+    for i, n in enumerate(spec.nodes):
+        names = [n.name] if n.count is None else [f"{n.name}-{k}" for k in range(n.count)]
+        if n.name in members:
+            j = where[n.name]
+            raise ScenarioError(f"node '{n.name}' is defined twice (also nodes[{j}]); names must be unique",
+                                file, _line_of(lines, ("nodes", i, "name")), f"nodes[{i}].name")
+        members[n.name] = names
+        where[n.name] = i
+        for name in names:
+            rows.append(_node_row(n, name, i))
+    nodes = pd.DataFrame(rows).set_index("name")
+    dup = nodes.index[nodes.index.duplicated()]
+    if len(dup):
+        i = int(nodes.loc[dup[0], "spec_index"].iloc[-1])
+        raise ScenarioError(f"node name '{dup[0]}' is defined twice (a group's member and a node share it)",
+                            file, _line_of(lines, ("nodes", i, "name")), f"nodes[{i}].name")
+
+    link_rows = []
+    names = list(members) + [m for ms in members.values() for m in ms if m not in members]
+    for i, lk in enumerate(spec.links):
+        ends = []
+        for end, key in ((lk.from_, "from"), (lk.to, "to")):
+            if end in members:
+                ends.append(members[end])
+            elif end in nodes.index:
+                ends.append([end])
+            else:
+                raise ScenarioError(f"node '{end}' is not defined" + _suggest(end, names),
+                                    file, _line_of(lines, ("links", i, key)), f"links[{i}].{key}")
+        for a in ends[0]:
+            for b in ends[1]:
+                if a == b:
+                    raise ScenarioError(f"a link from '{a}' to itself; link two different nodes",
+                                        file, _line_of(lines, ("links", i)), f"links[{i}]")
+                link_rows.append(dict(src=a, dst=b, channel=lk.channel,
+                                      spectral_efficiency=lk.spectral_efficiency, gain_db=lk.gain_db,
+                                      uplink=lk.uplink, downlink=lk.downlink, latency=lk.latency,
+                                      spec_index=i))
+    links = pd.DataFrame(link_rows, columns=["src", "dst", "channel", "spectral_efficiency", "gain_db",
+                                             "uplink", "downlink", "latency", "spec_index"])
+    links["channel"] = _none_for_nan(links["channel"])
+    nodes["measured"] = _none_for_nan(nodes["measured"])
+    nodes["data_source"] = _none_for_nan(nodes["data_source"])
+    seen = {}
+    for k, r in links.iterrows():
+        pair = frozenset((r.src, r.dst))
+        if pair in seen and seen[pair] != r.spec_index:
+            raise ScenarioError(f"a second link between '{r.src}' and '{r.dst}' (also links[{seen[pair]}]); "
+                                f"keep one", file, _line_of(lines, ("links", r.spec_index)),
+                                f"links[{r.spec_index}]")
+        seen[pair] = r.spec_index
+
+    ch_rows = []
+    for i, c in enumerate(spec.channels):
+        if any(r["name"] == c.name for r in ch_rows):
+            raise ScenarioError(f"channel '{c.name}' is defined twice", file,
+                                _line_of(lines, ("channels", i, "name")), f"channels[{i}].name")
+        ch_rows.append(dict(name=c.name, bandwidth=c.bandwidth, noise_density=c.noise_density, spec_index=i))
+    channels = pd.DataFrame(ch_rows, columns=["name", "bandwidth", "noise_density", "spec_index"]).set_index("name")
+    return nodes, links, channels
+
+
+def _none_for_nan(col: pd.Series) -> pd.Series:
+    """Optional text columns hold None (not NaN) where a field was left out."""
+    return col.astype(object).where(col.notna(), None)
+
+
+def _node_row(n: NodeSpec, name: str, i: int) -> dict:
+    return dict(name=name, role=n.role, group=n.name, spec_index=i, compute=n.compute, memory=n.memory,
+                power=n.power, tx_power=n.tx_power, rx_power=n.rx_power, samples=n.samples,
+                data_source=n.data_source, batch_size=n.batch_size, measured=n.measured, kappa=n.kappa,
+                cycles_per_flop=n.cycles_per_flop, frequency=n.frequency)
+
+
+# ---------------------------------------------------------------- cross references
+
+def _check_references(scn: Scenario) -> None:
+    spec, nodes = scn.spec, scn.nodes
+    names = list(nodes.index) + list(nodes.group.unique())
+    if not scn.devices:
+        raise scn.error(("nodes",), "no node has role 'device'; a scenario trains on devices' data")
+    if not scn.servers:
+        raise scn.error(("nodes",), "no node has role 'server', 'fog' or 'cloud'; add one for the devices to reach")
+
+    for k, r in scn.links.iterrows():
+        i = int(r.spec_index)
+        if r.channel is None:
+            continue
+        if r.channel not in scn.channels.index:
+            raise scn.error(("links", i, "channel"), f"channel '{r.channel}' is not defined"
+                            + (_suggest(r.channel, scn.channels.index) or "; add it under 'channels'"))
+        roles = {nodes.loc[r.src, "role"], nodes.loc[r.dst, "role"]}
+        if "device" not in roles or roles == {"device"}:
+            raise scn.error(("links", i, "channel"),
+                            "a link on a shared channel joins a device to a server, fog or cloud node "
+                            "(shares are given per device); use a fixed-rate link here")
+        if r.gain_db is not None:
+            if pd.isna(scn.channels.loc[r.channel, "noise_density"]):
+                ci = int(scn.channels.loc[r.channel, "spec_index"])
+                raise scn.error(("channels", ci), f"link with 'gain_db' on channel '{r.channel}' needs the "
+                                "channel's 'noise_density' (e.g. '-174 dBm/Hz')")
+            for end in (r.src, r.dst):
+                if pd.isna(nodes.loc[end, "tx_power"]):
+                    raise scn.error(scn.node_path(end), f"node '{end}' sends on a Shannon link "
+                                    f"(links[{i}] has 'gain_db'): give its 'tx_power', e.g. '0.2 W'")
+
+    m = spec.model
+    if m.zoo is not None:
+        from models.registry import ZOO_MODELS
+        if m.zoo not in ZOO_MODELS:
+            raise scn.error(("model", "zoo"), f"unknown zoo model '{m.zoo}'" +
+                            (_suggest(m.zoo, ZOO_MODELS) or f"; available: {', '.join(ZOO_MODELS)}"))
+    for key in ("profile", "times"):
+        rel = getattr(m, key)
+        if rel is not None and not scn.resolve(rel).is_file():
+            raise scn.error(("model", key), f"file '{rel}' not found (relative paths are relative to "
+                            f"the scenario file: {scn.resolve(rel)})")
+    measured = [n for n in nodes.index if nodes.loc[n, "measured"] is not None and not pd.isna(nodes.loc[n, "measured"])]
+    if measured and m.times is None and not (m.profile or "").lower().endswith(".xlsx"):
+        n = measured[0]
+        raise scn.error(scn.node_path(n) + ("measured",), "nodes with 'measured' need measured times: "
+                        "set model.times (a times CSV) or model.profile to a measured .xlsx workbook")
+
+    if spec.training.server is not None:
+        _need_node(scn, ("training", "server"), spec.training.server, names, SERVER_ROLES)
+    psl = spec.paradigms.psl
+    for i, s in enumerate(psl.servers or []):
+        _need_node(scn, ("paradigms", "psl", "servers", i), s, names, SERVER_ROLES)
+    for key in ("sl", "psl"):
+        p = getattr(spec.paradigms, key)
+        if p.min_cut is not None and p.max_cut is not None and p.min_cut > p.max_cut:
+            raise scn.error(("paradigms", key, "min_cut"), f"min_cut {p.min_cut} exceeds max_cut {p.max_cut}")
+    d = spec.paradigms.dsgd
+    for i, n in enumerate(d.path or []):
+        _need_node(scn, ("paradigms", "dsgd", "path", i), n, list(nodes.index), None)
+    if d.source is not None:
+        _need_node(scn, ("paradigms", "dsgd", "source"), d.source, list(nodes.index), ("device",))
+    f = spec.paradigms.fpl
+    if f.trunk != "auto":
+        _need_node(scn, ("paradigms", "fpl", "trunk"), f.trunk, list(nodes.index), SERVER_ROLES)
+    for g, ws in (spec.paradigms.pel.groups or {}).items():
+        for i, w in enumerate(ws):
+            _need_node(scn, ("paradigms", "pel", "groups", g, i), w, list(nodes.index), ("device",))
+
+
+def _need_node(scn: Scenario, path: tuple, name: str, names, roles) -> None:
+    if name not in scn.nodes.index:
+        raise scn.error(path, f"node '{name}' is not defined" + _suggest(name, names))
+    if roles and scn.nodes.loc[name, "role"] not in roles:
+        raise scn.error(path, f"node '{name}' has role '{scn.nodes.loc[name, 'role']}'; "
+                        f"it must be one of {', '.join(roles)}")

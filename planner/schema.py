@@ -1,0 +1,213 @@
+"""The scenario file's schema (shared/spec/scenario.md) as pydantic models.
+
+Field-level rules live here (types, units, positivity, unknown fields); rules that relate
+several parts of the file (links naming nodes, devices reaching servers) live in
+scenario.py, which also turns pydantic's errors into located ScenarioErrors.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+
+from .units import DIMENSIONS, parse_quantity
+
+
+def _quantity(dimension: str, positive: bool = True, allow_zero: bool = False, doc: str = ""):
+    examples = DIMENSIONS[dimension][2]
+
+    def parse(v):
+        x = parse_quantity(v, dimension)
+        if positive and (x < 0 or (x == 0 and not allow_zero)):
+            bound = "non-negative" if allow_zero else "positive"
+            raise ValueError(f"must be {bound}, got {v!r}")
+        return x
+
+    schema = {"anyOf": [{"type": "number"}, {"type": "string"}],
+              "description": (doc + " " if doc else "") + f"SI number or a string with a unit, e.g. {examples}"}
+    return Annotated[float, BeforeValidator(parse), WithJsonSchema(schema)]
+
+
+Seconds = _quantity("time", doc="Time (s).")
+SecondsOrZero = _quantity("time", allow_zero=True, doc="Time (s).")
+Hertz = _quantity("frequency", doc="Bandwidth or frequency (Hz).")
+BitRate = _quantity("rate", doc="Data rate (bit/s).")
+Bytes = _quantity("bytes", doc="Memory (bytes).")
+FlopRate = _quantity("flop_rate", doc="Sustained training FLOP/s.")
+Watts = _quantity("power", doc="Power (W).")
+WattsOrZero = _quantity("power", allow_zero=True, doc="Power (W).")
+Joules = _quantity("energy", doc="Energy (J).")
+NoiseDensity = _quantity("noise_density", doc="Noise power spectral density (W/Hz).")
+Positive = _quantity("number", doc="A positive number.")
+Real = _quantity("number", positive=False, doc="A number.")
+
+PosInt = Annotated[int, Field(gt=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ModelSpec(_Strict):
+    """The DNN: a zoo model or a per-unit profile (CSV, or a measured workbook)."""
+    zoo: str | None = Field(None, description="A model of models/zoo.py.")
+    profile: str | None = Field(None, description="Per-unit table: CSV, or a measured .xlsx workbook.")
+    times: str | None = Field(None, description="Per-node measured unit times (CSV of `edgeplan profile --measured`).")
+    measured_batch_size: PosInt | None = Field(
+        None, description="Batch size at which a measured workbook was timed (default 128).")
+    input_shape: list[PosInt] = Field(default_factory=lambda: [3, 32, 32])
+    num_classes: PosInt = 10
+    bytes_per_value: Literal[1, 2, 4, 8] = 4
+    label_bytes: NonNegInt = 8
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.zoo is None) == (self.profile is None):
+            both = "both" if self.zoo else "neither"
+            raise ValueError(f"give exactly one of 'zoo' (a model name) or 'profile' (a unit table file), "
+                             f"not {both}")
+        return self
+
+
+class TrainingSpec(_Strict):
+    batch_size: PosInt = 32
+    local_iterations: PosInt = 1
+    rounds: PosInt = 100
+    optimizer: Literal["sgd", "adam"] = "sgd"
+    learning_rate: Positive = 0.05
+    dataset: str = "digits"
+    server: str | None = Field(None, description="Server for fl/sl/psl (default: the fastest server).")
+    seed: int = 0
+    iid: bool = True
+    dirichlet_alpha: Positive = 0.5
+
+
+class NodeSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
+    role: Literal["device", "server", "fog", "cloud"]
+    count: PosInt | None = Field(None, description="Expand into NAME-0 .. NAME-(count-1).")
+    compute: FlopRate | None = None
+    memory: Bytes | None = None
+    power: WattsOrZero = Field(description="Power while computing (W).")
+    tx_power: WattsOrZero | None = None
+    rx_power: WattsOrZero = 0.0
+    samples: PosInt | None = None
+    data_source: str | None = None
+    batch_size: PosInt | None = None
+    measured: str | None = Field(None, description="Machine (sheet) of the model's measured times.")
+    kappa: Positive | None = Field(None, description="Effective switched capacitance: E = kappa f^2 cycles.")
+    cycles_per_flop: Positive | None = None
+    frequency: Hertz | None = Field(None, description="CPU frequency for the kappa model.")
+
+    @model_validator(mode="after")
+    def _compute_source(self):
+        if self.compute is None and self.measured is None and self.frequency is None:
+            raise ValueError("give 'compute' (sustained FLOP/s, e.g. '50 GFLOPS'), or 'measured' "
+                             "(a machine of the model's measured times)")
+        if self.kappa is not None and self.frequency is None:
+            raise ValueError("'kappa' needs 'frequency' (CPU clock, e.g. '1.5 GHz')")
+        if self.compute is None and self.measured is None and self.frequency is not None:
+            self.compute = self.frequency / (self.cycles_per_flop or 1.0)
+        return self
+
+
+class LinkSpec(_Strict):
+    from_: str = Field(alias="from")
+    to: str
+    channel: str | None = None
+    spectral_efficiency: Positive | None = Field(None, description="bit/s/Hz on the channel.")
+    gain_db: Real | None = Field(None, description="Channel gain (dB): Shannon rate with the channel's noise.")
+    uplink: BitRate | None = Field(None, description="Fixed rate from 'from' to 'to'.")
+    downlink: BitRate | None = Field(None, description="Fixed rate from 'to' to 'from'.")
+    latency: SecondsOrZero = 0.0
+
+    @model_validator(mode="after")
+    def _kind(self):
+        fixed = self.uplink is not None or self.downlink is not None
+        if self.channel is None and not fixed:
+            raise ValueError("a link needs a rate: 'uplink'/'downlink' (e.g. '100 Mbit/s'), or a 'channel' "
+                             "with 'spectral_efficiency' or 'gain_db'")
+        if self.channel is not None and fixed:
+            raise ValueError("a link is either fixed-rate ('uplink'/'downlink') or on a 'channel', not both")
+        if self.channel is not None and (self.spectral_efficiency is None) == (self.gain_db is None):
+            raise ValueError("a link on a channel needs exactly one of 'spectral_efficiency' "
+                             "(bit/s/Hz) or 'gain_db' (Shannon rate)")
+        if fixed:
+            self.uplink = self.uplink if self.uplink is not None else self.downlink
+            self.downlink = self.downlink if self.downlink is not None else self.uplink
+        return self
+
+
+class ChannelSpec(_Strict):
+    name: str
+    bandwidth: Hertz
+    noise_density: NoiseDensity | None = None
+
+
+class Weights(_Strict):
+    latency: Annotated[float, Field(ge=0)] = 0.0
+    energy: Annotated[float, Field(ge=0)] = 0.0
+
+
+class ConstraintsSpec(_Strict):
+    max_round_latency: Seconds | None = None
+    max_device_energy: Joules | None = Field(None, description="Per device, per round.")
+    max_round_energy: Joules | None = Field(None, description="All nodes, per round.")
+
+
+class SlSpec(_Strict):
+    min_cut: NonNegInt | None = None
+    max_cut: NonNegInt | None = None
+
+
+class PslSpec(SlSpec):
+    server_shares: bool = Field(False, description="Also allocate the server's compute shares alpha_i.")
+    servers: list[str] | None = Field(None, description="Servers a device may be assigned to (MILP).")
+
+
+class DsgdSpec(_Strict):
+    microbatches: PosInt = 1
+    path: list[str] | None = None
+    source: str | None = Field(None, description="The device holding the data (default: the first device).")
+
+
+class FplSpec(_Strict):
+    junction: Literal["auto"] | NonNegInt = "auto"
+    trunk: str = "auto"
+    groups: Literal["data_source", "auto"] = "data_source"
+
+
+class PelSpec(_Strict):
+    bits_per_parameter: PosInt = 32
+    flops_per_parameter: Positive | None = Field(
+        None, description="FLOPs per parameter per round (default: the model's training FLOPs per "
+                          "sample x batch x local iterations / parameters).")
+    granularity: PosInt = 1
+    bandwidth: Literal["shared", "separate"] = "shared"
+    groups: dict[str, list[str]] | None = Field(
+        None, description="Worker groups that train the same block on different data.")
+
+
+class ParadigmsSpec(_Strict):
+    fl: dict = Field(default_factory=dict)
+    sl: SlSpec = Field(default_factory=SlSpec)
+    psl: PslSpec = Field(default_factory=PslSpec)
+    dsgd: DsgdSpec = Field(default_factory=DsgdSpec)
+    fpl: FplSpec = Field(default_factory=FplSpec)
+    pel: PelSpec = Field(default_factory=PelSpec)
+
+
+class ScenarioSpec(_Strict):
+    """An EdgePlan scenario: nodes, links, channels, the model, training, what to optimise."""
+    name: str
+    description: str = ""
+    model: ModelSpec
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    nodes: list[NodeSpec] = Field(min_length=1)
+    links: list[LinkSpec] = Field(default_factory=list)
+    channels: list[ChannelSpec] = Field(default_factory=list)
+    objective: Literal["latency", "energy"] | Weights = "latency"
+    constraints: ConstraintsSpec = Field(default_factory=ConstraintsSpec)
+    paradigms: ParadigmsSpec = Field(default_factory=ParadigmsSpec)

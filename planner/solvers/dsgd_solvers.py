@@ -1,0 +1,278 @@
+"""dsgd solvers: contiguous stages along a path of nodes.
+
+Items of one micro-batch (of b/m samples): each stage's compute, and per stage boundary a
+forward transfer (activations and labels) and a backward transfer (gradients; none for the raw
+input). The iteration is sum(items) + (m - 1) * max(items) (cost model, dsgd).
+
+- `dp`: dynamic programming over states (path position of the last stage's node, last unit).
+  For m = 1 it minimises the sum; for a bottleneck threshold it minimises the sum subject to
+  every item <= threshold; the optimum over thresholds in increasing order (pruned by a lower
+  bound) is exact for any m. As m grows the iteration tends to the bottleneck (PipeDream).
+- `milp`: the same choice as a pyomo model solved by HiGHS: a binary per (node, first, last)
+  stage, flow constraints making the stages a contiguous cover in path order, and a variable
+  bounding every chosen item, minimising sum + (m - 1) * bound.
+
+Without `paradigms.dsgd.path`, both take the best over the simple paths from the source.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+
+from ..costs import CostModel
+from ..paradigms.base import Solution
+from .highs import Highs
+
+MAX_PATHS = 64
+
+
+def candidate_paths(cm: CostModel) -> list[list[str]]:
+    from ..paradigms.dsgd import path_of, source_of
+    spec = cm.scn.spec.paradigms.dsgd
+    if spec.path:
+        return [list(spec.path)]
+    from ..graph import graph
+    src = source_of(cm)
+    g = graph(cm.scn)
+    keep = [n for n in g.nodes if g.nodes[n]["role"] != "device" or n == src]
+    view = g.subgraph(keep)
+    paths = []
+    for t in cm.scn.servers:
+        for p in nx.all_simple_paths(view, src, t, cutoff=8):
+            paths.append(list(p))
+            if len(paths) >= MAX_PATHS:
+                break
+    # longer paths contain shorter prefixes' choices: keep only maximal ones
+    maximal = [p for p in paths if not any(len(q) > len(p) and q[:len(p)] == p for q in paths)]
+    return maximal or [path_of(cm)]
+
+
+class PathTables:
+    """Per-micro-batch item times for one path: comp[k, a, b] and transfer[k1, k2, u]."""
+
+    def __init__(self, cm: CostModel, path: list[str], m: int):
+        self.cm, self.path, self.m = cm, path, m
+        K, L = len(path), cm.L
+        src = path[0]
+        mb = cm.batch[cm.idx[src]] / m
+        self.mb = mb
+        S = cm.S[cm.ix(path)]                                     # (K, L+1)
+        # comp[k, a, b]: units a..b (1-based, a <= b) on path node k
+        self.comp = mb * (S[:, None, :] - S[:, :, None])          # [k, a-1, b] -> use index a-1
+        fwd = np.full((K, K, L + 1), np.inf)
+        bwd = np.full((K, K, L + 1), np.inf)
+        x_f = mb * (cm.out + cm.label)
+        x_b = mb * cm.out
+        for k1 in range(K):
+            for k2 in range(k1 + 1, K):
+                R = cm.routes([path[k1]], [path[k2]], concurrent=False, via=[path[k1:k2 + 1]])
+                fwd[k1, k2] = _route_times(R, x_f, True)
+                bwd[k1, k2] = _route_times(R, x_b, False)
+        bwd[:, :, 0] = 0.0  # the raw input needs no gradient
+        self.fwd, self.bwd = fwd, bwd
+
+
+def _route_times(R, x, up):
+    per_bit = float(R.per_bit(np.ones(1), up)[0])
+    return np.where(x > 0, R.lat[0] + 8.0 * x * per_bit, 0.0)
+
+
+def dp_path(tab: PathTables, cap: float = np.inf) -> tuple[float, float, list[tuple[int, int, int]]] | None:
+    """Min sum of items with every item <= cap. Returns (sum, max item, stages as (k, a, b))."""
+    K, L = len(tab.path), tab.cm.L
+    INF = np.inf
+    V = np.full((K, L + 1), INF)       # V[k, u]: units 1..u done, last stage on node k
+    Mx = np.zeros((K, L + 1))
+    back: dict = {}
+    # the source (k = 0) before any unit
+    V0_sum, V0_max = 0.0, 0.0
+    comp = np.where(tab.comp <= cap, tab.comp, INF)
+    for u in range(1, L + 1):
+        for k in range(K):
+            best, bmax, arg = INF, 0.0, None
+            for a in range(1, u + 1):
+                c = comp[k, a - 1, u]
+                if not np.isfinite(c):
+                    continue
+                if a == 1:   # first stage: the input travels from the source to node k
+                    if k == 0:
+                        cand, cmax = c, c
+                    else:
+                        f = tab.fwd[0, k, 0]
+                        if f > cap:
+                            continue
+                        cand, cmax = V0_sum + f + c, max(V0_max, f, c)
+                    if cand < best:
+                        best, bmax, arg = cand, cmax, (None, a)
+                    continue
+                prevs = V[:k, a - 1]
+                if not np.isfinite(prevs).any():
+                    continue
+                t = tab.fwd[:k, k, a - 1] + tab.bwd[:k, k, a - 1]
+                ok = (tab.fwd[:k, k, a - 1] <= cap) & (tab.bwd[:k, k, a - 1] <= cap)
+                tot = np.where(ok, prevs + t + c, INF)
+                kp = int(np.argmin(tot))
+                if tot[kp] < best:
+                    best = tot[kp]
+                    bmax = max(Mx[kp, a - 1], tab.fwd[kp, k, a - 1], tab.bwd[kp, k, a - 1], c)
+                    arg = (kp, a)
+            V[k, u], Mx[k, u] = best, bmax
+            back[(k, u)] = arg
+    k = int(np.argmin(V[:, L]))
+    if not np.isfinite(V[k, L]):
+        return None
+    stages, u = [], L
+    while True:
+        kp, a = back[(k, u)]
+        stages.append((k, a, u))
+        if kp is None:
+            break
+        k, u = kp, a - 1
+    stages.reverse()
+    return float(V[stages[-1][0], L]), float(Mx[stages[-1][0], L]), stages
+
+
+def items_of(tab: PathTables, stages) -> np.ndarray:
+    out = []
+    prev_k, prev_u = 0, 0
+    for i, (k, a, b) in enumerate(stages):
+        if k != prev_k or i > 0:
+            if not (i == 0 and k == 0):
+                out += [tab.fwd[prev_k, k, prev_u], tab.bwd[prev_k, k, prev_u]]
+        out.append(tab.comp[k, a - 1, b])
+        prev_k, prev_u = k, b
+    return np.array(out)
+
+
+def best_on_path(tab: PathTables) -> tuple[float, list]:
+    """Exact min over stage choices of sum(items) + (m - 1) * max(items)."""
+    m = tab.m
+    base = dp_path(tab)
+    if base is None:
+        return np.inf, []
+    s, mx, stages = base
+    best, best_st = s + (m - 1) * mx, stages
+    if m == 1:
+        return best, best_st
+    # thresholds: candidate bottleneck values, increasing; stop once (m-1)*cap alone is too much
+    cands = np.unique(np.concatenate([tab.comp[np.isfinite(tab.comp) & (tab.comp >= 0)].ravel(),
+                                      tab.fwd[np.isfinite(tab.fwd)].ravel(), tab.bwd[np.isfinite(tab.bwd)].ravel()]))
+    bott = _bottleneck(tab)
+    cands = cands[cands >= bott - 1e-15]
+    for cap in cands:
+        if s + (m - 1) * cap >= best - 1e-15 * best:   # s is the least sum at any cap
+            break
+        r = dp_path(tab, cap * (1 + 1e-12))
+        if r is None:
+            continue
+        val = r[0] + (m - 1) * r[1]
+        if val < best:
+            best, best_st = val, r[2]
+    return best, best_st
+
+
+def _bottleneck(tab: PathTables) -> float:
+    """The least achievable max item (bisection over candidate values with the DP)."""
+    cands = np.unique(np.concatenate([tab.comp[np.isfinite(tab.comp) & (tab.comp >= 0)].ravel(),
+                                      tab.fwd[np.isfinite(tab.fwd)].ravel(), tab.bwd[np.isfinite(tab.bwd)].ravel()]))
+    lo, hi = 0, len(cands) - 1
+    if dp_path(tab, cands[hi] * (1 + 1e-12)) is None:
+        return np.inf
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if dp_path(tab, cands[mid] * (1 + 1e-12)) is not None:
+            hi = mid
+        else:
+            lo = mid + 1
+    return float(cands[lo])
+
+
+def _solution(cm: CostModel, path, stages, method_info: dict) -> Solution:
+    from ..paradigms.dsgd import source_of
+    st = [(path[k], int(a), int(b)) for k, a, b in stages]
+    return Solution({"stages": st, "path": path, "microbatches": cm.scn.spec.paradigms.dsgd.microbatches,
+                     "source": source_of(cm)}, "optimal", 0.0, method_info)
+
+
+def dp(cm: CostModel) -> Solution:
+    m = cm.scn.spec.paradigms.dsgd.microbatches
+    best, arg = np.inf, None
+    for path in candidate_paths(cm):
+        tab = PathTables(cm, path, m)
+        v, st = best_on_path(tab)
+        if v < best:
+            best, arg = v, (path, st)
+    if arg is None:
+        from ..errors import InfeasibleError
+        raise InfeasibleError("no stage assignment along any path from the source")
+    return _solution(cm, arg[0], arg[1], {"iteration_s": best})
+
+
+def milp(cm: CostModel) -> Solution:
+    m = cm.scn.spec.paradigms.dsgd.microbatches
+    best, arg = np.inf, None
+    for path in candidate_paths(cm):
+        tab = PathTables(cm, path, m)
+        r = milp_path(tab)
+        if r is not None and r[0] < best:
+            best, arg = r[0], (path, r[1])
+    if arg is None:
+        from ..errors import InfeasibleError
+        raise InfeasibleError("no stage assignment along any path from the source")
+    return _solution(cm, arg[0], arg[1], {"iteration_s": best})
+
+
+def milp_path(tab: PathTables, time_limit: float = 60.0):
+    """Stages on one path as a pyomo MILP (HiGHS)."""
+    import pyomo.environ as pyo
+
+    K, L, m = len(tab.path), tab.cm.L, tab.m
+    # stage variables y[k, a, b]; "edge" variables z[k1, k2, u]: boundary after unit u from k1 to k2
+    S = [(k, a, b) for k in range(K) for a in range(1, L + 1) for b in range(a, L + 1)
+         if np.isfinite(tab.comp[k, a - 1, b])]
+    E = [(k1, k2, u) for k1 in range(K) for k2 in range(k1 + 1, K) for u in range(0, L)
+         if np.isfinite(tab.fwd[k1, k2, u]) and (u > 0 or k1 == 0)]
+    mdl = pyo.ConcreteModel()
+    mdl.y = pyo.Var(S, domain=pyo.Binary)
+    mdl.z = pyo.Var(E, domain=pyo.Binary)
+    mdl.cap = pyo.Var(domain=pyo.NonNegativeReals)
+    starts, ends, ins, outs = {}, {}, {}, {}
+    for s_ in S:
+        starts.setdefault((s_[0], s_[1]), []).append(s_)
+        ends.setdefault((s_[0], s_[2]), []).append(s_)
+    for e in E:
+        ins.setdefault((e[1], e[2] + 1), []).append(e)
+        outs.setdefault((e[0], e[2]), []).append(e)
+    # every unit in exactly one stage
+    mdl.cover = pyo.Constraint(range(1, L + 1), rule=lambda md, u: sum(md.y[s_] for s_ in S if s_[1] <= u <= s_[2]) == 1)
+
+    # a stage starting at unit a on node k is entered by a boundary (the source's first stage is not)
+    def enter(md, k, a):
+        ys = starts.get((k, a), [])
+        zs = ins.get((k, a), [])
+        if a == 1 and k == 0:
+            return pyo.Constraint.Skip
+        if not ys and not zs:
+            return pyo.Constraint.Skip
+        return sum(md.y[s_] for s_ in ys) == sum(md.z[e] for e in zs)
+    mdl.enter = pyo.Constraint(range(K), range(1, L + 1), rule=enter)
+
+    # a stage ending at unit u < L on node k hands on by exactly one boundary
+    def leave(md, k, u):
+        ys = ends.get((k, u), [])
+        zs = outs.get((k, u), [])
+        if not ys and not zs:
+            return pyo.Constraint.Skip
+        return sum(md.z[e] for e in zs) == sum(md.y[s_] for s_ in ys)
+    mdl.leave = pyo.Constraint(range(K), range(1, L), rule=leave)
+    mdl.bound_y = pyo.Constraint(S, rule=lambda md, k, a, b: md.cap >= tab.comp[k, a - 1, b] * md.y[(k, a, b)])
+    mdl.bound_f = pyo.Constraint(E, rule=lambda md, k1, k2, u: md.cap >= tab.fwd[k1, k2, u] * md.z[(k1, k2, u)])
+    mdl.bound_b = pyo.Constraint(E, rule=lambda md, k1, k2, u: md.cap >= tab.bwd[k1, k2, u] * md.z[(k1, k2, u)])
+    total = sum(tab.comp[k, a - 1, b] * mdl.y[(k, a, b)] for (k, a, b) in S) + \
+        sum((tab.fwd[e] + tab.bwd[e]) * mdl.z[e] for e in E)
+    mdl.obj = pyo.Objective(expr=total + (m - 1) * mdl.cap, sense=pyo.minimize)
+    if not Highs(time_limit).solve(mdl):
+        return None
+    stages = sorted(((k, a, b) for (k, a, b) in S if pyo.value(mdl.y[(k, a, b)]) > 0.5), key=lambda s: s[1])
+    return float(pyo.value(mdl.obj)), stages

@@ -1,0 +1,453 @@
+"""pel solvers: PABA's four schemes. Worker k with L_k parameters and channel share beta_k takes
+    T_k = L_k a_k(beta_k) + lat_k,   a_k(beta) = c/f_k + Q (per-bit time up + down at beta)
+(cost model, pel; lat_k counts the download's and the upload's path latency).
+
+`joint` is the optimum: min T s.t. sum over blocks of L = P, sum beta <= 1 per channel. For a
+fixed T the most parameters servable, F(T) = max sum_k (T - lat_k) / a_k(beta_k), is a concave
+resource allocation (1/a_k is concave in beta for both spectral and Shannon rates): water-filling
+with one multiplier per channel, h_k'(beta_k) = lambda. F is convex and increasing in T, with
+dF/dT = sum_k 1/a_k(beta_k) (envelope theorem), so Newton from the equal-allocation latency
+converges monotonically from above in a few steps. Worker groups (several workers training one
+block on different data) are solved by bisection on T around the same per-channel allocation,
+with a group's block limited by its slowest member.
+
+`cvxpy` solves the same inner problem with cvxpy + Clarabel (rate as -rel_entr, the throughput
+bound with quad_over_lin), for cross-checks, benchmarks, and separate up/down bandwidth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import costs as C
+from ..costs import CostModel
+from ..errors import InfeasibleError
+from ..paradigms.base import Solution
+from .shares import channel_positions, fixed_part, minmax_time
+
+LN2 = np.log(2.0)
+
+
+class PelInstance:
+    """Per-worker coefficients of a_k(beta) for the workers' routes to the server."""
+
+    def __init__(self, cm: CostModel, devices=None, server=None):
+        self.cm = cm
+        self.devices = devices or cm.devices
+        self.server = server or cm.server()
+        n = len(self.devices)
+        self.R = R = cm.routes(self.devices, [self.server] * n)
+        self.P, self.Q, _ = C.pel_setup(cm)
+        d = cm.ix(self.devices)
+        self.tpp = C.pel_time_per_param(cm, d)
+        self.a0 = self.tpp + self.Q * (R.fix_up + R.fix_dn)      # s per parameter, share-independent
+        self.lat = 2.0 * R.lat
+        self.has = R.has_ch
+        self.B, self.eta, self.su, self.sd = R.bw, R.eta, R.snr_up, R.snr_dn
+        self.spectral = ~np.isnan(self.eta)
+        self.groups = C.pel_groups(cm, self.devices)
+        self.channels = channel_positions(R)
+        self.separate = cm.scn.spec.paradigms.pel.bandwidth == "separate"
+
+    # a_k(beta) and its derivative -------------------------------------------------
+    def a(self, beta) -> np.ndarray:
+        beta = np.asarray(beta, float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ch = self.Q * (1.0 / self._rate(beta, True) + 1.0 / self._rate(beta, False))
+        return self.a0 + np.where(self.has, ch, 0.0)
+
+    def _rate(self, beta, up):
+        s = self.su if up else self.sd
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sh = beta * self.B * np.log2(1.0 + s / beta)
+        return np.where(self.spectral, beta * self.B * np.nan_to_num(self.eta), sh)
+
+    def _drate(self, beta, up):
+        s = self.su if up else self.sd
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sh = self.B * (np.log2(1.0 + s / beta) - s / (LN2 * (beta + s)))
+        return np.where(self.spectral, self.B * np.nan_to_num(self.eta), sh)
+
+    def da(self, beta) -> np.ndarray:
+        beta = np.asarray(beta, float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = -self.Q * (self._drate(beta, True) / self._rate(beta, True) ** 2
+                           + self._drate(beta, False) / self._rate(beta, False) ** 2)
+        return np.where(self.has, d, 0.0)
+
+
+# ---------------------------------------------------------------- water-filling at fixed T
+
+def _beta_for_lambda(inst: PelInstance, w, lam, pos) -> np.ndarray:
+    """Per worker of channel `pos`: beta in (0, 1] with w h'(beta) = lambda, h = 1/a."""
+    w = w[pos]
+    sp = inst.spectral[pos]
+    beta = np.zeros(len(pos))
+    # spectral: a = a0 + e / beta, e = 2 Q / (B eta): w e / (a0 beta + e)^2 = lambda
+    e = 2.0 * inst.Q / (inst.B[pos] * np.where(sp, inst.eta[pos], 1.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        closed = (np.sqrt(np.maximum(w, 0) * e / lam) - e) / inst.a0[pos]
+    beta = np.where(sp, np.clip(closed, 0.0, 1.0), beta)
+    if (~sp).any():
+        idx = pos[~sp]
+        ww = w[~sp]
+        lo, hi = np.full(len(idx), -60.0), np.zeros(len(idx))
+        sub = _Sub(inst, idx)
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            b = 2.0 ** mid
+            a = sub.a(b)
+            g = -ww * sub.da(b) / a ** 2           # h'(beta), decreasing in beta
+            big = g > lam
+            lo, hi = np.where(big, mid, lo), np.where(big, hi, mid)
+        b = 2.0 ** (0.5 * (lo + hi))
+        a1 = sub.a(np.ones(len(idx)))
+        g1 = -ww * sub.da(np.ones(len(idx))) / a1 ** 2
+        beta[~sp] = np.where(g1 >= lam, 1.0, np.where(ww > 0, b, 0.0))
+    return beta
+
+
+class _Sub:
+    """A view of a PelInstance restricted to some workers (for the Shannon bisection)."""
+
+    def __init__(self, inst: PelInstance, idx):
+        self.i, self.idx = inst, idx
+
+    def a(self, beta):
+        i, k = self.i, self.idx
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ru = beta * i.B[k] * np.log2(1.0 + i.su[k] / beta)
+            rd = beta * i.B[k] * np.log2(1.0 + i.sd[k] / beta)
+        return i.a0[k] + i.Q * (1.0 / ru + 1.0 / rd)
+
+    def da(self, beta):
+        i, k = self.i, self.idx
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ru = beta * i.B[k] * np.log2(1.0 + i.su[k] / beta)
+            rd = beta * i.B[k] * np.log2(1.0 + i.sd[k] / beta)
+            dru = i.B[k] * (np.log2(1.0 + i.su[k] / beta) - i.su[k] / (LN2 * (beta + i.su[k])))
+            drd = i.B[k] * (np.log2(1.0 + i.sd[k] / beta) - i.sd[k] / (LN2 * (beta + i.sd[k])))
+        return -i.Q * (dru / ru ** 2 + drd / rd ** 2)
+
+
+def allocate(inst: PelInstance, T: float) -> np.ndarray:
+    """Shares maximising sum_k (T - lat_k)/a_k(beta_k), sum beta <= 1 on every channel."""
+    w = T - inst.lat
+    beta = np.zeros(len(inst.devices))
+    for pos in inst.channels.values():
+        act = pos[w[pos] > 0]
+        if len(act) == 0:
+            continue
+        # bracket lambda: at lambda -> 0 shares -> 1 (sum > 1 when several); at lambda large shares -> 0
+        lo, hi = 1e-300, 1.0
+        while _beta_for_lambda(inst, w, hi, act).sum() > 1.0:
+            hi *= 1e3
+        lo = hi
+        while _beta_for_lambda(inst, w, lo, act).sum() < 1.0 and lo > 1e-300:
+            lo *= 1e-3
+        llo, lhi = np.log(lo), np.log(hi)
+        for _ in range(200):
+            mid = 0.5 * (llo + lhi)
+            s = _beta_for_lambda(inst, w, np.exp(mid), act).sum()
+            if s > 1.0:
+                llo = mid
+            else:
+                lhi = mid
+            if lhi - llo < 1e-15:
+                break
+        b = _beta_for_lambda(inst, w, np.exp(lhi), act)
+        tot = b.sum()
+        beta[act] = b / tot if tot > 0 else 1.0 / len(act)
+    return beta
+
+
+def capacity(inst: PelInstance, T: float) -> tuple[float, np.ndarray, np.ndarray]:
+    """F(T): the most parameters servable in T (singleton blocks), its shares and loads."""
+    beta = allocate(inst, T)
+    a = inst.a(beta)
+    Lk = np.maximum(T - inst.lat, 0.0) / a
+    return float(Lk.sum()), beta, Lk
+
+
+# ---------------------------------------------------------------- the schemes
+
+def _equal_T(inst: PelInstance) -> float:
+    """Latency of equal parameters and equal shares: an upper bound on the optimum."""
+    n = len(inst.devices)
+    share = inst.cm.equal_shares(inst.devices, inst.R)
+    L = np.zeros(n)
+    for g in inst.groups:
+        L[g] = inst.P / len(inst.groups)
+    return float(np.max(L * inst.a(share) + inst.lat))
+
+
+def _decisions(inst: PelInstance, Lk, beta) -> dict:
+    return {"devices": inst.devices, "server": inst.server, "params": np.asarray(Lk, float),
+            "share_up": np.asarray(beta, float), "share_dn": np.asarray(beta, float) if inst.separate else None}
+
+
+def joint(cm: CostModel) -> Solution:
+    inst = PelInstance(cm)
+    if inst.separate:
+        return joint_cvxpy(cm)
+    if any(len(g) > 1 for g in inst.groups):
+        T, Lk, beta = _joint_groups(inst)
+    else:
+        T, Lk, beta = _joint_newton(inst)
+    Lk, beta, info = _granulate(inst, Lk, beta, T)
+    return Solution(_decisions(inst, Lk, beta), "optimal", 0.0, {"round_latency_continuous_s": T, **info})
+
+
+def _joint_newton(inst: PelInstance, rel_tol: float = 1e-13):
+    T = _equal_T(inst)
+    Fv, beta, Lk = capacity(inst, T)
+    for _ in range(100):
+        a = inst.a(beta)
+        dF = float(np.sum(np.where(T - inst.lat > 0, 1.0 / a, 0.0)))
+        T_new = T - (Fv - inst.P) / dF
+        T_new = max(T_new, float(np.min(inst.lat)) * (1 + 1e-15))
+        Fn, bn, Ln = capacity(inst, T_new)
+        if Fn < inst.P * (1 - 1e-12):    # numerical overshoot: stop at the last feasible point
+            break
+        done = abs(T - T_new) <= rel_tol * T
+        T, Fv, beta, Lk = T_new, Fn, bn, Ln
+        if done:
+            break
+    # scale loads to serve exactly P (F(T) >= P); every worker's time only falls
+    return T, Lk * (inst.P / Lk.sum()), beta
+
+
+def _joint_groups(inst: PelInstance):
+    """Worker groups (spectral channels, one channel): bisection on T; at each T the least total
+    share serving P parameters, min sum_g C_g(L_g) s.t. sum_g L_g = P, where a member's least
+    share is phi_k(L) = e_k L / (w_k - a0_k L) (e_k = 2Q/(B eta)), so C_g is convex and its
+    derivative closed-form: bisection on the common derivative nu, per group on L_g."""
+    if len(inst.channels) > 1 or not np.all(inst.spectral | ~inst.has):
+        return _cvxpy_T(inst)
+    groups = inst.groups
+    G = len(groups)
+    width = max(len(g) for g in groups)
+    idx = np.full((G, width), -1)
+    for gi, g in enumerate(groups):
+        idx[gi, :len(g)] = g
+    mask = idx >= 0
+    k = np.where(mask, idx, 0)
+    a0 = inst.a0[k]
+    e = np.where(inst.has[k], 2.0 * inst.Q / (inst.B[k] * np.where(inst.spectral[k], inst.eta[k], 1.0)), 0.0)
+    e = np.where(mask, e, 0.0)
+
+    def at(T):
+        w = np.where(mask, T - inst.lat[k], np.inf)
+        cap = np.min(np.where(mask, w / a0, np.inf), axis=1)            # L_g < cap_g
+        if np.any(cap <= 0):
+            return np.inf, None
+
+        def dC(L):
+            return np.sum(np.where(mask, e * w / (w - a0 * L[:, None]) ** 2, 0.0), axis=1)
+
+        def L_of(nu):
+            lo, hi = np.zeros(G), cap * (1 - 1e-15)
+            free = np.all(e == 0, axis=1)
+            for _ in range(100):
+                mid = 0.5 * (lo + hi)
+                big = dC(mid) > nu
+                hi, lo = np.where(big, mid, hi), np.where(big, lo, mid)
+            return np.where(free, cap * (1 - 1e-15), lo)
+
+        if L_of(np.inf).sum() < inst.P:
+            return np.inf, None
+        nlo, nhi = 0.0, 1.0
+        while L_of(nhi).sum() < inst.P:
+            nhi *= 4.0
+        for _ in range(100):
+            nu = 0.5 * (nlo + nhi)
+            if L_of(nu).sum() >= inst.P:
+                nhi = nu
+            else:
+                nlo = nu
+        L = L_of(nhi)
+        L *= inst.P / L.sum()
+        phi = np.where(mask, e * L[:, None] / (w - a0 * L[:, None]), 0.0)
+        return float(phi.sum()), (L, phi)
+
+    lo, hi = float(np.min(inst.lat)), _equal_T(inst)
+    while at(hi)[0] > 1.0:
+        hi *= 2.0
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        if at(mid)[0] <= 1.0:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo <= 1e-12 * hi:
+            break
+    _, (L, phi) = at(hi)
+    Lk, beta = np.zeros(len(inst.devices)), np.zeros(len(inst.devices))
+    for gi, g in enumerate(groups):
+        Lk[g] = L[gi]
+        beta[g] = phi[gi, :len(g)]
+    for pos in inst.channels.values():
+        tot = beta[pos].sum()
+        beta[pos] = beta[pos] / tot if tot > 0 else 1.0 / len(pos)
+    return hi, Lk, beta
+
+
+def _cvxpy_T(inst: PelInstance):
+    T, Lk, bu, _ = cvxpy_joint(inst)
+    return T, Lk, bu
+
+
+def _granulate(inst: PelInstance, Lk, beta, T):
+    """Round blocks to multiples of `granularity` parameters; report the latency lost."""
+    g = inst.cm.scn.spec.paradigms.pel.granularity
+    if g <= 1 and np.allclose(Lk, np.round(Lk)):
+        return Lk, beta, {}
+    groups = inst.groups
+    Lg = np.array([Lk[gr[0]] for gr in groups])
+    base = np.floor(Lg / g) * g
+    rest = inst.P - base.sum()
+    a = inst.a(beta)
+    per = np.array([max(a[gr] * 1.0) for gr in groups])
+    lat = np.array([max(inst.lat[gr]) for gr in groups])
+    while rest > 1e-9:
+        step = min(g, rest)
+        k = int(np.argmin((base + step) * per + lat))
+        base[k] += step
+        rest -= step
+    out = np.zeros(len(Lk))
+    for gr, v in zip(groups, base):
+        out[gr] = v
+    T_round = float(np.max(out * a + inst.lat))
+    return out, beta, {"granularity": int(g), "rounding_loss_s": T_round - T,
+                       "rounding_loss_bound_s": float(g * np.max(a))}
+
+
+def bandwidth_aware(cm: CostModel) -> Solution:
+    """Equal shares; parameters so that every block finishes together (bisection on T)."""
+    inst = PelInstance(cm)
+    share = cm.equal_shares(inst.devices, inst.R)
+    a = inst.a(share)
+    lo, hi = float(np.min(inst.lat)), _equal_T(inst) * 2
+    def served(T):
+        return sum(float(np.min(np.maximum(T - inst.lat[g], 0) / a[g])) for g in inst.groups)
+    while served(hi) < inst.P:
+        hi *= 2
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if served(mid) >= inst.P:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo <= 1e-13 * hi:
+            break
+    Lk = np.zeros(len(inst.devices))
+    for g in inst.groups:
+        Lk[g] = float(np.min(np.maximum(hi - inst.lat[g], 0) / a[g]))
+    Lk *= inst.P / sum(Lk[g[0]] for g in inst.groups)   # serve exactly P; nobody gets slower
+    return Solution(_decisions(inst, Lk, share), "heuristic", None)
+
+
+def parameter_aware(cm: CostModel) -> Solution:
+    """Equal parameters; shares so that every worker finishes together (min-max bisection)."""
+    inst = PelInstance(cm)
+    n = len(inst.devices)
+    Lk = np.zeros(n)
+    for g in inst.groups:
+        Lk[g] = inst.P / len(inst.groups)
+    x = Lk * inst.Q / 8.0
+    fixed = Lk * inst.tpp
+    A, U, D = fixed_part(inst.R, fixed, [x], [x])
+    T, beta = minmax_time(inst.R, A, U, D)
+    return Solution(_decisions(inst, Lk, beta), "heuristic", None)
+
+
+# ---------------------------------------------------------------- cvxpy (Clarabel)
+
+def joint_cvxpy(cm: CostModel) -> Solution:
+    inst = PelInstance(cm)
+    T, Lk, bu, bd = cvxpy_joint(inst)
+    Lk, bu, info = _granulate(inst, Lk, bu, T)
+    d = _decisions(inst, Lk, bu)
+    if inst.separate:
+        d["share_dn"] = bd
+    return Solution(d, "optimal", None, {"round_latency_continuous_s": T, **info})
+
+
+def cvxpy_joint(inst: PelInstance, rel_tol: float = 1e-9):
+    """Bisection on T around the convex problem max sum L s.t. T_k <= T, sum beta <= 1."""
+    lo, hi = float(np.min(inst.lat)), _equal_T(inst)
+    best = None
+    for _ in range(100):
+        mid = 0.5 * (lo + hi) if best is not None or lo > 0 else hi
+        r = cvxpy_capacity(inst, mid)
+        if r is not None and r[0] >= inst.P * (1 - 1e-9):
+            hi, best = mid, r
+        else:
+            lo = mid
+        if hi - lo <= rel_tol * hi:
+            break
+    if best is None:
+        raise InfeasibleError("the cvxpy formulation found no feasible allocation")
+    tot, Lk, bu, bd = best
+    return hi, Lk * inst.P / tot, bu, bd
+
+
+def cvxpy_capacity(inst: PelInstance, T: float):
+    """max sum_g L_g s.t. L_g <= (T - lat_k) z_k, z_k a_k(beta_k) <= 1, sum beta <= 1 (cvxpy)."""
+    import cvxpy as cp
+
+    n = len(inst.devices)
+    w = T - inst.lat
+    if np.any(w <= 0):
+        return None
+    # normalise each worker by its equal-share throughput (Clarabel needs it at high SNR)
+    eq = inst.cm.equal_shares(inst.devices, inst.R)
+    z0 = 1.0 / inst.a(eq)
+    zt = cp.Variable(n, nonneg=True)          # z = z0 * zt
+    bu = cp.Variable(n, nonneg=True)
+    bd = cp.Variable(n, nonneg=True) if inst.separate else bu
+    cons = []
+    for k in range(n):
+        z = z0[k] * zt[k]
+        if not inst.has[k]:
+            cons.append(inst.a0[k] * z <= 1)
+            continue
+        ru = _cvx_rate(inst, k, bu[k], True)
+        rd = _cvx_rate(inst, k, bd[k], False)
+        # a0 z^2 + Q z^2/ru + Q z^2/rd <= z, scaled by 1/z0^2
+        cons.append(inst.a0[k] * z0[k] * cp.square(zt[k]) + inst.Q * z0[k] * cp.quad_over_lin(zt[k], ru)
+                    + inst.Q * z0[k] * cp.quad_over_lin(zt[k], rd) <= zt[k])
+    for pos in inst.channels.values():
+        cons.append(cp.sum(bu[pos]) <= 1)
+        if inst.separate:
+            cons.append(cp.sum(bd[pos]) <= 1)
+    Lg = cp.Variable(len(inst.groups), nonneg=True)
+    scale = inst.P / len(inst.groups)
+    for gi, g in enumerate(inst.groups):
+        for k in g:
+            cons.append(Lg[gi] * scale <= w[k] * z0[k] * zt[k])
+    prob = cp.Problem(cp.Maximize(cp.sum(Lg)), cons)
+    try:
+        prob.solve(solver=cp.CLARABEL, equilibrate_enable=False)
+    except cp.error.SolverError:
+        return None
+    if prob.status not in ("optimal", "optimal_inaccurate"):
+        return None
+    L = np.zeros(n)
+    for gi, g in enumerate(inst.groups):
+        L[g] = max(float(Lg.value[gi]), 0.0) * scale
+    total = float(np.sum(Lg.value)) * scale
+    b_u = np.clip(np.asarray(bu.value, float), 0, 1)
+    b_d = np.clip(np.asarray(bd.value, float), 0, 1) if inst.separate else b_u
+    return total, L, b_u, b_d
+
+
+def _cvx_rate(inst: PelInstance, k: int, beta, up: bool):
+    """Rate in units of the channel bandwidth x 1 bit/s/Hz (concave in beta)."""
+    import cvxpy as cp
+    B = inst.B[k]
+    if inst.spectral[k]:
+        return beta * B * inst.eta[k]
+    s = inst.su[k] if up else inst.sd[k]
+    # beta B log2(1 + s/beta) = B/ln2 * (-rel_entr(beta, beta + s))
+    return (B / LN2) * (-cp.rel_entr(beta, beta + s))
