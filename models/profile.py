@@ -284,3 +284,10 @@ def profile_zoo(name: str, input_shape: Sequence[int], num_classes: int = 10, by
         with torch.device("meta"):
             model = build(name, input_shape, num_classes)
     return profile_model(model, input_shape, bytes_per_value, name=name, **kwargs)
+
+
+def split_at(ug: UnitGraph, cut: int) -> tuple[nn.Sequential, nn.Sequential]:
+    """The model cut after unit `cut` (0..L): (units 1..cut, units cut+1..L), sharing parameters."""
+    if not 0 <= cut <= len(ug.units):
+        raise ValueError(f"cut {cut} out of range 0..{len(ug.units)}")
+    return nn.Sequential(*ug.units[:cut]), nn.Sequential(*ug.units[cut:])

@@ -71,7 +71,8 @@ class Routes:
 
     def time(self, nbytes, share, up: bool) -> np.ndarray:
         nbytes = np.asarray(nbytes, float)
-        return np.where(nbytes > 0, self.lat + 8.0 * nbytes * self.per_bit(share, up), 0.0)
+        with np.errstate(invalid="ignore"):   # 0 bytes at share 0: nothing is sent
+            return np.where(nbytes > 0, self.lat + 8.0 * nbytes * self.per_bit(share, up), 0.0)
 
 
 # ---------------------------------------------------------------- results
@@ -207,9 +208,10 @@ class CostModel:
             hops.append(h)
         load: dict = {}
         if concurrent:
-            for h in hops:
+            for h in hops:   # every route carries traffic both ways: count each direction
                 for hop in h:
-                    load[(hop.link, hop.forward)] = load.get((hop.link, hop.forward), 0) + 1
+                    for direction in (hop.forward, not hop.forward):
+                        load[(hop.link, direction)] = load.get((hop.link, direction), 0) + 1
         n = len(src)
         lat, fu, fd = np.zeros(n), np.zeros(n), np.zeros(n)
         has, bw, eta = np.zeros(n, bool), np.zeros(n), np.full(n, np.nan)

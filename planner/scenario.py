@@ -28,8 +28,9 @@ SERVER_ROLES = ("server", "fog", "cloud")
 
 def _read_yaml(text: str, file: str | None) -> tuple[Any, dict[tuple, int]]:
     """Parse with the safe loader; return the data and a map field-path -> line (1-based)."""
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.constructor.ConstructorError as e:
@@ -37,13 +38,18 @@ def _read_yaml(text: str, file: str | None) -> tuple[Any, dict[tuple, int]]:
         tag = getattr(e, "problem", "") or ""
         raise ScenarioError(f"{tag}; scenario files are plain data (no tags such as !!python/...)",
                             file, line) from None
+    except yaml.reader.ReaderError as e:
+        line = text[: e.position].count("\n") + 1
+        raise ScenarioError(f"not valid YAML: character #x{e.character:04x} is not allowed (is this a text file?)",
+                            file, line) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else None
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ScenarioError(f"not valid YAML: {problem}", file, line) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     lines: dict[tuple, int] = {}
     if node is not None:
         _walk(node, (), lines, file)

@@ -92,6 +92,8 @@ def parse_quantity(value: object, dimension: str) -> float:
             raise ValueError(f"'{value}' is not a number with a unit; use e.g. {examples}")
         x = float(m.group(1))
         unit = _ALIASES.get(m.group(2), m.group(2)).replace(" ", "")
+        if unit == "":  # a bare number written as text (YAML reads 1e9 as a string): SI
+            units = {"": 1.0}
         logs = _LOG_UNITS.get(dimension, {})
         if unit in logs:
             return logs[unit](x)

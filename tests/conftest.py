@@ -1,0 +1,64 @@
+"""Shared fixtures: paths, tiny scenarios written to tmp dirs, the ../shared folder when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+SHARED = Path(os.environ.get("EDGEPLAN_SHARED", ROOT.parent / "shared"))
+WORKBOOKS = SHARED / "profiles" / "sfl-workflow"
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def shipped_scenarios() -> list[Path]:
+    return sorted(SCENARIOS.glob("*.yaml"))
+
+
+needs_shared = pytest.mark.skipif(not WORKBOOKS.is_dir(), reason="../shared/profiles is not beside the project")
+
+TINY_PROFILE = """name,fwd_flops,bwd_flops,out_bytes,act_bytes,params,param_bytes
+input,0,0,100,0,0,0
+u1,1e6,2e6,200,300,10,40
+u2,2e6,4e6,50,100,100,400
+u3,1e5,2e5,40,40,20,80
+"""
+
+TINY_SCENARIO = """name: tiny
+model: {{profile: tiny.csv}}
+training: {{batch_size: 10, local_iterations: 2, rounds: 5}}
+nodes:
+  - {{name: srv, role: server, compute: 1e9, power: 100, tx_power: 2, rx_power: 1}}
+  - {{name: d0, role: device, compute: 1e8, power: 5, tx_power: 1, rx_power: 0.5}}
+  - {{name: d1, role: device, compute: 2e8, power: 4, tx_power: 1, rx_power: 0.5}}
+  {extra_nodes}
+links:
+  - {{from: d0, to: srv, channel: ch, spectral_efficiency: 2, latency: 0.01}}
+  - {{from: d1, to: srv, channel: ch, spectral_efficiency: 4, latency: 0.02}}
+  {extra_links}
+channels:
+  - {{name: ch, bandwidth: 1e6}}
+{extra}
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """Write the tiny hand-computable scenario; returns a function(extra_nodes=, extra_links=, extra=)."""
+    (tmp_path / "tiny.csv").write_text(TINY_PROFILE)
+
+    def make(extra_nodes: str = "", extra_links: str = "", extra: str = "", name: str = "tiny.yaml") -> Path:
+        p = tmp_path / name
+        p.write_text(TINY_SCENARIO.format(extra_nodes=extra_nodes, extra_links=extra_links, extra=extra))
+        return p
+    return make
+
+
+def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p

@@ -1,0 +1,105 @@
+"""The model zoo and the profiler: FLOPs, bytes, parameters, cut-able boundaries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from models.profile import profile_model, profile_zoo, split_at, trace_units
+from models.profile_io import read_profile_csv, write_profile_csv
+from models.registry import ZOO_MODELS
+from models.zoo import build
+from planner.errors import ScenarioError
+
+SMALL = {"fpl_cnn": (1, 28, 28), "lenet5": (1, 8, 8), "mlp": (1, 8, 8), "vgg11": (3, 32, 32), "vgg16": (3, 32, 32),
+         "vgg19": (1, 8, 8), "resnet18": (3, 32, 32), "mobilenetv2": (3, 32, 32)}
+
+
+def test_conv_and_linear_flops_match_formulas():
+    m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 4, 3, padding=1), nn.ReLU(),
+                      nn.Flatten(), nn.Linear(4 * 16 * 16, 10))
+    t = profile_model(m, (3, 16, 16))
+    conv1 = 2 * 8 * 16 * 16 * 3 * 9
+    conv2 = 2 * 4 * 16 * 16 * 8 * 9
+    lin = 2 * 4 * 16 * 16 * 10
+    assert list(t.fwd[1:]) == [conv1, conv2, lin]
+    # the first unit computes no input gradient (its input is data): backward = weight gradient only
+    assert list(t.bwd[1:]) == [conv1, 2 * conv2, 2 * lin]
+    assert t.total_params == sum(p.numel() for p in m.parameters())
+    assert list(t.out[1:]) == [8 * 16 * 16 * 4, 4 * 16 * 16 * 4, 10 * 4]
+    assert t.out[0] == 3 * 16 * 16 * 4
+
+
+@pytest.mark.parametrize("name", ZOO_MODELS)
+def test_total_parameters_equal_numel(name):
+    torch.manual_seed(0)
+    m = build(name, SMALL[name], 10)
+    t = profile_model(m, SMALL[name])
+    assert t.total_params == sum(p.numel() for p in m.parameters())
+    assert t.pbytes.sum() == 4 * t.total_params
+
+
+@pytest.mark.parametrize("name, gmac", [("vgg16", 15.5), ("resnet18", 1.8), ("mobilenetv2", 0.3)])
+def test_published_totals_at_224(name, gmac):
+    t = profile_zoo(name, (3, 224, 224), 1000)
+    assert t.fwd.sum() / 2e9 == pytest.approx(gmac, rel=0.03)
+    # backward is measured, not assumed: about twice the forward, but not exactly
+    assert 1.8 < t.bwd.sum() / t.fwd.sum() < 2.05
+
+
+def test_resnet18_units_are_its_blocks():
+    t = profile_zoo("resnet18", (3, 224, 224), 1000)
+    assert t.names == ["input", "stem.0", "stem.3"] + [f"layers.{i}" for i in range(8)] + ["avgpool", "fc"]
+    assert all(k.startswith("Block") for k in t.kinds[3:11])
+
+
+@pytest.mark.parametrize("name", ZOO_MODELS)
+def test_every_cut_preserves_output_and_bytes(name):
+    torch.manual_seed(0)
+    shape = SMALL[name]
+    m = build(name, shape, 10).eval()
+    ug = trace_units(m, shape)
+    t = profile_model(m, shape)
+    assert len(ug.units) == t.L
+    x = torch.randn(3, *shape)
+    with torch.no_grad():
+        want = m(x)
+        for c in range(1, t.L):
+            head, tail = split_at(ug, c)
+            h = head(x)
+            assert isinstance(h, torch.Tensor)
+            assert h[0].numel() * h.element_size() == t.out[c]
+            torch.testing.assert_close(tail(h), want, rtol=1e-5, atol=1e-5)
+
+
+def test_fp16_scaling_halves_bytes_not_flops():
+    t4 = profile_zoo("lenet5", (1, 8, 8), 10)
+    t2 = t4.scaled(2)
+    assert np.allclose(t2.out, t4.out / 2) and np.allclose(t2.pbytes, t4.pbytes / 2)
+    assert np.array_equal(t2.fwd, t4.fwd)
+
+
+def test_profile_csv_round_trip(tmp_path):
+    t = profile_zoo("resnet18", (3, 32, 32), 10)
+    write_profile_csv(t, tmp_path / "p.csv")
+    r = read_profile_csv(tmp_path / "p.csv")
+    assert r.names == t.names
+    for a, b in [(r.fwd, t.fwd), (r.bwd, t.bwd), (r.out, t.out), (r.act, t.act), (r.pbytes, t.pbytes)]:
+        np.testing.assert_allclose(a, b, rtol=1e-9)
+    assert (r.params == t.params).all()
+
+
+def test_profile_csv_errors(tmp_path):
+    p = tmp_path / "bad.csv"
+    p.write_text("name,fwd_flops,bwd_flops,out_bytes,act_bytes,params\ninput,0,0,4,0,0\n")
+    with pytest.raises(ScenarioError, match=r"bad\.csv:1: header lacks column\(s\) param_bytes"):
+        read_profile_csv(p)
+    p.write_text("name,fwd_flops,bwd_flops,out_bytes,act_bytes,params,param_bytes\ninput,0,0,4,0,0,0\n"
+                 "u1,1e6,x,4,4,1,4\n")
+    with pytest.raises(ScenarioError, match=r"bad\.csv:3: column 'bwd_flops': 'x' is not a number"):
+        read_profile_csv(p)
+    p.write_text("name,fwd_flops,bwd_flops,out_bytes,act_bytes,params,param_bytes\nu1,0,0,4,0,0,0\n")
+    with pytest.raises(ScenarioError, match=r"bad\.csv:2: the first row must be named 'input'"):
+        read_profile_csv(p)
