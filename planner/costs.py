@@ -193,18 +193,22 @@ class CostModel:
         return default_server(self.scn)
 
     def routes(self, src: list[str], dst: list[str], concurrent: bool = True,
-               via: list[list[str]] | None = None) -> Routes:
+               via: list[list[str]] | None = None, allow_missing: bool = False) -> Routes:
         """Routes src[i] -> dst[i] (shortest-latency, or along `via[i]`); with `concurrent`, a
-        fixed hop crossed by k of these routes in one direction gives each rate/k."""
-        key = (tuple(src), tuple(dst), concurrent, None if via is None else tuple(map(tuple, via)))
+        fixed hop crossed by k of these routes in one direction gives each rate/k. With
+        `allow_missing`, a pair without a path gets an infinite latency instead of an error."""
+        key = (tuple(src), tuple(dst), concurrent, None if via is None else tuple(map(tuple, via)), allow_missing)
         if key in self._routes:
             return self._routes[key]
         scn = self.scn
-        hops = []
+        hops, missing = [], []
         for i, (s, d) in enumerate(zip(src, dst)):
             h = path_through(scn, via[i]) if via is not None else ([] if s == d else shortest_path(scn, s, d))
             if h is None:
-                raise scn.error(scn.node_path(s), f"'{s}' has no path to '{d}'")
+                if not allow_missing:
+                    raise scn.error(scn.node_path(s), f"'{s}' has no path to '{d}'")
+                missing.append(i)
+                h = []
             hops.append(h)
         load: dict = {}
         if concurrent:
@@ -244,6 +248,7 @@ class CostModel:
                     eta[i] = float(lk.spectral_efficiency)
             chans.append(ch)
             hop_rates.append(hr)
+        lat[missing] = np.inf
         H = max((len(h) for h in hops), default=0)
         ha, hb = np.full((n, H), -1), np.full((n, H), -1)
         hru, hrd = np.zeros((n, H)), np.zeros((n, H))

@@ -52,25 +52,31 @@ def _latency(cm: CostModel) -> Solution:
     allocate = cm.scn.spec.paradigms.psl.server_shares or len(servers) > 1
     n = len(cm.devices)
     levels = _alpha_levels(n) if allocate else np.array([1.0 / n])
-    insts = {(s, q): instance(cm, alpha=np.full(n, levels[q]), server=s) for s in servers
-             for q in range(len(levels))}
-    for inst in insts.values():
-        _explain(cm, inst)
+    insts = {(s, q): instance(cm, alpha=np.full(n, levels[q]), server=s, allow_missing=len(servers) > 1)
+             for s in servers for q in range(len(levels))}
+    if len(servers) == 1:
+        _explain(cm, next(iter(insts.values())))
     C = len(next(iter(insts.values())).cuts)
     keys = [(i, s, c, q) for i in range(n) for s in servers for c in range(C) for q in range(len(levels))]
     m = pyo.ConcreteModel()
     m.x = pyo.Var(keys, domain=pyo.Binary)
     m.beta = pyo.Param(keys, mutable=True, initialize=0.0)
-    m.one = pyo.Constraint(range(n), rule=lambda md, i: sum(md.x[k] for k in keys if k[0] == i) == 1)
-    R0 = next(iter(insts.values())).R
-    chans = {}
-    for i, ch in enumerate(R0.channel):
+    by_dev: dict[int, list] = {}
+    for k in keys:
+        by_dev.setdefault(k[0], []).append(k)
+    m.one = pyo.Constraint(range(n), rule=lambda md, i: sum(md.x[k] for k in by_dev[i]) == 1)
+    # the channel a choice uses depends on the server it routes to
+    on = {}
+    for k in keys:
+        ch = insts[(k[1], k[3])].R.channel[k[0]]
         if ch is not None:
-            chans.setdefault(ch, []).append(i)
-    m.chan = pyo.Constraint(list(chans), rule=lambda md, ch: sum(md.beta[k] * md.x[k] for k in keys
-                                                                   if k[0] in chans[ch]) <= 1)
+            on.setdefault(ch, []).append(k)
+    m.chan = pyo.Constraint(list(on), rule=lambda md, ch: sum(md.beta[k] * md.x[k] for k in on[ch]) <= 1)
     if allocate:
-        m.srv = pyo.Constraint(servers, rule=lambda md, s: sum(levels[k[3]] * md.x[k] for k in keys if k[1] == s) <= 1)
+        by_srv: dict[str, list] = {}
+        for k in keys:
+            by_srv.setdefault(k[1], []).append(k)
+        m.srv = pyo.Constraint(servers, rule=lambda md, s: sum(levels[k[3]] * md.x[k] for k in by_srv[s]) <= 1)
     m.obj = pyo.Objective(expr=sum(m.beta[k] * m.x[k] for k in keys), sense=pyo.minimize)
     opt = _solver()
 
@@ -79,14 +85,21 @@ def _latency(cm: CostModel) -> Solution:
             b = inst.least(T)
             for i in range(n):
                 for c in range(C):
-                    v = b[i, c]
-                    m.beta[(i, s, c, q)] = float(v) if np.isfinite(v) else 2.0   # 2: never fits a channel
+                    v, k = b[i, c], (i, s, c, q)
+                    if np.isfinite(v):   # a choice that cannot meet T is ruled out
+                        m.beta[k] = float(v)
+                        m.x[k].unfix()
+                    else:
+                        m.beta[k] = 0.0
+                        m.x[k].fix(0)
         return opt.solve(m)
 
     # bracket T with the exact single-server, equal-share optimum (an upper bound here)
     base = instance(cm, server=servers[0])
     hi, _, _ = solve_exact(base)
-    lo = 0.0
+    # no round is shorter than the slowest device's best channel-free time
+    lo = float(np.max(np.min([np.min(np.where(i.fits, i.A, np.inf), axis=1) for i in insts.values()], axis=0)))
+    lo = min(lo, hi) * (1 - 1e-12)
     hi *= 1.0 + 1e-9
     if not feasible(hi):
         raise InfeasibleError("the psl MILP found no assignment at the equal-share optimum (unexpected)")
@@ -101,10 +114,14 @@ def _latency(cm: CostModel) -> Solution:
     chosen = [next(k for k in keys if k[0] == i and best[k] > 0.5) for i in range(n)]
     # shares at T*: the least ones, leftover spread on each channel
     share = np.zeros(n)
+    groups: dict[str, list[int]] = {}
     for (i, s, c, q) in chosen:
         share[i] = insts[(s, q)].least(hi)[i, c]
+        ch = insts[(s, q)].R.channel[i]
+        if ch is not None:
+            groups.setdefault(ch, []).append(i)
     from .shares import spread_leftover
-    share = spread_leftover(share, {ch: np.array(v) for ch, v in chans.items()})
+    share = spread_leftover(share, {ch: np.array(v) for ch, v in groups.items()})
     cuts_idx = np.array([k[2] for k in chosen])
     inst0 = next(iter(insts.values()))
     d = {"devices": cm.devices, "cuts": inst0.cuts[cuts_idx], "share": share,
@@ -178,11 +195,14 @@ def _energy(cm: CostModel) -> Solution:
     m = pyo.ConcreteModel()
     m.x = pyo.Var(keys, domain=pyo.Binary)
     m.T = pyo.Var(domain=pyo.NonNegativeReals)
-    m.one = pyo.Constraint(range(n), rule=lambda md, i: sum(md.x[k] for k in keys if k[0] == i) == 1)
+    by_dev: dict[int, list] = {}
+    for k in keys:
+        by_dev.setdefault(k[0], []).append(k)
+    m.one = pyo.Constraint(range(n), rule=lambda md, i: sum(md.x[k] for k in by_dev[i]) == 1)
     groups = {ch: set(pos.tolist()) for ch, pos in inst.groups.items()}
     m.chan = pyo.Constraint(list(groups), rule=lambda md, ch: sum(levels[k[2]] * md.x[k] for k in keys
                                                                    if k[0] in groups[ch]) <= 1)
-    m.tmax = pyo.Constraint(range(n), rule=lambda md, i: md.T >= sum(T[k] * md.x[k] for k in keys if k[0] == i))
+    m.tmax = pyo.Constraint(range(n), rule=lambda md, i: md.T >= sum(T[k] * md.x[k] for k in by_dev[i]))
     energy = sum(E[k] * m.x[k] for k in keys)
     if obj == "energy":
         m.obj = pyo.Objective(expr=energy + 1e-9 * m.T, sense=pyo.minimize)

@@ -40,9 +40,9 @@ class PslInstance:
     def groups(self):
         return channel_positions(self.R)
 
-    def least(self, T: float) -> np.ndarray:
+    def least(self, T: float, cap: bool = True) -> np.ndarray:
         """(N, C) least shares at round time T (inf where impossible)."""
-        b = least_shares(self.R, self.A, self.U, self.D, T)
+        b = least_shares(self.R, self.A, self.U, self.D, T, cap)
         b = np.maximum(b, self.beta_e)
         b = np.where(self.fits, b, np.inf)
         return b
@@ -59,13 +59,14 @@ class PslInstance:
         return True, k, best
 
 
-def instance(cm: CostModel, alpha=None, server: str | None = None, devices=None) -> PslInstance:
+def instance(cm: CostModel, alpha=None, server: str | None = None, devices=None,
+             allow_missing: bool = False) -> PslInstance:
     devs = devices or cm.devices
     srv = server or cm.server()
     n = len(devs)
     lo, hi = cut_range(cm, "psl")
     cuts = np.arange(lo, hi + 1)
-    R = cm.routes(devs, [srv] * n)
+    R = cm.routes(devs, [srv] * n, allow_missing=allow_missing)
     d, s, L, tau = cm.ix(devs), cm.idx[srv], cm.L, cm.tau
     a = np.full(n, 1.0 / n) if alpha is None else np.asarray(alpha, float)
     b = cm.batch[d][:, None]
@@ -169,18 +170,19 @@ def _check_deadline(cm: CostModel, inst: PslInstance, T: float) -> None:
     cap = cm.scn.spec.constraints.max_round_latency
     if cap is None or T <= cap * (1 + 1e-9):
         return
-    b = inst.least(cap)
+    b = inst.least(cap, cap=False)
     best = b.min(axis=1)
+    if not np.all(np.isfinite(best)):
+        i = int(np.argmax(~np.isfinite(best)))
+        raise InfeasibleError(f"max_round_latency {fmt_si(cap, 's')}: {inst.devices[i]} cannot finish a round in "
+                              f"time with any cut, even with the whole channel (the least psl round is "
+                              f"{fmt_si(T, 's')})", node=inst.devices[i], resource="latency", needed=T, available=cap)
     for ch, pos in inst.groups.items():
         tot = best[pos].sum()
         if tot > 1:
             raise InfeasibleError(f"max_round_latency {fmt_si(cap, 's')} needs channel shares summing to "
                                   f"{tot:.3g} on '{ch}' (the least psl round is {fmt_si(T, 's')})",
                                   resource="channel", needed=float(tot), available=1.0)
-    i = int(np.argmax(~np.isfinite(best)))
-    raise InfeasibleError(f"max_round_latency {fmt_si(cap, 's')}: {inst.devices[i]} cannot finish a round in "
-                          f"time with any cut (the least psl round is {fmt_si(T, 's')})",
-                          node=inst.devices[i], resource="latency", needed=T, available=cap)
 
 
 def _decisions(inst: PslInstance, k, share, alpha=None) -> dict:

@@ -44,9 +44,10 @@ def fixed_part(R: Routes, fixed, up_msgs, dn_msgs) -> tuple[np.ndarray, np.ndarr
     return A, np.where(has, U, 0.0), np.where(has, D, 0.0)
 
 
-def least_shares(R: Routes, A, U, D, T: float) -> np.ndarray:
-    """Least share per entry so that A + channel time <= T; np.inf where even share 1 fails,
-    0 for entries with nothing on a channel (and A <= T)."""
+def least_shares(R: Routes, A, U, D, T: float, cap: bool = True) -> np.ndarray:
+    """Least share per entry so that A + channel time <= T; np.inf where even share 1 fails
+    (with `cap=False`, spectral links report the share above 1 they would need), 0 for entries
+    with nothing on a channel (and A <= T)."""
     shape = np.shape(A)
     bw = R.bw.reshape((-1,) + (1,) * (len(shape) - 1))
     eta = R.eta.reshape(bw.shape)
@@ -61,7 +62,7 @@ def least_shares(R: Routes, A, U, D, T: float) -> np.ndarray:
     sh = need & ~se
     if sh.any():
         out = np.where(sh, _shannon_least(R, U, D, slack, sh), out)
-    return np.where(out > 1.0 + 1e-12, np.inf, out)
+    return np.where(out > 1.0 + 1e-12, np.inf, out) if cap else out
 
 
 def _channel_time(beta, B, su, sd, U, D):

