@@ -67,6 +67,14 @@ class Paradigm:
         sol = self.solvers[method].fn(cm)
         elapsed = time.perf_counter() - t0
         costs = self.cost(cm, sol.decisions)
+        cap = cm.scn.spec.constraints.max_round_latency
+        if (sol.status == "optimal" and cm.scn.spec.objective == "latency" and cap is not None
+                and costs.round_latency > cap * (1 + 1e-9)):
+            from ..units import fmt_si
+            raise InfeasibleError(f"max_round_latency {fmt_si(cap, 's')} cannot be met: the least {self.name} round "
+                                  f"is {fmt_si(costs.round_latency, 's')} (critical: {costs.critical_node}, "
+                                  f"{costs.critical_phase})", node=costs.critical_node, resource="latency",
+                                  needed=costs.round_latency, available=cap)
         return self.to_plan(cm, sol.decisions, costs, method, sol.status, elapsed, sol.gap, sol.info)
 
     def evaluate(self, cm: CostModel, plan: Plan) -> Costs:

@@ -93,12 +93,10 @@ def _beta_for_lambda(inst: PelInstance, w, lam, pos) -> np.ndarray:
         ww = w[~sp]
         lo, hi = np.full(len(idx), -60.0), np.zeros(len(idx))
         sub = _Sub(inst, idx)
-        for _ in range(60):
+        for _ in range(52):
             mid = 0.5 * (lo + hi)
-            b = 2.0 ** mid
-            a = sub.a(b)
-            g = -ww * sub.da(b) / a ** 2           # h'(beta), decreasing in beta
-            big = g > lam
+            a, da = sub.a_da(2.0 ** mid)
+            big = -ww * da > lam * a * a           # h'(beta) = -w a'/a^2 > lambda: beta too small
             lo, hi = np.where(big, mid, lo), np.where(big, hi, mid)
         b = 2.0 ** (0.5 * (lo + hi))
         a1 = sub.a(np.ones(len(idx)))
@@ -112,6 +110,18 @@ class _Sub:
 
     def __init__(self, inst: PelInstance, idx):
         self.i, self.idx = inst, idx
+        self.B, self.su, self.sd, self.a0 = inst.B[idx], inst.su[idx], inst.sd[idx], inst.a0[idx]
+
+    def a_da(self, beta):
+        """a(beta) and a'(beta) in one pass (the bisection's hot path)."""
+        Q, B = self.i.Q, self.B
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lu = np.log2(1.0 + self.su / beta)
+            ld = np.log2(1.0 + self.sd / beta)
+            ru, rd = beta * B * lu, beta * B * ld
+            dru = B * (lu - self.su / (LN2 * (beta + self.su)))
+            drd = B * (ld - self.sd / (LN2 * (beta + self.sd)))
+        return self.a0 + Q * (1.0 / ru + 1.0 / rd), -Q * (dru / (ru * ru) + drd / (rd * rd))
 
     def a(self, beta):
         i, k = self.i, self.idx
@@ -131,33 +141,37 @@ class _Sub:
 
 
 def allocate(inst: PelInstance, T: float) -> np.ndarray:
-    """Shares maximising sum_k (T - lat_k)/a_k(beta_k), sum beta <= 1 on every channel."""
+    """Shares maximising sum_k (T - lat_k)/a_k(beta_k), sum beta <= 1 on every channel: the
+    multiplier lambda of each channel by Brent's method on log lambda (the shares' sum is
+    smooth and decreasing in lambda), warm-started from the previous call's bracket."""
+    from scipy.optimize import brentq
+
     w = T - inst.lat
     beta = np.zeros(len(inst.devices))
-    for pos in inst.channels.values():
+    guess = getattr(inst, "_lam", {})
+    for ch, pos in inst.channels.items():
         act = pos[w[pos] > 0]
         if len(act) == 0:
             continue
-        # bracket lambda: at lambda -> 0 shares -> 1 (sum > 1 when several); at lambda large shares -> 0
-        lo, hi = 1e-300, 1.0
-        while _beta_for_lambda(inst, w, hi, act).sum() > 1.0:
-            hi *= 1e3
-        lo = hi
-        while _beta_for_lambda(inst, w, lo, act).sum() < 1.0 and lo > 1e-300:
-            lo *= 1e-3
-        llo, lhi = np.log(lo), np.log(hi)
-        for _ in range(200):
-            mid = 0.5 * (llo + lhi)
-            s = _beta_for_lambda(inst, w, np.exp(mid), act).sum()
-            if s > 1.0:
-                llo = mid
-            else:
-                lhi = mid
-            if lhi - llo < 1e-15:
-                break
-        b = _beta_for_lambda(inst, w, np.exp(lhi), act)
+
+        def excess(loglam, act=act):
+            return float(_beta_for_lambda(inst, w, np.exp(loglam), act).sum()) - 1.0
+
+        c = guess.get(ch, 0.0)
+        lo, hi, step = c - 1.0, c + 1.0, 2.0
+        while excess(hi) > 0:
+            lo, hi, step = hi, hi + step, step * 2
+        while excess(lo) < 0 and lo > -700:
+            hi, lo, step = lo, lo - step, step * 2
+        if excess(lo) < 0:       # even lambda -> 0 leaves capacity: every worker at share 1
+            b = np.ones(len(act))
+        else:
+            x = brentq(excess, lo, hi, xtol=1e-14, rtol=1e-14, maxiter=200)
+            guess[ch] = x
+            b = _beta_for_lambda(inst, w, np.exp(x), act)
         tot = b.sum()
         beta[act] = b / tot if tot > 0 else 1.0 / len(act)
+    inst._lam = guess
     return beta
 
 
@@ -218,10 +232,13 @@ def _joint_newton(inst: PelInstance, rel_tol: float = 1e-13):
 
 
 def _joint_groups(inst: PelInstance):
-    """Worker groups (spectral channels, one channel): bisection on T; at each T the least total
-    share serving P parameters, min sum_g C_g(L_g) s.t. sum_g L_g = P, where a member's least
-    share is phi_k(L) = e_k L / (w_k - a0_k L) (e_k = 2Q/(B eta)), so C_g is convex and its
-    derivative closed-form: bisection on the common derivative nu, per group on L_g."""
+    """Worker groups (spectral channels, one channel): Brent's method on T; at each T the least
+    total share serving P parameters, min sum_g C_g(L_g) s.t. sum_g L_g = P, where a member's
+    least share is phi_k(L) = e_k L / (w_k - a0_k L) (e_k = 2Q/(B eta)), so C_g is convex with a
+    closed-form derivative: Brent on the common derivative nu, bisection per group on L_g.
+    Shannon links or several channels with groups go to the cvxpy formulation."""
+    from scipy.optimize import brentq
+
     if len(inst.channels) > 1 or not np.all(inst.spectral | ~inst.has):
         return _cvxpy_T(inst)
     groups = inst.groups
@@ -243,44 +260,47 @@ def _joint_groups(inst: PelInstance):
             return np.inf, None
 
         def dC(L):
-            return np.sum(np.where(mask, e * w / (w - a0 * L[:, None]) ** 2, 0.0), axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.sum(np.where(mask, e * w / (w - a0 * L[:, None]) ** 2, 0.0), axis=1)
 
         def L_of(nu):
             lo, hi = np.zeros(G), cap * (1 - 1e-15)
             free = np.all(e == 0, axis=1)
-            for _ in range(100):
+            for _ in range(64):
                 mid = 0.5 * (lo + hi)
                 big = dC(mid) > nu
                 hi, lo = np.where(big, mid, hi), np.where(big, lo, mid)
+                if np.all(hi - lo <= 1e-14 * hi):
+                    break
             return np.where(free, cap * (1 - 1e-15), lo)
 
         if L_of(np.inf).sum() < inst.P:
             return np.inf, None
-        nlo, nhi = 0.0, 1.0
-        while L_of(nhi).sum() < inst.P:
-            nhi *= 4.0
-        for _ in range(100):
-            nu = 0.5 * (nlo + nhi)
-            if L_of(nu).sum() >= inst.P:
-                nhi = nu
-            else:
-                nlo = nu
-        L = L_of(nhi)
+        # the common derivative nu serving exactly P: Brent on log nu (sum L_g(nu) is increasing)
+        lo, hi = -50.0, 0.0
+        while L_of(np.exp(hi)).sum() < inst.P:
+            hi += 10.0
+        x = brentq(lambda v: L_of(np.exp(v)).sum() - inst.P, lo, hi, xtol=1e-13, rtol=1e-13) \
+            if L_of(np.exp(lo)).sum() < inst.P else lo
+        L = L_of(np.exp(x))
         L *= inst.P / L.sum()
         phi = np.where(mask, e * L[:, None] / (w - a0 * L[:, None]), 0.0)
         return float(phi.sum()), (L, phi)
 
-    lo, hi = float(np.min(inst.lat)), _equal_T(inst)
+    lo, hi = float(np.max(inst.lat)) * (1 + 1e-12), _equal_T(inst)
     while at(hi)[0] > 1.0:
         hi *= 2.0
-    for _ in range(100):
-        mid = 0.5 * (lo + hi)
-        if at(mid)[0] <= 1.0:
-            hi = mid
-        else:
-            lo = mid
-        if hi - lo <= 1e-12 * hi:
-            break
+
+    def excess(T):
+        v = at(T)[0]
+        return (v if np.isfinite(v) else 1e6) - 1.0
+
+    if excess(lo) > 0:
+        hi = brentq(excess, lo, hi, xtol=1e-15, rtol=1e-13)
+    else:
+        hi = lo
+    while at(hi)[0] > 1.0:           # land on the feasible side of the root
+        hi *= 1 + 1e-13
     _, (L, phi) = at(hi)
     Lk, beta = np.zeros(len(inst.devices)), np.zeros(len(inst.devices))
     for gi, g in enumerate(groups):
@@ -373,81 +393,101 @@ def joint_cvxpy(cm: CostModel) -> Solution:
     return Solution(d, "optimal", None, {"round_latency_continuous_s": T, **info})
 
 
-def cvxpy_joint(inst: PelInstance, rel_tol: float = 1e-9):
-    """Bisection on T around the convex problem max sum L s.t. T_k <= T, sum beta <= 1."""
-    lo, hi = float(np.min(inst.lat)), _equal_T(inst)
-    best = None
+def cvxpy_joint(inst: PelInstance, rel_tol: float = 1e-10):
+    """The least T with F(T) >= P, F(T) from the convex problem of `cvxpy_capacity`: F is
+    increasing, so the root of F(T) - P is bracketed and found by the Illinois method (regula
+    falsi with halving), a few convex solves instead of a bisection's thirty."""
+    lo, hi = float(np.max(inst.lat)) * (1 + 1e-9), _equal_T(inst)
+    r_hi = cvxpy_capacity(inst, hi)
+    while r_hi is None or r_hi[0] < inst.P:
+        hi *= 2.0
+        r_hi = cvxpy_capacity(inst, hi)
+        if hi > 1e12:
+            raise InfeasibleError("the cvxpy formulation found no feasible allocation")
+    f_lo, f_hi = -inst.P, r_hi[0] - inst.P          # F(lo) = 0 at T = max latency
+    best, side = r_hi, 0
     for _ in range(100):
-        mid = 0.5 * (lo + hi) if best is not None or lo > 0 else hi
-        r = cvxpy_capacity(inst, mid)
-        if r is not None and r[0] >= inst.P * (1 - 1e-9):
-            hi, best = mid, r
+        T = hi - f_hi * (hi - lo) / (f_hi - f_lo)
+        if not lo < T < hi:
+            T = 0.5 * (lo + hi)
+        r = cvxpy_capacity(inst, T)
+        f = (r[0] - inst.P) if r is not None else -inst.P
+        if f >= 0:
+            hi, f_hi, best = T, f, r
+            if side == 1:
+                f_lo *= 0.5
+            side = 1
         else:
-            lo = mid
-        if hi - lo <= rel_tol * hi:
+            lo, f_lo = T, f
+            if side == -1:
+                f_hi *= 0.5
+            side = -1
+        if hi - lo <= rel_tol * hi or 0 <= f_hi <= 1e-10 * inst.P:
             break
-    if best is None:
-        raise InfeasibleError("the cvxpy formulation found no feasible allocation")
     tot, Lk, bu, bd = best
     return hi, Lk * inst.P / tot, bu, bd
 
 
 def cvxpy_capacity(inst: PelInstance, T: float):
-    """max sum_g L_g s.t. L_g <= (T - lat_k) z_k, z_k a_k(beta_k) <= 1, sum beta <= 1 (cvxpy)."""
+    """max sum_g L_g s.t. L_g <= (T - lat_k) z_k, z_k a_k(beta_k) <= 1, sum beta <= 1 (cvxpy).
+
+    Scaled for Clarabel: each worker's throughput z, share beta and rates r are divided by their
+    values at equal shares (z = z0 zt, beta = b0 bt, r = r0 rt), so every coefficient is O(1)
+    even at SNRs of 1e9; the throughput bound z a(beta) <= 1 is written as
+    a0 z0 zt^2 + Q z0 / r0_up * zt^2 / rt_up + Q z0 / r0_dn * zt^2 / rt_dn <= zt (quad_over_lin)."""
     import cvxpy as cp
 
     n = len(inst.devices)
     w = T - inst.lat
     if np.any(w <= 0):
         return None
-    # normalise each worker by its equal-share throughput (Clarabel needs it at high SNR)
-    eq = inst.cm.equal_shares(inst.devices, inst.R)
-    z0 = 1.0 / inst.a(eq)
-    zt = cp.Variable(n, nonneg=True)          # z = z0 * zt
+    b0 = inst.cm.equal_shares(inst.devices, inst.R)
+    z0 = 1.0 / inst.a(b0)
+    zt = cp.Variable(n, nonneg=True)
     bu = cp.Variable(n, nonneg=True)
     bd = cp.Variable(n, nonneg=True) if inst.separate else bu
     cons = []
     for k in range(n):
-        z = z0[k] * zt[k]
         if not inst.has[k]:
-            cons.append(inst.a0[k] * z <= 1)
+            cons.append(inst.a0[k] * z0[k] * zt[k] <= 1)
             continue
-        ru = _cvx_rate(inst, k, bu[k], True)
-        rd = _cvx_rate(inst, k, bd[k], False)
-        # a0 z^2 + Q z^2/ru + Q z^2/rd <= z, scaled by 1/z0^2
-        cons.append(inst.a0[k] * z0[k] * cp.square(zt[k]) + inst.Q * z0[k] * cp.quad_over_lin(zt[k], ru)
-                    + inst.Q * z0[k] * cp.quad_over_lin(zt[k], rd) <= zt[k])
+        terms = inst.a0[k] * z0[k] * cp.square(zt[k])
+        for up, var in ((True, bu), (False, bd)):
+            r0 = float(inst._rate(b0, up)[k])
+            terms = terms + (inst.Q * z0[k] / r0) * cp.quad_over_lin(zt[k], _cvx_rate_scaled(inst, k, var[k], b0[k], r0, up))
+        cons.append(terms <= zt[k])
     for pos in inst.channels.values():
-        cons.append(cp.sum(bu[pos]) <= 1)
+        cons.append(cp.sum(cp.multiply(b0[pos], bu[pos])) <= 1)
         if inst.separate:
-            cons.append(cp.sum(bd[pos]) <= 1)
+            cons.append(cp.sum(cp.multiply(b0[pos], bd[pos])) <= 1)
     Lg = cp.Variable(len(inst.groups), nonneg=True)
     scale = inst.P / len(inst.groups)
     for gi, g in enumerate(inst.groups):
         for k in g:
-            cons.append(Lg[gi] * scale <= w[k] * z0[k] * zt[k])
+            cons.append(Lg[gi] * (scale / (w[k] * z0[k])) <= zt[k])
     prob = cp.Problem(cp.Maximize(cp.sum(Lg)), cons)
     try:
         prob.solve(solver=cp.CLARABEL, equilibrate_enable=False)
     except cp.error.SolverError:
         return None
-    if prob.status not in ("optimal", "optimal_inaccurate"):
+    if prob.status not in ("optimal", "optimal_inaccurate") or Lg.value is None:
         return None
     L = np.zeros(n)
     for gi, g in enumerate(inst.groups):
         L[g] = max(float(Lg.value[gi]), 0.0) * scale
     total = float(np.sum(Lg.value)) * scale
-    b_u = np.clip(np.asarray(bu.value, float), 0, 1)
-    b_d = np.clip(np.asarray(bd.value, float), 0, 1) if inst.separate else b_u
+    b_u = np.clip(b0 * np.asarray(bu.value, float), 0, 1)
+    b_d = np.clip(b0 * np.asarray(bd.value, float), 0, 1) if inst.separate else b_u
     return total, L, b_u, b_d
 
 
-def _cvx_rate(inst: PelInstance, k: int, beta, up: bool):
-    """Rate in units of the channel bandwidth x 1 bit/s/Hz (concave in beta)."""
+def _cvx_rate_scaled(inst: PelInstance, k: int, bt, b0: float, r0: float, up: bool):
+    """r(b0 * bt) / r0, concave in bt: linear (spectral) or a relative entropy (Shannon)."""
     import cvxpy as cp
     B = inst.B[k]
     if inst.spectral[k]:
-        return beta * B * inst.eta[k]
+        return bt * (b0 * B * inst.eta[k] / r0)
     s = inst.su[k] if up else inst.sd[k]
-    # beta B log2(1 + s/beta) = B/ln2 * (-rel_entr(beta, beta + s))
-    return (B / LN2) * (-cp.rel_entr(beta, beta + s))
+    # r(b) = b B log2(1 + s/b) = B/ln2 * (-rel_entr(b, b + s)); with b = b0 bt:
+    # rel_entr(b0 bt, b0 bt + s) = b0 rel_entr(bt, bt + s/b0)
+    return (B * b0 / (LN2 * r0)) * (-cp.rel_entr(bt, bt + s / b0))
