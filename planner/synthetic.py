@@ -84,3 +84,33 @@ def pel_instance(K: int, seed: int = 0, shannon: bool = True, L: int = 10) -> Sc
             "training": {"batch_size": 32, "local_iterations": 1}, "nodes": nodes, "links": links,
             "channels": [ch]}
     return from_data(data, str(_DIR / "synthetic.yaml"))
+
+
+def fpl_instance(D: int, F: int, seed: int = 0, sources: int = 2, zoo: str | None = "fpl_cnn",
+                 L: int = 5) -> Scenario:
+    """D IoT devices spread over F fog nodes (one Wi-Fi channel per fog), the fog nodes on a ring
+    of metro links and each with a WAN link to one cloud; `sources` data sources."""
+    rng = np.random.default_rng(seed)
+    model = {"zoo": zoo, "input_shape": [1, 28, 28], "num_classes": 47} if zoo else \
+        {"profile": str(random_profile(L, rng))}
+    nodes = [{"name": "cloud", "role": "cloud", "compute": 2e13, "power": 400.0, "memory": 2.0 ** 38}]
+    links, chans = [], []
+    for f in range(F):
+        nodes.append({"name": f"fog{f}", "role": "fog", "compute": float(10 ** rng.uniform(10.5, 12)),
+                      "power": 30.0, "tx_power": 1.0, "rx_power": 0.5, "memory": float(2.0 ** rng.uniform(27, 33))})
+        rate = float(10 ** rng.uniform(7, 9))
+        links.append({"from": f"fog{f}", "to": "cloud", "uplink": rate, "downlink": rate,
+                      "latency": float(rng.uniform(0.01, 0.06))})
+        if F > 1 and (f < F - 1 or F > 2):
+            links.append({"from": f"fog{f}", "to": f"fog{(f + 1) % F}", "uplink": 1e9, "downlink": 1e9, "latency": 0.002})
+        chans.append({"name": f"wifi{f}", "bandwidth": float(rng.uniform(1e7, 4e7))})
+    for d in range(D):
+        f = d % F
+        nodes.append({"name": f"dev{d}", "role": "device", "compute": float(10 ** rng.uniform(9, 10.5)),
+                      "power": float(rng.uniform(1, 4)), "tx_power": 0.3, "rx_power": 0.2,
+                      "memory": float(2.0 ** 29), "data_source": f"src{d % sources}"})
+        links.append({"from": f"dev{d}", "to": f"fog{f}", "channel": f"wifi{f}",
+                      "spectral_efficiency": float(rng.uniform(1, 5)), "latency": 0.002})
+    data = {"name": f"fpl-{D}x{F}-{seed}", "model": model, "training": {"batch_size": 32, "local_iterations": 2},
+            "nodes": nodes, "links": links, "channels": chans}
+    return from_data(data, str(_DIR / "synthetic.yaml"))

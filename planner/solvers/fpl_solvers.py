@@ -15,6 +15,8 @@ positions are few, so both solvers enumerate them.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .. import costs as C
@@ -89,13 +91,29 @@ class FplCase:
         return out
 
 
+def groupings(cm: CostModel) -> list[dict[str, str]]:
+    """Candidate branch groupings. `groups: data_source`: one branch per data source. `auto`: for
+    each data source, either one branch shared by its devices (averaged each round) or one branch
+    per device (no averaging, a wider junction): all 2^S combinations for S sources (S <= 8)."""
+    base = fpl_groups(cm, cm.devices)
+    if cm.scn.spec.paradigms.fpl.groups != "auto":
+        return [base]
+    sources = sorted(set(base.values()))
+    if len(sources) > 8:
+        return [base, {d: d for d in cm.devices}]
+    out = []
+    for split in itertools.product((False, True), repeat=len(sources)):
+        alone = {s for s, a in zip(sources, split) if a}
+        out.append({d: (f"{g}/{d}" if g in alone else g) for d, g in base.items()})
+    return out
+
+
 def _cases(cm: CostModel):
-    groups = fpl_groups(cm, cm.devices)
     trunks = trunk_candidates(cm)
     if not trunks:
         raise InfeasibleError("no server, fog or cloud node is reachable from every device to hold the trunk",
                               resource="trunk")
-    return [[FplCase(cm, j, t, groups) for t in trunks] for j in junctions(cm)]
+    return [[FplCase(cm, j, t, g) for t in trunks] for j in junctions(cm) for g in groupings(cm)]
 
 
 def _explain_none(cm: CostModel, cases) -> InfeasibleError:

@@ -1,0 +1,141 @@
+"""fpl: the MILP against brute force; trunk placement behaviour; capacity; re-planning."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from planner import costs as C
+from planner import paradigms
+from planner.costs import CostModel
+from planner.errors import InfeasibleError
+from planner.plan import Plan
+from planner.replan import replan
+from planner.scenario import from_data, load_scenario
+from planner.solvers.fpl_solvers import groupings, junctions, trunk_candidates
+from planner.solvers.shares import minmax_time
+from planner.synthetic import fpl_instance
+
+from .conftest import SCENARIOS
+
+FPL = paradigms.get("fpl")
+
+
+def brute(cm: CostModel) -> float:
+    """Every junction x grouping x trunk; min-max shares by scipy's brentq on each channel."""
+    best = np.inf
+    for j, g, t in itertools.product(junctions(cm), groupings(cm), trunk_candidates(cm)):
+        from planner.solvers.fpl_solvers import FplCase
+        case = FplCase(cm, j, t, g)
+        if not case.fits:
+            continue
+        T, share = minmax_time(case.R, case.A, case.U, case.D)
+        c = C.fpl(cm, j, g, t, share)
+        if c.feasible:
+            best = min(best, c.round_latency)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_milp_equals_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    scn = fpl_instance(int(rng.integers(2, 7)), int(rng.integers(1, 4)), seed, sources=int(rng.integers(1, 3)),
+                       zoo=None, L=int(rng.integers(2, 5)))
+    data = dict(scn.raw)
+    data["paradigms"] = {"fpl": {"groups": "auto" if seed % 2 else "data_source"}}
+    cm = CostModel(from_data(data))
+    want = brute(cm)
+    got = FPL.solve(cm, "milp").predicted["round_latency_s"]
+    ex = FPL.solve(cm, "exact").predicted["round_latency_s"]
+    assert got == pytest.approx(want, rel=1e-6)
+    assert ex == pytest.approx(want, rel=1e-6)
+
+
+TOPO = """name: place
+model: {{zoo: fpl_cnn, input_shape: [1, 28, 28], num_classes: 47}}
+training: {{batch_size: 32, local_iterations: 2}}
+nodes:
+  - {{name: cam, role: device, count: 4, compute: 3 GFLOPS, power: 2 W, tx_power: 0.3 W, memory: 1 GiB, data_source: s}}
+  - {{name: near, role: fog, compute: {near}, power: 30 W, memory: {near_mem}}}
+  - {{name: far, role: cloud, compute: 10 TFLOPS, power: 400 W, memory: 256 GiB}}
+links:
+  - {{from: cam, to: near, channel: w, spectral_efficiency: 4, latency: 2 ms}}
+  - {{from: near, to: far, uplink: {wan}, downlink: {wan}, latency: {wan_lat}}}
+channels:
+  - {{name: w, bandwidth: 40 MHz}}
+"""
+
+
+def _topo(near="500 GFLOPS", near_mem="8 GiB", wan="10 Mbit/s", wan_lat="80 ms"):
+    import yaml
+    return CostModel(from_data(yaml.safe_load(TOPO.format(near=near, near_mem=near_mem, wan=wan, wan_lat=wan_lat))))
+
+
+def test_trunk_next_to_the_data_when_links_are_slow():
+    assert FPL.solve(_topo()).paradigm_detail["trunk"] == "near"
+
+
+def test_trunk_far_away_when_the_near_node_is_slow():
+    assert FPL.solve(_topo(near="0.5 GFLOPS", wan="10 Gbit/s", wan_lat="1 ms")).paradigm_detail["trunk"] == "far"
+
+
+def test_fog_node_over_capacity_is_not_chosen():
+    p = FPL.solve(_topo(near_mem="100 KiB"))
+    assert p.paradigm_detail["trunk"] == "far"
+    for m in ("exact", "milp"):
+        assert FPL.solve(_topo(near_mem="100 KiB"), m).paradigm_detail["trunk"] == "far"
+
+
+def test_no_trunk_fits_is_explained():
+    import yaml
+    data = yaml.safe_load(TOPO.format(near="1 TFLOPS", near_mem="100 KiB", wan="1 Gbit/s", wan_lat="5 ms"))
+    data["nodes"][2]["memory"] = "100 KiB"
+    with pytest.raises(InfeasibleError, match=r"the trunk needs .* of memory, the node has 100 KiB"):
+        FPL.solve(CostModel(from_data(data)))
+
+
+def test_junction_extra_parameters_are_reported():
+    p = FPL.solve(CostModel(load_scenario(SCENARIOS / "fpl-fog.yaml")), "last_layer")
+    d = p.paradigm_detail
+    cm = CostModel(load_scenario(SCENARIOS / "fpl-fog.yaml"))
+    assert d["groups"] == 2
+    assert d["junction_extra_params"] == cm.table.params[-1]
+
+
+def test_replan_after_removing_a_device_changes_only_what_it_must(tmp_path):
+    import yaml
+    path = SCENARIOS / "fpl-fog.yaml"
+    old = FPL.solve(CostModel(load_scenario(path)))
+    data = yaml.safe_load(path.read_text())
+    data["nodes"][0]["count"] = 5                       # cam-a-5 leaves
+    cm = CostModel(from_data(data, str(path)))
+    new, changes = replan(cm, FPL, Plan.from_dict(old.to_dict()))
+    assert "removed cam-a-5" in changes
+    assert new.paradigm_detail["junction"] == old.paradigm_detail["junction"]
+    assert new.paradigm_detail["trunk"] == old.paradigm_detail["trunk"]
+    # only site A's devices (who share cam-a-5's channel) see their shares change
+    moved = {c.split(":")[0] for c in changes if "channel_share" in c}
+    assert moved and all(n.startswith("cam-a-") for n in moved)
+    assert not any(c.startswith("cam-b-") and "group" in c for c in changes)
+
+
+def test_replan_cli_prints_changes(tmp_path):
+    import subprocess
+    import sys
+
+    import yaml
+    src = SCENARIOS / "fpl-fog.yaml"
+    old = tmp_path / "old.json"
+    r = subprocess.run([sys.executable, "-m", "planner.cli", "plan", src, "-p", "fpl", "--out", old],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    data = yaml.safe_load(src.read_text())
+    data["nodes"][1]["count"] = 7                       # cam-b-6 joins
+    new_scn = tmp_path / "fpl-fog.yaml"
+    new_scn.write_text(yaml.safe_dump(data))
+    r = subprocess.run([sys.executable, "-m", "planner.cli", "plan", new_scn, "-p", "fpl", "--from", old],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "what changed" in r.stdout and "added cam-b-6" in r.stdout
