@@ -94,6 +94,10 @@ def trace_units(model: nn.Module, input_shape: Sequence[int]) -> UnitGraph:
             merged[-1].extend(seg)
         else:
             merged.append(list(seg))
+    # a leading reshape or activation (nothing to train before it) joins the first real unit
+    if len(merged) > 1 and _is_elementwise(gm, [seq[i] for i in merged[0]]):
+        merged[1] = merged[0] + merged[1]
+        merged.pop(0)
 
     unit_of = {}
     for u, seg in enumerate(merged):
@@ -149,7 +153,9 @@ def _is_elementwise(gm: fx.GraphModule, nodes: list[fx.Node]) -> bool:
 
 
 def _unit_name(gm, nodes) -> str:
-    for n in nodes:
+    mods = [n for n in nodes if n.op == "call_module"]
+    core = [n for n in mods if not isinstance(gm.get_submodule(n.target), _ELEMENTWISE_MODULES)]
+    for n in core or mods:
         if n.op == "call_module":
             t = str(n.target)
             # a residual block: name it by its parent module (e.g. layers.3, not layers.3.conv1)

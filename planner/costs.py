@@ -69,6 +69,16 @@ class Routes:
             ch = np.where(self.has_ch, 1.0 / self.rate(share, up), 0.0)
         return (self.fix_up if up else self.fix_dn) + ch
 
+    def time_one(self, i: int, nbytes: float, share: float, up: bool) -> float:
+        """Time of one message of nbytes on route i at the given share."""
+        if nbytes <= 0:
+            return 0.0
+        ch = 0.0
+        if self.has_ch[i]:
+            ch = 1.0 / _one_rate(self, i, share, up) if share > 0 else np.inf
+        fixed = self.fix_up[i] if up else self.fix_dn[i]
+        return float(self.lat[i] + 8.0 * nbytes * (fixed + ch))
+
     def time(self, nbytes, share, up: bool) -> np.ndarray:
         nbytes = np.asarray(nbytes, float)
         with np.errstate(invalid="ignore"):   # 0 bytes at share 0: nothing is sent
@@ -184,6 +194,11 @@ class CostModel:
 
     def ix(self, names) -> np.ndarray:
         return np.array([self.idx[n] for n in names], dtype=int)
+
+    def grad_out(self, c):
+        """Bytes per sample of the gradient sent back across cut c: none at c = 0 (the device
+        holds no units, so the input needs no gradient)."""
+        return np.where(np.asarray(c) > 0, self.out[c], 0.0)
 
     def flops_rate(self, v: int) -> float:
         """Effective training FLOP/s of node v (from its measured times where it has them)."""
@@ -459,7 +474,7 @@ def sl(cm: CostModel, cut: int, server: str | None = None, devices: list[str] | 
     b = cm.batch[d]
     dev_it = b * cm.S[d, c]
     srv_it = b * (cm.S[s, L] - cm.S[s, c])
-    up_x, dn_x = b * (cm.out[c] + cm.label), b * cm.out[c]
+    up_x, dn_x = b * (cm.out[c] + cm.label), b * cm.grad_out(c)
     t_up, t_dn = R.time(up_x, share, True), R.time(dn_x, share, False)
     W = np.full(n, cm.Wt[c])
     hand_up = R.time(W, share, True)
@@ -502,7 +517,7 @@ def psl(cm: CostModel, cuts, share=None, alpha=None, server: str | list[str] | N
     for i in range(n):
         compute[servers[i]] = compute.get(servers[i], 0.0) + float(srv_busy[i])
     Wc = cm.Wt[c]
-    transfers = [(R, i, cm.tau * b[i] * (cm.out[c[i]] + cm.label) + Wc[i], cm.tau * b[i] * cm.out[c[i]] + Wc[i],
+    transfers = [(R, i, cm.tau * b[i] * (cm.out[c[i]] + cm.label) + Wc[i], cm.tau * b[i] * cm.grad_out(c[i]) + Wc[i],
                   share[i]) for i in range(n)]
     mem = {nm: cm.kopt * Wc[i] + b[i] * cm.A[c[i]] for i, nm in enumerate(devs)}
     for i in range(n):
@@ -516,7 +531,7 @@ def psl_terms(cm: CostModel, R: Routes, d, s, b, c, share, alpha) -> dict[str, n
     dev_it = b * cm.S[d, c]
     srv_it = b * (cm.S[s, L] - cm.S[s, c]) / alpha
     t_up = R.time(b * (cm.out[c] + cm.label), share, True)
-    t_dn = R.time(b * cm.out[c], share, False)
+    t_dn = R.time(b * cm.grad_out(c), share, False)
     Wc = cm.Wt[c]
     sync = R.time(Wc, share, True) + R.time(Wc, share, False)
     T = tau * (dev_it + t_up + srv_it + t_dn) + sync
@@ -531,7 +546,7 @@ def psl_energy(cm: CostModel, R: Routes, d, s, b, c, share) -> tuple[np.ndarray,
     e_dev = cm.compute_power[d] * tau * b * cm.S[d, c]
     e_srv = cm.compute_power[s] * tau * b * (cm.S[s, L] - cm.S[s, c])
     ub = tau * b * (cm.out[c] + cm.label) + cm.Wt[c]
-    db = tau * b * cm.out[c] + cm.Wt[c]
+    db = tau * b * cm.grad_out(c) + cm.Wt[c]
     tot, own = cm.route_energy(R, ub, db, share)
     return e_dev + e_srv + tot, e_dev + own
 
@@ -639,7 +654,7 @@ def fpl(cm: CostModel, junction: int, groups: dict[str, str], trunk: str, share=
     dev_it = b * cm.S[d, j]
     trunk_it = b * (cm.S[t, L] - cm.S[t, j]) / a
     t_up = R.time(b * (cm.out[j] + cm.label), share, True)
-    t_dn = R.time(b * cm.out[j], share, False)
+    t_dn = R.time(b * cm.grad_out(j), share, False)
     Wj = np.where(multi, cm.Wt[j], 0.0)   # a group of one has nothing to average
     sync = R.time(Wj, share, True) + R.time(Wj, share, False)
     T = cm.tau * (dev_it + t_up + trunk_it + t_dn) + sync
@@ -647,7 +662,7 @@ def fpl(cm: CostModel, junction: int, groups: dict[str, str], trunk: str, share=
               "downlink": cm.tau * t_dn, "sync": sync}
     compute = dict(zip(devs, cm.tau * dev_it))
     compute[trunk] = compute.get(trunk, 0.0) + float((cm.tau * b * (cm.S[t, L] - cm.S[t, j])).sum())
-    transfers = [(R, i, cm.tau * b[i] * (cm.out[j] + cm.label) + Wj[i], cm.tau * b[i] * cm.out[j] + Wj[i], share[i])
+    transfers = [(R, i, cm.tau * b[i] * (cm.out[j] + cm.label) + Wj[i], cm.tau * b[i] * cm.grad_out(j) + Wj[i], share[i])
                  for i in range(n)]
     mem = {nm: cm.kopt * cm.Wt[j] + b[i] * cm.A[j] for i, nm in enumerate(devs)}
     mem[trunk] = mem.get(trunk, 0.0) + cm.kopt * (cm.Wt[L] - cm.Wt[j] + junction_extra_bytes(cm, j, G)) \

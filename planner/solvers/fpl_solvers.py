@@ -62,7 +62,7 @@ class FplCase:
         multi = np.array([sizes[groups[x]] > 1 for x in devs])
         Wj = np.where(multi, cm.Wt[j], 0.0)
         fixed = tau * b * cm.S[d, j] + tau * b * (cm.S[t, L] - cm.S[t, j]) / self.alpha
-        up, dn = b * (cm.out[j] + cm.label), b * cm.out[j]
+        up, dn = b * (cm.out[j] + cm.label), b * cm.grad_out(j)
         self.A, self.U, self.D = fixed_part(R, fixed, [(up, tau), Wj], [(dn, tau), Wj])
         self.up_bytes = tau * up + Wj
         self.dn_bytes = tau * dn + Wj

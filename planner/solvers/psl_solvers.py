@@ -73,7 +73,7 @@ def instance(cm: CostModel, alpha=None, server: str | None = None, devices=None,
     C = cuts[None, :]
     fixed = tau * b * cm.S[d][:, cuts] + tau * b * (cm.S[s, L] - cm.S[s, cuts])[None, :] / a[:, None]
     act_up = b * (cm.out[C] + cm.label)
-    act_dn = b * cm.out[C]
+    act_dn = b * cm.grad_out(C)
     W = np.broadcast_to(cm.Wt[C], act_up.shape)
     A, U, D = fixed_part(R, fixed, [(act_up, tau), W], [(act_dn, tau), W])
     mem = cm.kopt * cm.Wt[C] + b * cm.A[C]

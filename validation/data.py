@@ -1,0 +1,189 @@
+"""Data sets that need no download, loaders for files the user brings, and splits across devices.
+
+- `digits`: scikit-learn's 8x8 handwritten digits (1 797 images, in the package), resized to
+  the model's input shape where needed; 80/20 stratified split.
+- `mnist1d`: mnist1d's `make_dataset` (generated locally, 4 000 / 1 000 samples of length 40).
+- `idx:DIR`: MNIST/EMNIST IDX files in DIR (train-images*, train-labels*, t10k-images*,
+  t10k-labels* or test-*; optionally .gz).
+- `npz:FILE`: arrays x_train, y_train, x_test, y_test (or x, y, split 80/20 here).
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from planner.errors import ScenarioError
+
+
+@dataclass
+class Dataset:
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    name: str
+
+    @property
+    def num_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+
+def load(spec: str, input_shape, num_classes: int, seed: int = 0, base_dir: Path | None = None) -> Dataset:
+    """Load `spec` (digits | mnist1d | idx:DIR | npz:FILE) shaped to input_shape (C,H,W)."""
+    base_dir = Path(base_dir or ".")
+    if spec == "digits":
+        x, y = _digits()
+        ds = _split(x, y, seed, "digits")
+    elif spec == "mnist1d":
+        ds = _mnist1d(seed)
+    elif spec.startswith("idx:"):
+        ds = _idx(_resolve(spec[4:], base_dir))
+    elif spec.startswith("npz:"):
+        ds = _npz(_resolve(spec[4:], base_dir), seed)
+    else:
+        raise ScenarioError(f"unknown dataset '{spec}'; use digits, mnist1d, idx:DIR or npz:FILE",
+                            path="training.dataset")
+    if ds.num_classes > num_classes:
+        raise ScenarioError(f"dataset '{spec}' has {ds.num_classes} classes but model.num_classes is {num_classes}",
+                            path="model.num_classes")
+    return Dataset(_shape_to(ds.x_train, input_shape), ds.y_train, _shape_to(ds.x_test, input_shape), ds.y_test,
+                   ds.name)
+
+
+def _resolve(p: str, base: Path) -> Path:
+    path = Path(p)
+    return path if path.is_absolute() else base / path
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    return x, torch.tensor(d.target, dtype=torch.int64)
+
+
+def _split(x: torch.Tensor, y: torch.Tensor, seed: int, name: str, test: float = 0.2) -> Dataset:
+    from sklearn.model_selection import train_test_split
+    idx = np.arange(len(y))
+    tr, te = train_test_split(idx, test_size=test, stratify=y.numpy(), random_state=seed)
+    return Dataset(x[tr], y[tr], x[te], y[te], name)
+
+
+def _mnist1d(seed: int) -> Dataset:
+    from mnist1d.data import get_dataset_args, make_dataset
+    args = get_dataset_args()
+    args.seed = 42 + seed
+    d = make_dataset(args)   # generated here; never get_dataset (it downloads)
+    f = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32).reshape(len(a), 1, 1, -1)  # noqa: E731
+    return Dataset(f(d["x"]), torch.tensor(d["y"], dtype=torch.int64), f(d["x_test"]),
+                   torch.tensor(d["y_test"], dtype=torch.int64), "mnist1d")
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (the MNIST format): magic (0, 0, dtype, ndim), big-endian dims, data."""
+    types = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+    with _open(path) as f:
+        head = f.read(4)
+        if len(head) != 4 or head[0] != 0 or head[1] != 0 or head[2] not in types:
+            raise ScenarioError("not an IDX file (bad magic number)", str(path))
+        ndim = head[3]
+        dims = struct.unpack(">" + "I" * ndim, f.read(4 * ndim))
+        data = np.frombuffer(f.read(), dtype=types[head[2]])
+    if data.size != int(np.prod(dims)):
+        raise ScenarioError(f"IDX file holds {data.size} values, its header says {dims}", str(path))
+    return data.reshape(dims)
+
+
+def _idx(folder: Path) -> Dataset:
+    if not folder.is_dir():
+        raise ScenarioError("IDX folder not found", str(folder), path="training.dataset")
+
+    def find(*prefixes):
+        for p in sorted(folder.iterdir()):
+            if any(p.name.startswith(x) for x in prefixes):
+                return p
+        raise ScenarioError(f"no file starting with {' or '.join(prefixes)}", str(folder), path="training.dataset")
+
+    xtr = read_idx(find("train-images")).astype(np.float32) / 255.0
+    ytr = read_idx(find("train-labels")).astype(np.int64)
+    xte = read_idx(find("t10k-images", "test-images")).astype(np.float32) / 255.0
+    yte = read_idx(find("t10k-labels", "test-labels")).astype(np.int64)
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).unsqueeze(1)  # noqa: E731
+    return Dataset(t(xtr), torch.from_numpy(ytr), t(xte), torch.from_numpy(yte), folder.name)
+
+
+def _npz(path: Path, seed: int) -> Dataset:
+    if not path.is_file():
+        raise ScenarioError("NPZ file not found", str(path), path="training.dataset")
+    d = np.load(path)
+    t = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+    if {"x_train", "y_train", "x_test", "y_test"} <= set(d.files):
+        return Dataset(t(d["x_train"]), torch.tensor(d["y_train"], dtype=torch.int64), t(d["x_test"]),
+                       torch.tensor(d["y_test"], dtype=torch.int64), path.stem)
+    if {"x", "y"} <= set(d.files):
+        return _split(t(d["x"]), torch.tensor(d["y"], dtype=torch.int64), seed, path.stem)
+    raise ScenarioError(f"NPZ needs arrays x_train, y_train, x_test, y_test (or x, y); it has {d.files}", str(path))
+
+
+def _shape_to(x: torch.Tensor, shape) -> torch.Tensor:
+    """Give samples the model's input shape (C,H,W): add a channel axis, resize, repeat channels."""
+    from models.zoo import _shape
+    c, h, w = _shape(shape)
+    if x.dim() == 2:
+        x = x.reshape(len(x), 1, 1, -1)
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    if x.shape[2:] != (h, w):
+        x = torch.nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
+    if x.shape[1] != c:
+        if x.shape[1] != 1:
+            raise ScenarioError(f"data has {x.shape[1]} channels, the model expects {c}", path="model.input_shape")
+        x = x.repeat(1, c, 1, 1)
+    return x.contiguous()
+
+
+def split_across(y: torch.Tensor, sizes: list[int], iid: bool = True, alpha: float = 0.5,
+                 seed: int = 0) -> list[np.ndarray]:
+    """Indices of each device's shard: `sizes[i]` samples (drawn without replacement while they
+    last), IID or non-IID with class proportions from Dirichlet(alpha) per device."""
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    yy = y.numpy()
+    classes = np.unique(yy)
+    if sum(sizes) > n:
+        scale = n / sum(sizes)
+        sizes = [max(1, int(s * scale)) for s in sizes]
+    if iid:
+        perm = rng.permutation(n)
+        out, k = [], 0
+        for s in sizes:
+            out.append(np.sort(perm[k:k + s]))
+            k += s
+        return out
+    pools = {c: list(rng.permutation(np.flatnonzero(yy == c))) for c in classes}
+    out = []
+    for s in sizes:
+        p = rng.dirichlet(np.full(len(classes), alpha))
+        want = rng.multinomial(s, p)
+        idx = []
+        for c, k in zip(classes, want):
+            take = pools[c][:k]
+            pools[c] = pools[c][k:]
+            idx += take
+        while len(idx) < s:  # a class ran out: fill from what is left
+            c = max(pools, key=lambda c: len(pools[c]))
+            if not pools[c]:
+                break
+            idx.append(pools[c].pop())
+        out.append(np.sort(np.array(idx, dtype=int)))
+    return out

@@ -1,0 +1,533 @@
+"""Training the partitioned network for real, one paradigm each, in one process.
+
+Every engine runs its paradigm's round in the order the paradigm runs it, on real data and the
+real model cut by the plan, and meters it (validation.meters): compute timed here and converted
+to the node's speed, every tensor that crosses a cut counted in bytes as it would travel, and
+transfers timed at the plan's allocated rates. The round's measured latency is assembled from
+these events exactly as the cost model assembles its prediction (max over devices for parallel
+paradigms, a sum for sl, sum + (m-1) max over micro-batch items for dsgd).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from planner import costs as C
+from planner.costs import CostModel
+
+from .data import Dataset
+from .meters import RoundMeter, tensor_bytes
+from .partition import (FplModel, Replicas, block_bounds, block_mask, flat_params, make_model, make_optimizer,
+                        set_flat, unit_modules)
+
+LOSS = nn.CrossEntropyLoss()
+
+
+class Shard:
+    """A device's samples: shuffled each epoch, batches drawn in order, reproducible."""
+
+    def __init__(self, ds: Dataset, idx: np.ndarray, seed: int):
+        self.ds, self.idx = ds, np.asarray(idx, int)
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(self.idx)
+        self.pos = 0
+
+    def next(self, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        take = []
+        while len(take) < b:
+            if self.pos >= len(self.order):
+                self.order = self.rng.permutation(self.idx)
+                self.pos = 0
+            k = min(b - len(take), len(self.order) - self.pos)
+            take.extend(self.order[self.pos:self.pos + k])
+            self.pos += k
+        t = torch.as_tensor(np.array(take))
+        return self.ds.x_train[t], self.ds.y_train[t]
+
+    def state(self) -> dict:
+        return {"rng": self.rng.bit_generator.state, "order": self.order, "pos": self.pos}
+
+    def load(self, s: dict) -> None:
+        self.rng.bit_generator.state = s["rng"]
+        self.order, self.pos = s["order"], s["pos"]
+
+
+@dataclass
+class Job:
+    """What every engine needs: the scenario's cost model, the plan's decisions, data, shards."""
+    cm: CostModel
+    decisions: dict
+    ds: Dataset
+    shards: dict
+    seed: int
+
+    @property
+    def spec(self):
+        return self.cm.scn.spec
+
+    def batch(self, dev: str) -> int:
+        return int(self.cm.batch[self.cm.idx[dev]])
+
+    def model(self) -> nn.Module:
+        m = self.spec.model
+        return make_model(m.zoo, m.input_shape, m.num_classes, self.seed)
+
+    def optimizer(self, params):
+        return make_optimizer(params, self.spec.training.optimizer, self.spec.training.learning_rate)
+
+
+def accuracy(model: nn.Module, ds: Dataset) -> tuple[float, float]:
+    model.eval()
+    with torch.no_grad():
+        out = model(ds.x_test)
+        loss = float(LOSS(out, ds.y_test))
+        acc = float((out.argmax(1) == ds.y_test).float().mean())
+    model.train()
+    return acc, loss
+
+
+def _step(opt):
+    if opt is not None:
+        opt.step()
+
+
+def _zero(opt):
+    if opt is not None:
+        opt.zero_grad(set_to_none=True)
+
+
+class Engine:
+    paradigm = ""
+
+    def __init__(self, job: Job):
+        self.job, self.cm, self.d = job, job.cm, job.decisions
+        self.build()
+
+    def build(self):
+        raise NotImplementedError
+
+    def round(self, meter: RoundMeter) -> tuple[float, float]:
+        """Run one round; returns (mean training loss, measured round latency)."""
+        raise NotImplementedError
+
+    def evaluate(self) -> tuple[float, float]:
+        raise NotImplementedError
+
+    def modules(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def optimizers(self) -> dict:
+        raise NotImplementedError
+
+    def state(self) -> dict:
+        return {"modules": {k: m.state_dict() for k, m in self.modules().items()},
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers().items() if o is not None}}
+
+    def load(self, s: dict) -> None:
+        for k, m in self.modules().items():
+            m.load_state_dict(s["modules"][k])
+        for k, o in self.optimizers().items():
+            if o is not None and k in s["optimizers"]:
+                o.load_state_dict(s["optimizers"][k])
+
+    def weights(self, devices) -> np.ndarray:
+        return np.array([len(self.job.shards[d].idx) for d in devices], float)
+
+
+# ---------------------------------------------------------------- fl, psl: replicas with a cut each
+
+class ReplicaEngine(Engine):
+    """psl (a cut per device) and fl (the cut after the last unit): all devices each iteration,
+    per-device server-side parts, unit-by-unit averaging at the end of the round."""
+
+    def build(self):
+        d, cm = self.d, self.cm
+        self.devices = list(d["devices"])
+        model = self.job.model()
+        ug = unit_modules(model, self.job.spec.model.input_shape)
+        self.cuts = [cm.L] * len(self.devices) if self.paradigm == "fl" else [int(c) for c in d["cuts"]]
+        self.rep = Replicas.build(ug, self.cuts)
+        srv = d["server"]
+        self.servers = srv if isinstance(srv, list) else [srv] * len(self.devices)
+        self.R = cm.routes(self.devices, self.servers)
+        self.share = np.asarray(d["share"], float)
+        alpha = d.get("alpha")
+        if alpha is None:
+            alpha = np.array([1.0 / self.servers.count(s) for s in self.servers])
+        self.alpha = np.asarray(alpha, float)
+        self.opt_dev = [self.job.optimizer(self.rep.head(i).parameters()) for i in range(len(self.devices))]
+        self.opt_srv = [self.job.optimizer(self.rep.tail(i).parameters()) for i in range(len(self.devices))]
+
+    def modules(self):
+        return {f"replica{i}": self.rep.model(i) for i in range(len(self.devices))}
+
+    def optimizers(self):
+        out = {f"dev{i}": o for i, o in enumerate(self.opt_dev)}
+        out.update({f"srv{i}": o for i, o in enumerate(self.opt_srv)})
+        return out
+
+    def iteration(self, meter: RoundMeter, i: int) -> float:
+        dev, srv = self.devices[i], self.servers[i]
+        head, tail, c = self.rep.head(i), self.rep.tail(i), self.cuts[i]
+        x, y = self.job.shards[dev].next(self.job.batch(dev))
+        if c == self.cm.L:                       # fl: the whole step on the device
+            with meter.compute(dev, dev, "device"):
+                _zero(self.opt_dev[i])
+                loss = LOSS(head(x), y)
+                loss.backward()
+                _step(self.opt_dev[i])
+            return float(loss.detach())
+        if c > 0:
+            with meter.compute(dev, dev, "device"):
+                h = head(x)
+            act = h.detach().requires_grad_(True)
+        else:
+            h, act = None, x
+        meter.send(self.R, i, tensor_bytes(act, y), True, self.share[i], dev, "uplink")
+        with meter.compute(srv, dev, "server", self.alpha[i]):
+            _zero(self.opt_srv[i])
+            loss = LOSS(tail(act), y)
+            loss.backward()
+            _step(self.opt_srv[i])
+        if h is not None:
+            meter.send(self.R, i, tensor_bytes(act.grad), False, self.share[i], dev, "downlink")
+            with meter.compute(dev, dev, "device"):
+                _zero(self.opt_dev[i])
+                h.backward(act.grad)
+                _step(self.opt_dev[i])
+        return float(loss)
+
+    def round(self, meter):
+        losses = []
+        for _ in range(self.cm.tau):
+            for i in range(len(self.devices)):
+                losses.append(self.iteration(meter, i))
+        for i, dev in enumerate(self.devices):   # client-side weights up, the average back down
+            wb = sum(p.numel() * p.element_size() for p in self.rep.head(i).parameters())
+            meter.send(self.R, i, wb, True, self.share[i], dev, "sync")
+            meter.send(self.R, i, wb, False, self.share[i], dev, "sync")
+        self.rep.average(self.weights(self.devices))
+        T = max(meter.device_time(d) for d in self.devices)
+        return float(np.mean(losses)), T
+
+    def evaluate(self):
+        return accuracy(self.rep.model(0), self.job.ds)
+
+
+class FLEngine(ReplicaEngine):
+    paradigm = "fl"
+
+
+class PSLEngine(ReplicaEngine):
+    paradigm = "psl"
+
+
+# ---------------------------------------------------------------- sl: one model, devices in turn
+
+class SLEngine(Engine):
+    paradigm = "sl"
+
+    def build(self):
+        d, cm = self.d, self.cm
+        self.devices = list(d["devices"])
+        model = self.job.model()
+        ug = unit_modules(model, self.job.spec.model.input_shape)
+        self.cut = int(d["cut"])
+        self.head = nn.Sequential(*[copy.deepcopy(u) for u in ug.units[: self.cut]])
+        self.tail = nn.Sequential(*[copy.deepcopy(u) for u in ug.units[self.cut:]])
+        self.server = d["server"]
+        self.R = cm.routes(self.devices, [self.server] * len(self.devices), concurrent=False)
+        # each device keeps its own optimizer state for the client part (only weights travel)
+        self.opt_dev = [self.job.optimizer(self.head.parameters()) for _ in self.devices]
+        self.opt_srv = self.job.optimizer(self.tail.parameters())
+
+    def modules(self):
+        return {"head": self.head, "tail": self.tail}
+
+    def optimizers(self):
+        out = {f"dev{i}": o for i, o in enumerate(self.opt_dev)}
+        out["srv"] = self.opt_srv
+        return out
+
+    def round(self, meter):
+        losses = []
+        n = len(self.devices)
+        wb = sum(p.numel() * p.element_size() for p in self.head.parameters())
+        for i, dev in enumerate(self.devices):
+            for _ in range(self.cm.tau):
+                x, y = self.job.shards[dev].next(self.job.batch(dev))
+                with meter.compute(dev, dev, "device"):
+                    h = self.head(x)
+                act = h.detach().requires_grad_(True)
+                meter.send(self.R, i, tensor_bytes(act, y), True, 1.0, dev, "uplink")
+                with meter.compute(self.server, dev, "server"):
+                    _zero(self.opt_srv)
+                    loss = LOSS(self.tail(act), y)
+                    loss.backward()
+                    _step(self.opt_srv)
+                if self.cut > 0:
+                    meter.send(self.R, i, tensor_bytes(act.grad), False, 1.0, dev, "downlink")
+                    with meter.compute(dev, dev, "device"):
+                        _zero(self.opt_dev[i])
+                        h.backward(act.grad)
+                        _step(self.opt_dev[i])
+                losses.append(float(loss))
+            # the client part goes to the next device through the server
+            meter.send(self.R, i, wb, True, 1.0, dev, "handoff")
+            meter.send(self.R, (i + 1) % n, wb, False, 1.0, dev, "handoff")
+        T = sum(e.seconds for e in meter.events)
+        return float(np.mean(losses)), T
+
+    def evaluate(self):
+        return accuracy(nn.Sequential(*self.head, *self.tail), self.job.ds)
+
+
+# ---------------------------------------------------------------- fpl: branches, junction, trunk
+
+class FPLEngine(Engine):
+    paradigm = "fpl"
+
+    def build(self):
+        d, cm = self.d, self.cm
+        self.devices = list(d["devices"])
+        model = self.job.model()
+        ug = unit_modules(model, self.job.spec.model.input_shape)
+        self.j = int(d["junction"])
+        self.trunk_node = d["trunk"]
+        self.groups = [d["groups"][x] for x in self.devices]
+        self.fm = FplModel.build(ug, self.j, self.groups)
+        self.R = cm.routes(self.devices, [self.trunk_node] * len(self.devices))
+        self.share = np.asarray(d["share"], float)
+        n = len(self.devices)
+        self.alpha = np.full(n, 1.0 / n) if d.get("alpha") is None else np.asarray(d["alpha"], float)
+        self.opt_branch = [self.job.optimizer(p for u in b for p in u.parameters()) for b in self.fm.branches]
+        self.opt_junction = {g: self.job.optimizer(m.parameters()) for g, m in self.fm.junction.items()}
+        self.opt_trunk = self.job.optimizer(p for u in self.fm.trunk for p in u.parameters())
+
+    def modules(self):
+        out = {f"branch{i}": nn.Sequential(*b) for i, b in enumerate(self.fm.branches)}
+        out.update({f"junction:{g}": m for g, m in self.fm.junction.items()})
+        out["trunk"] = nn.Sequential(*self.fm.trunk)
+        return out
+
+    def optimizers(self):
+        out = {f"branch{i}": o for i, o in enumerate(self.opt_branch)}
+        out.update({f"junction:{g}": o for g, o in self.opt_junction.items()})
+        out["trunk"] = self.opt_trunk
+        return out
+
+    def round(self, meter):
+        losses = []
+        trunk = nn.Sequential(*self.fm.trunk)
+        for _ in range(self.cm.tau):
+            for i, dev in enumerate(self.devices):
+                g = self.groups[i]
+                branch = nn.Sequential(*self.fm.branches[i])
+                x, y = self.job.shards[dev].next(self.job.batch(dev))
+                if self.j > 0:
+                    with meter.compute(dev, dev, "device"):
+                        h = branch(x)
+                    act = h.detach().requires_grad_(True)
+                else:
+                    h, act = None, x
+                meter.send(self.R, i, tensor_bytes(act, y), True, self.share[i], dev, "uplink")
+                with meter.compute(self.trunk_node, dev, "trunk", self.alpha[i]):
+                    _zero(self.opt_trunk)
+                    _zero(self.opt_junction[g])
+                    loss = LOSS(trunk(self.fm.junction[g](act)), y)
+                    loss.backward()
+                    _step(self.opt_junction[g])
+                    _step(self.opt_trunk)
+                if h is not None:
+                    meter.send(self.R, i, tensor_bytes(act.grad), False, self.share[i], dev, "downlink")
+                    with meter.compute(dev, dev, "device"):
+                        _zero(self.opt_branch[i])
+                        h.backward(act.grad)
+                        _step(self.opt_branch[i])
+                losses.append(float(loss))
+        sizes = {g: self.groups.count(g) for g in set(self.groups)}
+        for i, dev in enumerate(self.devices):    # branch averaging inside groups of several devices
+            if sizes[self.groups[i]] > 1:
+                wb = sum(p.numel() * p.element_size() for u in self.fm.branches[i] for p in u.parameters())
+                meter.send(self.R, i, wb, True, self.share[i], dev, "sync")
+                meter.send(self.R, i, wb, False, self.share[i], dev, "sync")
+        self.fm.average_branches(self.weights(self.devices))
+        T = max(meter.device_time(d) for d in self.devices)
+        return float(np.mean(losses)), T
+
+    def evaluate(self):
+        accs = [accuracy(self.fm.model_for_group(g), self.job.ds) for g in dict.fromkeys(self.groups)]
+        return float(np.mean([a for a, _ in accs])), float(np.mean([loss for _, loss in accs]))
+
+
+# ---------------------------------------------------------------- dsgd: stages along a path
+
+class DSGDEngine(Engine):
+    paradigm = "dsgd"
+
+    def build(self):
+        d, cm = self.d, self.cm
+        self.model = self.job.model()
+        ug = unit_modules(self.model, self.job.spec.model.input_shape)
+        self.units = ug.units
+        self.stages = [(n, a, b) for n, a, b in d["stages"]]
+        self.parts = [nn.Sequential(*self.units[a - 1:b]) for _, a, b in self.stages]
+        self.m = int(d["microbatches"])
+        self.source = d["source"]
+        path = list(d["path"])
+        pos = {n: k for k, n in enumerate(path)}
+        holders = [self.source] + [s[0] for s in self.stages]
+        self.hops = []
+        for k in range(len(self.stages)):
+            a, b = holders[k], holders[k + 1]
+            self.hops.append(None if a == b else cm.routes([a], [b], concurrent=False, via=[path[pos[a]:pos[b] + 1]]))
+        self.opt = self.job.optimizer(self.model.parameters())
+
+    def modules(self):
+        return {"model": self.model}
+
+    def optimizers(self):
+        return {"model": self.opt}
+
+    def round(self, meter):
+        losses, T = [], 0.0
+        n_st = len(self.stages)
+        for _ in range(self.cm.tau):
+            x, y = self.job.shards[self.source].next(self.job.batch(self.source))
+            items: dict[str, list[float]] = {}
+            _zero(self.opt)
+            loss_sum = 0.0
+            for xm, ym in zip(torch.chunk(x, self.m), torch.chunk(y, self.m)):
+                acts, ins = [], []
+                h = xm
+                for k, (node, _, _) in enumerate(self.stages):
+                    if self.hops[k] is not None:
+                        t = meter.send(self.hops[k], 0, tensor_bytes(h, ym), True, 1.0, self.source, f"fwd{k}")
+                        items.setdefault(f"fwd{k}", []).append(t)
+                    inp = h.detach().requires_grad_(k > 0)
+                    n0 = len(meter.events)
+                    with meter.compute(node, self.source, f"stage{k}"):
+                        out = self.parts[k](inp)
+                        if k == n_st - 1:
+                            out = LOSS(out, ym) * (len(ym) / len(y))
+                    items.setdefault(f"stage{k}", []).append(meter.events[n0].seconds)
+                    ins.append(inp)
+                    acts.append(out)
+                    h = out
+                loss_sum += float(acts[-1])
+                grad = None
+                for k in reversed(range(n_st)):
+                    node = self.stages[k][0]
+                    n0 = len(meter.events)
+                    with meter.compute(node, self.source, f"stage{k}"):
+                        if grad is None:
+                            acts[k].backward()
+                        else:
+                            acts[k].backward(grad)
+                    items[f"stage{k}"][-1] += meter.events[n0].seconds
+                    grad = ins[k].grad
+                    if k > 0 and self.hops[k] is not None:
+                        t = meter.send(self.hops[k], 0, tensor_bytes(grad), False, 1.0, self.source, f"bwd{k}")
+                        items.setdefault(f"bwd{k}", []).append(t)
+            _step(self.opt)
+            losses.append(loss_sum)
+            per = np.array([np.mean(v) for v in items.values()])
+            T += float(per.sum() + (self.m - 1) * per.max())
+        return float(np.mean(losses)), T
+
+    def evaluate(self):
+        return accuracy(self.model, self.job.ds)
+
+
+# ---------------------------------------------------------------- pel: parameter blocks
+
+class PELEngine(Engine):
+    """Worker k downloads its block of L_k parameters, updates it on its data for the round's
+    local iterations (a full forward and backward on its replica, only the block changing),
+    and uploads it; the server writes the blocks (averaged inside worker groups) into the
+    global model. Blocks move along the parameter vector each round, so every worker's replica
+    is refreshed block by block."""
+    paradigm = "pel"
+
+    def build(self):
+        d, cm = self.d, self.cm
+        self.devices = list(d["devices"])
+        self.model = self.job.model()
+        self.P = sum(p.numel() for p in self.model.parameters())
+        self.replicas = [copy.deepcopy(self.model) for _ in self.devices]
+        self.R = cm.routes(self.devices, [d["server"]] * len(self.devices))
+        self.su = np.asarray(d["share_up"], float)
+        self.sd = self.su if d.get("share_dn") is None else np.asarray(d["share_dn"], float)
+        self.groups = C.pel_groups(cm, self.devices)
+        Lk = np.round(np.asarray(d["params"], float)).astype(int)
+        self.sizes = [int(Lk[g[0]]) for g in self.groups]
+        self.sizes[-1] += self.P - sum(self.sizes)        # rounding remainder to the last block
+        self.round_no = 0
+        self.lr = self.job.spec.training.learning_rate
+
+    def modules(self):
+        out = {"global": self.model}
+        out.update({f"replica{i}": r for i, r in enumerate(self.replicas)})
+        return out
+
+    def optimizers(self):
+        return {}
+
+    def state(self):
+        s = super().state()
+        s["round_no"] = self.round_no
+        return s
+
+    def load(self, s):
+        super().load(s)
+        self.round_no = s["round_no"]
+
+    def round(self, meter):
+        stride = max(1, self.P // max(1, len(self.groups)))
+        bounds = block_bounds(self.P, np.array(self.sizes), self.round_no * stride)
+        glob = flat_params(self.model)
+        new = glob.clone()
+        losses = []
+        bpv = 4
+        for gi, members in enumerate(self.groups):
+            start, length = bounds[gi]
+            mask = block_mask(self.P, start, length)
+            updates = []
+            for k in members:
+                dev = self.devices[k]
+                rep = self.replicas[k]
+                vec = flat_params(rep)
+                vec[mask] = glob[mask]
+                set_flat(rep, vec)
+                meter.send(self.R, k, length * bpv, False, self.sd[k], dev, "download")
+                with meter.compute(dev, dev, "compute"):
+                    buf = torch.zeros(int(mask.sum()))
+                    for _ in range(self.cm.tau):
+                        x, y = self.job.shards[dev].next(self.job.batch(dev))
+                        rep.zero_grad(set_to_none=True)
+                        loss = LOSS(rep(x), y)
+                        loss.backward()
+                        g = torch.cat([p.grad.reshape(-1) for p in rep.parameters()])[mask]
+                        buf.mul_(0.9).add_(g)
+                        vec = flat_params(rep)
+                        vec[mask] -= self.lr * buf
+                        set_flat(rep, vec)
+                        losses.append(float(loss))
+                updates.append(flat_params(rep)[mask])
+                meter.send(self.R, k, length * bpv, True, self.su[k], dev, "upload")
+            new[mask] = torch.stack(updates).mean(0)
+        set_flat(self.model, new)
+        self.round_no += 1
+        T = max(meter.device_time(d) for d in self.devices)
+        return float(np.mean(losses)), T
+
+    def evaluate(self):
+        return accuracy(self.model, self.job.ds)
+
+
+ENGINES = {"fl": FLEngine, "sl": SLEngine, "psl": PSLEngine, "fpl": FPLEngine, "dsgd": DSGDEngine, "pel": PELEngine}

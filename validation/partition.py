@@ -1,0 +1,147 @@
+"""Cut the real torch model by a plan, from the same unit table the planner used.
+
+The zoo model is traced into units (models.profile.trace_units: torch.fx split at the cut-able
+boundaries), so "unit l" here is exactly unit l of the plan. Every structure holds deep copies
+of those units:
+- `Replicas` (fl, sl, psl): one full copy per device, units 1..c_i on the device and c_i+1..L
+  on the server; averaging is unit by unit over the copies (FedAvg of the assembled models,
+  weighted by samples), so client-side parts are averaged among the devices that hold them.
+- `FplModel`: a branch (units 1..j) per device, averaged inside its group; a junction with one
+  slot (a copy of unit j+1) per group; one trunk (units j+2..L).
+- `Stages` (dsgd): contiguous unit ranges of one model.
+- `Blocks` (pel): the model's parameters as one flat vector, cut into blocks each round.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.profile import UnitGraph, trace_units
+from models.zoo import build
+
+
+def make_model(zoo: str, input_shape, num_classes: int, seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return build(zoo, input_shape, num_classes)
+
+
+def unit_modules(model: nn.Module, input_shape) -> UnitGraph:
+    return trace_units(model, input_shape)
+
+
+def param_bytes(modules, bytes_per_value: int = 4) -> int:
+    return sum(p.numel() for m in modules for p in m.parameters()) * bytes_per_value
+
+
+def make_optimizer(params, kind: str, lr: float):
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        return None
+    if kind == "adam":
+        return torch.optim.Adam(params, lr=lr * 0.02)
+    return torch.optim.SGD(params, lr=lr, momentum=0.9)
+
+
+def average_into(copies: list[list[nn.Module]], weights: np.ndarray, unit: int) -> None:
+    """Set unit `unit` of every copy to the weighted average of the copies' parameters and
+    floating buffers."""
+    mods = [c[unit] for c in copies]
+    w = torch.tensor(weights / weights.sum(), dtype=torch.float32)
+    with torch.no_grad():
+        states = [m.state_dict() for m in mods]
+        for key, ref in states[0].items():
+            if not torch.is_floating_point(ref):
+                continue
+            avg = sum(wi * s[key] for wi, s in zip(w, states))
+            for m in mods:
+                m.state_dict()[key].copy_(avg)
+
+
+@dataclass
+class Replicas:
+    """Full model copies per device (as lists of unit modules) with a cut per device."""
+    units: list[list[nn.Module]]     # units[i][l]: device i's copy of unit l (0-based)
+    cuts: list[int]
+
+    @classmethod
+    def build(cls, ug: UnitGraph, cuts: list[int]) -> Replicas:
+        return cls([[copy.deepcopy(u) for u in ug.units] for _ in cuts], list(cuts))
+
+    def head(self, i: int) -> nn.Sequential:
+        return nn.Sequential(*self.units[i][: self.cuts[i]])
+
+    def tail(self, i: int) -> nn.Sequential:
+        return nn.Sequential(*self.units[i][self.cuts[i]:])
+
+    def average(self, weights: np.ndarray) -> None:
+        for unit in range(len(self.units[0])):
+            average_into(self.units, weights, unit)
+
+    def model(self, i: int = 0) -> nn.Sequential:
+        return nn.Sequential(*self.units[i])
+
+
+@dataclass
+class FplModel:
+    branches: list[list[nn.Module]]          # per device: units 1..j
+    junction: dict[str, nn.Module]           # per group: its slot, a copy of unit j+1
+    trunk: list[nn.Module]                   # units j+2..L
+    groups: list[str]                        # per device
+
+    @classmethod
+    def build(cls, ug: UnitGraph, j: int, groups: list[str]) -> FplModel:
+        branch = ug.units[:j]
+        return cls([[copy.deepcopy(u) for u in branch] for _ in groups],
+                   {g: copy.deepcopy(ug.units[j]) for g in dict.fromkeys(groups)},
+                   [copy.deepcopy(u) for u in ug.units[j + 1:]], list(groups))
+
+    def average_branches(self, weights: np.ndarray) -> None:
+        for g in set(self.groups):
+            members = [i for i, x in enumerate(self.groups) if x == g]
+            if len(members) < 2:
+                continue
+            for unit in range(len(self.branches[0])):
+                average_into([self.branches[i] for i in members], weights[members], unit)
+
+    def model_for_group(self, g: str) -> nn.Sequential:
+        i = self.groups.index(g)
+        return nn.Sequential(*self.branches[i], self.junction[g], *self.trunk)
+
+
+def block_bounds(P: int, sizes: np.ndarray, offset: int) -> list[tuple[int, int]]:
+    """Blocks of the flat parameter vector: worker k gets sizes[k] consecutive parameters,
+    starting `offset` along (wrapping round); returns (start, length) per worker."""
+    out, pos = [], offset % max(P, 1)
+    for s in sizes:
+        out.append((pos, int(s)))
+        pos = (pos + int(s)) % max(P, 1)
+    return out
+
+
+def flat_params(model: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def set_flat(model: nn.Module, vec: torch.Tensor) -> None:
+    k = 0
+    with torch.no_grad():
+        for p in model.parameters():
+            n = p.numel()
+            p.copy_(vec[k:k + n].view_as(p))
+            k += n
+
+
+def block_mask(P: int, start: int, length: int) -> torch.Tensor:
+    m = torch.zeros(P, dtype=torch.bool)
+    end = start + length
+    if end <= P:
+        m[start:end] = True
+    else:
+        m[start:] = True
+        m[: end - P] = True
+    return m

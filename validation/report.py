@@ -1,0 +1,79 @@
+"""The validation report: predicted against measured, curves, and a Gantt chart of one round."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+COLORS = {"device": "#4C72B0", "uplink": "#DD8452", "server": "#55A868", "trunk": "#55A868",
+          "downlink": "#C44E52", "sync": "#8172B3", "handoff": "#8172B3", "download": "#C44E52",
+          "upload": "#DD8452", "compute": "#4C72B0"}
+
+
+def _color(phase: str) -> str:
+    if phase.startswith("stage"):
+        return "#4C72B0"
+    if phase.startswith("fwd"):
+        return "#DD8452"
+    if phase.startswith("bwd"):
+        return "#C44E52"
+    return COLORS.get(phase, "#937860")
+
+
+def gantt(events: list[dict], paradigm: str, path: Path, title: str = "") -> None:
+    """Bars per device in event order; parallel paradigms start every device at 0."""
+    sequential = paradigm in ("sl", "dsgd")
+    lanes = list(dict.fromkeys(e["device"] for e in events))
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(lanes) + 1.6))
+    cursor = {d: 0.0 for d in lanes}
+    t = 0.0
+    seen = set()
+    for e in events:
+        d = e["device"]
+        start = t if sequential else cursor[d]
+        label = e["phase"] if e["phase"] not in seen else None
+        seen.add(e["phase"])
+        ax.barh(lanes.index(d), e["seconds"], left=start, color=_color(e["phase"]), edgecolor="none", label=label)
+        cursor[d] = start + e["seconds"]
+        t = start + e["seconds"]
+    ax.set_yticks(range(len(lanes)), lanes)
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds in the round (on the planned nodes)")
+    ax.set_title(title or "one round")
+    ax.legend(loc="lower right", fontsize=8, ncols=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def curves(rounds, path: Path, title: str = "") -> None:
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    r = rounds["round"]
+    axes[0].plot(r, rounds.train_loss, label="train")
+    axes[0].plot(r, rounds.test_loss, label="test")
+    axes[0].set_title("loss")
+    axes[0].legend()
+    axes[1].plot(r, 100 * rounds.test_accuracy)
+    axes[1].set_title("test accuracy (%)")
+    axes[2].plot(r, rounds.round_latency_s, "o-", label="measured")
+    axes[2].plot(r, rounds.predicted_round_latency_s, "--", label="predicted")
+    axes[2].set_title("round latency (s)")
+    axes[2].legend()
+    for a in axes:
+        a.set_xlabel("round")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(result, out: Path) -> None:
+    t = f"{result.plan.scenario}: {result.plan.paradigm} ({result.executor})"
+    if len(result.rounds):
+        curves(result.rounds, out / "curves.png", t)
+    if result.events:
+        gantt(result.events, result.plan.paradigm, out / "gantt.png", t + ", last round")

@@ -1,0 +1,186 @@
+"""`edgeplan validate`: train the partitioned network by the plan, round by round, metered;
+checkpoint every round (a run resumes from the last one); report predicted against measured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from planner import paradigms
+from planner.costs import CostModel
+from planner.errors import PlanError, ScenarioError
+from planner.plan import Plan
+from planner.scenario import Scenario
+
+from .data import load, split_across
+from .engines import ENGINES, Job, Shard
+from .meters import RoundMeter, calibrate_host
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class RunResult:
+    plan: Plan
+    rounds: pd.DataFrame                 # one row per round: measured and predicted
+    nodes: pd.DataFrame                  # per round, per node: compute, bytes, transfer, energy
+    events: list[dict]                   # the last round's timeline (for the Gantt chart)
+    host_rate: float
+    executor: str
+    extra: dict = field(default_factory=dict)
+
+    def summary(self) -> pd.DataFrame:
+        return summarize(self.plan, self.rounds)
+
+
+def summarize(plan: Plan, rounds: pd.DataFrame) -> pd.DataFrame:
+    pr = plan.predicted
+    med = lambda c: float(np.median(rounds[c])) if len(rounds) else float("nan")  # noqa: E731
+    rel = np.abs(rounds.round_latency_s - pr["round_latency_s"]) / rounds.round_latency_s
+    rows = [
+        ("round latency (s)", pr["round_latency_s"], med("round_latency_s"), float(np.median(rel)) if len(rel) else np.nan),
+        ("energy per round (J)", pr["energy_j"], med("energy_j"), None),
+        ("device energy per round (J)", pr["device_energy_j"], med("device_energy_j"), None),
+        ("bytes per round", pr["comm_bytes"], med("comm_bytes"), None),
+    ]
+    df = pd.DataFrame(rows, columns=["quantity", "predicted", "measured (median)", "median |pred-meas|/meas"])
+    fill = (df.predicted - df["measured (median)"]).abs() / df["measured (median)"].abs()
+    df["median |pred-meas|/meas"] = df["median |pred-meas|/meas"].fillna(fill)
+    return df
+
+
+def check_plan(scn: Scenario, plan: Plan) -> None:
+    if scn.spec.model.zoo is None:
+        raise ScenarioError("validation trains a torch model: the scenario needs model.zoo (a profile or a "
+                            "measured workbook has no model to train)", scn.source, path="model")
+    if plan.scenario != scn.name:
+        raise PlanError(f"the plan was made for scenario '{plan.scenario}', not '{scn.name}'")
+
+
+def make_job(scn: Scenario, plan: Plan, seed: int | None = None) -> tuple[Job, CostModel, object]:
+    check_plan(scn, plan)
+    cm = CostModel(scn)
+    para = paradigms.get(plan.paradigm)
+    decisions = para.decode(cm, plan)
+    tr = scn.spec.training
+    seed = tr.seed if seed is None else seed
+    ds = load(tr.dataset, scn.spec.model.input_shape, scn.spec.model.num_classes, seed, scn.base_dir)
+    devices = cm.devices if plan.paradigm != "dsgd" else [decisions["source"]]
+    nodes = scn.nodes
+    sizes = [int(nodes.loc[d, "samples"]) if nodes.loc[d, "samples"] == nodes.loc[d, "samples"]
+             and nodes.loc[d, "samples"] is not None else len(ds.y_train) // len(devices) for d in devices]
+    idx = split_across(ds.y_train, sizes, tr.iid, tr.dirichlet_alpha, seed)
+    shards = {d: Shard(ds, ix, seed * 1000 + k) for k, (d, ix) in enumerate(zip(devices, idx))}
+    return Job(cm, decisions, ds, shards, seed), cm, para
+
+
+def _save_checkpoint(out: Path, state: dict) -> None:
+    tmp = out / (CHECKPOINT + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, out / CHECKPOINT)
+
+
+def run_inprocess(scn: Scenario, plan: Plan, rounds: int | None = None, out_dir: str | Path | None = None,
+                  resume: bool = False, progress: bool = False, seed: int | None = None) -> RunResult:
+    """Train in this process, one thread, metering every round."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _run(scn, plan, rounds, out_dir, resume, progress, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(scn, plan, rounds, out_dir, resume, progress, seed) -> RunResult:
+    job, cm, para = make_job(scn, plan, seed)
+    engine = ENGINES[plan.paradigm](job)
+    rounds = rounds or scn.spec.training.rounds
+    out = Path(out_dir) if out_dir else None
+    rows, node_rows, start = [], [], 0
+    host_rate = None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        if resume and (out / CHECKPOINT).exists():
+            st = torch.load(out / CHECKPOINT, weights_only=False)
+            if st["plan"] != plan.to_dict():
+                raise PlanError(f"{out / CHECKPOINT} belongs to another plan; use a fresh --out directory")
+            engine.load(st["engine"])
+            for d, s in st["shards"].items():
+                job.shards[d].load(s)
+            rows, node_rows, start, host_rate = st["rounds"], st["nodes"], st["round"], st["host_rate"]
+    if host_rate is None:
+        host_rate = _calibrate(job, cm)
+    predicted = plan.predicted
+    bar = _bar(progress, rounds, start)
+    events = []
+    for r in range(start, rounds):
+        meter = RoundMeter(cm, host_rate)
+        t0 = time.perf_counter()
+        loss, T = engine.round(meter)
+        wall = time.perf_counter() - t0
+        acc, test_loss = engine.evaluate()
+        devs = getattr(engine, "devices", [job.decisions.get("source")])
+        costs = meter.costs(plan.paradigm, devs, T)
+        rows.append({"round": r + 1, "train_loss": loss, "test_loss": test_loss, "test_accuracy": acc,
+                     "round_latency_s": T, "predicted_round_latency_s": predicted["round_latency_s"],
+                     "energy_j": costs.energy, "device_energy_j": costs.device_energy,
+                     "comm_bytes": costs.comm_bytes, "predicted_comm_bytes": predicted["comm_bytes"],
+                     "wall_s": wall})
+        per = costs.nodes.reset_index()
+        per.insert(0, "round", r + 1)
+        node_rows += per.to_dict("records")
+        events = [e.__dict__ for e in meter.events]
+        if out is not None:
+            _save_checkpoint(out, {"plan": plan.to_dict(), "engine": engine.state(), "round": r + 1,
+                                   "shards": {d: s.state() for d, s in job.shards.items()},
+                                   "rounds": rows, "nodes": node_rows, "host_rate": host_rate})
+            pd.DataFrame(rows).to_csv(out / "rounds.csv", index=False)
+        if bar:
+            bar[0].update(bar[1], advance=1, description=f"round {r + 1}/{rounds}: loss {loss:.3f}, acc {acc:.3f}")
+    if bar:
+        bar[0].stop()
+    return RunResult(plan, pd.DataFrame(rows), pd.DataFrame(node_rows), events, host_rate, "inprocess")
+
+
+def _calibrate(job: Job, cm: CostModel) -> float:
+    model = job.model()
+    b = int(cm.scn.spec.training.batch_size)
+    x, y = job.ds.x_train[:b], job.ds.y_train[:b]
+    if len(x) < b:
+        x, y = x.repeat(b // len(x) + 1, *[1] * (x.dim() - 1))[:b], y.repeat(b // len(y) + 1)[:b]
+    return calibrate_host(model, x, y, float(cm.table.F[-1]))
+
+
+def _bar(enabled: bool, total: int, done: int):
+    if not enabled:
+        return None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    p = Progress(TextColumn("{task.description:<44}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                 TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
+    p.start()
+    return p, p.add_task("training", total=total, completed=done)
+
+
+def write_outputs(result: RunResult, out: Path) -> None:
+    """JSON, CSV and plots beside the checkpoint in --out DIR."""
+    from .report import write_report
+    out.mkdir(parents=True, exist_ok=True)
+    result.rounds.to_csv(out / "rounds.csv", index=False)
+    result.nodes.to_csv(out / "nodes.csv", index=False)
+    summ = result.summary()
+    summ.to_csv(out / "summary.csv", index=False)
+    doc = {"scenario": result.plan.scenario, "paradigm": result.plan.paradigm, "executor": result.executor,
+           "host_flops": result.host_rate, "predicted": result.plan.predicted,
+           "summary": summ.to_dict("records"), "rounds": result.rounds.to_dict("records"),
+           "final_accuracy": float(result.rounds.test_accuracy.iloc[-1]) if len(result.rounds) else None,
+           **result.extra}
+    (out / "summary.json").write_text(json.dumps(doc, indent=2, default=float))
+    write_report(result, out)
