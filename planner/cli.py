@@ -362,6 +362,61 @@ def compare(scenario: Path = typer.Argument(...),
         err.print(f"wrote {out_file}")
 
 
+@app.command()
+@_handles_errors
+def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argument(..., metavar="PLAN.json"),
+             rounds: int = typer.Option(None, help="Rounds to train (default: the scenario's training.rounds)."),
+             executor: str = typer.Option("inprocess", help="inprocess, or distributed (one process per node)."),
+             out_dir: Path = typer.Option(None, "--out", help="Write rounds, summary, plots and checkpoints here."),
+             resume: bool = typer.Option(False, help="Continue from the checkpoint in --out."),
+             timeout: float = typer.Option(120.0, help="Distributed: seconds without progress before giving up."),
+             shaped: bool = typer.Option(False, help="Distributed, as root: each device in a network namespace "
+                                                     "behind a tc rate limit equal to its allocated rate.")):
+    """Train the partitioned network for real; report predicted against measured."""
+    from .plan import Plan
+    from .scenario import load_scenario
+
+    if executor not in ("inprocess", "distributed"):
+        _bad_option(f"--executor '{executor}': use inprocess or distributed")
+    if resume and out_dir is None:
+        _bad_option("--resume needs --out DIR (where the checkpoint is)")
+    scn = load_scenario(scenario)
+    p = Plan.load(plan_file)
+    if executor == "inprocess":
+        from validation.runner import run_inprocess
+        res = run_inprocess(scn, p, rounds, out_dir, resume, progress=True)
+    else:
+        from validation.distributed import WorkerFailed, run_distributed
+        try:
+            res = run_distributed(str(scenario), p, rounds, out_dir, resume, progress=True, timeout=timeout,
+                                  shaped=shaped)
+        except WorkerFailed as e:
+            err.print(f"error: {e}", markup=False)
+            raise typer.Exit(1) from None
+    _print_validation(res)
+    if out_dir is not None:
+        from validation.runner import write_outputs
+        write_outputs(res, out_dir)
+        err.print(f"wrote {out_dir}/: summary.json, rounds.csv, nodes.csv, curves.png, gantt.png")
+
+
+def _print_validation(res):
+    s = res.summary()
+    t = Table(title=f"{res.plan.scenario}: {res.plan.paradigm}, {len(res.rounds)} rounds ({res.executor})",
+              title_justify="left")
+    for c in s.columns:
+        t.add_column(c, justify="left" if c == "quantity" else "right")
+    for _, r in s.iterrows():
+        t.add_row(r.quantity, f"{r.predicted:.4g}", f"{r['measured (median)']:.4g}",
+                  f"{100 * r['median |pred-meas|/meas']:.1f}%" if r['median |pred-meas|/meas'] == r['median |pred-meas|/meas'] else "")
+    out.print(t)
+    if len(res.rounds):
+        last = res.rounds.iloc[-1]
+        out.print(f"accuracy {100 * last.test_accuracy:.1f}% after round {int(last['round'])} (test loss "
+                  f"{last.test_loss:.3f}, train loss {res.rounds.train_loss.iloc[0]:.3f} -> {last.train_loss:.3f}); "
+                  f"this host calibrated at {fmt_si(res.host_rate, 'FLOP/s')}")
+
+
 def main():
     app()
 

@@ -22,8 +22,17 @@ from planner.costs import CostModel
 
 from .data import Dataset
 from .meters import RoundMeter, tensor_bytes
-from .partition import (FplModel, Replicas, block_bounds, block_mask, flat_params, make_model, make_optimizer,
-                        set_flat, unit_modules)
+from .partition import (
+    FplModel,
+    Replicas,
+    block_bounds,
+    block_mask,
+    flat_params,
+    make_model,
+    make_optimizer,
+    set_flat,
+    unit_modules,
+)
 
 LOSS = nn.CrossEntropyLoss()
 
@@ -200,7 +209,7 @@ class ReplicaEngine(Engine):
                 _zero(self.opt_dev[i])
                 h.backward(act.grad)
                 _step(self.opt_dev[i])
-        return float(loss)
+        return float(loss.detach())
 
     def round(self, meter):
         losses = []
@@ -276,7 +285,7 @@ class SLEngine(Engine):
                         _zero(self.opt_dev[i])
                         h.backward(act.grad)
                         _step(self.opt_dev[i])
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
             # the client part goes to the next device through the server
             meter.send(self.R, i, wb, True, 1.0, dev, "handoff")
             meter.send(self.R, (i + 1) % n, wb, False, 1.0, dev, "handoff")
@@ -349,7 +358,7 @@ class FPLEngine(Engine):
                         _zero(self.opt_branch[i])
                         h.backward(act.grad)
                         _step(self.opt_branch[i])
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
         sizes = {g: self.groups.count(g) for g in set(self.groups)}
         for i, dev in enumerate(self.devices):    # branch averaging inside groups of several devices
             if sizes[self.groups[i]] > 1:
@@ -419,7 +428,7 @@ class DSGDEngine(Engine):
                     ins.append(inp)
                     acts.append(out)
                     h = out
-                loss_sum += float(acts[-1])
+                loss_sum += float(acts[-1].detach())
                 grad = None
                 for k in reversed(range(n_st)):
                     node = self.stages[k][0]
@@ -517,7 +526,7 @@ class PELEngine(Engine):
                         vec = flat_params(rep)
                         vec[mask] -= self.lr * buf
                         set_flat(rep, vec)
-                        losses.append(float(loss))
+                        losses.append(float(loss.detach()))
                 updates.append(flat_params(rep)[mask])
                 meter.send(self.R, k, length * bpv, True, self.su[k], dev, "upload")
             new[mask] = torch.stack(updates).mean(0)

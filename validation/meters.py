@@ -73,9 +73,11 @@ class RoundMeter:
         self.busy[node] = self.busy.get(node, 0.0) + on_node
         self.events.append(Event(node, device, phase, on_node / share, 0, host))
 
-    def send(self, routes, i: int, nbytes: int, up: bool, share: float, device: str, phase: str) -> float:
-        """A message of nbytes along route i (up: towards its destination); returns its time."""
-        t = routes.time_one(i, nbytes, share, up)
+    def send(self, routes, i: int, nbytes: int, up: bool, share: float, device: str, phase: str,
+             seconds: float | None = None) -> float:
+        """A message of nbytes along route i (up: towards its destination); returns its time:
+        at the allocated rate, or `seconds` when the transfer was timed on a shaped link."""
+        t = routes.time_one(i, nbytes, share, up) if seconds is None else float(seconds)
         key = (id(routes), i)
         if key not in self.wire:
             self.wire[key] = [routes, i, 0.0, 0.0, share]

@@ -28,7 +28,7 @@ def gantt(events: list[dict], paradigm: str, path: Path, title: str = "") -> Non
     """Bars per device in event order; parallel paradigms start every device at 0."""
     sequential = paradigm in ("sl", "dsgd")
     lanes = list(dict.fromkeys(e["device"] for e in events))
-    fig, ax = plt.subplots(figsize=(10, 0.45 * len(lanes) + 1.6))
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(lanes) + 2.0))
     cursor = {d: 0.0 for d in lanes}
     t = 0.0
     seen = set()
@@ -44,7 +44,7 @@ def gantt(events: list[dict], paradigm: str, path: Path, title: str = "") -> Non
     ax.invert_yaxis()
     ax.set_xlabel("seconds in the round (on the planned nodes)")
     ax.set_title(title or "one round")
-    ax.legend(loc="lower right", fontsize=8, ncols=4)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.32), fontsize=8, ncols=8, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

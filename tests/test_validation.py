@@ -1,0 +1,184 @@
+"""Validation: real training of the partitioned networks, metered against the prediction."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from torch import nn
+
+from models.profile import split_at, trace_units
+from models.zoo import build
+from planner import paradigms
+from planner.costs import CostModel
+from planner.scenario import from_data, load_scenario
+from validation.runner import run_inprocess, write_outputs
+
+from .conftest import SCENARIOS
+
+DIGITS = SCENARIOS / "digits-small.yaml"
+
+
+@pytest.fixture(scope="module")
+def digits():
+    scn = load_scenario(DIGITS)
+    return scn, CostModel(scn)
+
+
+@pytest.mark.parametrize("name", paradigms.NAMES)
+def test_bytes_match_prediction_and_training_reduces_loss(digits, name, tmp_path):
+    scn, cm = digits
+    plan = paradigms.get(name).solve(cm)
+    res = run_inprocess(scn, plan, rounds=4, out_dir=tmp_path)
+    r = res.rounds
+    pred = plan.predicted["comm_bytes"]
+    assert np.allclose(r.comm_bytes, pred, rtol=0.01), (r.comm_bytes.tolist(), pred)
+    assert r.train_loss.iloc[-1] < r.train_loss.iloc[0]
+    assert (r.round_latency_s > 0).all() and (r.energy_j > 0).all()
+    write_outputs(res, tmp_path)
+    for f in ("summary.json", "rounds.csv", "nodes.csv", "curves.png", "gantt.png", "checkpoint.pt"):
+        assert (tmp_path / f).stat().st_size > 0, f
+
+
+@pytest.mark.parametrize("zoo, shape", [("fpl_cnn", (1, 8, 8)), ("resnet18", (3, 16, 16)), ("mlp", (1, 8, 8))])
+def test_splitting_never_changes_the_gradients(zoo, shape):
+    torch.manual_seed(0)
+    whole = build(zoo, shape, 10)
+    split = copy.deepcopy(whole)
+    ug = trace_units(split, shape)
+    x, y = torch.randn(8, *shape), torch.randint(0, 10, (8,))
+    nn.CrossEntropyLoss()(whole(x), y).backward()
+    for c in range(1, len(ug.units)):
+        split.zero_grad(set_to_none=True)
+        head, tail = split_at(ug, c)
+        h = head(x)
+        act = h.detach().requires_grad_(True)
+        nn.CrossEntropyLoss()(tail(act), y).backward()     # the server's part
+        h.backward(act.grad)                               # the gradient sent back to the device
+        for (n, a), (_, b) in zip(whole.named_parameters(), split.named_parameters()):
+            torch.testing.assert_close(b.grad, a.grad, rtol=1e-5, atol=1e-6, msg=f"cut {c}: {n}")
+
+
+def test_split_learning_with_momentum_handed_on_is_centralised_sgd():
+    """DESIGN.md's oracle: clients in turn, client weights and momentum passed on, equals SGD on
+    the whole model on the same batches in the same order, exactly."""
+    torch.manual_seed(0)
+    whole = build("fpl_cnn", (1, 8, 8), 10)
+    split = copy.deepcopy(whole)
+    ug = trace_units(split, (1, 8, 8))
+    head, tail = split_at(ug, 2)
+    opt_w = torch.optim.SGD(whole.parameters(), lr=0.05, momentum=0.9)
+    opt_h = torch.optim.SGD(head.parameters(), lr=0.05, momentum=0.9)   # handed from client to client
+    opt_t = torch.optim.SGD(tail.parameters(), lr=0.05, momentum=0.9)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(30):
+        x, y = torch.randn(16, 1, 8, 8, generator=g), torch.randint(0, 10, (16,), generator=g)
+        opt_w.zero_grad()
+        nn.CrossEntropyLoss()(whole(x), y).backward()
+        opt_w.step()
+        opt_h.zero_grad()
+        opt_t.zero_grad()
+        h = head(x)
+        act = h.detach().requires_grad_(True)
+        nn.CrossEntropyLoss()(tail(act), y).backward()
+        opt_t.step()
+        h.backward(act.grad)
+        opt_h.step()
+    for a, b in zip(whole.parameters(), split.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_inprocess_resume_equals_an_uninterrupted_run(digits, tmp_path):
+    scn, cm = digits
+    plan = paradigms.get("psl").solve(cm)
+    full = run_inprocess(scn, plan, rounds=4)
+    run_inprocess(scn, plan, rounds=2, out_dir=tmp_path)
+    resumed = run_inprocess(scn, plan, rounds=4, out_dir=tmp_path, resume=True)
+    assert list(resumed.rounds["round"]) == [1, 2, 3, 4]
+    np.testing.assert_array_equal(resumed.rounds.test_accuracy, full.rounds.test_accuracy)
+    np.testing.assert_array_equal(resumed.rounds.train_loss, full.rounds.train_loss)
+
+
+def test_measured_latency_is_close_to_the_prediction(digits):
+    """Not a timing assertion on this machine: the bytes are exact and compute is converted from
+    FLOPs, so the measured round stays within a loose factor of the prediction."""
+    scn, cm = digits
+    plan = paradigms.get("sl").solve(cm)
+    res = run_inprocess(scn, plan, rounds=3)
+    ratio = res.rounds.round_latency_s / plan.predicted["round_latency_s"]
+    assert ((ratio > 0.5) & (ratio < 2.0)).all(), ratio.tolist()
+
+
+def _two_devices():
+    data = yaml.safe_load(DIGITS.read_text())
+    data["nodes"][1]["count"] = 1                     # one pi and the phone: 3 processes with the server
+    return data
+
+
+def test_distributed_agrees_with_inprocess(tmp_path):
+    from validation.distributed import run_distributed
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(_two_devices()))
+    scn = load_scenario(path)
+    plan = paradigms.get("psl").solve(CostModel(scn))
+    a = run_inprocess(scn, plan, rounds=3)
+    b = run_distributed(str(path), plan, rounds=3, timeout=120)
+    np.testing.assert_array_equal(a.rounds.comm_bytes, b.rounds.comm_bytes)
+    np.testing.assert_array_equal(b.rounds.payload_bytes, b.rounds.comm_bytes)
+    assert (b.rounds.framing_bytes < 0.01 * b.rounds.payload_bytes).all()
+    np.testing.assert_array_equal(a.rounds.test_accuracy, b.rounds.test_accuracy)
+
+
+def test_killed_worker_ends_the_run_with_its_name_and_keeps_rounds(tmp_path):
+    from validation.distributed import WorkerFailed, run_distributed
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(_two_devices()))
+    scn = load_scenario(path)
+    plan = paradigms.get("psl").solve(CostModel(scn))
+    out = tmp_path / "run"
+    with pytest.raises(WorkerFailed, match=r"device pi-0 \(rank 1\) died \(exit code 17\) in round 3; rounds "
+                                           r"1\.\.2 are saved in .*run"):
+        run_distributed(str(path), plan, rounds=4, out_dir=out, timeout=60, kill={"rank": 1, "round": 3})
+    import json
+    saved = json.loads((out / "rounds.json").read_text())["rounds"]
+    assert [r["round"] for r in saved] == [1, 2]
+    assert (out / "rank0.pt").exists() and (out / "rank1.pt").exists()
+    resumed = run_distributed(str(path), plan, rounds=4, out_dir=out, resume=True, timeout=60)
+    assert list(resumed.rounds["round"]) == [1, 2, 3, 4]
+    full = run_inprocess(scn, plan, rounds=4)
+    np.testing.assert_array_equal(resumed.rounds.test_accuracy, full.rounds.test_accuracy)
+
+
+def test_validation_needs_a_zoo_model():
+    from planner.errors import ScenarioError
+    scn = load_scenario(SCENARIOS / "measured-vgg19.yaml")
+    plan = paradigms.get("psl").solve(CostModel(scn))
+    with pytest.raises(ScenarioError, match=r"validation trains a torch model: the scenario needs model\.zoo"):
+        run_inprocess(scn, plan, rounds=1)
+
+
+def test_plan_for_another_scenario_is_rejected(digits):
+    from planner.errors import PlanError
+    scn, cm = digits
+    other = load_scenario(SCENARIOS / "fpl-fog.yaml")
+    plan = paradigms.get("fl").solve(CostModel(other))
+    with pytest.raises(PlanError, match=r"the plan was made for scenario 'fpl-fog', not 'digits-small'"):
+        run_inprocess(scn, plan, rounds=1)
+
+
+def test_hung_worker_ends_the_run_within_the_timeout(tmp_path):
+    import time
+
+    from validation.distributed import WorkerFailed, run_distributed
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(_two_devices()))
+    plan = paradigms.get("psl").solve(CostModel(load_scenario(path)))
+    t0 = time.monotonic()
+    with pytest.raises(WorkerFailed, match=r"device phone \(rank 2\) hung: no progress for 8 s in round 2; rounds "
+                                           r"1\.\.1 are saved"):
+        run_distributed(str(path), plan, rounds=3, out_dir=tmp_path / "run", timeout=8,
+                        kill={"rank": 2, "round": 2, "hang": True})
+    assert time.monotonic() - t0 < 60

@@ -1,0 +1,457 @@
+"""The distributed executor: one process per node, tensors really sent over torch.distributed.
+
+Ranks: 0 is the server (it also aggregates, meters and checkpoints), 1..N the plan's devices in
+order. fl, sl and psl run here; each process rebuilds the same job (scenario, plan, data, seed)
+and its own part of the model, so the run is the in-process run, split across processes.
+
+Every tensor goes as a small header (the sender's send time, the shape) and a payload. Payload
+bytes are what the cost model predicts; headers are framing (counted apart). Compute is timed in
+each process (one torch thread) and converted to the node's speed as in-process. Transfer times
+come from the payload bytes at the plan's rates, or, on shaped links (`shaped=True`: each device
+in its own network namespace behind a `tc` rate limit equal to its allocated rate), from the
+header's send time to the end of the receive.
+
+Faults: the parent watches every process; one that exits, or a round that makes no progress for
+`timeout` seconds, ends the run with an error naming the node; the rounds finished before are on
+disk (checkpoint after every round), and a run resumes from them.
+
+Across real machines the same code runs under torchrun: set MASTER_ADDR/MASTER_PORT, RANK and
+WORLD_SIZE and start `python -m validation.distributed JOB.json` on each machine (see README).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue as queue_mod
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+SUPPORTED = ("fl", "sl", "psl")
+HEADER = 8   # float64 values: send time, ndim, up to 6 dims
+
+
+class WorkerFailed(RuntimeError):
+    """A node's process died or hung; the message names it."""
+
+
+@dataclass
+class Wire:
+    """Sends and receives tensors with a header; counts payload and framing bytes."""
+    payload: int = 0
+    framing: int = 0
+
+    def send(self, t: torch.Tensor, dst: int) -> None:
+        h = torch.zeros(HEADER, dtype=torch.float64)
+        h[0] = time.monotonic()
+        h[1] = t.dim()
+        h[2:2 + t.dim()] = torch.tensor(t.shape, dtype=torch.float64)
+        dist.send(h, dst)
+        dist.send(t.contiguous(), dst)
+        self.payload += t.numel() * t.element_size()
+        self.framing += h.numel() * h.element_size()
+
+    def recv(self, src: int, dtype=torch.float32) -> tuple[torch.Tensor, float]:
+        """(tensor, seconds from the sender's send to the end of this receive)."""
+        h = torch.zeros(HEADER, dtype=torch.float64)
+        dist.recv(h, src)
+        shape = [int(x) for x in h[2:2 + int(h[1])].tolist()]
+        t = torch.empty(shape, dtype=dtype)
+        dist.recv(t, src)
+        return t, time.monotonic() - float(h[0])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- per-process programs
+
+def _node(rank: int, world: int, cfg: dict, q) -> None:
+    """Entry point of every node process."""
+    torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    try:
+        if cfg.get("ifname"):
+            os.environ["GLOO_SOCKET_IFNAME"] = cfg["ifname"][rank]
+        # gloo waits longer than the parent, so the parent names a hung node before gloo gives up
+        dist.init_process_group("gloo", rank=rank, world_size=world, init_method=cfg["init"],
+                                timeout=timedelta(seconds=3 * cfg["timeout"]))
+        prog = _Program(rank, cfg, q)
+        prog.run()
+        dist.barrier()
+        dist.destroy_process_group()
+    except Exception as e:  # report and exit non-zero: the parent names this node
+        q.put(("error", rank, f"{type(e).__name__}: {e}", traceback.format_exc()))
+        sys.exit(1)
+
+
+class _Program:
+    def __init__(self, rank: int, cfg: dict, q):
+        from planner.plan import Plan
+        from planner.scenario import load_scenario
+
+        from .engines import ENGINES
+        from .runner import make_job
+
+        self.rank, self.cfg, self.q = rank, cfg, q
+        self.scn = load_scenario(cfg["scenario"])
+        self.plan = Plan.from_dict(cfg["plan"])
+        self.job, self.cm, _ = make_job(self.scn, self.plan, cfg["seed"])
+        self.engine = ENGINES[self.plan.paradigm](self.job)   # the same initial parts everywhere
+        self.wire = Wire()
+        self.out = Path(cfg["out"]) if cfg.get("out") else None
+        self.kill = cfg.get("kill")   # fault injection for tests: {"rank": r, "round": k}
+
+    def beat(self, r: int) -> None:
+        """Tell the parent this node is alive and where it is."""
+        self.q.put(("beat", self.rank, r + 1))
+
+    # -- state of this process, saved each round (resume)
+    def _state_path(self) -> Path:
+        return self.out / f"rank{self.rank}.pt"
+
+    def _save(self, r: int) -> None:
+        if self.out is None:
+            return
+        st = {"round": r, "engine": self.engine.state(),
+              "shards": {d: s.state() for d, s in self.job.shards.items()}}
+        tmp = self._state_path().with_suffix(".tmp")
+        torch.save(st, tmp)
+        os.replace(tmp, self._state_path())
+
+    def _load(self) -> int:
+        if self.out is None or not self.cfg.get("resume") or not self._state_path().exists():
+            return 0
+        st = torch.load(self._state_path(), weights_only=False)
+        self.engine.load(st["engine"])
+        for d, s in st["shards"].items():
+            self.job.shards[d].load(s)
+        return int(st["round"])
+
+    def run(self):
+        t = torch.tensor([self._load()])
+        dist.all_reduce(t, op=dist.ReduceOp.MIN)      # every node resumes from the same round
+        start = int(t)
+        rounds = self.cfg["rounds"]
+        for r in range(start, rounds):
+            self.beat(r)
+            if self.kill and self.kill["rank"] == self.rank and self.kill["round"] == r + 1:
+                if self.kill.get("hang"):
+                    time.sleep(10 ** 6)                # a worker hangs mid-run
+                os._exit(17)                           # a worker dies mid-run
+            if self.rank == 0:
+                self._server_round(r)
+            else:
+                self._device_round(r)
+            self._save(r + 1)
+
+    # -- devices
+    def _device_round(self, r: int):
+        e, i = self.engine, self.rank - 1
+        par = self.plan.paradigm
+        compute = 0.0
+        dev = e.devices[i]
+        self.down_s, self.sync_down_s = 0.0, 0.0
+        if par == "sl":
+            if i > 0 or r > 0:   # the client part arrives from the previous device
+                self.sync_down_s += self._recv_head(e.head)
+            for _ in range(self.cm.tau):
+                compute += self._device_step(dev, e.head, e.opt_dev[i], split=True)
+            self._send_params(e.head, 0)
+        else:
+            head = e.rep.head(i)
+            full = e.cuts[i] == self.cm.L
+            for _ in range(self.cm.tau):
+                compute += self._device_step(dev, head, e.opt_dev[i], split=not full)
+            self._send_params(head, 0)
+            self.sync_down_s += self._recv_head(head)
+        dist.send(torch.tensor([compute, self.wire.payload, self.wire.framing, self.down_s, self.sync_down_s],
+                               dtype=torch.float64), 0)
+        self.wire.payload = self.wire.framing = 0
+
+    def _device_step(self, dev: str, head, opt, split: bool) -> float:
+        from .engines import LOSS
+        self.q.put(("beat", self.rank, None))
+        x, y = self.job.shards[dev].next(self.job.batch(dev))
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        if not split:
+            LOSS(head(x), y).backward()
+            opt.step()
+            return time.perf_counter() - t0
+        h = head(x)
+        t1 = time.perf_counter()
+        self.wire.send(h.detach(), 0)
+        self.wire.send(y, 0)
+        g, t_dn = self.wire.recv(0)
+        self.down_s += t_dn
+        t2 = time.perf_counter()
+        h.backward(g)
+        opt.step()
+        return (t1 - t0) + (time.perf_counter() - t2)
+
+    def _send_params(self, module, dst: int):
+        flat = torch.cat([p.detach().reshape(-1) for p in module.parameters()]) if any(
+            True for _ in module.parameters()) else torch.zeros(0)
+        self.wire.send(flat, dst)
+
+    def _recv_head(self, module, src: int = 0) -> float:
+        from .partition import set_flat
+        flat, t = self.wire.recv(src)
+        if flat.numel():
+            set_flat(module, flat)
+        return t
+
+    # -- the server
+    def _server_round(self, r: int):
+        from .meters import Event, RoundMeter
+        from .partition import set_flat
+        e, cm, par = self.engine, self.cm, self.plan.paradigm
+        meter = RoundMeter(cm, self.cfg["host_rate"])
+        n = len(e.devices)
+        self._msgs = []                            # (device, up bytes, down bytes, measured up s)
+        losses, srv_host, sync_up = [], [0.0] * n, [0.0] * n
+        if par == "sl":
+            for i in range(n):
+                src = i + 1
+                if i > 0 or r > 0:
+                    self._send_params(e.head, src)   # the client part handed on to device i
+                for _ in range(cm.tau):
+                    losses.append(self._serve(src, e.tail, e.opt_srv, srv_host, i))
+                flat, sync_up[i] = self.wire.recv(src)
+                if flat.numel():
+                    set_flat(e.head, flat)
+        else:
+            for _ in range(cm.tau):
+                for i in range(n):
+                    if e.cuts[i] < cm.L:
+                        losses.append(self._serve(i + 1, e.rep.tail(i), e.opt_srv[i], srv_host, i))
+            for i in range(n):
+                flat, sync_up[i] = self.wire.recv(i + 1)
+                if flat.numel():
+                    set_flat(e.rep.head(i), flat)
+            e.rep.average(e.weights(e.devices))
+            for i in range(n):
+                self._send_params(e.rep.head(i), i + 1)
+        stats = []
+        for i in range(n):
+            st = torch.zeros(5, dtype=torch.float64)
+            dist.recv(st, i + 1)
+            stats.append(st.tolist())
+        # the round, assembled as the in-process meter does, from what was measured here
+        share = getattr(e, "share", np.ones(n))
+        alpha = getattr(e, "alpha", np.ones(n))
+        shaped = self.cfg.get("shaped", False)
+        for i, dev in enumerate(e.devices):
+            srv = e.servers[i] if hasattr(e, "servers") else e.server
+            compute, _, _, down_s, sync_down_s = stats[i]
+            on = compute * meter.ratio(dev)
+            meter.busy[dev] = meter.busy.get(dev, 0.0) + on
+            meter.events.append(Event(dev, dev, "device", on, 0, compute))
+            if srv_host[i] > 0:
+                on = srv_host[i] * meter.ratio(srv)
+                meter.busy[srv] = meter.busy.get(srv, 0.0) + on
+                meter.events.append(Event(srv, dev, "server", on / alpha[i], 0, srv_host[i]))
+            up = [(b, t) for (k, b, _, t) in self._msgs if k == i]
+            dn = [b for (k, _, b, _) in self._msgs if k == i]
+            per_dn = down_s / max(len(dn), 1)
+            for b, t in up:
+                meter.send(e.R, i, b, True, share[i], dev, "uplink", t if shaped else None)
+            for b in dn:
+                meter.send(e.R, i, b, False, share[i], dev, "downlink", per_dn if shaped else None)
+            if par == "sl":
+                wb = sum(p.numel() * p.element_size() for p in e.head.parameters())
+                meter.send(e.R, i, wb, True, 1.0, dev, "handoff", sync_up[i] if shaped else None)
+                nxt = (i + 1) % n
+                meter.send(e.R, nxt, wb, False, 1.0, dev, "handoff", stats[nxt][4] if shaped else None)
+            else:
+                wb = sum(p.numel() * p.element_size() for p in e.rep.head(i).parameters())
+                meter.send(e.R, i, wb, True, share[i], dev, "sync", sync_up[i] if shaped else None)
+                meter.send(e.R, i, wb, False, share[i], dev, "sync", sync_down_s if shaped else None)
+        T = sum(ev.seconds for ev in meter.events) if par == "sl" else max(meter.device_time(d) for d in e.devices)
+        costs = meter.costs(par, e.devices, T)
+        acc, test_loss = e.evaluate()
+        dev_payload = sum(int(st[1]) for st in stats)
+        dev_framing = sum(int(st[2]) for st in stats)
+        self.q.put(("round", r + 1, {"train_loss": float(np.mean(losses)) if losses else float("nan"),
+                                     "test_loss": test_loss, "test_accuracy": acc, "round_latency_s": T,
+                                     "energy_j": costs.energy, "device_energy_j": costs.device_energy,
+                                     "comm_bytes": costs.comm_bytes,
+                                     "payload_bytes": int(self.wire.payload + dev_payload),
+                                     "framing_bytes": int(self.wire.framing + dev_framing)},
+                    costs.nodes.reset_index().to_dict("records"), [ev.__dict__ for ev in meter.events]))
+        self.wire.payload = self.wire.framing = 0
+
+    def _serve(self, src: int, tail, opt, srv_host, i) -> float:
+        from .engines import LOSS
+        self.q.put(("beat", self.rank, None))
+        act, t_act = self.wire.recv(src)
+        y, t_y = self.wire.recv(src, torch.int64)
+        act.requires_grad_(True)
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = LOSS(tail(act), y)
+        loss.backward()
+        opt.step()
+        srv_host[i] += time.perf_counter() - t0
+        self.wire.send(act.grad, src)
+        self._msgs.append((i, act.numel() * act.element_size() + y.numel() * y.element_size(),
+                           act.grad.numel() * act.grad.element_size(), max(t_act, t_y)))
+        return float(loss.detach())
+
+
+# ---------------------------------------------------------------- the parent
+
+def _silent_death(procs, q, reported: set, grace: float = 5.0) -> int | None:
+    """The rank of a process that exited non-zero without reporting an error (killed, crashed),
+    waiting up to `grace` seconds for the others to notice and exit."""
+    end = time.monotonic() + grace
+    while time.monotonic() < end:
+        try:
+            while True:
+                m = q.get_nowait()
+                if m[0] == "error":
+                    reported.add(m[1])
+        except queue_mod.Empty:
+            pass
+        for rank, p in enumerate(procs):
+            if p.exitcode is not None and p.exitcode != 0 and rank not in reported:
+                return rank
+        if all(p.exitcode is not None for p in procs):
+            return None
+        time.sleep(0.1)
+    return None
+
+
+def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir=None, resume: bool = False,
+                    progress: bool = False, seed: int | None = None, timeout: float = 120.0,
+                    kill: dict | None = None, shaped: bool = False):
+    """Run fl/sl/psl with one process per node; returns a runner.RunResult."""
+    import pandas as pd
+
+    from planner.errors import PlanError
+    from planner.scenario import load_scenario
+
+    from .runner import RunResult, _bar, _calibrate, make_job
+
+    if plan.paradigm not in SUPPORTED:
+        raise PlanError(f"the distributed executor runs {', '.join(SUPPORTED)}; run {plan.paradigm} with "
+                        "--executor inprocess")
+    scn = load_scenario(scenario_path)
+    job, cm, _ = make_job(scn, plan, seed)
+    rounds = rounds or scn.spec.training.rounds
+    torch.set_num_threads(1)
+    host_rate = _calibrate(job, cm)
+    world = len(cm.devices) + 1
+    out = Path(out_dir) if out_dir else None
+    rows, node_rows = [], []
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        if resume and (out / "rounds.json").exists():
+            saved = json.loads((out / "rounds.json").read_text())
+            rows, node_rows = saved["rounds"], saved["nodes"]
+    names = ["server " + str(plan.paradigm_detail.get("server", "server"))] + [f"device {d}" for d in cm.devices]
+    net = None
+    cfg = {"scenario": str(Path(scenario_path).resolve()), "plan": plan.to_dict(), "rounds": rounds,
+           "seed": job.seed, "out": str(out) if out else None, "resume": resume, "timeout": timeout,
+           "host_rate": host_rate, "kill": kill, "shaped": shaped}
+    if shaped:
+        from .netns import ShapedNetwork
+        net = ShapedNetwork.for_plan(cm, plan, job.decisions)
+        cfg.update(net.config())
+    else:
+        cfg["init"] = f"tcp://127.0.0.1:{_free_port()}"
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = []
+    bar = _bar(progress, rounds, len(rows))
+    events = []
+    try:
+        for rank in range(world):
+            p = ctx.Process(target=_node, args=(rank, world, cfg, q), daemon=True, name=names[rank])
+            p.start()
+            procs.append(p)
+        done = len(rows)
+        last = time.monotonic()
+        beats = {rank: last for rank in range(world)}
+        while done < rounds:
+            try:
+                msg = q.get(timeout=1.0)
+            except queue_mod.Empty:
+                msg = None
+            if msg is not None and msg[0] == "beat":
+                beats[msg[1]] = time.monotonic()
+                continue
+            if msg is not None and msg[0] == "round":
+                _, r, row, nodes, events = msg
+                row = {"round": r, **row, "predicted_round_latency_s": plan.predicted["round_latency_s"],
+                       "predicted_comm_bytes": plan.predicted["comm_bytes"]}
+                rows.append(row)
+                for nr in nodes:
+                    nr["round"] = r
+                node_rows += nodes
+                done, last = r, time.monotonic()
+                if out is not None:
+                    from models.profile_io import atomic_write_text
+                    atomic_write_text(out / "rounds.json", json.dumps({"rounds": rows, "nodes": node_rows},
+                                                                       default=float))
+                    pd.DataFrame(rows).to_csv(out / "rounds.csv", index=False)
+                if bar:
+                    bar[0].update(bar[1], completed=done, description=f"round {r}/{rounds}: acc {row['test_accuracy']:.3f}")
+                continue
+            saved = f"; rounds 1..{done} are saved" + (f" in {out}" if out else "")
+            if msg is not None and msg[0] == "error":
+                # a peer's broken connection is a symptom: blame a node that died without a word
+                _, rank, text, tb = msg
+                dead = _silent_death(procs, q, {rank})
+                if dead is not None:
+                    raise WorkerFailed(f"{names[dead]} (rank {dead}) died (exit code {procs[dead].exitcode}) in "
+                                       f"round {done + 1}{saved}")
+                raise WorkerFailed(f"{names[rank]} (rank {rank}) failed in round {done + 1}: {text}{saved}")
+            for rank, p in enumerate(procs):
+                if p.exitcode is not None and p.exitcode != 0:
+                    raise WorkerFailed(f"{names[rank]} (rank {rank}) died (exit code {p.exitcode}) in round "
+                                       f"{done + 1}{saved}")
+            if time.monotonic() - last > timeout:
+                # the node silent the longest is the one holding everybody up
+                quiet = min((r for r in range(world) if procs[r].is_alive()), key=lambda r: beats[r])
+                raise WorkerFailed(f"{names[quiet]} (rank {quiet}) hung: no progress for {timeout:.0f} s in round "
+                                   f"{done + 1}{saved}")
+        for p in procs:
+            p.join(timeout=timeout)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+                p.join(5)
+        if bar:
+            bar[0].stop()
+        if net is not None:
+            net.close()
+    return RunResult(plan, pd.DataFrame(rows), pd.DataFrame(node_rows), events, host_rate,
+                     "distributed" + (" (shaped)" if shaped else ""),
+                     {"framing_bytes": int(sum(r.get("framing_bytes", 0) for r in rows))})
+
+
+if __name__ == "__main__":   # torchrun / manual start on real machines: python -m validation.distributed JOB.json
+    cfg = json.loads(Path(sys.argv[1]).read_text())
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    cfg.setdefault("init", "env://")
+
+    class _Print:
+        def put(self, m):
+            print(json.dumps(m[:3], default=float), flush=True)
+    _node(rank, world, cfg, _Print())
