@@ -182,3 +182,25 @@ def test_hung_worker_ends_the_run_within_the_timeout(tmp_path):
         run_distributed(str(path), plan, rounds=3, out_dir=tmp_path / "run", timeout=8,
                         kill={"rank": 2, "round": 2, "hang": True})
     assert time.monotonic() - t0 < 60
+
+
+def test_shaped_links_in_network_namespaces(tmp_path):
+    """As root: each device behind a tc rate limit equal to its allocated rate; transfers are
+    timed for real. Skips cleanly elsewhere."""
+    from validation.netns import available
+    ok, why = available()
+    if not ok:
+        pytest.skip(f"shaped links: {why}")
+    from validation.distributed import run_distributed
+    data = _two_devices()
+    data["channels"][0]["bandwidth"] = "20 MHz"            # tens of Mbit/s: a round takes a second or two
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(data))
+    scn = load_scenario(path)
+    plan = paradigms.get("psl").solve(CostModel(scn))
+    res = run_distributed(str(path), plan, rounds=2, timeout=120, shaped=True)
+    a = run_inprocess(scn, plan, rounds=2)
+    np.testing.assert_array_equal(res.rounds.comm_bytes, a.rounds.comm_bytes)
+    np.testing.assert_array_equal(res.rounds.test_accuracy, a.rounds.test_accuracy)
+    ratio = res.rounds.round_latency_s / plan.predicted["round_latency_s"]
+    assert ((ratio > 0.5) & (ratio < 3.0)).all(), ratio.tolist()

@@ -37,6 +37,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from .meters import cpu_clock
+
 SUPPORTED = ("fl", "sl", "psl")
 HEADER = 8   # float64 values: send time, ndim, up to 6 dims
 
@@ -47,13 +49,17 @@ class WorkerFailed(RuntimeError):
 
 @dataclass
 class Wire:
-    """Sends and receives tensors with a header; counts payload and framing bytes."""
+    """Sends and receives tensors with a header; counts payload and framing bytes. On shaped
+    links the sender first sleeps the route's latency (no netem in this kernel)."""
     payload: int = 0
     framing: int = 0
+    latency: dict | None = None
 
     def send(self, t: torch.Tensor, dst: int) -> None:
         h = torch.zeros(HEADER, dtype=torch.float64)
         h[0] = time.monotonic()
+        if self.latency:
+            time.sleep(self.latency.get(dst, 0.0))
         h[1] = t.dim()
         h[2:2 + t.dim()] = torch.tensor(t.shape, dtype=torch.float64)
         dist.send(h, dst)
@@ -84,6 +90,9 @@ def _node(rank: int, world: int, cfg: dict, q) -> None:
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
+        if cfg.get("netns") and cfg["netns"][rank]:
+            from .netns import enter
+            enter(cfg["netns"][rank])          # before any socket: gloo's threads inherit it
         if cfg.get("ifname"):
             os.environ["GLOO_SOCKET_IFNAME"] = cfg["ifname"][rank]
         # gloo waits longer than the parent, so the parent names a hung node before gloo gives up
@@ -111,7 +120,11 @@ class _Program:
         self.plan = Plan.from_dict(cfg["plan"])
         self.job, self.cm, _ = make_job(self.scn, self.plan, cfg["seed"])
         self.engine = ENGINES[self.plan.paradigm](self.job)   # the same initial parts everywhere
-        self.wire = Wire()
+        lat = cfg.get("latency")
+        if lat:   # a device's messages to the server, and the server's to each device
+            self.wire = Wire(latency={0: lat[rank]} if rank else {k: v for k, v in enumerate(lat) if k})
+        else:
+            self.wire = Wire()
         self.out = Path(cfg["out"]) if cfg.get("out") else None
         self.kill = cfg.get("kill")   # fault injection for tests: {"rank": r, "round": k}
 
@@ -186,22 +199,22 @@ class _Program:
         from .engines import LOSS
         self.q.put(("beat", self.rank, None))
         x, y = self.job.shards[dev].next(self.job.batch(dev))
-        t0 = time.perf_counter()
+        t0 = cpu_clock()
         opt.zero_grad(set_to_none=True)
         if not split:
             LOSS(head(x), y).backward()
             opt.step()
-            return time.perf_counter() - t0
+            return cpu_clock() - t0
         h = head(x)
-        t1 = time.perf_counter()
+        t1 = cpu_clock()
         self.wire.send(h.detach(), 0)
         self.wire.send(y, 0)
         g, t_dn = self.wire.recv(0)
         self.down_s += t_dn
-        t2 = time.perf_counter()
+        t2 = cpu_clock()
         h.backward(g)
         opt.step()
-        return (t1 - t0) + (time.perf_counter() - t2)
+        return (t1 - t0) + (cpu_clock() - t2)
 
     def _send_params(self, module, dst: int):
         flat = torch.cat([p.detach().reshape(-1) for p in module.parameters()]) if any(
@@ -301,12 +314,12 @@ class _Program:
         act, t_act = self.wire.recv(src)
         y, t_y = self.wire.recv(src, torch.int64)
         act.requires_grad_(True)
-        t0 = time.perf_counter()
+        t0 = cpu_clock()
         opt.zero_grad(set_to_none=True)
         loss = LOSS(tail(act), y)
         loss.backward()
         opt.step()
-        srv_host[i] += time.perf_counter() - t0
+        srv_host[i] += cpu_clock() - t0
         self.wire.send(act.grad, src)
         self._msgs.append((i, act.numel() * act.element_size() + y.numel() * y.element_size(),
                            act.grad.numel() * act.grad.element_size(), max(t_act, t_y)))
@@ -374,6 +387,7 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
         cfg.update(net.config())
     else:
         cfg["init"] = f"tcp://127.0.0.1:{_free_port()}"
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # idle workers must not spin on the 2 cores
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     procs = []

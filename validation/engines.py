@@ -540,3 +540,23 @@ class PELEngine(Engine):
 
 
 ENGINES = {"fl": FLEngine, "sl": SLEngine, "psl": PSLEngine, "fpl": FPLEngine, "dsgd": DSGDEngine, "pel": PELEngine}
+
+
+def train_centralized(job: Job, steps: int, batch: int) -> tuple[float, float, float]:
+    """The whole model trained on all the devices' samples pooled, `steps` SGD steps of `batch`:
+    the reference for accuracy and for the overhead of partitioned training.
+    Returns (test accuracy, test loss, wall seconds)."""
+    import time
+    model = job.model()
+    opt = job.optimizer(model.parameters())
+    idx = np.concatenate([s.idx for s in job.shards.values()])
+    shard = Shard(job.ds, idx, job.seed)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        x, y = shard.next(batch)
+        opt.zero_grad(set_to_none=True)
+        LOSS(model(x), y).backward()
+        opt.step()
+    wall = time.perf_counter() - t0
+    acc, loss = accuracy(model, job.ds)
+    return acc, loss, wall

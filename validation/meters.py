@@ -2,6 +2,7 @@
 speed), bytes on the wire (counted from the tensors that cross), transfer times from those
 bytes at the allocated rates, energy from the measured times and the scenario's powers.
 
+Compute is timed in thread CPU time (one torch thread), so a busy machine does not inflate it.
 Conversion: this host's training FLOP/s is calibrated at start (the whole model, forward and
 backward on a training batch, median of repeats, one thread); a part that took t seconds here
 takes t * host_rate / rate(node) on the node, rate(node) being its FLOP/s (or its effective
@@ -21,6 +22,12 @@ import torch
 from planner.costs import CostModel
 
 
+def cpu_clock() -> float:
+    """This thread's CPU time: compute is timed by the work done, not the wall clock, so another
+    process holding a core (2 shared cores here) does not inflate it. Torch runs one thread."""
+    return time.thread_time()
+
+
 def tensor_bytes(*tensors) -> int:
     return int(sum(t.numel() * t.element_size() for t in tensors if t is not None))
 
@@ -33,11 +40,11 @@ def calibrate_host(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, flo
     opt = make_opt(model.parameters()) if make_opt else torch.optim.SGD(model.parameters(), lr=1e-9, momentum=0.9)
     times = []
     for _ in range(repeats + 2):
-        t0 = time.perf_counter()
+        t0 = cpu_clock()
         opt.zero_grad(set_to_none=True)
         loss_fn(model(x), y).backward()
         opt.step()
-        times.append(time.perf_counter() - t0)
+        times.append(cpu_clock() - t0)
     return flops_per_sample * len(x) / statistics.median(times[2:])
 
 
@@ -66,9 +73,9 @@ class RoundMeter:
     @contextmanager
     def compute(self, node: str, device: str, phase: str, share: float = 1.0):
         """Time the block on this host; record it as node time (divided by the node share)."""
-        t0 = time.perf_counter()
+        t0 = cpu_clock()
         yield
-        host = time.perf_counter() - t0
+        host = cpu_clock() - t0
         on_node = host * self.ratio(node)
         self.busy[node] = self.busy.get(node, 0.0) + on_node
         self.events.append(Event(node, device, phase, on_node / share, 0, host))

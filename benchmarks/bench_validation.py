@@ -1,0 +1,131 @@
+"""Validation figures: prediction error of the round latency per paradigm (in-process, and
+distributed on shaped links as root), accuracy on digits after the same number of samples (fl,
+sl, psl, fpl at every junction position, centralised), and the overhead of partitioned training.
+
+    python benchmarks/bench_validation.py [--quick]
+
+Targets (issue 8): latency within 10% in-process and 20% distributed-shaped (median per round);
+sl/psl within 2 points of centralised accuracy; in-process overhead at most 1.25x.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from common import SCENARIOS, quick, show
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+
+from planner import paradigms
+from planner.costs import CostModel
+from planner.scenario import from_data, load_scenario
+from validation.engines import train_centralized
+from validation.runner import make_job, run_inprocess
+
+DIGITS = SCENARIOS / "digits-small.yaml"
+
+
+def scenario_with(**model):
+    data = yaml.safe_load(DIGITS.read_text())
+    data["model"].update(model)
+    return from_data(data, str(DIGITS))
+
+
+def latency_errors():
+    rows = []
+    cases = [("fpl_cnn 1x8x8", scenario_with()), ("vgg11 3x32x32", scenario_with(zoo="vgg11", input_shape=[3, 32, 32]))]
+    if quick():
+        cases = cases[:1]
+    for label, scn in cases:
+        cm = CostModel(scn)
+        for name in paradigms.NAMES:
+            plan = paradigms.get(name).solve(cm)
+            res = run_inprocess(scn, plan, rounds=3 if "vgg" in label else 6)
+            r = res.rounds
+            err = np.abs(r.round_latency_s - plan.predicted["round_latency_s"]) / r.round_latency_s
+            rows.append({"model": label, "paradigm": name, "predicted_s": plan.predicted["round_latency_s"],
+                         "measured_median_s": float(np.median(r.round_latency_s)),
+                         "median_rel_error": float(np.median(err)),
+                         "bytes_rel_error": float(np.max(np.abs(r.comm_bytes - plan.predicted["comm_bytes"])
+                                                         / max(plan.predicted["comm_bytes"], 1)))})
+            print(f"  {label} {name}: {rows[-1]['median_rel_error']:.3f}", flush=True)
+    show("round latency, predicted vs measured in-process (median relative error per round)", pd.DataFrame(rows))
+
+
+def shaped_errors():
+    from validation.distributed import run_distributed
+    from validation.netns import available
+    ok, why = available()
+    if not ok:
+        print(f"\n(distributed on shaped links skipped: {why})")
+        return
+    rows = []
+    data = yaml.safe_load(DIGITS.read_text())
+    data["channels"][0]["bandwidth"] = "20 MHz"
+    import tempfile
+    from pathlib import Path
+    path = Path(tempfile.mkdtemp()) / "digits-shaped.yaml"
+    path.write_text(yaml.safe_dump(data))
+    scn = load_scenario(path)
+    cm = CostModel(scn)
+    for name in ("fl", "sl", "psl"):
+        plan = paradigms.get(name).solve(cm)
+        res = run_distributed(str(path), plan, rounds=4, timeout=300, shaped=True)
+        r = res.rounds
+        err = np.abs(r.round_latency_s - plan.predicted["round_latency_s"]) / r.round_latency_s
+        rows.append({"paradigm": name, "predicted_s": plan.predicted["round_latency_s"],
+                     "measured_median_s": float(np.median(r.round_latency_s)), "median_rel_error": float(np.median(err)),
+                     "bytes_equal": bool((r.payload_bytes == r.comm_bytes).all())})
+        print(f"  shaped {name}: {rows[-1]['median_rel_error']:.3f}", flush=True)
+    show("round latency on shaped links (distributed, tc tbf per device; median relative error)", pd.DataFrame(rows))
+
+
+def accuracy_and_overhead():
+    scn = load_scenario(DIGITS)
+    cm = CostModel(scn)
+    tr = scn.spec.training
+    n = len(cm.devices)
+    rounds = 8 if quick() else 20
+    samples = rounds * n * tr.local_iterations * tr.batch_size
+    rows, seeds = [], (0, 1, 2) if not quick() else (0,)
+    central = []
+    for seed in seeds:
+        job, _, _ = make_job(scn, paradigms.get("fl").solve(cm), seed)
+        torch.manual_seed(seed)
+        central.append(train_centralized(job, samples // tr.batch_size, tr.batch_size))
+    c_acc = float(np.mean([c[0] for c in central]))
+    c_wall = float(np.mean([c[2] for c in central]))
+    rows.append({"paradigm": "centralised", "method": "", "accuracy_%": 100 * c_acc, "delta_points": 0.0,
+                 "wall_s": c_wall, "overhead_x": 1.0})
+    plans = [(name, paradigms.get(name).solve(cm)) for name in ("fl", "sl", "psl")]
+    fpl = paradigms.get("fpl")
+    base = fpl.solvers["last_layer"].fn(cm).decisions
+    for j in range(1, cm.L):
+        d = copy.deepcopy(base)
+        d["junction"] = j
+        plans.append((f"fpl j={j} ({cm.table.names[j + 1]})", fpl.to_plan(cm, d, fpl.cost(cm, d), "junction", "given", 0)))
+    for name, plan in plans:
+        accs, walls = [], []
+        for seed in seeds:
+            data = copy.deepcopy(scn.raw)
+            data["training"]["seed"] = seed
+            s2 = from_data(data, str(DIGITS))
+            res = run_inprocess(s2, plan, rounds=rounds)
+            accs.append(float(res.rounds.test_accuracy.iloc[-1]))
+            walls.append(float(res.rounds.wall_s.sum()))
+        acc = float(np.mean(accs))
+        rows.append({"paradigm": name, "method": plan.solver["method"], "accuracy_%": 100 * acc,
+                     "delta_points": 100 * (acc - c_acc), "wall_s": float(np.mean(walls)),
+                     "overhead_x": float(np.mean(walls)) / c_wall})
+        print(f"  {name}: {100 * acc:.1f}%", flush=True)
+    show(f"accuracy on digits after {samples} samples ({len(seeds)} seeds) and in-process training time against "
+         "the monolithic model", pd.DataFrame(rows))
+
+
+if __name__ == "__main__":
+    accuracy_and_overhead()
+    latency_errors()
+    shaped_errors()

@@ -1,0 +1,129 @@
+"""Shaped links for the distributed executor (root only): each device process in its own network
+namespace, joined to the host by a veth pair whose two ends are rate-limited with `tc tbf` to the
+plan's allocated uplink and downlink rates. Latency is added in the application (this kernel has
+no netem): the sender sleeps the route's latency before each message.
+
+The server stays in the host namespace; the host routes between the device subnets, so gloo's
+full mesh connects. Namespaces and their veths are removed on close.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+import numpy as np
+
+CLONE_NEWNET = 0x40000000
+
+
+def available() -> tuple[bool, str]:
+    """(whether shaped links can be made here, why not)."""
+    if os.geteuid() != 0:
+        return False, "needs root (network namespaces and tc)"
+    for tool in ("ip", "tc"):
+        if shutil.which(tool) is None:
+            return False, f"'{tool}' is not installed (Debian: iproute2)"
+    name = f"epchk{os.getpid() % 100000}"
+    r = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+    if r.returncode != 0:
+        return False, f"cannot create a network namespace: {r.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    return True, ""
+
+
+def enter(ns: str) -> None:
+    """Move this process (its main thread, before it opens sockets) into network namespace ns."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    fd = os.open(f"/var/run/netns/{ns}", os.O_RDONLY)
+    try:
+        if libc.setns(fd, CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), f"setns into {ns} failed")
+    finally:
+        os.close(fd)
+
+
+def _sh(*cmd: str) -> None:
+    r = subprocess.run(list(cmd), capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)}: {r.stderr.strip()}")
+
+
+def _tbf(dev: str, rate_bps: float, ns: str | None = None) -> None:
+    burst = int(max(4 * 1540, rate_bps / 8 / 250))       # a quarter of the kernel's 4 ms tick at rate
+    cmd = ["tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", f"{int(max(rate_bps, 8000))}bit",
+           "burst", str(burst), "latency", "2s"]
+    _sh(*(["ip", "netns", "exec", ns] + cmd if ns else cmd))
+
+
+@dataclass
+class ShapedNetwork:
+    namespaces: list[str]
+    host_ifs: list[str]
+    ns_ifs: list[str]
+    latency: list[float]
+    rates: list[tuple[float, float]]
+    port: int
+    closed: bool = field(default=False)
+
+    @classmethod
+    def for_plan(cls, cm, plan, decisions) -> ShapedNetwork:
+        ok, why = available()
+        if not ok:
+            from planner.errors import PlanError
+            raise PlanError(f"--shaped {why}")
+        devs = list(decisions["devices"])
+        srv = decisions.get("server")
+        servers = srv if isinstance(srv, list) else [srv] * len(devs)
+        concurrent = plan.paradigm != "sl"
+        R = cm.routes(devs, servers, concurrent=concurrent)
+        share = np.asarray(decisions.get("share", np.ones(len(devs))), float) if plan.paradigm != "sl" \
+            else np.ones(len(devs))
+        tag = f"{os.getpid() % 10000}"
+        net = cls([], [], [], [], [], 29500 + os.getpid() % 1000)
+        try:
+            _sh("sysctl", "-qw", "net.ipv4.ip_forward=1")
+            for k, dev in enumerate(devs, start=1):
+                ns, h, n = f"ep{tag}d{k}", f"ep{tag}h{k}", f"ep{tag}n{k}"
+                _sh("ip", "netns", "add", ns)
+                net.namespaces.append(ns)
+                _sh("ip", "link", "add", h, "type", "veth", "peer", "name", n)
+                net.host_ifs.append(h)
+                net.ns_ifs.append(n)
+                _sh("ip", "link", "set", n, "netns", ns)
+                _sh("ip", "addr", "add", f"10.123.{k}.1/24", "dev", h)
+                _sh("ip", "link", "set", h, "up")
+                _sh("ip", "netns", "exec", ns, "ip", "addr", "add", f"10.123.{k}.2/24", "dev", n)
+                _sh("ip", "netns", "exec", ns, "ip", "link", "set", n, "up")
+                _sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+                _sh("ip", "netns", "exec", ns, "ip", "route", "add", "default", "via", f"10.123.{k}.1")
+                i = k - 1
+                up = 1.0 / float(R.per_bit(share, True)[i])
+                dn = 1.0 / float(R.per_bit(share, False)[i])
+                _tbf(n, up, ns)          # device -> server
+                _tbf(h, dn)              # server -> device
+                net.rates.append((up, dn))
+                net.latency.append(float(R.lat[i]))
+        except Exception:
+            net.close()
+            raise
+        return net
+
+    def config(self) -> dict:
+        """What the node processes need: where to connect, their namespace and interface."""
+        return {"init": f"tcp://10.123.1.1:{self.port}",
+                "netns": [None] + self.namespaces,
+                "ifname": [self.host_ifs[0]] + self.ns_ifs,
+                "latency": [0.0] + self.latency}
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        for ns in self.namespaces:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        for h in self.host_ifs:
+            subprocess.run(["ip", "link", "del", h], capture_output=True)
+        self.closed = True
