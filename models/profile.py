@@ -284,6 +284,15 @@ def profile_zoo(name: str, input_shape: Sequence[int], num_classes: int = 10, by
     """Profile a zoo model; built on the meta device (no weights in memory) unless measuring."""
     from .zoo import build
     torch.manual_seed(0)
+    if not kwargs.get("measure"):   # shapes only: one thread, no OpenMP pool left spinning
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with torch.device("meta"):
+                model = build(name, input_shape, num_classes)
+            return profile_model(model, input_shape, bytes_per_value, name=name, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
     if kwargs.get("measure"):
         model = build(name, input_shape, num_classes)
     else:

@@ -1,5 +1,11 @@
 """EdgePlan's mathematical-programming core: scenarios, the cost model, paradigms, solvers."""
 
+import os as _os
+
+# torch's OpenMP threads otherwise spin after each parallel region and hold a core that the
+# planner's numpy work (and other processes on a small machine) then wait for
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from .errors import InfeasibleError, PlanError, ScenarioError
 from .scenario import Scenario, load_scenario
 

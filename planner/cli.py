@@ -330,7 +330,8 @@ def evaluate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
 def compare(scenario: Path = typer.Argument(...),
             out_file: Path = typer.Option(None, "--out", help="Write the table as CSV."),
             paradigm: list[str] = typer.Option(None, "--paradigm", "-p", help="Only these paradigms."),
-            all_methods: bool = typer.Option(False, "--all", help="One row per method, not per paradigm.")):
+            all_methods: bool = typer.Option(False, "--all", help="One row per method, not per paradigm."),
+            html_file: Path = typer.Option(None, "--html", help="Also write a self-contained HTML report.")):
     """The best plan of every paradigm side by side: latency, energy, bytes, memory."""
     from .compare import compare_table
     from .scenario import load_scenario
@@ -340,17 +341,17 @@ def compare(scenario: Path = typer.Argument(...),
     shown = df if all_methods else best
     t = Table(title=f"{scn.name}: {_objective_name(scn)} objective, {scn.spec.training.rounds} rounds",
               title_justify="left")
-    cols = ["paradigm", "method", "round", "training", "energy/round", "device energy", "bytes/round",
-            "peak device mem", "critical", "feasible"]
+    cols = ["paradigm", "method", "round", "training", "samples/round", "energy/round", "device energy",
+            "bytes/round", "peak device mem", "critical", "feasible"]
     for c in cols:
         t.add_column(c, justify="left" if c in ("paradigm", "method", "critical", "feasible") else "right")
     for _, r in shown.iterrows():
         ok = "yes" if r.feasible else f"no: {r.why}"
         if r.round_latency_s != r.round_latency_s:
-            t.add_row(r.paradigm, r.method, "", "", "", "", "", "", "", ok)
+            t.add_row(r.paradigm, r.method, "", "", "", "", "", "", "", "", ok)
             continue
         t.add_row(r.paradigm, r.method, fmt_si(r.round_latency_s, "s"), fmt_si(r.training_latency_s, "s"),
-                  fmt_si(r.energy_j, "J"), fmt_si(r.device_energy_j, "J"), fmt_si(r.comm_bytes, "B"),
+                  f"{int(r.samples_per_round):,}", fmt_si(r.energy_j, "J"), fmt_si(r.device_energy_j, "J"), fmt_si(r.comm_bytes, "B"),
                   fmt_si(r.peak_device_memory_bytes, "B", True), f"{r.critical_node}/{r.critical_phase}", ok)
     out.print(t)
     notes = best[best.note.astype(str) != ""]
@@ -360,6 +361,18 @@ def compare(scenario: Path = typer.Argument(...),
         from models.profile_io import atomic_write_text
         atomic_write_text(out_file, df.to_csv(index=False))
         err.print(f"wrote {out_file}")
+    if html_file is not None:
+        from .compare import speedups
+        from .htmlreport import Report, compare_figure
+        r = Report(f"compare: {scn.name}", f"{scn.spec.description} - {_objective_name(scn)} objective")
+        r.heading("best plan per paradigm").table(best.drop(columns=["why"]))
+        r.image(compare_figure(best), "latency, energy and bytes per paradigm")
+        r.heading("every method").table(df.drop(columns=["note"]))
+        sp = speedups(df)
+        if len(sp):
+            r.heading("the optimum against each baseline").table(sp)
+        r.write(html_file)
+        err.print(f"wrote {html_file}")
 
 
 @app.command()
@@ -397,7 +410,15 @@ def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
     if out_dir is not None:
         from validation.runner import write_outputs
         write_outputs(res, out_dir)
-        err.print(f"wrote {out_dir}/: summary.json, rounds.csv, nodes.csv, curves.png, gantt.png")
+        from .htmlreport import Report
+        r = Report(f"validate: {res.plan.scenario}, {res.plan.paradigm}", f"{len(res.rounds)} rounds, {res.executor}")
+        r.heading("predicted against measured").table(res.summary())
+        for f, alt in (("curves.png", "loss, accuracy and latency per round"), ("gantt.png", "one round")):
+            if (out_dir / f).exists():
+                r.image(out_dir / f, alt)
+        r.heading("rounds").table(res.rounds)
+        r.write(out_dir / "report.html")
+        err.print(f"wrote {out_dir}/: report.html, summary.json, rounds.csv, nodes.csv, curves.png, gantt.png")
 
 
 def _print_validation(res):
@@ -415,6 +436,166 @@ def _print_validation(res):
         out.print(f"accuracy {100 * last.test_accuracy:.1f}% after round {int(last['round'])} (test loss "
                   f"{last.test_loss:.3f}, train loss {res.rounds.train_loss.iloc[0]:.3f} -> {last.train_loss:.3f}); "
                   f"this host calibrated at {fmt_si(res.host_rate, 'FLOP/s')}")
+
+
+# ---------------------------------------------------------------- what-if
+
+def _varies(scn, vary: list[str]):
+    from .variants import parse_values
+    out = []
+    for v in vary:
+        if "=" not in v:
+            _bad_option(f"--vary '{v}': use PATH=V1,V2,... or PATH=start:stop:num or PATH=log:start:stop:num")
+        path, vals = v.split("=", 1)
+        out.append((path.strip(), parse_values(vals)))
+    return out
+
+
+@app.command()
+@_handles_errors
+def sweep(scenario: Path = typer.Argument(...),
+          vary: list[str] = typer.Option(..., help="PATH=V1,V2,... | PATH=start:stop:num | PATH=log:start:stop:num "
+                                                   "(repeat for a grid)"),
+          paradigm: str = typer.Option("all", "--paradigm", "-p", help="A paradigm, a comma list, or all."),
+          methods: str = typer.Option("all", help="all (optimum and baselines) or optimal."),
+          engine: str = typer.Option("process", help="process (a local pool) or ray."),
+          workers: int = typer.Option(2, help="Processes (or Ray CPUs on a local cluster)."),
+          address: str = typer.Option(None, help="Ray cluster address (default: start a local one)."),
+          out_dir: Path = typer.Option(None, "--out", help="Write sweep.csv, sweep.parquet, plots and report.html.")):
+    """What-if grid: every variant planned for every paradigm; a table and plots."""
+    from . import paradigms as P
+    from .scenario import load_scenario
+    from .whatif import sweep as run_sweep
+    from .whatif import sweep_plots
+
+    scn = load_scenario(scenario)
+    names = list(P.NAMES) if paradigm == "all" else [x.strip() for x in paradigm.split(",")]
+    if methods not in ("all", "optimal"):
+        _bad_option("--methods: use all or optimal")
+    res = run_sweep(scn, _varies(scn, vary), names, methods, engine, workers, address, progress=True)
+    n_pts = len(res.table.drop_duplicates(res.varied))
+    out.print(f"{n_pts} points x {len(names)} paradigm(s): {len(res.table)} plans in {res.seconds:.1f} s "
+              f"({n_pts / max(res.seconds, 1e-9):.0f} points/s, {res.engine}, {res.workers} worker(s))")
+    w = res.winners()
+    t = Table(title="which paradigm wins (objective per training sample)", title_justify="left")
+    for c in w.columns:
+        t.add_column(c)
+    for _, r in w.head(30).iterrows():
+        t.add_row(*[_cell(c, v) for c, v in r.items()])
+    out.print(t)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        from models.profile_io import atomic_write_text
+        atomic_write_text(out_dir / "sweep.csv", res.table.to_csv(index=False))
+        tmp = out_dir / ".sweep.parquet.tmp"
+        res.table.astype({c: str for c in ("why", "status", "kind")}).to_parquet(tmp, index=False)
+        tmp.replace(out_dir / "sweep.parquet")
+        files = sweep_plots(res, out_dir)
+        from .htmlreport import Report
+        r = Report(f"sweep: {scn.name}", ", ".join(v for v in vary))
+        r.heading("which paradigm wins where").table(w)
+        for f in files:
+            r.image(f, f.stem)
+        r.heading("best plan per paradigm and point").table(res.best().drop(columns=["why"]))
+        r.write(out_dir / "report.html")
+        err.print(f"wrote {out_dir}/: sweep.csv, sweep.parquet, {len(files)} plots, report.html")
+
+
+@app.command()
+@_handles_errors
+def capacity(scenario: Path = typer.Argument(...),
+             target: str = typer.Option(..., help="METRIC=VALUE, e.g. round_latency_s=2 (met when <= VALUE)."),
+             vary: str = typer.Option(..., help="The dotted path to search, e.g. channels.ap0.bandwidth."),
+             paradigm: str = typer.Option("psl", "--paradigm", "-p"),
+             solver: str = typer.Option(None),
+             lo: str = typer.Option(None, help="Lower end of the search (default: current / 100, or 1)."),
+             hi: str = typer.Option(None, help="Upper end of the search (default: current x 100, or x 10)."),
+             html_file: Path = typer.Option(None, "--html")):
+    """The least (or most) value of a quantity that meets a target."""
+    from .scenario import load_scenario
+    from .variants import si_value
+    from .whatif import capacity as run_capacity
+
+    scn = load_scenario(scenario)
+    if "=" not in target:
+        _bad_option(f"--target '{target}': use METRIC=VALUE, e.g. round_latency_s=2")
+    metric, value = target.split("=", 1)
+    try:
+        goal = float(value)
+    except ValueError:
+        _bad_option(f"--target {metric}: '{value}' is not a number (SI units: s, J, bytes)")
+    lo_v = si_value(scn, vary, lo) if lo is not None else None
+    hi_v = si_value(scn, vary, hi) if hi is not None else None
+    res = run_capacity(scn, (metric.strip(), goal), vary, paradigm, solver, lo_v, hi_v)
+    t = Table(title=f"probes of {vary}", title_justify="left")
+    for c in res.probes.columns:
+        t.add_column(c, justify="right")
+    for _, r in res.probes.iterrows():
+        t.add_row(*[f"{v:.5g}" if isinstance(v, float) else str(v) for v in r.values])
+    out.print(t)
+    out.print(res.message, markup=False)
+    if html_file is not None:
+        from .htmlreport import Report
+        r = Report(f"capacity: {scn.name}", f"{vary}, {paradigm}, {metric} <= {goal:g}")
+        r.text(res.message, "" if res.monotone else "bad")
+        r.heading("probes").table(res.probes)
+        r.image(_capacity_plot(res), "metric against the quantity")
+        r.write(html_file)
+        err.print(f"wrote {html_file}")
+    if res.value is None:
+        raise typer.Exit(3 if res.monotone else 1)
+
+
+def _capacity_plot(res) -> bytes:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .htmlreport import figure_png
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(res.probes[res.path], res.probes[res.metric], "o-")
+    ax.axhline(res.target, color="#C44E52", ls="--", label="target")
+    if res.value is not None:
+        ax.axvline(res.value, color="#55A868", ls=":", label=f"{res.direction}: {res.value:.4g}")
+    ax.set_xlabel(res.path)
+    ax.set_ylabel(res.metric)
+    ax.set_xscale("log" if res.probes[res.path].min() > 0 and res.probes[res.path].max() / res.probes[res.path].min() > 50 else "linear")
+    ax.legend()
+    fig.tight_layout()
+    data = figure_png(fig)
+    plt.close(fig)
+    return data
+
+
+@app.command()
+@_handles_errors
+def pareto(scenario: Path = typer.Argument(...), paradigm: str = typer.Option("psl", "--paradigm", "-p"),
+           points: int = typer.Option(12, help="Latency caps between the two extremes."),
+           out_dir: Path = typer.Option(None, "--out", help="Write pareto.csv, pareto.png and report.html.")):
+    """The latency-energy front by epsilon-constraint: a table and a plot."""
+    from .scenario import load_scenario
+    from .whatif import pareto as run_pareto
+    from .whatif import pareto_plot
+
+    scn = load_scenario(scenario)
+    front = run_pareto(scn, paradigm, points)
+    shown = front.drop(columns=["plan"])
+    t = Table(title=f"{scn.name}: {paradigm} latency-energy front", title_justify="left")
+    for c in shown.columns:
+        t.add_column(c, justify="right")
+    for _, r in shown.iterrows():
+        t.add_row(*[_cell(c, v) for c, v in r.items()])
+    out.print(t)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        from models.profile_io import atomic_write_text
+        atomic_write_text(out_dir / "pareto.csv", shown.to_csv(index=False))
+        pareto_plot(front, out_dir / "pareto.png", f"{scn.name}: {paradigm}")
+        from .htmlreport import Report
+        r = Report(f"pareto: {scn.name}", f"{paradigm}: least energy under each latency cap")
+        r.table(shown).image(out_dir / "pareto.png", "front")
+        r.write(out_dir / "report.html")
+        err.print(f"wrote {out_dir}/: pareto.csv, pareto.png, report.html")
 
 
 def main():

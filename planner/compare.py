@@ -12,7 +12,7 @@ from .scenario import Scenario
 
 COLUMNS = ["paradigm", "method", "kind", "status", "round_latency_s", "training_latency_s", "energy_j",
            "device_energy_j", "training_energy_j", "comm_bytes", "peak_device_memory_bytes", "critical_node",
-           "critical_phase", "objective", "feasible", "why", "solve_time_s", "note"]
+           "critical_phase", "samples_per_round", "objective", "feasible", "why", "solve_time_s", "note"]
 
 
 def methods_for_compare(para) -> list[str]:
@@ -34,7 +34,8 @@ def plan_row(cm: CostModel, para, method: str) -> tuple[dict, object]:
                 energy_j=pr["energy_j"], device_energy_j=pr["device_energy_j"],
                 training_energy_j=pr["training_energy_j"], comm_bytes=pr["comm_bytes"],
                 peak_device_memory_bytes=max(mem) if mem else 0.0, critical_node=pr["critical"]["node"],
-                critical_phase=pr["critical"]["phase"], objective=p.objective["value"], feasible=p.feasible,
+                critical_phase=pr["critical"]["phase"], samples_per_round=pr.get("samples_per_round"),
+                objective=p.objective["value"], feasible=p.feasible,
                 why="; ".join(pr.get("violations", [])), solve_time_s=p.solver["time_s"], note=_note(p)), p
 
 

@@ -17,6 +17,7 @@ Conventions beyond the spec's text (all stated in the README's cost-model notes)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -89,18 +90,33 @@ class Routes:
 
 @dataclass
 class Costs:
-    """What a plan costs, per round, with a per-node breakdown (shared/spec/cost-model.md §5)."""
+    """What a plan costs, per round, with a per-node breakdown (shared/spec/cost-model.md §5).
+
+    `nodes` (per node: latency, energy, bytes, memory, busy times) and `phases` (per device:
+    seconds in each phase of its round) are DataFrames built on first use: solvers in loops
+    only read the scalars."""
     paradigm: str
     round_latency: float
     energy: float
     device_energy: float
     comm_bytes: float
-    nodes: pd.DataFrame            # per node: latency, energy, up_bytes, down_bytes, memory, compute_s, ...
+    node_columns: dict             # column -> array over node_names
+    node_names: list
     critical_node: str
     critical_phase: str
     rounds: int
     violations: list[str] = field(default_factory=list)
-    phases: pd.DataFrame | None = None   # per device: time in each phase of its round
+    phase_columns: dict = field(default_factory=dict)   # phase -> array over phase_devices
+    phase_devices: list = field(default_factory=list)
+    samples: float = 0.0                 # training samples processed per round (all devices)
+
+    @cached_property
+    def nodes(self) -> pd.DataFrame:
+        return pd.DataFrame(self.node_columns, index=pd.Index(self.node_names, name="node"))
+
+    @cached_property
+    def phases(self) -> pd.DataFrame:
+        return pd.DataFrame(self.phase_columns, index=pd.Index(self.phase_devices, name="device"))
 
     @property
     def feasible(self) -> bool:
@@ -125,6 +141,7 @@ class Costs:
         return {"round_latency_s": self.round_latency, "energy_j": self.energy,
                 "device_energy_j": self.device_energy, "comm_bytes": self.comm_bytes,
                 "training_latency_s": self.training_latency, "training_energy_j": self.training_energy,
+                "samples_per_round": self.samples,
                 "critical": {"node": self.critical_node, "phase": self.critical_phase}}
 
     def __repr__(self) -> str:
@@ -166,6 +183,17 @@ class CostModel:
                                       np.nan_to_num(kappa) * np.nan_to_num(freq) ** 3)
         self.S = self._compute_prefix()
         self._routes: dict = {}
+        self._links = None
+        self._tx = dict(zip(self.names, nodes.tx_power.tolist()))
+        self._channels = {c: (float(r.bandwidth), float(r.noise_density) if r.noise_density is not None
+                              and r.noise_density == r.noise_density else float("nan"))
+                          for c, r in scn.channels.iterrows()}
+
+    def _link_rows(self) -> list:
+        """The links table as a list of rows (attribute access without pandas indexing)."""
+        if self._links is None:
+            self._links = list(self.scn.links.itertuples(index=False))
+        return self._links
 
     def _compute_prefix(self) -> np.ndarray:
         """S[v, c]: seconds per sample for node v to train units 1..c (forward + backward)."""
@@ -173,13 +201,15 @@ class CostModel:
         F = t.F
         S = np.zeros((len(self.names), self.L + 1))
         times = None
+        measured = scn.nodes.measured.tolist()
+        compute = scn.nodes.compute.tolist()
         for v, n in enumerate(self.names):
-            machine = scn.nodes.loc[n, "measured"]
+            machine = measured[v]
             if machine is not None and not pd.isna(machine):
                 times = times or measured_times(scn)
                 S[v, 1:] = np.cumsum(times.per_sample(machine))
                 continue
-            comp = scn.nodes.loc[n, "compute"]
+            comp = compute[v]
             if F[-1] <= 0:
                 raise scn.error(scn.node_path(n), f"node '{n}' has no measured times ('measured: MACHINE') and "
                                 "the model's profile has no FLOP counts (a measured workbook)")
@@ -236,11 +266,11 @@ class CostModel:
         has, bw, eta = np.zeros(n, bool), np.zeros(n), np.full(n, np.nan)
         su, sd = np.zeros(n), np.zeros(n)
         chans, hop_rates = [], []
-        links, nodes, chtab = scn.links, scn.nodes, scn.channels
+        links, tx, chtab = self._link_rows(), self._tx, self._channels
         for i, h in enumerate(hops):
             ch, hr = None, []
             for hop in h:
-                lk = links.loc[hop.link]
+                lk = links[hop.link]
                 lat[i] += lk.latency
                 if lk.channel is None or pd.isna(lk.channel):
                     up_rate = (lk.uplink if hop.forward else lk.downlink) / max(1, load.get((hop.link, hop.forward), 1))
@@ -251,14 +281,13 @@ class CostModel:
                     continue
                 ch = lk.channel
                 has[i] = True
-                B = float(chtab.loc[ch, "bandwidth"])
+                B, n0 = chtab[ch]
                 bw[i] = B
                 hr.append((None, None))
                 if lk.gain_db is not None and not pd.isna(lk.gain_db):
                     g = 10.0 ** (float(lk.gain_db) / 10.0)
-                    n0 = float(chtab.loc[ch, "noise_density"])
-                    su[i] = float(nodes.loc[hop.src, "tx_power"]) * g / (n0 * B)
-                    sd[i] = float(nodes.loc[hop.dst, "tx_power"]) * g / (n0 * B)
+                    su[i] = tx[hop.src] * g / (n0 * B)
+                    sd[i] = tx[hop.dst] * g / (n0 * B)
                 else:
                     eta[i] = float(lk.spectral_efficiency)
             chans.append(ch)
@@ -354,15 +383,14 @@ class CostModel:
         lat = np.zeros(V)
         dev_ix = self.ix(dev_names)
         lat[dev_ix] = T
-        df = pd.DataFrame({"role": self.role, "latency_s": lat, "compute_s": comp, "tx_s": tx, "rx_s": rx,
-                           "energy_j": energy, "up_bytes": up_b, "down_bytes": dn_b, "memory_bytes": mem},
-                          index=pd.Index(self.names, name="node"))
+        cols = {"role": self.role, "latency_s": lat, "compute_s": comp, "tx_s": tx, "rx_s": rx,
+                "energy_j": energy, "up_bytes": up_b, "down_bytes": dn_b, "memory_bytes": mem}
         dev_mask = self.role == "device"
-        phases_df = pd.DataFrame(phases, index=pd.Index(dev_names, name="device"))
         # the critical device: the one whose round is longest (for sl: the largest contribution)
         k = int(np.argmax(T)) if len(T) else 0
         crit = dev_names[k] if dev_names else ""
-        crit_phase = str(phases_df.iloc[k].idxmax()) if len(phases_df.columns) else ""
+        names = list(phases)
+        crit_phase = names[int(np.argmax([np.asarray(phases[p])[k] for p in names]))] if names else ""
         viol = list(extra_violations or [])
         over = mem > self.memory
         for v in np.flatnonzero(over):
@@ -380,8 +408,10 @@ class CostModel:
         if c.max_round_energy is not None and total_e > c.max_round_energy * (1 + 1e-9):
             viol.append(f"round energy {fmt_si(total_e, 'J')} exceeds max_round_energy "
                         f"{fmt_si(c.max_round_energy, 'J')}")
+        samples = float(self.tau * self.batch[dev_ix].sum())
         return Costs(paradigm, float(round_latency), total_e, float(energy[dev_mask].sum()),
-                     float(up_b.sum() + dn_b.sum()), df, crit, crit_phase, self.rounds, viol, phases_df)
+                     float(up_b.sum() + dn_b.sum()), cols, list(self.names), crit, crit_phase, self.rounds, viol,
+                     {p: np.asarray(v) for p, v in phases.items()}, list(dev_names), samples)
 
 
 def _one_rate(routes: Routes, i: int, share: float, up: bool) -> float:

@@ -111,6 +111,13 @@ def default_server(scn: Scenario) -> str:
     node of role 'server' reachable from every device, else the fastest fog/cloud node."""
     if scn.spec.training.server:
         return scn.spec.training.server
+    if "server" in scn._cache:
+        return scn._cache["server"]
+    scn._cache["server"] = _pick_server(scn)
+    return scn._cache["server"]
+
+
+def _pick_server(scn: Scenario) -> str:
     for roles in (("server",), SERVER_ROLES):
         cands = [s for s in scn.servers if scn.nodes.loc[s, "role"] in roles
                  and all(shortest_path(scn, d, s) is not None for d in scn.devices)]

@@ -118,11 +118,15 @@ class Scenario:
 
     @property
     def devices(self) -> list[str]:
-        return list(self.nodes.index[self.nodes.role == "device"])
+        if "devices" not in self._cache:
+            self._cache["devices"] = list(self.nodes.index[self.nodes.role == "device"])
+        return self._cache["devices"]
 
     @property
     def servers(self) -> list[str]:
-        return list(self.nodes.index[self.nodes.role.isin(SERVER_ROLES)])
+        if "servers" not in self._cache:
+            self._cache["servers"] = list(self.nodes.index[self.nodes.role.isin(SERVER_ROLES)])
+        return self._cache["servers"]
 
     def error(self, path: tuple, message: str) -> ScenarioError:
         """A ScenarioError located at `path` (or its nearest parent that has a line)."""

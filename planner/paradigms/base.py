@@ -39,6 +39,7 @@ class Paradigm:
     title = ""
     solvers: dict[str, SolverSpec] = {}
     default = ""
+    fastest = ""      # the quickest method reaching the same optimum (sweeps use it); default if empty
 
     # -- to implement
     def cost(self, cm: CostModel, d: dict) -> Costs:

@@ -26,6 +26,7 @@ class FPL(Paradigm):
                                      "server, equal shares"),
         }
         self.default = "milp"
+        self.fastest = "exact"
 
     def cost(self, cm, d):
         return C.fpl(cm, d["junction"], d["groups"], d["trunk"], d["share"], d.get("alpha"), d["devices"])

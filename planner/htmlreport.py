@@ -1,0 +1,99 @@
+"""One self-contained HTML file (tables, text and PNG images embedded as data URIs), written
+whole, to open in a browser. The page counts its images once they have decoded
+(`body[data-images-loaded]`), so a headless browser can check that it shows them."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from models.profile_io import atomic_write_text
+
+STYLE = """
+body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; margin: 2rem auto; max-width: 1100px;
+       color: #222; line-height: 1.45; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
+th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #eee; text-align: right; }
+th { background: #f5f5f5; } td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.5rem 0; }
+.note { color: #555; font-size: 0.9rem; } .bad { color: #b00; }
+"""
+
+SCRIPT = """
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.setAttribute('data-images-loaded', String(ok));
+  document.body.setAttribute('data-images', String(imgs.length));
+  document.body.setAttribute('data-tables', String(document.querySelectorAll('table tbody tr').length));
+});
+"""
+
+
+class Report:
+    def __init__(self, title: str, subtitle: str = ""):
+        self.title, self.subtitle = title, subtitle
+        self.parts: list[str] = []
+
+    def heading(self, text: str) -> Report:
+        self.parts.append(f"<h2>{html.escape(text)}</h2>")
+        return self
+
+    def text(self, text: str, cls: str = "note") -> Report:
+        self.parts.append(f'<p class="{cls}">{html.escape(text)}</p>')
+        return self
+
+    def table(self, df: pd.DataFrame, floatfmt: str = "{:.4g}", max_rows: int = 500) -> Report:
+        shown = df.head(max_rows)
+        fmt = {c: (lambda x, f=floatfmt: "" if pd.isna(x) else f.format(x)) for c in shown.columns
+               if pd.api.types.is_float_dtype(shown[c])}
+        self.parts.append(shown.to_html(index=False, formatters=fmt, border=0, escape=True, na_rep=""))
+        if len(df) > max_rows:
+            self.text(f"({len(df) - max_rows} more rows in the CSV)")
+        return self
+
+    def image(self, png: str | Path | bytes, alt: str = "") -> Report:
+        data = png if isinstance(png, bytes) else Path(png).read_bytes()
+        b64 = base64.b64encode(data).decode()
+        self.parts.append(f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">')
+        return self
+
+    def render(self) -> str:
+        sub = f"<p class=note>{html.escape(self.subtitle)}</p>" if self.subtitle else ""
+        return (f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(self.title)}</title>"
+                f"<style>{STYLE}</style><script>{SCRIPT}</script></head><body>"
+                f"<h1>{html.escape(self.title)}</h1>{sub}{''.join(self.parts)}"
+                f"<p class=note>EdgePlan report.</p></body></html>\n")
+
+    def write(self, path: str | Path) -> Path:
+        atomic_write_text(path, self.render())
+        return Path(path)
+
+
+def figure_png(fig) -> bytes:
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    return buf.getvalue()
+
+
+def compare_figure(best: pd.DataFrame) -> bytes:
+    """Bars of round latency, energy and bytes per paradigm (the FPL paper's comparison)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ok = best[best.round_latency_s.notna()]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    for ax, col, label in zip(axes, ["round_latency_s", "energy_j", "comm_bytes"],
+                              ["round latency (s)", "energy per round (J)", "bytes per round"]):
+        ax.bar(ok.paradigm, ok[col].astype(float), color="#4C72B0")
+        ax.set_yscale("log")
+        ax.set_title(label)
+    fig.tight_layout()
+    data = figure_png(fig)
+    plt.close(fig)
+    return data

@@ -1,0 +1,272 @@
+"""Scenario variants for what-if analysis: set a dotted path to a value.
+
+Paths address the scenario file: `channels.ap0.bandwidth`, `nodes.jetson.count` (a node group
+by name), `links.rpi.spectral_efficiency` (the links from group rpi, or `links.3.latency` by
+index), `training.batch_size`, `constraints.max_round_latency`, `paradigms.pel.granularity`.
+
+A numeric change to a node, link or channel, or to training, constraints, objective or
+paradigm settings, is applied to copies of the tables (the unit table and measured times are
+shared with the base scenario): a sweep point costs microseconds, not a reload. A structural
+change (`count`, names, roles, the model) rebuilds the scenario from its data, validated in full.
+Both give the same scenario as writing the value into the file.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+
+from .errors import ScenarioError
+from .scenario import Scenario, from_data
+from .schema import ChannelSpec, LinkSpec, NodeSpec
+
+FAST_NODE = {"compute", "memory", "power", "tx_power", "rx_power", "samples", "batch_size", "kappa",
+             "cycles_per_flop", "frequency"}
+FAST_LINK = {"latency", "uplink", "downlink", "spectral_efficiency", "gain_db"}
+FAST_CHANNEL = {"bandwidth", "noise_density"}
+FAST_TOP = {"training", "constraints", "paradigms", "objective"}
+
+
+def _suggest(word, choices) -> str:
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.5)
+    return f"; did you mean '{close[0]}'?" if close else f"; choose one of {', '.join(map(str, choices))}"
+
+
+def resolve(scn: Scenario, path: str) -> list[tuple]:
+    """The raw-data locations a dotted path sets (a link path may match several links)."""
+    parts = path.split(".")
+    raw = scn.raw
+    where = f"--vary {path}"
+    if parts == ["objective"]:
+        return [("objective",)]
+    if len(parts) < 2:
+        raise ScenarioError(f"{where}: a path has at least two parts, e.g. channels.ap0.bandwidth")
+    top = parts[0]
+    if top in ("nodes", "channels", "links"):
+        if len(parts) != 3:
+            raise ScenarioError(f"{where}: use {top}.NAME.FIELD")
+        items = raw.get(top) or []
+        key, field = parts[1], parts[2]
+        if key.isdigit():
+            if int(key) >= len(items):
+                raise ScenarioError(f"{where}: {top} has {len(items)} entries (0..{len(items) - 1})")
+            idx = [int(key)]
+        elif top == "links":
+            idx = [i for i, lk in enumerate(items) if key in (lk.get("from"), f"{lk.get('from')}-{lk.get('to')}")]
+            if not idx:
+                raise ScenarioError(f"{where}: no link from '{key}'" + _suggest(key, [lk.get("from") for lk in items]))
+        else:
+            names = [x.get("name") for x in items]
+            if key not in names:
+                what = "node (group)" if top == "nodes" else "channel"
+                raise ScenarioError(f"{where}: {what} '{key}' is not defined" + _suggest(key, names))
+            idx = [names.index(key)]
+        return [(top, i, field) for i in idx]
+    if top not in raw and top not in ("training", "constraints", "paradigms", "objective", "model"):
+        raise ScenarioError(f"{where}: '{top}' is not a part of a scenario" +
+                            _suggest(top, ["nodes", "links", "channels", "training", "constraints", "paradigms",
+                                           "model", "objective"]))
+    return [tuple(parts)]
+
+
+def _set(raw: dict, loc: tuple, value) -> None:
+    obj = raw
+    for p in loc[:-1]:
+        if isinstance(obj, list):
+            obj = obj[p]
+        else:
+            obj = obj.setdefault(p, {})
+    obj[loc[-1]] = value
+
+
+def variant(scn: Scenario, changes: dict[str, object]) -> Scenario:
+    """`scn` with each dotted path set to its value (strings with units are fine)."""
+    raw = copy.deepcopy(scn.raw)
+    locs = []
+    for path, value in changes.items():
+        for loc in resolve(scn, path):
+            _set(raw, loc, value)
+            locs.append(loc)
+    fast = all(_is_fast(loc) for loc in locs)
+    if not fast:
+        v = from_data(raw, scn.source)
+        for key in ("units", "times", "workbook"):
+            if key in scn._cache and not any(loc[0] == "model" for loc in locs):
+                v._cache[key] = scn._cache[key]
+        return v
+    return _patched(scn, raw, locs)
+
+
+def _is_fast(loc: tuple) -> bool:
+    top = loc[0]
+    if top == "nodes":
+        return loc[2] in FAST_NODE
+    if top == "links":
+        return loc[2] in FAST_LINK
+    if top == "channels":
+        return loc[2] in FAST_CHANNEL
+    return top in FAST_TOP
+
+
+def _validate(cls, data: dict, where: str):
+    from pydantic import ValidationError
+    try:
+        return cls.model_validate(data)
+    except ValidationError as e:
+        err = e.errors(include_url=False)[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise ScenarioError(f"{where}{'.' + loc if loc else ''}: {err['msg'].removeprefix('Value error, ')}") from None
+
+
+def _patched(scn: Scenario, raw: dict, locs: list[tuple]) -> Scenario:
+    spec = scn.spec
+    nodes, links, channels = scn.nodes, scn.links, scn.channels
+    node_specs, link_specs, chan_specs = list(spec.nodes), list(spec.links), list(spec.channels)
+    topo_changed = False
+    for loc in locs:
+        top = loc[0]
+        if top == "nodes":
+            i, field = loc[1], loc[2]
+            ns = _validate(NodeSpec, raw["nodes"][i], f"nodes[{i}]")
+            node_specs[i] = ns
+            if nodes is scn.nodes:
+                nodes = nodes.copy()
+            nodes.loc[nodes.spec_index == i, field] = getattr(ns, field)
+        elif top == "links":
+            i, field = loc[1], loc[2]
+            ls = _validate(LinkSpec, raw["links"][i], f"links[{i}]")
+            link_specs[i] = ls
+            if links is scn.links:
+                links = links.copy()
+            for f in (field, "uplink", "downlink"):   # a one-sided fixed rate fills the other side
+                if f in FAST_LINK:
+                    links.loc[links.spec_index == i, f] = getattr(ls, f)
+            topo_changed |= field == "latency"
+        elif top == "channels":
+            i, field = loc[1], loc[2]
+            cs = _validate(ChannelSpec, raw["channels"][i], f"channels[{i}]")
+            chan_specs[i] = cs
+            if channels is scn.channels:
+                channels = channels.copy()
+            channels.loc[cs.name, field] = getattr(cs, field)
+    update = {"nodes": node_specs, "links": link_specs, "channels": chan_specs}
+    for top in {loc[0] for loc in locs if loc[0] in FAST_TOP}:
+        field_cls = type(getattr(spec, top))
+        if top == "objective":
+            from .schema import ScenarioSpec
+            update["objective"] = _validate(ScenarioSpec, {**_dump(spec), "objective": raw["objective"]},
+                                            "objective").objective
+        else:
+            update[top] = _validate(field_cls, raw.get(top) or {}, top)
+    new_spec = spec.model_copy(update=update)
+    sha = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
+    v = Scenario(new_spec, raw, scn.source, sha, nodes, links, channels, scn.lines)
+    for key, val in scn._cache.items():   # the model's tables; and paths unless latencies moved
+        if key in ("units", "times", "workbook") or (not topo_changed and (key == "graph" or key[0] == "path")):
+            v._cache[key] = val
+    if any(loc[0] == "training" and loc[1] == "server" for loc in locs) or any(
+            loc[:2] == ("paradigms", "dsgd") for loc in locs):
+        from .scenario import _check_references
+        _check_references(v)
+    return v
+
+
+def _dump(spec) -> dict:
+    return spec.model_dump(by_alias=True)
+
+
+def parse_values(text: str) -> list:
+    """`V1,V2,...`, `start:stop:num` (linear) or `log:start:stop:num`; values may carry units
+    (a range's ends are converted with the field's unit later, so `10 MHz:80 MHz:8` works)."""
+    text = text.strip()
+    if text.startswith("log:") or (text.count(":") == 2 and "," not in text):
+        log = text.startswith("log:")
+        body = text[4:] if log else text
+        a, b, n = body.split(":")
+        try:
+            num = int(n)
+        except ValueError:
+            raise ScenarioError(f"range '{text}': the last part is the number of values, got '{n}'") from None
+        if num < 1:
+            raise ScenarioError(f"range '{text}': needs at least one value")
+        return [("range", a.strip(), b.strip(), num, log)]
+    vals = [v.strip() for v in text.split(",") if v.strip()]
+    if not vals:
+        raise ScenarioError(f"no values in '{text}'; give V1,V2,... or start:stop:num")
+    return [_number(v) for v in vals]
+
+
+def _number(v: str):
+    try:
+        f = float(v)
+        return int(f) if f.is_integer() and "." not in v and "e" not in v.lower() else f
+    except ValueError:
+        return v
+
+
+def expand(scn: Scenario, path: str, values: list) -> list:
+    """Turn range markers into concrete SI values using the field's own parsing."""
+    out = []
+    for v in values:
+        if isinstance(v, tuple) and v[0] == "range":
+            _, a, b, num, log = v
+            lo, hi = si_value(scn, path, a), si_value(scn, path, b)
+            if log and (lo <= 0 or hi <= 0):
+                raise ScenarioError(f"--vary {path}: a log range needs positive ends")
+            grid = np.geomspace(lo, hi, num) if log else np.linspace(lo, hi, num)
+            integer = _integer_field(path)
+            out += [int(round(x)) for x in grid] if integer else [float(x) for x in grid]
+        elif isinstance(v, str):
+            out.append(si_value(scn, path, v) if path.split(".")[-1] not in ("server", "dataset", "optimizer")
+                       and path != "objective" else v)
+        else:
+            out.append(v)
+    return out
+
+
+INTEGER_FIELDS = {"count", "samples", "batch_size", "local_iterations", "rounds", "microbatches", "granularity",
+                  "bits_per_parameter", "min_cut", "max_cut", "junction"}
+
+
+def _integer_field(path: str) -> bool:
+    return path.split(".")[-1] in INTEGER_FIELDS
+
+
+def si_value(scn: Scenario, path: str, value) -> float:
+    """The SI number a value takes at `path` (by building the variant and reading it back)."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    v = variant(scn, {path: value})
+    return float(read(v, path))
+
+
+def read(scn: Scenario, path: str):
+    """The current (SI) value at a dotted path."""
+    locs = resolve(scn, path)
+    top = locs[0][0]
+    if top == "nodes":
+        i, field = locs[0][1], locs[0][2]
+        return getattr(scn.spec.nodes[i], field)
+    if top == "links":
+        i, field = locs[0][1], locs[0][2]
+        return getattr(scn.spec.links[i], field)
+    if top == "channels":
+        i, field = locs[0][1], locs[0][2]
+        return getattr(scn.spec.channels[i], field)
+    obj = scn.spec
+    for p in locs[0]:
+        obj = getattr(obj, p) if not isinstance(obj, dict) else obj[p]
+    return obj
+
+
+def grid(scn: Scenario, varies: list[tuple[str, list]]) -> pd.DataFrame:
+    """The grid of variant values: one column per path, one row per point."""
+    import itertools
+    cols = [p for p, _ in varies]
+    rows = list(itertools.product(*[expand(scn, p, vals) for p, vals in varies]))
+    return pd.DataFrame(rows, columns=cols)

@@ -1,0 +1,439 @@
+"""What-if analysis: sweeps over scenario variants, capacity search, latency-energy fronts.
+
+- `sweep`: every point of a grid of variants (planner.variants), every paradigm, its optimum and
+  its baselines, into one tidy table. Runs on a process pool (default) or a Ray cluster; both
+  give the same table.
+- `capacity`: the least (or most) value of a quantity that meets a target, by bisection where
+  the target metric is monotone in it (checked on a grid first, and said when it is not).
+- `pareto`: the latency-energy front of a paradigm by the epsilon-constraint method.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import paradigms
+from .costs import CostModel
+from .errors import InfeasibleError, PlanError, ScenarioError
+from .scenario import Scenario
+from .variants import expand, grid, read, resolve, variant
+
+RESULT_COLUMNS = ["paradigm", "method", "kind", "status", "round_latency_s", "energy_j", "device_energy_j",
+                  "comm_bytes", "samples_per_round", "objective", "objective_per_sample", "feasible", "why"]
+
+
+# ---------------------------------------------------------------- planning one point
+
+def plan_point(scn: Scenario, values: dict, names: list[str], methods: str = "all") -> list[dict]:
+    """Rows for one variant: each paradigm's optimum (and, with methods='all', its baselines)."""
+    try:
+        v = variant(scn, values)
+        cm = CostModel(v)
+    except ScenarioError as e:
+        return [{**values, "paradigm": n, "method": "", "kind": "", "status": "invalid", "feasible": False,
+                 "why": str(e)} for n in names]
+    rows = []
+    obj = v.spec.objective
+    for n in names:
+        para = paradigms.get(n)
+        best = para.fastest or para.default
+        ms = [best] + ([m for m, s in para.solvers.items() if s.kind in ("baseline", "heuristic")
+                        and m != best] if methods == "all" else [])
+        for m in ms:
+            row = {**values, "paradigm": n, "method": m, "kind": para.solvers[m].kind}
+            try:
+                sol = para.solvers[m].fn(cm)
+                c = para.cost(cm, sol.decisions)
+                row.update(status=sol.status, round_latency_s=c.round_latency, energy_j=c.energy,
+                           device_energy_j=c.device_energy, comm_bytes=c.comm_bytes, samples_per_round=c.samples,
+                           objective=c.objective(obj), objective_per_sample=c.objective(obj) / c.samples,
+                           feasible=c.feasible, why="; ".join(c.violations))
+            except (InfeasibleError, PlanError) as e:
+                row.update(status="infeasible", feasible=False, why=str(e))
+            rows.append(row)
+    return rows
+
+
+_WORKER_SCN: Scenario | None = None
+
+
+def _init_worker(scn: Scenario) -> None:
+    import os
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    global _WORKER_SCN
+    _WORKER_SCN = scn
+
+
+def _chunk(args) -> list[tuple[int, list[dict]]]:
+    points, names, methods = args
+    return [(i, plan_point(_WORKER_SCN, vals, names, methods)) for i, vals in points]
+
+
+# ---------------------------------------------------------------- sweeps
+
+@dataclass
+class SweepResult:
+    table: pd.DataFrame            # tidy: one row per point x paradigm x method
+    varied: list[str]
+    seconds: float
+    engine: str
+    workers: int
+    objective: str = "latency"
+
+    def best(self) -> pd.DataFrame:
+        """Each paradigm's best feasible method at each point."""
+        t = self.table[self.table.feasible.astype(bool)]
+        if t.empty:
+            return t
+        idx = t.groupby(self.varied + ["paradigm"], dropna=False).objective.idxmin()
+        return t.loc[idx].reset_index(drop=True)
+
+    def winners(self) -> pd.DataFrame:
+        """The winning paradigm at each point, on the objective per training sample (paradigms
+        process different numbers of samples per round: dsgd one device's batches, the others
+        every device's)."""
+        b = self.best()
+        if b.empty:
+            return b
+        idx = b.groupby(self.varied, dropna=False).objective_per_sample.idxmin()
+        return b.loc[idx, self.varied + ["paradigm", "method", "objective", "objective_per_sample"]].reset_index(drop=True)
+
+
+def sweep(scn: Scenario, varies: list[tuple[str, list]], names: list[str] | None = None, methods: str = "all",
+          engine: str = "process", workers: int = 2, address: str | None = None, progress: bool = False,
+          chunk: int | None = None) -> SweepResult:
+    """Plan every point of the grid of `varies` ([(path, values)]) for every paradigm in `names`."""
+    names = list(names or paradigms.NAMES)
+    for n in names:
+        paradigms.get(n)
+    for path, _ in varies:
+        resolve(scn, path)
+    from .graph import unit_table
+    unit_table(scn)                      # profile the model once, before the workers copy the scenario
+    pts = grid(scn, varies)
+    points = [(i, {k: _py(v) for k, v in row.items()}) for i, row in enumerate(pts.to_dict("records"))]
+    n = len(points)
+    size = chunk or max(1, min(200, n // (max(workers, 1) * 16) or 1))
+    jobs = [(points[k:k + size], names, methods) for k in range(0, n, size)]
+    t0 = time.perf_counter()
+    bar = _bar(progress, n)
+    results: dict[int, list[dict]] = {}
+    if engine == "ray":
+        results = _run_ray(scn, jobs, workers, address, bar)
+    elif engine == "process" and workers > 1 and len(jobs) > 1:
+        import multiprocessing as mpx
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        with ProcessPoolExecutor(workers, mp_context=mpx.get_context("fork"), initializer=_init_worker,
+                                 initargs=(scn,)) as ex:
+            futs = [ex.submit(_chunk, j) for j in jobs]
+            for f in as_completed(futs):
+                for i, rows in f.result():
+                    results[i] = rows
+                if bar:
+                    bar[0].advance(bar[1], len(f.result()))
+    elif engine in ("process", "serial"):
+        _init_worker(scn)
+        for j in jobs:
+            for i, rows in _chunk(j):
+                results[i] = rows
+            if bar:
+                bar[0].advance(bar[1], len(j[0]))
+    else:
+        raise PlanError(f"unknown engine '{engine}'; use process or ray")
+    if bar:
+        bar[0].stop()
+    rows = [r for i in sorted(results) for r in results[i]]
+    table = pd.DataFrame(rows, columns=list(pts.columns) + RESULT_COLUMNS)
+    obj = scn.spec.objective
+    return SweepResult(table, list(pts.columns), time.perf_counter() - t0, engine, workers,
+                       obj if isinstance(obj, str) else "weighted")
+
+
+def _py(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _run_ray(scn: Scenario, jobs, workers: int, address: str | None, bar) -> dict:
+    try:
+        import ray
+    except ImportError:
+        raise PlanError("--engine ray needs Ray: pip install 'edgeplan[ray]'") from None
+    started = False
+    if not ray.is_initialized():
+        kw = {"address": address} if address else {"num_cpus": workers}
+        ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, **kw)
+        started = True
+    try:
+        ref = ray.put(scn)
+
+        @ray.remote(num_cpus=1)
+        def run(s, job):
+            _init_worker(s)
+            return _chunk(job)
+
+        pending = [run.remote(ref, j) for j in jobs]
+        results = {}
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            out = ray.get(done[0])
+            for i, rows in out:
+                results[i] = rows
+            if bar:
+                bar[0].advance(bar[1], len(out))
+        return results
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _bar(enabled: bool, total: int):
+    if not enabled:
+        return None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    p = Progress(TextColumn("sweep"), BarColumn(), TextColumn("{task.completed}/{task.total} points"),
+                 TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), transient=True)
+    p.start()
+    return p, p.add_task("sweep", total=total)
+
+
+def sweep_plots(res: SweepResult, out_dir) -> list:
+    """objective against each varied quantity per paradigm, and which paradigm wins where."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+    out = Path(out_dir)
+    files = []
+    best = res.best()
+    if best.empty:
+        return files
+    for path in res.varied:
+        others = [p for p in res.varied if p != path]
+        sl = best
+        for o in others:        # the slice through the first value of every other quantity
+            sl = sl[sl[o] == sl[o].iloc[0]]
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for name, g in sl.groupby("paradigm"):
+            g = g.sort_values(path)
+            ax.plot(_numeric(g[path]), g.objective, "o-", label=name)
+        ax.set_xlabel(path)
+        ax.set_ylabel({"latency": "round latency (s)", "energy": "energy per round (J)"}.get(res.objective,
+                                                                                             "weighted objective"))
+        ax.set_yscale("log")
+        if _spread(sl[path]):
+            ax.set_xscale("log")
+        ax.legend()
+        ax.set_title(f"best plan per paradigm against {path}")
+        fig.tight_layout()
+        f = out / f"sweep-{path.replace('.', '_')}.png"
+        fig.savefig(f, dpi=110)
+        plt.close(fig)
+        files.append(f)
+    w = res.winners()
+    names = sorted(w.paradigm.unique())
+    colour = {n: k for k, n in enumerate(names)}
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if len(res.varied) == 1:
+        p = res.varied[0]
+        ax.scatter(_numeric(w[p]), [colour[x] for x in w.paradigm], c=[colour[x] for x in w.paradigm], cmap="tab10",
+                   vmin=0, vmax=9, s=60)
+        ax.set_yticks(range(len(names)), names)
+        ax.set_xlabel(p)
+        if _spread(w[p]):
+            ax.set_xscale("log")
+    else:
+        a, b = res.varied[:2]
+        sub = w
+        for o in res.varied[2:]:
+            sub = sub[sub[o] == sub[o].iloc[0]]
+        sc = ax.scatter(_numeric(sub[a]), _numeric(sub[b]), c=[colour[x] for x in sub.paradigm], cmap="tab10",
+                        vmin=0, vmax=9, s=80, marker="s")
+        ax.set_xlabel(a)
+        ax.set_ylabel(b)
+        handles = [plt.Line2D([], [], marker="s", ls="", color=sc.cmap(sc.norm(colour[n])), label=n) for n in names]
+        ax.legend(handles=handles, fontsize=8)
+    ax.set_title("which paradigm wins where (objective per training sample)")
+    fig.tight_layout()
+    f = out / "sweep-winners.png"
+    fig.savefig(f, dpi=110)
+    plt.close(fig)
+    files.append(f)
+    return files
+
+
+def _numeric(s: pd.Series):
+    return pd.to_numeric(s, errors="coerce") if s.dtype == object else s
+
+
+def _spread(s: pd.Series) -> bool:
+    x = pd.to_numeric(s, errors="coerce").dropna()
+    return len(x) > 1 and x.min() > 0 and x.max() / x.min() > 50
+
+
+# ---------------------------------------------------------------- capacity
+
+METRICS = ("round_latency_s", "energy_j", "device_energy_j", "comm_bytes", "training_latency_s")
+
+
+@dataclass
+class CapacityResult:
+    path: str
+    metric: str
+    target: float
+    direction: str                 # least | most
+    value: float | None
+    metric_at_value: float | None
+    monotone: bool
+    probes: pd.DataFrame
+    message: str
+
+
+def _metric(scn: Scenario, path: str, value, paradigm: str, method: str | None, metric: str) -> float:
+    try:
+        v = variant(scn, {path: value})
+        p = paradigms.get(paradigm).solve(CostModel(v), method)
+    except InfeasibleError:
+        return math.inf
+    if metric == "training_latency_s":
+        return p.predicted["training_latency_s"]
+    return p.predicted[metric] if p.feasible or metric != "round_latency_s" else math.inf
+
+
+def capacity(scn: Scenario, target: tuple[str, float], path: str, paradigm: str = "psl", method: str | None = None,
+             lo=None, hi=None, rel_tol: float = 1e-4, probes: int = 9) -> CapacityResult:
+    """The least (metric falls as the quantity grows) or most (metric grows with it) value of
+    `path` with metric <= target."""
+    metric, goal = target
+    if metric not in METRICS:
+        raise PlanError(f"--target {metric}: use one of {', '.join(METRICS)}")
+    resolve(scn, path)
+    integer = path.split(".")[-1] in ("count", "batch_size", "local_iterations", "samples", "rounds", "microbatches")
+    cur = float(read(scn, path))
+    lo = float(lo) if lo is not None else (1.0 if integer else cur / 100)
+    hi = float(hi) if hi is not None else (max(cur * 10, lo + 10) if integer else cur * 100)
+    xs = np.unique(np.round(np.linspace(lo, hi, probes))) if integer else np.geomspace(lo, hi, probes)
+    vals = [_metric(scn, path, int(x) if integer else float(x), paradigm, method, metric) for x in xs]
+    table = pd.DataFrame({path: xs, metric: vals, "meets": [v <= goal for v in vals]})
+    finite = np.isfinite(vals)
+    d = np.diff(np.array(vals)[finite])
+    scale = np.nanmax(np.abs(np.array(vals)[finite])) if finite.any() else 1.0
+    falling = np.all(d <= 1e-9 * scale)
+    rising = np.all(d >= -1e-9 * scale)
+    meets = table.meets.to_numpy()
+    if not (falling or rising) or not (np.all(np.diff(meets.astype(int)) >= 0) or np.all(np.diff(meets.astype(int)) <= 0)):
+        ok = ", ".join(f"{x:g}" for x in xs[meets])
+        return CapacityResult(path, metric, goal, "?", None, None, False, table,
+                              f"{metric} is not monotone in {path} over [{lo:g}, {hi:g}] (see the probes); bisection "
+                              f"would not be reliable. Values meeting {metric} <= {goal:g}: {ok or 'none'}")
+    direction = "least" if falling else "most"
+    if not meets.any():
+        best = np.nanmin(vals)
+        return CapacityResult(path, metric, goal, direction, None, None, True, table,
+                              f"no value of {path} in [{lo:g}, {hi:g}] meets {metric} <= {goal:g} (best "
+                              f"{best:.4g}); widen the range with --lo/--hi")
+    if meets.all():
+        v = xs[0] if direction == "least" else xs[-1]
+        return CapacityResult(path, metric, goal, direction, float(v), float(vals[0 if direction == "least" else -1]),
+                              True, table, f"every probed value meets the target; the {direction} probed is {v:g} "
+                                           "(widen the range with --lo/--hi to look further)")
+    # bracket: a (fails) .. b (meets) for least; a (meets) .. b (fails) for most
+    k = int(np.argmax(meets)) if direction == "least" else int(len(meets) - 1 - np.argmax(meets[::-1]))
+    if direction == "least":
+        fail, ok = xs[k - 1], xs[k]
+    else:
+        ok, fail = xs[k], xs[k + 1]
+    while True:
+        if integer:
+            if abs(ok - fail) <= 1:
+                break
+            mid = int((ok + fail) // 2)
+        else:
+            if abs(ok - fail) <= rel_tol * abs(ok):
+                break
+            mid = math.sqrt(ok * fail) if ok > 0 and fail > 0 else 0.5 * (ok + fail)
+        if _metric(scn, path, mid, paradigm, method, metric) <= goal:
+            ok = mid
+        else:
+            fail = mid
+    val = int(ok) if integer else float(ok)
+    at = _metric(scn, path, val, paradigm, method, metric)
+    return CapacityResult(path, metric, goal, direction, val, at, True, table,
+                          f"the {direction} {path} with {paradigm} {metric} <= {goal:g} is {val:.6g} "
+                          f"({metric} {at:.4g})")
+
+
+# ---------------------------------------------------------------- Pareto fronts
+
+PARETO_PARADIGMS = ("psl", "sl", "fpl")
+
+
+def pareto(scn: Scenario, paradigm: str = "psl", points: int = 12) -> pd.DataFrame:
+    """The latency-energy front by epsilon-constraint: minimise energy subject to
+    max_round_latency = eps for eps between the least-latency and the least-energy plans."""
+    if paradigm not in PARETO_PARADIGMS:
+        raise PlanError(f"pareto needs a paradigm whose solver minimises energy under a latency cap: "
+                        f"{', '.join(PARETO_PARADIGMS)} (not {paradigm})")
+    para = paradigms.get(paradigm)
+
+    def solve(changes):
+        try:
+            v = variant(scn, changes)
+            p = para.solve(CostModel(v))
+            return p
+        except InfeasibleError:
+            return None
+
+    fast = solve({"objective": "latency", "constraints.max_round_latency": None})
+    green = solve({"objective": "energy", "constraints.max_round_latency": None})
+    if fast is None or green is None:
+        raise InfeasibleError(f"{paradigm} has no feasible plan in this scenario")
+    t0, t1 = fast.predicted["round_latency_s"], green.predicted["round_latency_s"]
+    rows = [_front_row(fast, "least latency"), _front_row(green, "least energy")]
+    if t1 > t0 * (1 + 1e-9):
+        for eps in np.geomspace(t0, t1, points)[1:-1]:
+            p = solve({"objective": "energy", "constraints.max_round_latency": float(eps)})
+            if p is not None and p.feasible:
+                rows.append(_front_row(p, f"energy, latency <= {eps:.4g} s"))
+    df = pd.DataFrame(rows).drop_duplicates(subset=["round_latency_s", "energy_j"])
+    keep = [not _dominated(r, df) for _, r in df.iterrows()]
+    return df[keep].sort_values("round_latency_s").reset_index(drop=True)
+
+
+def _front_row(p, how: str) -> dict:
+    pr = p.predicted
+    return {"round_latency_s": pr["round_latency_s"], "energy_j": pr["energy_j"],
+            "device_energy_j": pr["device_energy_j"], "comm_bytes": pr["comm_bytes"], "feasible": p.feasible,
+            "how": how, "plan": p}
+
+
+def _dominated(r, df) -> bool:
+    better = (df.round_latency_s <= r.round_latency_s) & (df.energy_j <= r.energy_j) & \
+        ((df.round_latency_s < r.round_latency_s) | (df.energy_j < r.energy_j))
+    return bool(better.any())
+
+
+def pareto_plot(front: pd.DataFrame, path, title: str = "") -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(front.round_latency_s, front.energy_j, "o-")
+    for _, r in front.iterrows():
+        if r.how.startswith("least"):
+            ax.annotate(r.how, (r.round_latency_s, r.energy_j), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    ax.set_xlabel("round latency (s)")
+    ax.set_ylabel("energy per round (J)")
+    ax.set_title(title or "latency-energy front")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def expand_values(scn: Scenario, path: str, values: list) -> list:
+    return expand(scn, path, values)

@@ -1,0 +1,205 @@
+"""What-if: sweeps, engines, capacity search, Pareto fronts, the HTML report in a browser."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from planner import paradigms
+from planner.costs import CostModel
+from planner.errors import ScenarioError
+from planner.scenario import from_data, load_scenario
+from planner.variants import parse_values, variant
+from planner.whatif import capacity, pareto, sweep
+
+from .conftest import SCENARIOS
+
+HETERO = SCENARIOS / "psl-hetero.yaml"
+
+
+def test_sweep_over_one_value_equals_a_single_plan(tmp_path):
+    scn = load_scenario(HETERO)
+    res = sweep(scn, [("channels.ap0.bandwidth", ["30 MHz"]), ("nodes.rpi3.compute", ["3 GFLOPS"])], workers=1)
+    data = yaml.safe_load(HETERO.read_text())
+    data["channels"][0]["bandwidth"] = "30 MHz"
+    data["nodes"][3]["compute"] = "3 GFLOPS"
+    path = tmp_path / "edited.yaml"
+    path.write_text(yaml.safe_dump(data))
+    cm = CostModel(load_scenario(path))
+    for name in paradigms.NAMES:
+        para = paradigms.get(name)
+        want = para.solve(cm, para.fastest or para.default).predicted["round_latency_s"]
+        got = res.table[(res.table.paradigm == name) & (res.table.method == (para.fastest or para.default))]
+        assert got.round_latency_s.iloc[0] == pytest.approx(want, rel=1e-12), name
+    assert res.table["channels.ap0.bandwidth"].iloc[0] == 30e6
+
+
+def test_fast_variant_equals_a_reload():
+    scn = load_scenario(HETERO)
+    for changes in ({"channels.ap0.bandwidth": "55 MHz"}, {"links.rpi4.spectral_efficiency": 3.3},
+                    {"nodes.jetson.power": "12 W", "training.local_iterations": 3},
+                    {"constraints.max_round_latency": "90 s"}, {"nodes.phone.count": 3}):
+        fast = variant(scn, changes)
+        data = yaml.safe_load(HETERO.read_text())
+        for path, v in changes.items():
+            parts = path.split(".")
+            if parts[0] == "nodes":
+                next(n for n in data["nodes"] if n["name"] == parts[1])[parts[2]] = v
+            elif parts[0] == "links":
+                for lk in data["links"]:
+                    if lk["from"] == parts[1]:
+                        lk[parts[2]] = v
+            elif parts[0] == "channels":
+                data["channels"][0][parts[2]] = v
+            else:
+                data.setdefault(parts[0], {})[parts[1]] = v
+        slow = from_data(data, str(HETERO))
+        a = paradigms.get("psl").solve(CostModel(fast)).predicted
+        b = paradigms.get("psl").solve(CostModel(slow)).predicted
+        assert a == b, changes
+
+
+def test_bad_path_is_explained():
+    scn = load_scenario(HETERO)
+    with pytest.raises(ScenarioError, match=r"--vary channels\.ap1\.bandwidth: channel 'ap1' is not defined; did you "
+                                            r"mean 'ap0'\?"):
+        sweep(scn, [("channels.ap1.bandwidth", [1e6])], workers=1)
+    with pytest.raises(ScenarioError, match=r"--vary nodes\.jetsn\.compute: node \(group\) 'jetsn' is not defined"):
+        variant(scn, {"nodes.jetsn.compute": 1e9})
+
+
+def test_ranges_parse_with_units():
+    scn = load_scenario(HETERO)
+    from planner.variants import expand
+    assert expand(scn, "channels.ap0.bandwidth", parse_values("10 MHz:30 MHz:3")) == [10e6, 20e6, 30e6]
+    assert expand(scn, "channels.ap0.bandwidth", parse_values("log:1e6:1e8:3")) == pytest.approx([1e6, 1e7, 1e8])
+    assert expand(scn, "nodes.jetson.count", parse_values("1:10:4")) == [1, 4, 7, 10]
+
+
+def test_ray_engine_gives_the_same_table():
+    pytest.importorskip("ray")
+    scn = load_scenario(SCENARIOS / "digits-small.yaml")
+    varies = [("channels.wlan.bandwidth", [2e6, 5e6, 2e7]), ("nodes.pi.compute", [1e9, 4e9])]
+    a = sweep(scn, varies, ["psl", "pel", "fl"], workers=2, engine="process")
+    b = sweep(scn, varies, ["psl", "pel", "fl"], workers=2, engine="ray")
+    pd.testing.assert_frame_equal(a.table, b.table)
+
+
+def test_process_pool_and_serial_give_the_same_table():
+    scn = load_scenario(SCENARIOS / "digits-small.yaml")
+    varies = [("channels.wlan.bandwidth", [2e6, 5e6, 2e7, 5e7]), ("nodes.pi.compute", [1e9, 4e9])]
+    a = sweep(scn, varies, ["psl", "sl"], workers=1)
+    b = sweep(scn, varies, ["psl", "sl"], workers=2, chunk=1)
+    pd.testing.assert_frame_equal(a.table, b.table)
+
+
+ONE = """name: one
+model: {{profile: p.csv}}
+training: {{batch_size: 10, local_iterations: 2}}
+nodes:
+  - {{name: s, role: server, compute: 1e12, power: 10}}
+  - {{name: d, role: device, compute: 1e9, power: 1, tx_power: 0.1}}
+links:
+  - {{from: d, to: s, channel: c, spectral_efficiency: 2, latency: 0.01}}
+channels:
+  - {{name: c, bandwidth: 1e6}}
+{extra}"""
+
+
+def _one(tmp_path, extra=""):
+    (tmp_path / "p.csv").write_text("name,fwd_flops,bwd_flops,out_bytes,act_bytes,params,param_bytes\n"
+                                    "input,0,0,100,0,0,0\nu1,1e6,2e6,1000,0,1000,4000\nu2,1e6,2e6,10,0,250,1000\n")
+    p = tmp_path / "one.yaml"
+    p.write_text(ONE.format(extra=extra))
+    return load_scenario(p)
+
+
+def test_capacity_finds_the_hand_computed_bandwidth(tmp_path):
+    scn = _one(tmp_path)
+    comp = 2 * 10 * 6e6 / 1e9                    # tau b F(L) / f
+    W = 5000.0                                    # model bytes, up and down
+    target = 0.5
+    want = 16 * W / (2 * (target - comp - 2 * 0.01))   # fl: comp + 2 (lat + 8 W / (B eta)) = target
+    res = capacity(scn, ("round_latency_s", target), "channels.c.bandwidth", "fl")
+    assert res.monotone and res.direction == "least"
+    assert res.value == pytest.approx(want, rel=2e-4)
+
+
+def test_capacity_most_devices(tmp_path):
+    scn = load_scenario(HETERO)
+    res = capacity(scn, ("round_latency_s", 60.0), "nodes.jetson.count", "psl")
+    assert res.direction == "most" and isinstance(res.value, int)
+    ok = paradigms.get("psl").solve(CostModel(variant(scn, {"nodes.jetson.count": res.value})))
+    too_many = paradigms.get("psl").solve(CostModel(variant(scn, {"nodes.jetson.count": res.value + 1})))
+    assert ok.predicted["round_latency_s"] <= 60 < too_many.predicted["round_latency_s"]
+
+
+def test_capacity_says_when_not_monotone(tmp_path):
+    # pipelining: more micro-batches overlap the stages, but every micro-batch message pays the
+    # link latency: the round falls, then rises again with the number of micro-batches
+    scn = load_scenario(SCENARIOS / "dsgd-chain.yaml")
+    res = capacity(scn, ("round_latency_s", 0.6), "paradigms.dsgd.microbatches", "dsgd", lo=1, hi=64)
+    assert not res.monotone and res.value is None
+    assert "is not monotone in paradigms.dsgd.microbatches" in res.message
+
+
+@pytest.mark.parametrize("scenario, name", [("psl-hetero", "psl"), ("fpl-fog", "fpl"), ("digits-small", "sl")])
+def test_pareto_points_are_feasible_and_non_dominated(scenario, name):
+    front = pareto(load_scenario(SCENARIOS / f"{scenario}.yaml"), name, points=8)
+    assert len(front) >= 2 if name != "sl" else len(front) >= 1
+    assert front.feasible.all()
+    for i, a in front.iterrows():
+        for j, b in front.iterrows():
+            if i != j:
+                dominates = (b.round_latency_s <= a.round_latency_s and b.energy_j <= a.energy_j and
+                             (b.round_latency_s < a.round_latency_s or b.energy_j < a.energy_j))
+                assert not dominates
+    assert np.all(np.diff(front.round_latency_s) > 0) and np.all(np.diff(front.energy_j) < 0)
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.mark.parametrize("command", ["compare", "sweep", "capacity", "pareto", "validate"])
+def test_html_report_renders_in_headless_chromium(tmp_path, command):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium (Debian: apt-get install chromium)")
+    scn = SCENARIOS / "digits-small.yaml"
+    cli = [sys.executable, "-m", "planner.cli"]
+    if command == "compare":
+        args, page = ["compare", scn, "--html", tmp_path / "r.html"], tmp_path / "r.html"
+    elif command == "sweep":
+        args, page = ["sweep", scn, "--vary", "channels.wlan.bandwidth=2MHz,10MHz", "-p", "psl,fl", "--out", tmp_path], \
+            tmp_path / "report.html"
+    elif command == "capacity":
+        args, page = ["capacity", scn, "--target", "round_latency_s=3", "--vary", "channels.wlan.bandwidth",
+                      "--html", tmp_path / "r.html"], tmp_path / "r.html"
+    elif command == "pareto":
+        args, page = ["pareto", scn, "-p", "psl", "--points", "4", "--out", tmp_path], tmp_path / "report.html"
+    else:
+        plan = tmp_path / "p.json"
+        subprocess.run(cli + ["plan", scn, "-p", "psl", "--out", plan], check=True, capture_output=True)
+        args, page = ["validate", scn, plan, "--rounds", "2", "--out", tmp_path / "v"], tmp_path / "v" / "report.html"
+    r = subprocess.run(cli + [str(a) for a in args], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          f"--user-data-dir={tmp_path / 'chrome'}", "--virtual-time-budget=5000", "--dump-dom",
+                          page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    import re
+    images = int(re.search(r'data-images="(\d+)"', dom).group(1))
+    loaded = int(re.search(r'data-images-loaded="(\d+)"', dom).group(1))
+    rows = int(re.search(r'data-tables="(\d+)"', dom).group(1))
+    assert images >= 1 and loaded == images
+    assert rows >= 1
