@@ -183,6 +183,7 @@ class CostModel:
                                       np.nan_to_num(kappa) * np.nan_to_num(freq) ** 3)
         self.S = self._compute_prefix()
         self._routes: dict = {}
+        self.memo: dict = {}          # solvers' per-scenario intermediate results (same inputs, same output)
         self._links = None
         self._tx = dict(zip(self.names, nodes.tx_power.tolist()))
         self._channels = {c: (float(r.bandwidth), float(r.noise_density) if r.noise_density is not None

@@ -61,6 +61,15 @@ class PslInstance:
 
 def instance(cm: CostModel, alpha=None, server: str | None = None, devices=None,
              allow_missing: bool = False) -> PslInstance:
+    if alpha is None and devices is None and not allow_missing:   # the common case: built once per scenario
+        key = ("psl-instance", server or cm.server())
+        if key not in cm.memo:
+            cm.memo[key] = _instance(cm, None, server, None, False)
+        return cm.memo[key]
+    return _instance(cm, alpha, server, devices, allow_missing)
+
+
+def _instance(cm: CostModel, alpha, server, devices, allow_missing) -> PslInstance:
     devs = devices or cm.devices
     srv = server or cm.server()
     n = len(devs)
