@@ -143,7 +143,7 @@ def test_evaluate_rejects_plans_that_do_not_fit(tmp_path):
         evaluate_plan(scn, Plan.from_dict(bad))
     bad = copy.deepcopy(d)
     bad["assignments"][0]["cut"] = 99
-    with pytest.raises(PlanError, match=r"cut 99 out of range: the model has 7 units, so a cut is an integer in 0\.\.7"):
+    with pytest.raises(PlanError, match=r"cut 99 out of range: the model has 6 units, so a cut is an integer in 0\.\.6"):
         evaluate_plan(scn, Plan.from_dict(bad))
     bad = copy.deepcopy(d)
     for a in bad["assignments"]:
