@@ -1,0 +1,80 @@
+"""Data: the packaged sets, user files (IDX, NPZ) made here, and splits across devices."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from planner.errors import ScenarioError
+from validation.data import load, read_idx, split_across
+
+
+def _idx(path, arr: np.ndarray, gz: bool = False):
+    code = {np.uint8: 0x08}[arr.dtype.type]
+    head = bytes([0, 0, code, arr.ndim]) + struct.pack(">" + "I" * arr.ndim, *arr.shape)
+    data = head + arr.tobytes()
+    if gz:
+        with gzip.open(str(path) + ".gz", "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_folder(tmp_path, gz):
+    rng = np.random.default_rng(0)
+    _idx(tmp_path / "train-images-idx3-ubyte", rng.integers(0, 255, (50, 28, 28), dtype=np.uint8), gz)
+    _idx(tmp_path / "train-labels-idx1-ubyte", rng.integers(0, 10, 50).astype(np.uint8), gz)
+    _idx(tmp_path / "t10k-images-idx3-ubyte", rng.integers(0, 255, (20, 28, 28), dtype=np.uint8), gz)
+    _idx(tmp_path / "t10k-labels-idx1-ubyte", rng.integers(0, 10, 20).astype(np.uint8), gz)
+    ds = load(f"idx:{tmp_path}", (1, 14, 14), 10)
+    assert ds.x_train.shape == (50, 1, 14, 14) and ds.x_test.shape == (20, 1, 14, 14)
+    assert 0.0 <= float(ds.x_train.min()) and float(ds.x_train.max()) <= 1.0
+    assert ds.y_train.dtype.is_floating_point is False
+
+
+def test_idx_bad_magic(tmp_path):
+    (tmp_path / "x").write_bytes(b"\x01\x02\x03\x04rest")
+    with pytest.raises(ScenarioError, match=r"x: not an IDX file \(bad magic number\)"):
+        read_idx(tmp_path / "x")
+
+
+def test_npz_with_and_without_split(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "a.npz", x_train=rng.random((40, 8, 8)), y_train=rng.integers(0, 3, 40),
+             x_test=rng.random((10, 8, 8)), y_test=rng.integers(0, 3, 10))
+    ds = load(f"npz:{tmp_path / 'a.npz'}", (3, 8, 8), 3)
+    assert ds.x_train.shape == (40, 3, 8, 8)
+    np.savez(tmp_path / "b.npz", x=rng.random((100, 16)), y=np.repeat(np.arange(4), 25))
+    ds = load(f"npz:{tmp_path / 'b.npz'}", (1, 1, 16), 4)
+    assert len(ds.y_train) == 80 and len(ds.y_test) == 20
+    np.savez(tmp_path / "c.npz", images=rng.random((4, 2)))
+    with pytest.raises(ScenarioError, match=r"NPZ needs arrays x_train, y_train, x_test, y_test \(or x, y\)"):
+        load(f"npz:{tmp_path / 'c.npz'}", (1, 1, 2), 2)
+
+
+def test_packaged_sets():
+    d = load("digits", (1, 8, 8), 10)
+    assert len(d.y_train) + len(d.y_test) == 1797 and d.x_train.shape[1:] == (1, 8, 8)
+    big = load("digits", (3, 32, 32), 10)
+    assert big.x_train.shape[1:] == (3, 32, 32)
+    m = load("mnist1d", (1, 1, 40), 10)
+    assert len(m.y_train) == 4000 and m.x_train.shape[1:] == (1, 1, 40)
+    with pytest.raises(ScenarioError, match=r"dataset 'digits' has 10 classes but model.num_classes is 5"):
+        load("digits", (1, 8, 8), 5)
+    with pytest.raises(ScenarioError, match=r"unknown dataset 'cifar'; use digits, mnist1d, idx:DIR or npz:FILE"):
+        load("cifar", (1, 8, 8), 10)
+
+
+def test_split_sizes_iid_and_dirichlet():
+    d = load("digits", (1, 8, 8), 10)
+    shards = split_across(d.y_train, [300, 200, 100], iid=True, seed=1)
+    assert [len(s) for s in shards] == [300, 200, 100]
+    assert len(set(np.concatenate(shards))) == 600              # disjoint
+    skew = split_across(d.y_train, [300, 300], iid=False, alpha=0.1, seed=1)
+    counts = [np.bincount(d.y_train.numpy()[s], minlength=10) for s in skew]
+    assert max(c.max() / c.sum() for c in counts) > 0.3           # Dirichlet(0.1) concentrates classes
+    assert len(set(np.concatenate(skew))) == sum(len(s) for s in skew)
