@@ -22,68 +22,12 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from .graph import Hop, default_server, measured_times, path_through, shortest_path, unit_table
+from .graph import default_server, measured_times, path_through, shortest_path, unit_table
+from .routes import Routes, _one_rate
 from .scenario import Scenario
 from .units import fmt_si
 
 K_OPT = {"sgd": 3, "adam": 4}
-
-
-# ---------------------------------------------------------------- routes between nodes
-
-@dataclass
-class Routes:
-    """Vectorised transfer coefficients for a list of routes (one per device, typically).
-
-    time(x bytes, share) = lat + 8 x (fixed + has_channel / channel_rate(share)).
-    """
-    src: list[str]
-    dst: list[str]
-    hops: list[list[Hop]]
-    lat: np.ndarray          # s per message
-    fix_up: np.ndarray       # s per bit on fixed hops, src -> dst
-    fix_dn: np.ndarray       # s per bit on fixed hops, dst -> src
-    has_ch: np.ndarray       # bool: the route has a channel hop
-    bw: np.ndarray           # channel bandwidth (Hz), 0 without one
-    eta: np.ndarray          # spectral efficiency, NaN for a Shannon link
-    snr_up: np.ndarray       # p g / (N0 B) for the channel hop, sending towards dst
-    snr_dn: np.ndarray
-    channel: list[str | None]
-    hop_rates: list[list[tuple[float | None, float | None]]]  # per hop: fixed rate up/down (None = channel)
-    hop_a: np.ndarray | None = None     # (n, H) node index sending towards dst on hop h (-1: no hop)
-    hop_b: np.ndarray | None = None     # (n, H) node index receiving towards dst
-    hop_ru: np.ndarray | None = None    # (n, H) fixed rate towards dst (NaN: the channel hop)
-    hop_rd: np.ndarray | None = None
-
-    def rate(self, share, up: bool) -> np.ndarray:
-        share = np.asarray(share, float)
-        w = share * self.bw
-        snr = self.snr_up if up else self.snr_dn
-        with np.errstate(divide="ignore", invalid="ignore"):
-            shannon = w * np.log2(1.0 + snr / np.maximum(share, 1e-300))
-            r = np.where(np.isnan(self.eta), shannon, w * np.nan_to_num(self.eta))
-        return np.where(self.has_ch, r, np.inf)
-
-    def per_bit(self, share, up: bool) -> np.ndarray:
-        """Seconds per bit along the route (fixed hops plus the channel hop)."""
-        with np.errstate(divide="ignore"):
-            ch = np.where(self.has_ch, 1.0 / self.rate(share, up), 0.0)
-        return (self.fix_up if up else self.fix_dn) + ch
-
-    def time_one(self, i: int, nbytes: float, share: float, up: bool) -> float:
-        """Time of one message of nbytes on route i at the given share."""
-        if nbytes <= 0:
-            return 0.0
-        ch = 0.0
-        if self.has_ch[i]:
-            ch = 1.0 / _one_rate(self, i, share, up) if share > 0 else np.inf
-        fixed = self.fix_up[i] if up else self.fix_dn[i]
-        return float(self.lat[i] + 8.0 * nbytes * (fixed + ch))
-
-    def time(self, nbytes, share, up: bool) -> np.ndarray:
-        nbytes = np.asarray(nbytes, float)
-        with np.errstate(invalid="ignore"):   # 0 bytes at share 0: nothing is sent
-            return np.where(nbytes > 0, self.lat + 8.0 * nbytes * self.per_bit(share, up), 0.0)
 
 
 # ---------------------------------------------------------------- results
@@ -413,14 +357,6 @@ class CostModel:
         return Costs(paradigm, float(round_latency), total_e, float(energy[dev_mask].sum()),
                      float(up_b.sum() + dn_b.sum()), cols, list(self.names), crit, crit_phase, self.rounds, viol,
                      {p: np.asarray(v) for p, v in phases.items()}, list(dev_names), samples)
-
-
-def _one_rate(routes: Routes, i: int, share: float, up: bool) -> float:
-    w = share * routes.bw[i]
-    if np.isnan(routes.eta[i]):
-        snr = routes.snr_up[i] if up else routes.snr_dn[i]
-        return float(w * np.log2(1.0 + snr / max(share, 1e-300)))
-    return float(w * routes.eta[i])
 
 
 # ---------------------------------------------------------------- checks shared by paradigms
