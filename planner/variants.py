@@ -123,38 +123,35 @@ def _validate(cls, data: dict, where: str):
         raise ScenarioError(f"{where}{'.' + loc if loc else ''}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
+TABLE_SPECS = {"nodes": NodeSpec, "links": LinkSpec, "channels": ChannelSpec}
+
+
 def _patched(scn: Scenario, raw: dict, locs: list[tuple]) -> Scenario:
     spec = scn.spec
-    nodes, links, channels = scn.nodes, scn.links, scn.channels
-    node_specs, link_specs, chan_specs = list(spec.nodes), list(spec.links), list(spec.channels)
+    tables = {"nodes": scn.nodes, "links": scn.links, "channels": scn.channels}
+    specs = {top: list(getattr(spec, top)) for top in TABLE_SPECS}
+    copied: set[str] = set()
     topo_changed = False
     for loc in locs:
         top = loc[0]
-        if top == "nodes":
-            i, field = loc[1], loc[2]
-            ns = _validate(NodeSpec, raw["nodes"][i], f"nodes[{i}]")
-            node_specs[i] = ns
-            if nodes is scn.nodes:
-                nodes = nodes.copy()
-            nodes.loc[nodes.spec_index == i, field] = getattr(ns, field)
-        elif top == "links":
-            i, field = loc[1], loc[2]
-            ls = _validate(LinkSpec, raw["links"][i], f"links[{i}]")
-            link_specs[i] = ls
-            if links is scn.links:
-                links = links.copy()
-            for f in (field, "uplink", "downlink"):   # a one-sided fixed rate fills the other side
-                if f in FAST_LINK:
-                    links.loc[links.spec_index == i, f] = getattr(ls, f)
-            topo_changed |= field == "latency"
-        elif top == "channels":
-            i, field = loc[1], loc[2]
-            cs = _validate(ChannelSpec, raw["channels"][i], f"channels[{i}]")
-            chan_specs[i] = cs
-            if channels is scn.channels:
-                channels = channels.copy()
-            channels.loc[cs.name, field] = getattr(cs, field)
-    update = {"nodes": node_specs, "links": link_specs, "channels": chan_specs}
+        if top not in TABLE_SPECS:
+            continue
+        i, field = loc[1], loc[2]
+        new = _validate(TABLE_SPECS[top], raw[top][i], f"{top}[{i}]")
+        specs[top][i] = new
+        if top not in copied:
+            tables[top] = tables[top].copy()
+            copied.add(top)
+        t = tables[top]
+        # the rows this entry expands to (a node group's members, a group's links; a channel by name)
+        rows = t.index == new.name if top == "channels" else t.spec_index == i
+        # a one-sided fixed rate fills the other side, so a link's rates are set together
+        fields = [f for f in (field, "uplink", "downlink") if f in FAST_LINK] if top == "links" else [field]
+        for f in fields:
+            t.loc[rows, f] = getattr(new, f)
+        topo_changed |= top == "links" and field == "latency"
+    nodes, links, channels = tables["nodes"], tables["links"], tables["channels"]
+    update = dict(specs)
     for top in {loc[0] for loc in locs if loc[0] in FAST_TOP}:
         field_cls = type(getattr(spec, top))
         if top == "objective":

@@ -144,6 +144,10 @@ class Engine:
             if o is not None and k in s["optimizers"]:
                 o.load_state_dict(s["optimizers"][k])
 
+    def units(self):
+        """A fresh model of the scenario (seeded) traced into the plan's units."""
+        return unit_modules(self.job.model(), self.job.spec.model.input_shape)
+
     def weights(self, devices) -> np.ndarray:
         return np.array([len(self.job.shards[d].idx) for d in devices], float)
 
@@ -157,8 +161,7 @@ class ReplicaEngine(Engine):
     def build(self):
         d, cm = self.d, self.cm
         self.devices = list(d["devices"])
-        model = self.job.model()
-        ug = unit_modules(model, self.job.spec.model.input_shape)
+        ug = self.units()
         self.cuts = [cm.L] * len(self.devices) if self.paradigm == "fl" else [int(c) for c in d["cuts"]]
         self.rep = Replicas.build(ug, self.cuts)
         srv = d["server"]
@@ -244,8 +247,7 @@ class SLEngine(Engine):
     def build(self):
         d, cm = self.d, self.cm
         self.devices = list(d["devices"])
-        model = self.job.model()
-        ug = unit_modules(model, self.job.spec.model.input_shape)
+        ug = self.units()
         self.cut = int(d["cut"])
         self.head = nn.Sequential(*[copy.deepcopy(u) for u in ug.units[: self.cut]])
         self.tail = nn.Sequential(*[copy.deepcopy(u) for u in ug.units[self.cut:]])
@@ -304,8 +306,7 @@ class FPLEngine(Engine):
     def build(self):
         d, cm = self.d, self.cm
         self.devices = list(d["devices"])
-        model = self.job.model()
-        ug = unit_modules(model, self.job.spec.model.input_shape)
+        ug = self.units()
         self.j = int(d["junction"])
         self.trunk_node = d["trunk"]
         self.groups = [d["groups"][x] for x in self.devices]
