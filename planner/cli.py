@@ -407,12 +407,21 @@ def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
             err.print(f"error: {e}", markup=False)
             raise typer.Exit(1) from None
     _print_validation(res)
+    ph = res.phases(scn)
+    if len(ph):
+        g = ph.groupby("phase")[["predicted_s", "measured_s"]].sum()
+        out.print("last round by phase (sum over devices): " + ", ".join(
+            f"{k} {fmt_si(r.predicted_s, 's')} predicted / {fmt_si(r.measured_s, 's')} measured"
+            for k, r in g.iterrows()), markup=False)
     if out_dir is not None:
         from validation.runner import write_outputs
         write_outputs(res, out_dir)
         from .htmlreport import Report
         r = Report(f"validate: {res.plan.scenario}, {res.plan.paradigm}", f"{len(res.rounds)} rounds, {res.executor}")
         r.heading("predicted against measured").table(res.summary())
+        ph = res.phases(scn)
+        if len(ph):
+            r.heading("the last round, per device and phase (seconds on the planned nodes)").table(ph)
         for f, alt in (("curves.png", "loss, accuracy and latency per round"), ("gantt.png", "one round")):
             if (out_dir / f).exists():
                 r.image(out_dir / f, alt)

@@ -40,6 +40,30 @@ class RunResult:
     def summary(self) -> pd.DataFrame:
         return summarize(self.plan, self.rounds)
 
+    def phases(self, scn: Scenario) -> pd.DataFrame:
+        """The last round per device and phase: predicted against measured seconds."""
+        return phase_table(scn, self.plan, self.events)
+
+
+def phase_table(scn: Scenario, plan: Plan, events: list[dict]) -> pd.DataFrame:
+    if not events or plan.paradigm == "dsgd":
+        return pd.DataFrame()
+    cm = CostModel(scn)
+    para = paradigms.get(plan.paradigm)
+    pred = para.cost(cm, para.decode(cm, plan)).phases
+    ev = pd.DataFrame(events)
+    meas = ev.groupby(["device", "phase"]).seconds.sum().unstack(fill_value=0.0)
+    if "trunk" in pred.columns and "trunk" not in meas.columns and "server" in meas.columns:
+        meas = meas.rename(columns={"server": "trunk"})
+    rows = []
+    for dev in pred.index:
+        for ph in pred.columns:
+            p = float(pred.loc[dev, ph])
+            m = float(meas.loc[dev, ph]) if dev in meas.index and ph in meas.columns else float("nan")
+            rows.append({"device": dev, "phase": ph, "predicted_s": p, "measured_s": m,
+                         "rel_error": abs(p - m) / m if m == m and m > 0 else float("nan")})
+    return pd.DataFrame(rows)
+
 
 def summarize(plan: Plan, rounds: pd.DataFrame) -> pd.DataFrame:
     pr = plan.predicted
