@@ -152,8 +152,9 @@ def _py(x):
         return bool(x)
     if isinstance(x, np.integer):
         return int(x)
-    if isinstance(x, np.floating):
-        return float(x)
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        return None if x != x else x      # JSON has no NaN: the plan holds what its file will hold
     return x
 
 
