@@ -37,8 +37,8 @@ class Routes:
         share = np.asarray(share, float)
         w = share * self.bw
         snr = self.snr_up if up else self.snr_dn
-        with np.errstate(divide="ignore", invalid="ignore"):
-            shannon = w * np.log2(1.0 + snr / np.maximum(share, 1e-300))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            shannon = np.where(share > 0, w * np.log2(1.0 + snr / np.maximum(share, 1e-300)), 0.0)
             r = np.where(np.isnan(self.eta), shannon, w * np.nan_to_num(self.eta))
         return np.where(self.has_ch, r, np.inf)
 
@@ -67,6 +67,8 @@ class Routes:
 
 def _one_rate(routes: Routes, i: int, share: float, up: bool) -> float:
     w = share * routes.bw[i]
+    if share <= 0:
+        return 0.0
     if np.isnan(routes.eta[i]):
         snr = routes.snr_up[i] if up else routes.snr_dn[i]
         return float(w * np.log2(1.0 + snr / max(share, 1e-300)))

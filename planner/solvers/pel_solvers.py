@@ -59,7 +59,7 @@ class PelInstance:
     def _rate(self, beta, up):
         s = self.su if up else self.sd
         with np.errstate(divide="ignore", invalid="ignore"):
-            sh = beta * self.B * np.log2(1.0 + s / beta)
+            sh = np.where(beta > 0, beta * self.B * np.log2(1.0 + s / beta), 0.0)   # no share, no rate
         return np.where(self.spectral, beta * self.B * np.nan_to_num(self.eta), sh)
 
     def _drate(self, beta, up):
@@ -179,7 +179,8 @@ def capacity(inst: PelInstance, T: float) -> tuple[float, np.ndarray, np.ndarray
     """F(T): the most parameters servable in T (singleton blocks), its shares and loads."""
     beta = allocate(inst, T)
     a = inst.a(beta)
-    Lk = np.maximum(T - inst.lat, 0.0) / a
+    with np.errstate(invalid="ignore"):
+        Lk = np.where(T - inst.lat > 0, (T - inst.lat) / a, 0.0)
     return float(Lk.sum()), beta, Lk
 
 
@@ -218,10 +219,12 @@ def _joint_newton(inst: PelInstance, rel_tol: float = 1e-13):
     for _ in range(100):
         a = inst.a(beta)
         dF = float(np.sum(np.where(T - inst.lat > 0, 1.0 / a, 0.0)))
+        if not dF > 0 or not np.isfinite(dF):      # degenerate slope: bisection is always safe
+            return _joint_bisect(inst, T)
         T_new = T - (Fv - inst.P) / dF
         T_new = max(T_new, float(np.min(inst.lat)) * (1 + 1e-15))
         Fn, bn, Ln = capacity(inst, T_new)
-        if Fn < inst.P * (1 - 1e-12):    # numerical overshoot: stop at the last feasible point
+        if not Fn >= inst.P * (1 - 1e-12):    # numerical overshoot: stop at the last feasible point
             break
         done = abs(T - T_new) <= rel_tol * T
         T, Fv, beta, Lk = T_new, Fn, bn, Ln
@@ -229,6 +232,23 @@ def _joint_newton(inst: PelInstance, rel_tol: float = 1e-13):
             break
     # scale loads to serve exactly P (F(T) >= P); every worker's time only falls
     return T, Lk * (inst.P / Lk.sum()), beta
+
+
+def _joint_bisect(inst: PelInstance, hi: float, rel_tol: float = 1e-13):
+    """Bisection on T for F(T) >= P (the fallback when Newton's slope degenerates)."""
+    lo = float(np.min(inst.lat))
+    while capacity(inst, hi)[0] < inst.P:
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if capacity(inst, mid)[0] >= inst.P:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo <= rel_tol * hi:
+            break
+    _, beta, Lk = capacity(inst, hi)
+    return hi, Lk * (inst.P / Lk.sum()), beta
 
 
 def _joint_groups(inst: PelInstance):
@@ -337,7 +357,8 @@ def _granulate(inst: PelInstance, Lk, beta, T):
     out = np.zeros(len(Lk))
     for gr, v in zip(groups, base):
         out[gr] = v
-    T_round = float(np.max(out * a + inst.lat))
+    with np.errstate(invalid="ignore"):
+        T_round = float(np.max(np.where(out > 0, out * a + inst.lat, 0.0)))   # idle workers send nothing
     return out, beta, {"granularity": int(g), "rounding_loss_s": T_round - T,
                        "rounding_loss_bound_s": float(g * np.max(a))}
 
