@@ -81,14 +81,19 @@ def path_latency(scn: Scenario, hops: list[Hop]) -> float:
     return float(sum(scn.links.loc[h.link, "latency"] for h in hops))
 
 
-def reachable_servers(scn: Scenario, device: str) -> list[str]:
-    return [s for s in scn.servers if shortest_path(scn, device, s) is not None]
-
-
 def check_reachability(scn: Scenario) -> None:
-    """Every device reaches at least one server, fog or cloud node through the links."""
+    """Every device reaches at least one server, fog or cloud node through the links (one
+    search from all servers over the non-device nodes; devices do not relay)."""
+    g = graph(scn)
+    reach, stack = set(scn.servers), list(scn.servers)
+    while stack:
+        u = stack.pop()
+        for v in g.neighbors(u):
+            if v not in reach and g.nodes[v]["role"] != "device":
+                reach.add(v)
+                stack.append(v)
     for d in scn.devices:
-        if not reachable_servers(scn, d):
+        if not any(v in reach for v in g.neighbors(d)):
             nb = list(graph(scn).neighbors(d))
             hint = (f"it links only to {', '.join(nb)}" if nb else "it has no link")
             raise scn.error(scn.node_path(d), f"device '{d}' reaches no server ({hint}); add a link "

@@ -238,6 +238,8 @@ def _translate(e: ValidationError, data, lines: dict, file) -> ScenarioError:
         message = f"{err['input']!r} is not allowed; use one of {err['ctx']['expected']}"
     elif typ in ("value_error", "assertion_error"):
         message = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    elif typ == "less_than_equal":
+        message = f"{err['input']!r} is too large: at most {err['ctx'].get('le')}"
     elif typ in ("greater_than", "greater_than_equal"):
         message = f"must be positive, got {err['input']!r}" if typ == "greater_than" else \
             f"must be at least {err['ctx'].get('ge')}, got {err['input']!r}"

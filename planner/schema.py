@@ -87,7 +87,8 @@ class TrainingSpec(_Strict):
 class NodeSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
     role: Literal["device", "server", "fog", "cloud"]
-    count: PosInt | None = Field(None, description="Expand into NAME-0 .. NAME-(count-1).")
+    count: Annotated[int, Field(gt=0, le=10_000)] | None = Field(
+        None, description="Expand into NAME-0 .. NAME-(count-1) (at most 10 000 per group).")
     compute: FlopRate | None = None
     memory: Bytes | None = None
     power: WattsOrZero = Field(description="Power while computing (W).")

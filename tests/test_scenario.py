@@ -141,5 +141,10 @@ def test_missing_file():
         load_scenario(SCENARIOS / "nope.yaml")
 
 
+def test_count_is_bounded(tmp_path):
+    with pytest.raises(ScenarioError, match=r"s\.yaml:5: nodes\[1\]\.count: 1000000 is too large: at most 10000"):
+        load_scenario(write(tmp_path, BASE.replace("count: 2", "count: 1000000")))
+
+
 def test_error_is_a_value_error(tmp_path):
     assert isinstance(_err(tmp_path, "name: [unclosed"), ValueError)

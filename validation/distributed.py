@@ -401,6 +401,8 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
         done = len(rows)
         last = time.monotonic()
         beats = {rank: last for rank in range(world)}
+        alive = set()          # ranks that have started (imported torch, joined the group)
+        startup = max(timeout, 180.0)
         while done < rounds:
             try:
                 msg = q.get(timeout=1.0)
@@ -408,6 +410,10 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
                 msg = None
             if msg is not None and msg[0] == "beat":
                 beats[msg[1]] = time.monotonic()
+                if msg[1] not in alive:
+                    alive.add(msg[1])
+                    if len(alive) == world:      # everybody is up: the progress clock starts now
+                        last = time.monotonic()
                 continue
             if msg is not None and msg[0] == "round":
                 _, r, row, nodes, events = msg
@@ -439,7 +445,10 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
                 if p.exitcode is not None and p.exitcode != 0:
                     raise WorkerFailed(f"{names[rank]} (rank {rank}) died (exit code {p.exitcode}) in round "
                                        f"{done + 1}{saved}")
-            if time.monotonic() - last > timeout:
+            if len(alive) < world and time.monotonic() - last > startup:
+                late = min(set(range(world)) - alive)
+                raise WorkerFailed(f"{names[late]} (rank {late}) did not start within {startup:.0f} s{saved}")
+            if len(alive) == world and time.monotonic() - last > timeout:
                 # the node silent the longest is the one holding everybody up
                 quiet = min((r for r in range(world) if procs[r].is_alive()), key=lambda r: beats[r])
                 raise WorkerFailed(f"{names[quiet]} (rank {quiet}) hung: no progress for {timeout:.0f} s in round "

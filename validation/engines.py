@@ -110,6 +110,35 @@ def _zero(opt):
         opt.zero_grad(set_to_none=True)
 
 
+def split_step(meter: RoundMeter, R, i: int, dev: str, srv: str, x, y, head, tail, opt_dev, opt_srv: list,
+               share: float, alpha: float = 1.0, has_head: bool = True, srv_phase: str = "server") -> float:
+    """One split iteration: the device's part forward, its activations (and labels) up route i,
+    the server's part forward, loss, backward and step, the gradient down, the device's part
+    backward and step. With no device part (cut 0) the raw input goes up and nothing comes
+    back. Returns the loss."""
+    if has_head:
+        with meter.compute(dev, dev, "device"):
+            h = head(x)
+        act = h.detach().requires_grad_(True)
+    else:
+        h, act = None, x
+    meter.send(R, i, tensor_bytes(act, y), True, share, dev, "uplink")
+    with meter.compute(srv, dev, srv_phase, alpha):
+        for o in opt_srv:
+            _zero(o)
+        loss = LOSS(tail(act), y)
+        loss.backward()
+        for o in opt_srv:
+            _step(o)
+    if h is not None:
+        meter.send(R, i, tensor_bytes(act.grad), False, share, dev, "downlink")
+        with meter.compute(dev, dev, "device"):
+            _zero(opt_dev)
+            h.backward(act.grad)
+            _step(opt_dev)
+    return float(loss.detach())
+
+
 class Engine:
     paradigm = ""
 
@@ -194,25 +223,8 @@ class ReplicaEngine(Engine):
                 loss.backward()
                 _step(self.opt_dev[i])
             return float(loss.detach())
-        if c > 0:
-            with meter.compute(dev, dev, "device"):
-                h = head(x)
-            act = h.detach().requires_grad_(True)
-        else:
-            h, act = None, x
-        meter.send(self.R, i, tensor_bytes(act, y), True, self.share[i], dev, "uplink")
-        with meter.compute(srv, dev, "server", self.alpha[i]):
-            _zero(self.opt_srv[i])
-            loss = LOSS(tail(act), y)
-            loss.backward()
-            _step(self.opt_srv[i])
-        if h is not None:
-            meter.send(self.R, i, tensor_bytes(act.grad), False, self.share[i], dev, "downlink")
-            with meter.compute(dev, dev, "device"):
-                _zero(self.opt_dev[i])
-                h.backward(act.grad)
-                _step(self.opt_dev[i])
-        return float(loss.detach())
+        return split_step(meter, self.R, i, dev, srv, x, y, head, tail, self.opt_dev[i], [self.opt_srv[i]],
+                          self.share[i], self.alpha[i], has_head=c > 0)
 
     def round(self, meter):
         losses = []
@@ -272,22 +284,8 @@ class SLEngine(Engine):
         for i, dev in enumerate(self.devices):
             for _ in range(self.cm.tau):
                 x, y = self.job.shards[dev].next(self.job.batch(dev))
-                with meter.compute(dev, dev, "device"):
-                    h = self.head(x)
-                act = h.detach().requires_grad_(True)
-                meter.send(self.R, i, tensor_bytes(act, y), True, 1.0, dev, "uplink")
-                with meter.compute(self.server, dev, "server"):
-                    _zero(self.opt_srv)
-                    loss = LOSS(self.tail(act), y)
-                    loss.backward()
-                    _step(self.opt_srv)
-                if self.cut > 0:
-                    meter.send(self.R, i, tensor_bytes(act.grad), False, 1.0, dev, "downlink")
-                    with meter.compute(dev, dev, "device"):
-                        _zero(self.opt_dev[i])
-                        h.backward(act.grad)
-                        _step(self.opt_dev[i])
-                losses.append(float(loss.detach()))
+                losses.append(split_step(meter, self.R, i, dev, self.server, x, y, self.head, self.tail,
+                                         self.opt_dev[i], [self.opt_srv], 1.0, has_head=self.cut > 0))
             # the client part goes to the next device through the server
             meter.send(self.R, i, wb, True, 1.0, dev, "handoff")
             meter.send(self.R, (i + 1) % n, wb, False, 1.0, dev, "handoff")
@@ -339,27 +337,11 @@ class FPLEngine(Engine):
                 g = self.groups[i]
                 branch = nn.Sequential(*self.fm.branches[i])
                 x, y = self.job.shards[dev].next(self.job.batch(dev))
-                if self.j > 0:
-                    with meter.compute(dev, dev, "device"):
-                        h = branch(x)
-                    act = h.detach().requires_grad_(True)
-                else:
-                    h, act = None, x
-                meter.send(self.R, i, tensor_bytes(act, y), True, self.share[i], dev, "uplink")
-                with meter.compute(self.trunk_node, dev, "trunk", self.alpha[i]):
-                    _zero(self.opt_trunk)
-                    _zero(self.opt_junction[g])
-                    loss = LOSS(trunk(self.fm.junction[g](act)), y)
-                    loss.backward()
-                    _step(self.opt_junction[g])
-                    _step(self.opt_trunk)
-                if h is not None:
-                    meter.send(self.R, i, tensor_bytes(act.grad), False, self.share[i], dev, "downlink")
-                    with meter.compute(dev, dev, "device"):
-                        _zero(self.opt_branch[i])
-                        h.backward(act.grad)
-                        _step(self.opt_branch[i])
-                losses.append(float(loss.detach()))
+                slot = self.fm.junction[g]
+                losses.append(split_step(meter, self.R, i, dev, self.trunk_node, x, y, branch,
+                                         lambda a, slot=slot: trunk(slot(a)), self.opt_branch[i],
+                                         [self.opt_junction[g], self.opt_trunk], self.share[i], self.alpha[i],
+                                         has_head=self.j > 0, srv_phase="trunk"))
         sizes = {g: self.groups.count(g) for g in set(self.groups)}
         for i, dev in enumerate(self.devices):    # branch averaging inside groups of several devices
             if sizes[self.groups[i]] > 1:
@@ -552,12 +534,17 @@ def train_centralized(job: Job, steps: int, batch: int) -> tuple[float, float, f
     opt = job.optimizer(model.parameters())
     idx = np.concatenate([s.idx for s in job.shards.values()])
     shard = Shard(job.ds, idx, job.seed)
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        x, y = shard.next(batch)
-        opt.zero_grad(set_to_none=True)
-        LOSS(model(x), y).backward()
-        opt.step()
-    wall = time.perf_counter() - t0
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)            # as the partitioned runs: one thread, comparable times
+    try:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            x, y = shard.next(batch)
+            opt.zero_grad(set_to_none=True)
+            LOSS(model(x), y).backward()
+            opt.step()
+        wall = time.perf_counter() - t0
+    finally:
+        torch.set_num_threads(threads)
     acc, loss = accuracy(model, job.ds)
     return acc, loss, wall
