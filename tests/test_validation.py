@@ -118,12 +118,13 @@ def _two_devices():
     return data
 
 
-def test_distributed_agrees_with_inprocess(tmp_path):
+@pytest.mark.parametrize("name", ["psl", "fpl", "pel"])
+def test_distributed_agrees_with_inprocess(tmp_path, name):
     from validation.distributed import run_distributed
     path = tmp_path / "two.yaml"
     path.write_text(yaml.safe_dump(_two_devices()))
     scn = load_scenario(path)
-    plan = paradigms.get("psl").solve(CostModel(scn))
+    plan = paradigms.get(name).solve(CostModel(scn))
     a = run_inprocess(scn, plan, rounds=3)
     b = run_distributed(str(path), plan, rounds=3, timeout=120)
     np.testing.assert_array_equal(a.rounds.comm_bytes, b.rounds.comm_bytes)
@@ -150,6 +151,15 @@ def test_killed_worker_ends_the_run_with_its_name_and_keeps_rounds(tmp_path):
     assert list(resumed.rounds["round"]) == [1, 2, 3, 4]
     full = run_inprocess(scn, plan, rounds=4)
     np.testing.assert_array_equal(resumed.rounds.test_accuracy, full.rounds.test_accuracy)
+
+
+def test_distributed_refuses_dsgd_with_a_clear_error(tmp_path):
+    from planner.errors import PlanError
+    from validation.distributed import run_distributed
+    plan = paradigms.get("dsgd").solve(CostModel(load_scenario(DIGITS)))
+    with pytest.raises(PlanError, match=r"the distributed executor runs fl, sl, psl, fpl, pel; run dsgd with "
+                                        r"--executor inprocess"):
+        run_distributed(str(DIGITS), plan, rounds=1)
 
 
 def test_validation_needs_a_zoo_model():

@@ -1,8 +1,9 @@
 """The distributed executor: one process per node, tensors really sent over torch.distributed.
 
-Ranks: 0 is the server (it also aggregates, meters and checkpoints), 1..N the plan's devices in
-order. fl, sl and psl run here; each process rebuilds the same job (scenario, plan, data, seed)
-and its own part of the model, so the run is the in-process run, split across processes.
+Ranks: 0 is the server (for fpl the trunk node; it also aggregates, meters and checkpoints),
+1..N the plan's devices in order. fl, sl, psl, fpl and pel run here (dsgd runs in-process); each
+process rebuilds the same job (scenario, plan, data, seed) and its own part of the model, so
+the run is the in-process run, split across processes.
 
 Every tensor goes as a small header (the sender's send time, the shape) and a payload. Payload
 bytes are what the cost model predicts; headers are framing (counted apart). Compute is timed in
@@ -36,10 +37,11 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from torch import nn
 
 from .meters import cpu_clock
 
-SUPPORTED = ("fl", "sl", "psl")
+SUPPORTED = ("fl", "sl", "psl", "fpl", "pel")
 HEADER = 8   # float64 values: send time, ndim, up to 6 dims
 
 
@@ -125,6 +127,7 @@ class _Program:
             self.wire = Wire(latency={0: lat[rank]} if rank else {k: v for k, v in enumerate(lat) if k})
         else:
             self.wire = Wire()
+        self.evalwire = Wire()    # what only the accuracy test needs (not part of the plan's traffic)
         self.out = Path(cfg["out"]) if cfg.get("out") else None
         self.kill = cfg.get("kill")   # fault injection for tests: {"rank": r, "round": k}
 
@@ -184,27 +187,51 @@ class _Program:
             for _ in range(self.cm.tau):
                 compute += self._device_step(dev, e.head, e.opt_dev[i], split=True)
             self._send_params(e.head, 0)
+        elif par == "pel":
+            masks = e.masks()
+            mask = next(masks[gi] for gi, g in enumerate(e.groups) if i in g)
+            block, self.down_s = self.wire.recv(0)
+            self.q.put(("beat", self.rank, None))
+            t0 = cpu_clock()
+            update, _ = e.work(i, block, mask)
+            compute = cpu_clock() - t0
+            e.round_no += 1
+            self.wire.send(update, 0)
+        elif par == "fpl":
+            branch = nn.Sequential(*e.fm.branches[i])
+            for _ in range(self.cm.tau):
+                compute += self._device_step(dev, branch, e.opt_branch[i], split=True, has_head=e.j > 0)
+            if e.groups.count(e.groups[i]) > 1:      # branch averaging inside the group, via the trunk
+                self._send_params(branch, 0)
+                self.sync_down_s += self._recv_head(branch)
+            else:   # a group of one has nothing to average; the trunk only needs it to test accuracy
+                self._send_params(branch, 0, self.evalwire)
         else:
             head = e.rep.head(i)
             full = e.cuts[i] == self.cm.L
             for _ in range(self.cm.tau):
-                compute += self._device_step(dev, head, e.opt_dev[i], split=not full)
+                compute += self._device_step(dev, head, e.opt_dev[i], split=not full, has_head=e.cuts[i] > 0)
             self._send_params(head, 0)
             self.sync_down_s += self._recv_head(head)
         dist.send(torch.tensor([compute, self.wire.payload, self.wire.framing, self.down_s, self.sync_down_s],
                                dtype=torch.float64), 0)
         self.wire.payload = self.wire.framing = 0
 
-    def _device_step(self, dev: str, head, opt, split: bool) -> float:
+    def _device_step(self, dev: str, head, opt, split: bool, has_head: bool = True) -> float:
         from .engines import LOSS
         self.q.put(("beat", self.rank, None))
         x, y = self.job.shards[dev].next(self.job.batch(dev))
         t0 = cpu_clock()
-        opt.zero_grad(set_to_none=True)
+        if opt is not None:
+            opt.zero_grad(set_to_none=True)
         if not split:
             LOSS(head(x), y).backward()
             opt.step()
             return cpu_clock() - t0
+        if not has_head:                      # cut 0: the raw input goes up, nothing comes back
+            self.wire.send(x, 0)
+            self.wire.send(y, 0)
+            return 0.0
         h = head(x)
         t1 = cpu_clock()
         self.wire.send(h.detach(), 0)
@@ -216,10 +243,10 @@ class _Program:
         opt.step()
         return (t1 - t0) + (cpu_clock() - t2)
 
-    def _send_params(self, module, dst: int):
+    def _send_params(self, module, dst: int, wire: Wire | None = None):
         flat = torch.cat([p.detach().reshape(-1) for p in module.parameters()]) if any(
             True for _ in module.parameters()) else torch.zeros(0)
-        self.wire.send(flat, dst)
+        (wire or self.wire).send(flat, dst)
 
     def _recv_head(self, module, src: int = 0) -> float:
         from .partition import set_flat
@@ -230,32 +257,67 @@ class _Program:
 
     # -- the server
     def _server_round(self, r: int):
-        from .meters import Event, RoundMeter
-        from .partition import set_flat
+        from .meters import RoundMeter
+        from .partition import flat_params, set_flat
         e, cm, par = self.engine, self.cm, self.plan.paradigm
         meter = RoundMeter(cm, self.cfg["host_rate"])
         n = len(e.devices)
         self._msgs = []                            # (device, up bytes, down bytes, measured up s)
         losses, srv_host, sync_up = [], [0.0] * n, [0.0] * n
+        synced = [False] * n
         if par == "sl":
             for i in range(n):
                 src = i + 1
                 if i > 0 or r > 0:
                     self._send_params(e.head, src)   # the client part handed on to device i
                 for _ in range(cm.tau):
-                    losses.append(self._serve(src, e.tail, e.opt_srv, srv_host, i))
+                    losses.append(self._serve(src, e.tail, [e.opt_srv], srv_host, i, e.cut > 0))
                 flat, sync_up[i] = self.wire.recv(src)
                 if flat.numel():
                     set_flat(e.head, flat)
+                synced[i] = True
+        elif par == "pel":
+            masks, glob = e.masks(), flat_params(e.model)
+            where = {k: gi for gi, g in enumerate(e.groups) for k in g}
+            self._pel_bytes = {}
+            for k in range(n):                     # every worker's block down, then the updates up
+                block = glob[masks[where[k]]]
+                self._pel_bytes[k] = block.numel() * block.element_size()
+                self.wire.send(block, k + 1)
+            updates = {}
+            for k in range(n):
+                updates[k], sync_up[k] = self.wire.recv(k + 1)
+            e.cascade(masks, updates)
+        elif par == "fpl":
+            trunk = nn.Sequential(*e.fm.trunk)
+            for _ in range(cm.tau):
+                for i in range(n):
+                    g = e.groups[i]
+                    slot = e.fm.junction[g]
+                    losses.append(self._serve(i + 1, lambda a, slot=slot: trunk(slot(a)),
+                                              [e.opt_junction[g], e.opt_trunk], srv_host, i, e.j > 0))
+            for i in range(n):
+                if e.groups.count(e.groups[i]) > 1:
+                    flat, sync_up[i] = self.wire.recv(i + 1)
+                    synced[i] = True
+                else:
+                    flat, _ = self.evalwire.recv(i + 1)
+                set_flat(nn.Sequential(*e.fm.branches[i]), flat)
+            e.fm.average_branches(e.weights(e.devices))
+            for i in range(n):
+                if synced[i]:
+                    self._send_params(nn.Sequential(*e.fm.branches[i]), i + 1)
         else:
             for _ in range(cm.tau):
                 for i in range(n):
                     if e.cuts[i] < cm.L:
-                        losses.append(self._serve(i + 1, e.rep.tail(i), e.opt_srv[i], srv_host, i))
+                        losses.append(self._serve(i + 1, e.rep.tail(i), [e.opt_srv[i]], srv_host, i,
+                                                  e.cuts[i] > 0))
             for i in range(n):
                 flat, sync_up[i] = self.wire.recv(i + 1)
                 if flat.numel():
                     set_flat(e.rep.head(i), flat)
+                synced[i] = True
             e.rep.average(e.weights(e.devices))
             for i in range(n):
                 self._send_params(e.rep.head(i), i + 1)
@@ -264,22 +326,50 @@ class _Program:
             st = torch.zeros(5, dtype=torch.float64)
             dist.recv(st, i + 1)
             stats.append(st.tolist())
-        # the round, assembled as the in-process meter does, from what was measured here
-        share = getattr(e, "share", np.ones(n))
-        alpha = getattr(e, "alpha", np.ones(n))
+        T = self._account(meter, srv_host, sync_up, synced, stats)
+        costs = meter.costs(par, e.devices, T)
+        acc, test_loss = e.evaluate()
+        dev_payload = sum(int(st[1]) for st in stats)
+        dev_framing = sum(int(st[2]) for st in stats)
+        self.q.put(("round", r + 1, {"train_loss": float(np.mean(losses)) if losses else float("nan"),
+                                     "test_loss": test_loss, "test_accuracy": acc, "round_latency_s": T,
+                                     "energy_j": costs.energy, "device_energy_j": costs.device_energy,
+                                     "comm_bytes": costs.comm_bytes,
+                                     "payload_bytes": int(self.wire.payload + dev_payload),
+                                     "framing_bytes": int(self.wire.framing + dev_framing),
+                                     "evaluation_bytes": int(self.evalwire.payload)},
+                    costs.nodes.reset_index().to_dict("records"), [ev.__dict__ for ev in meter.events]))
+        self.wire.payload = self.wire.framing = 0
+        self.evalwire.payload = self.evalwire.framing = 0
+
+    def _account(self, meter, srv_host, sync_up, synced, stats) -> float:
+        """The round assembled as the in-process meter does, from what was measured here:
+        compute converted to the nodes' speed, transfers at the plan's rates from the payload
+        bytes that crossed (or, on shaped links, as timed)."""
+        from .meters import Event
+        e, par, n = self.engine, self.plan.paradigm, len(self.engine.devices)
         shaped = self.cfg.get("shaped", False)
+        share = getattr(e, "share", getattr(e, "su", np.ones(n)))
+        alpha = getattr(e, "alpha", np.ones(n))
         for i, dev in enumerate(e.devices):
-            srv = e.servers[i] if hasattr(e, "servers") else e.server
             compute, _, _, down_s, sync_down_s = stats[i]
             on = compute * meter.ratio(dev)
             meter.busy[dev] = meter.busy.get(dev, 0.0) + on
+            if par == "pel":
+                nbytes = self._pel_bytes[i]
+                meter.send(e.R, i, nbytes, False, e.sd[i], dev, "download", down_s if shaped else None)
+                meter.events.append(Event(dev, dev, "compute", on, 0, compute))
+                meter.send(e.R, i, nbytes, True, e.su[i], dev, "upload", sync_up[i] if shaped else None)
+                continue
             meter.events.append(Event(dev, dev, "device", on, 0, compute))
+            srv = e.trunk_node if par == "fpl" else (e.servers[i] if hasattr(e, "servers") else e.server)
             if srv_host[i] > 0:
                 on = srv_host[i] * meter.ratio(srv)
                 meter.busy[srv] = meter.busy.get(srv, 0.0) + on
-                meter.events.append(Event(srv, dev, "server", on / alpha[i], 0, srv_host[i]))
+                meter.events.append(Event(srv, dev, "trunk" if par == "fpl" else "server", on / alpha[i], 0,
+                                          srv_host[i]))
             up = [(b, t) for (k, b, _, t) in self._msgs if k == i]
-            dn = [b for (k, _, b, _) in self._msgs if k == i]
+            dn = [b for (k, _, b, _) in self._msgs if k == i and b > 0]
             per_dn = down_s / max(len(dn), 1)
             for b, t in up:
                 meter.send(e.R, i, b, True, share[i], dev, "uplink", t if shaped else None)
@@ -290,39 +380,35 @@ class _Program:
                 meter.send(e.R, i, wb, True, 1.0, dev, "handoff", sync_up[i] if shaped else None)
                 nxt = (i + 1) % n
                 meter.send(e.R, nxt, wb, False, 1.0, dev, "handoff", stats[nxt][4] if shaped else None)
-            else:
-                wb = sum(p.numel() * p.element_size() for p in e.rep.head(i).parameters())
+            elif synced[i]:
+                mod = nn.Sequential(*e.fm.branches[i]) if par == "fpl" else e.rep.head(i)
+                wb = sum(p.numel() * p.element_size() for p in mod.parameters())
                 meter.send(e.R, i, wb, True, share[i], dev, "sync", sync_up[i] if shaped else None)
                 meter.send(e.R, i, wb, False, share[i], dev, "sync", sync_down_s if shaped else None)
-        T = sum(ev.seconds for ev in meter.events) if par == "sl" else max(meter.device_time(d) for d in e.devices)
-        costs = meter.costs(par, e.devices, T)
-        acc, test_loss = e.evaluate()
-        dev_payload = sum(int(st[1]) for st in stats)
-        dev_framing = sum(int(st[2]) for st in stats)
-        self.q.put(("round", r + 1, {"train_loss": float(np.mean(losses)) if losses else float("nan"),
-                                     "test_loss": test_loss, "test_accuracy": acc, "round_latency_s": T,
-                                     "energy_j": costs.energy, "device_energy_j": costs.device_energy,
-                                     "comm_bytes": costs.comm_bytes,
-                                     "payload_bytes": int(self.wire.payload + dev_payload),
-                                     "framing_bytes": int(self.wire.framing + dev_framing)},
-                    costs.nodes.reset_index().to_dict("records"), [ev.__dict__ for ev in meter.events]))
-        self.wire.payload = self.wire.framing = 0
+        if par == "sl":
+            return sum(ev.seconds for ev in meter.events)
+        return max(meter.device_time(d) for d in e.devices)
 
-    def _serve(self, src: int, tail, opt, srv_host, i) -> float:
+    def _serve(self, src: int, tail, opts, srv_host, i, reply: bool = True) -> float:
         from .engines import LOSS
         self.q.put(("beat", self.rank, None))
         act, t_act = self.wire.recv(src)
         y, t_y = self.wire.recv(src, torch.int64)
-        act.requires_grad_(True)
+        act.requires_grad_(reply)
         t0 = cpu_clock()
-        opt.zero_grad(set_to_none=True)
+        for o in opts:
+            if o is not None:
+                o.zero_grad(set_to_none=True)
         loss = LOSS(tail(act), y)
         loss.backward()
-        opt.step()
+        for o in opts:
+            if o is not None:
+                o.step()
         srv_host[i] += cpu_clock() - t0
-        self.wire.send(act.grad, src)
+        if reply:
+            self.wire.send(act.grad, src)
         self._msgs.append((i, act.numel() * act.element_size() + y.numel() * y.element_size(),
-                           act.grad.numel() * act.grad.element_size(), max(t_act, t_y)))
+                           act.grad.numel() * act.grad.element_size() if reply else 0, max(t_act, t_y)))
         return float(loss.detach())
 
 

@@ -479,42 +479,56 @@ class PELEngine(Engine):
         super().load(s)
         self.round_no = s["round_no"]
 
-    def round(self, meter):
+    def masks(self) -> list[torch.Tensor]:
+        """This round's block of each worker group, as masks of the flat parameter vector."""
         stride = max(1, self.P // max(1, len(self.groups)))
         bounds = block_bounds(self.P, np.array(self.sizes), self.round_no * stride)
-        glob = flat_params(self.model)
-        new = glob.clone()
+        return [block_mask(self.P, start, length) for start, length in bounds]
+
+    def work(self, k: int, block: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
+        """Worker k: take the downloaded block into its replica, update the block on its data for
+        the round's local iterations (SGD with momentum on the block only), return it."""
+        dev, rep = self.devices[k], self.replicas[k]
+        vec = flat_params(rep)
+        vec[mask] = block
+        set_flat(rep, vec)
+        buf = torch.zeros(int(mask.sum()))
         losses = []
-        bpv = 4
+        for _ in range(self.cm.tau):
+            x, y = self.job.shards[dev].next(self.job.batch(dev))
+            rep.zero_grad(set_to_none=True)
+            loss = LOSS(rep(x), y)
+            loss.backward()
+            g = torch.cat([p.grad.reshape(-1) for p in rep.parameters()])[mask]
+            buf.mul_(0.9).add_(g)
+            vec = flat_params(rep)
+            vec[mask] -= self.lr * buf
+            set_flat(rep, vec)
+            losses.append(float(loss.detach()))
+        return flat_params(rep)[mask], losses
+
+    def cascade(self, masks, updates: dict[int, torch.Tensor]) -> None:
+        """The server writes each group's block (its members' updates averaged) into the model."""
+        new = flat_params(self.model)
         for gi, members in enumerate(self.groups):
-            start, length = bounds[gi]
-            mask = block_mask(self.P, start, length)
-            updates = []
-            for k in members:
-                dev = self.devices[k]
-                rep = self.replicas[k]
-                vec = flat_params(rep)
-                vec[mask] = glob[mask]
-                set_flat(rep, vec)
-                meter.send(self.R, k, length * bpv, False, self.sd[k], dev, "download")
-                with meter.compute(dev, dev, "compute"):
-                    buf = torch.zeros(int(mask.sum()))
-                    for _ in range(self.cm.tau):
-                        x, y = self.job.shards[dev].next(self.job.batch(dev))
-                        rep.zero_grad(set_to_none=True)
-                        loss = LOSS(rep(x), y)
-                        loss.backward()
-                        g = torch.cat([p.grad.reshape(-1) for p in rep.parameters()])[mask]
-                        buf.mul_(0.9).add_(g)
-                        vec = flat_params(rep)
-                        vec[mask] -= self.lr * buf
-                        set_flat(rep, vec)
-                        losses.append(float(loss.detach()))
-                updates.append(flat_params(rep)[mask])
-                meter.send(self.R, k, length * bpv, True, self.su[k], dev, "upload")
-            new[mask] = torch.stack(updates).mean(0)
+            new[masks[gi]] = torch.stack([updates[k] for k in members]).mean(0)
         set_flat(self.model, new)
         self.round_no += 1
+
+    def round(self, meter):
+        masks = self.masks()
+        glob = flat_params(self.model)
+        updates, losses = {}, []
+        for gi, members in enumerate(self.groups):
+            nbytes = int(masks[gi].sum()) * 4
+            for k in members:
+                dev = self.devices[k]
+                meter.send(self.R, k, nbytes, False, self.sd[k], dev, "download")
+                with meter.compute(dev, dev, "compute"):
+                    updates[k], ls = self.work(k, glob[masks[gi]], masks[gi])
+                losses += ls
+                meter.send(self.R, k, nbytes, True, self.su[k], dev, "upload")
+        self.cascade(masks, updates)
         T = max(meter.device_time(d) for d in self.devices)
         return float(np.mean(losses)), T
 
