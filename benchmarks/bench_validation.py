@@ -71,13 +71,16 @@ def shaped_errors():
     path.write_text(yaml.safe_dump(data))
     scn = load_scenario(path)
     cm = CostModel(scn)
-    for name in ("fl", "sl", "psl"):
+    for name in ("fl", "sl", "psl", "fpl", "pel"):
         plan = paradigms.get(name).solve(cm)
         res = run_distributed(str(path), plan, rounds=4, timeout=300, shaped=True)
         r = res.rounds
         err = np.abs(r.round_latency_s - plan.predicted["round_latency_s"]) / r.round_latency_s
+        ph = res.phases(scn)
+        net = ph[ph.phase.isin(["uplink", "downlink", "sync", "handoff", "download", "upload"])]
         rows.append({"paradigm": name, "predicted_s": plan.predicted["round_latency_s"],
                      "measured_median_s": float(np.median(r.round_latency_s)), "median_rel_error": float(np.median(err)),
+                     "transfer_pred_s": float(net.predicted_s.sum()), "transfer_meas_s": float(net.measured_s.sum()),
                      "bytes_equal": bool((r.payload_bytes == r.comm_bytes).all())})
         print(f"  shaped {name}: {rows[-1]['median_rel_error']:.3f}", flush=True)
     show("round latency on shaped links (distributed, tc tbf per device; median relative error)", pd.DataFrame(rows))
@@ -126,6 +129,11 @@ def accuracy_and_overhead():
 
 
 if __name__ == "__main__":
-    accuracy_and_overhead()
-    latency_errors()
-    shaped_errors()
+    parts = [a for a in ("accuracy", "latency", "shaped") if a in __import__("sys").argv] or \
+        ["accuracy", "latency", "shaped"]
+    if "accuracy" in parts:
+        accuracy_and_overhead()
+    if "latency" in parts:
+        latency_errors()
+    if "shaped" in parts:
+        shaped_errors()

@@ -185,7 +185,8 @@ class PelSpec(_Strict):
     flops_per_parameter: Positive | None = Field(
         None, description="FLOPs per parameter per round (default: the model's training FLOPs per "
                           "sample x batch x local iterations / parameters).")
-    granularity: PosInt = 1
+    granularity: PosInt | Literal["layer"] = Field(
+        1, description="Blocks are multiples of this many parameters, or 'layer': whole layers.")
     bandwidth: Literal["shared", "separate"] = "shared"
     groups: dict[str, list[str]] | None = Field(
         None, description="Worker groups that train the same block on different data.")

@@ -74,6 +74,20 @@ def test_granularity_rounds_blocks_and_bounds_the_loss(tmp_path):
     assert 0 <= d["rounding_loss_s"] <= d["rounding_loss_bound_s"]
 
 
+def test_whole_layer_blocks(tmp_path):
+    cm = _two(tmp_path, c1=2e9, c2=1e9, extra={"granularity": "layer"})
+    p = PEL.solve(cm)
+    layers = [int(x) for x in cm.table.params[1:] if x > 0]
+    cuts = np.cumsum(layers)
+    a, b = p.assignments_df.loc["w1", "parameters"], p.assignments_df.loc["w2", "parameters"]
+    assert a + b == cm.table.total_params
+    assert a in set(cuts) | {0}                      # w1's block ends on a layer boundary
+    d = p.paradigm_detail
+    assert d["granularity"] == "layer" and 0 <= d["rounding_loss_s"] <= d["rounding_loss_bound_s"]
+    cont = PEL.solve(_two(tmp_path, c1=2e9, c2=1e9)).predicted["round_latency_s"]
+    assert p.predicted["round_latency_s"] >= cont * (1 - 1e-9)
+
+
 def test_worker_groups_train_one_block(tmp_path):
     cm = _two(tmp_path, c1=2e9, c2=1e9, extra={"groups": {"g": ["w1", "w2"]}})
     for m in ("joint", "cvxpy", "equal", "bandwidth_aware", "parameter_aware"):

@@ -480,8 +480,10 @@ class PELEngine(Engine):
         self.round_no = s["round_no"]
 
     def masks(self) -> list[torch.Tensor]:
-        """This round's block of each worker group, as masks of the flat parameter vector."""
-        stride = max(1, self.P // max(1, len(self.groups)))
+        """This round's block of each worker group, as masks of the flat parameter vector. Blocks
+        move along the vector each round; blocks of whole layers stay on their layers."""
+        whole = self.job.spec.paradigms.pel.granularity == "layer"
+        stride = 0 if whole else max(1, self.P // max(1, len(self.groups)))
         bounds = block_bounds(self.P, np.array(self.sizes), self.round_no * stride)
         return [block_mask(self.P, start, length) for start, length in bounds]
 

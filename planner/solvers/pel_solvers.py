@@ -338,8 +338,11 @@ def _cvxpy_T(inst: PelInstance):
 
 
 def _granulate(inst: PelInstance, Lk, beta, T):
-    """Round blocks to multiples of `granularity` parameters; report the latency lost."""
+    """Round blocks to multiples of `granularity` parameters (or to whole layers); report the
+    latency lost and its bound."""
     g = inst.cm.scn.spec.paradigms.pel.granularity
+    if g == "layer":
+        return _whole_layers(inst, beta, T)
     if g <= 1 and np.allclose(Lk, np.round(Lk)):
         return Lk, beta, {}
     groups = inst.groups
@@ -347,20 +350,61 @@ def _granulate(inst: PelInstance, Lk, beta, T):
     base = np.floor(Lg / g) * g
     rest = inst.P - base.sum()
     a = inst.a(beta)
-    per = np.array([max(a[gr] * 1.0) for gr in groups])
+    per = np.array([max(a[gr]) for gr in groups])
     lat = np.array([max(inst.lat[gr]) for gr in groups])
     while rest > 1e-9:
         step = min(g, rest)
         k = int(np.argmin((base + step) * per + lat))
         base[k] += step
         rest -= step
-    out = np.zeros(len(Lk))
-    for gr, v in zip(groups, base):
-        out[gr] = v
-    with np.errstate(invalid="ignore"):
-        T_round = float(np.max(np.where(out > 0, out * a + inst.lat, 0.0)))   # idle workers send nothing
-    return out, beta, {"granularity": int(g), "rounding_loss_s": T_round - T,
+    out = _per_worker(inst, base)
+    return out, beta, {"granularity": int(g), "rounding_loss_s": _rounded_T(inst, out, a) - T,
                        "rounding_loss_bound_s": float(g * np.max(a))}
+
+
+def _per_worker(inst: PelInstance, per_group) -> np.ndarray:
+    out = np.zeros(len(inst.devices))
+    for gr, v in zip(inst.groups, per_group):
+        out[gr] = v
+    return out
+
+
+def _rounded_T(inst: PelInstance, out, a) -> float:
+    with np.errstate(invalid="ignore"):
+        return float(np.max(np.where(out > 0, out * a + inst.lat, 0.0)))   # idle workers send nothing
+
+
+def _whole_layers(inst: PelInstance, beta, T):
+    """Blocks of whole layers, in order: the least round time T' such that assigning layers to
+    the groups in turn, each taking what fits in T', places every layer (greedy is exact for a
+    fixed order), found by bisection over the candidate loads."""
+    sizes = np.asarray(inst.cm.table.params[1:], float)
+    sizes = sizes[sizes > 0]
+    a = inst.a(beta)
+    per = np.array([max(a[gr]) for gr in inst.groups])
+    lat = np.array([max(inst.lat[gr]) for gr in inst.groups])
+
+    def assign(Tc):
+        loads, k = np.zeros(len(inst.groups)), 0
+        for gi in range(len(inst.groups)):
+            cap = (Tc - lat[gi]) / per[gi] if per[gi] > 0 else np.inf
+            while k < len(sizes) and loads[gi] + sizes[k] <= cap * (1 + 1e-12):
+                loads[gi] += sizes[k]
+                k += 1
+        return loads if k == len(sizes) else None
+
+    lo, hi = float(np.min(lat)), float(np.max(lat + per * sizes.sum()))
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if assign(mid) is not None:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo <= 1e-12 * hi:
+            break
+    out = _per_worker(inst, assign(hi))
+    return out, beta, {"granularity": "layer", "rounding_loss_s": _rounded_T(inst, out, a) - T,
+                       "rounding_loss_bound_s": float(sizes.max() * np.max(per))}
 
 
 def bandwidth_aware(cm: CostModel) -> Solution:
