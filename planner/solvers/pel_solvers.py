@@ -359,7 +359,7 @@ def _granulate(inst: PelInstance, Lk, beta, T):
         rest -= step
     out = _per_worker(inst, base)
     return out, beta, {"granularity": int(g), "rounding_loss_s": _rounded_T(inst, out, a) - T,
-                       "rounding_loss_bound_s": float(g * np.max(a))}
+                       "rounding_loss_bound_s": float(g * np.max(a[np.isfinite(a)]))}
 
 
 def _per_worker(inst: PelInstance, per_group) -> np.ndarray:
@@ -387,13 +387,15 @@ def _whole_layers(inst: PelInstance, beta, T):
     def assign(Tc):
         loads, k = np.zeros(len(inst.groups)), 0
         for gi in range(len(inst.groups)):
-            cap = (Tc - lat[gi]) / per[gi] if per[gi] > 0 else np.inf
+            # a group without a share (infinite time per parameter) takes nothing
+            cap = 0.0 if not np.isfinite(per[gi]) else ((Tc - lat[gi]) / per[gi] if per[gi] > 0 else np.inf)
             while k < len(sizes) and loads[gi] + sizes[k] <= cap * (1 + 1e-12):
                 loads[gi] += sizes[k]
                 k += 1
         return loads if k == len(sizes) else None
 
-    lo, hi = float(np.min(lat)), float(np.max(lat + per * sizes.sum()))
+    fin = np.isfinite(per)
+    lo, hi = float(np.min(lat)), float(np.max((lat + per * sizes.sum())[fin]))
     for _ in range(200):
         mid = 0.5 * (lo + hi)
         if assign(mid) is not None:
@@ -404,7 +406,7 @@ def _whole_layers(inst: PelInstance, beta, T):
             break
     out = _per_worker(inst, assign(hi))
     return out, beta, {"granularity": "layer", "rounding_loss_s": _rounded_T(inst, out, a) - T,
-                       "rounding_loss_bound_s": float(sizes.max() * np.max(per))}
+                       "rounding_loss_bound_s": float(sizes.max() * np.max(per[fin]))}
 
 
 def bandwidth_aware(cm: CostModel) -> Solution:
