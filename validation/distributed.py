@@ -383,8 +383,9 @@ class _Program:
             elif synced[i]:
                 mod = nn.Sequential(*e.fm.branches[i]) if par == "fpl" else e.rep.head(i)
                 wb = sum(p.numel() * p.element_size() for p in mod.parameters())
-                meter.send(e.R, i, wb, True, share[i], dev, "sync", sync_up[i] if shaped else None)
-                meter.send(e.R, i, wb, False, share[i], dev, "sync", sync_down_s if shaped else None)
+                up, down = ("uplink", "downlink") if par == "fl" else ("sync", "sync")
+                meter.send(e.R, i, wb, True, share[i], dev, up, sync_up[i] if shaped else None)
+                meter.send(e.R, i, wb, False, share[i], dev, down, sync_down_s if shaped else None)
         if par == "sl":
             return sum(ev.seconds for ev in meter.events)
         return max(meter.device_time(d) for d in e.devices)

@@ -231,10 +231,11 @@ class ReplicaEngine(Engine):
         for _ in range(self.cm.tau):
             for i in range(len(self.devices)):
                 losses.append(self.iteration(meter, i))
+        up, down = ("uplink", "downlink") if self.paradigm == "fl" else ("sync", "sync")   # the cost model's names
         for i, dev in enumerate(self.devices):   # client-side weights up, the average back down
             wb = sum(p.numel() * p.element_size() for p in self.rep.head(i).parameters())
-            meter.send(self.R, i, wb, True, self.share[i], dev, "sync")
-            meter.send(self.R, i, wb, False, self.share[i], dev, "sync")
+            meter.send(self.R, i, wb, True, self.share[i], dev, up)
+            meter.send(self.R, i, wb, False, self.share[i], dev, down)
         self.rep.average(self.weights(self.devices))
         T = max(meter.device_time(d) for d in self.devices)
         return float(np.mean(losses)), T

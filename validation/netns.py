@@ -76,12 +76,15 @@ class ShapedNetwork:
             from planner.errors import PlanError
             raise PlanError(f"--shaped {why}")
         devs = list(decisions["devices"])
-        srv = decisions.get("server")
+        srv = decisions.get("server") or decisions.get("trunk")      # fpl's trunk node serves its devices
         servers = srv if isinstance(srv, list) else [srv] * len(devs)
         concurrent = plan.paradigm != "sl"
         R = cm.routes(devs, servers, concurrent=concurrent)
-        share = np.asarray(decisions.get("share", np.ones(len(devs))), float) if plan.paradigm != "sl" \
-            else np.ones(len(devs))
+        n = len(devs)
+        up_share = decisions.get("share", decisions.get("share_up"))
+        dn_share = decisions.get("share_dn") if decisions.get("share_dn") is not None else up_share
+        share = np.ones(n) if plan.paradigm == "sl" or up_share is None else np.asarray(up_share, float)
+        share_dn = np.ones(n) if plan.paradigm == "sl" or dn_share is None else np.asarray(dn_share, float)
         tag = f"{os.getpid() % 10000}"
         net = cls([], [], [], [], [], 29500 + os.getpid() % 1000)
         try:
@@ -101,8 +104,10 @@ class ShapedNetwork:
                 _sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
                 _sh("ip", "netns", "exec", ns, "ip", "route", "add", "default", "via", f"10.123.{k}.1")
                 i = k - 1
-                up = 1.0 / float(R.per_bit(share, True)[i])
-                dn = 1.0 / float(R.per_bit(share, False)[i])
+                with np.errstate(divide="ignore"):
+                    up = 1.0 / float(R.per_bit(share, True)[i])
+                    dn = 1.0 / float(R.per_bit(share_dn, False)[i])
+                up, dn = (x if np.isfinite(x) and x > 0 else 8000.0 for x in (up, dn))   # share 0: a trickle
                 _tbf(n, up, ns)          # device -> server
                 _tbf(h, dn)              # server -> device
                 net.rates.append((up, dn))
