@@ -128,11 +128,31 @@ def accuracy_and_overhead():
          "the monolithic model", pd.DataFrame(rows))
 
 
+def overhead_bigger():
+    """Partitioned against monolithic training time on a model whose layers are not tiny."""
+    scn = scenario_with(zoo="vgg11", input_shape=[3, 32, 32])
+    cm = CostModel(scn)
+    tr = scn.spec.training
+    rounds = 2
+    samples = rounds * len(cm.devices) * tr.local_iterations * tr.batch_size
+    job, _, _ = make_job(scn, paradigms.get("fl").solve(cm), 0)
+    _, _, c_wall = train_centralized(job, samples // tr.batch_size, tr.batch_size)
+    rows = [{"paradigm": "centralised", "wall_s": c_wall, "overhead_x": 1.0}]
+    for name in ("fl", "sl", "psl", "fpl"):
+        res = run_inprocess(scn, paradigms.get(name).solve(cm), rounds=rounds)
+        w = float(res.rounds.wall_s.sum())
+        rows.append({"paradigm": name, "wall_s": w, "overhead_x": w / c_wall})
+        print(f"  vgg11 {name}: {w / c_wall:.2f}x", flush=True)
+    show(f"in-process training time against the monolithic VGG-11 (3x32x32, {samples} samples)", pd.DataFrame(rows))
+
+
 if __name__ == "__main__":
-    parts = [a for a in ("accuracy", "latency", "shaped") if a in __import__("sys").argv] or \
-        ["accuracy", "latency", "shaped"]
+    parts = [a for a in ("accuracy", "overhead", "latency", "shaped") if a in __import__("sys").argv] or \
+        ["accuracy", "overhead", "latency", "shaped"]
     if "accuracy" in parts:
         accuracy_and_overhead()
+    if "overhead" in parts:
+        overhead_bigger()
     if "latency" in parts:
         latency_errors()
     if "shaped" in parts:
