@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import time
 
-from common import SCENARIOS, quick, show
-
 import pandas as pd
+from common import SCENARIOS, quick, show
 
 from planner import paradigms
 from planner.costs import CostModel

@@ -9,10 +9,9 @@ against equal allocation.
 
 from __future__ import annotations
 
-from common import SCENARIOS, quick, show, timed
-
 import numpy as np
 import pandas as pd
+from common import SCENARIOS, quick, show, timed
 
 from planner import paradigms
 from planner.costs import CostModel

@@ -9,9 +9,8 @@ on psl-hetero, 5.5x (EdgeSplit's figure) against the weakest baseline.
 
 from __future__ import annotations
 
-from common import SCENARIOS, quick, show, timed
-
 import pandas as pd
+from common import SCENARIOS, quick, show, timed
 
 from planner import paradigms
 from planner.compare import speedups

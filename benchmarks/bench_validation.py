@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import copy
 
-from common import SCENARIOS, quick, show
-
 import numpy as np
 import pandas as pd
 import torch
 import yaml
+from common import SCENARIOS, quick, show
 
 from planner import paradigms
 from planner.costs import CostModel

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import nn
 
 from .registry import ZOO_MODELS
@@ -245,5 +244,3 @@ def build(name: str, input_shape: Sequence[int] = (3, 32, 32), num_classes: int 
     raise ValueError(f"unknown zoo model '{name}'; available: {', '.join(ZOO_MODELS)}")
 
 
-def example_input(input_shape: Sequence[int], batch: int = 2, device="cpu") -> torch.Tensor:
-    return torch.randn(batch, *_shape(input_shape), device=device)

@@ -77,10 +77,6 @@ def path_through(scn: Scenario, nodes: list[str]) -> list[Hop]:
     return hops
 
 
-def path_latency(scn: Scenario, hops: list[Hop]) -> float:
-    return float(sum(scn.links.loc[h.link, "latency"] for h in hops))
-
-
 def check_reachability(scn: Scenario) -> None:
     """Every device reaches at least one server, fog or cloud node through the links (one
     search from all servers over the non-device nodes; devices do not relay)."""

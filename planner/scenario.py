@@ -7,7 +7,6 @@ YAML is read with the safe loader only: a scenario file is data and can never ru
 
 from __future__ import annotations
 
-import copy
 import difflib
 import hashlib
 from dataclasses import dataclass, field
@@ -138,13 +137,6 @@ class Scenario:
     def resolve(self, relative: str) -> Path:
         p = Path(relative)
         return p if p.is_absolute() else self.base_dir / p
-
-    def with_changes(self, data: dict) -> Scenario:
-        """A variant built from modified raw data (same source directory for relative paths)."""
-        return from_data(data, self.source, text_sha=None)
-
-    def copy_raw(self) -> dict:
-        return copy.deepcopy(self.raw)
 
 
 def _line_of(lines: dict, path: tuple) -> int | None:

@@ -112,10 +112,6 @@ def parse_quantity(value: object, dimension: str) -> float:
     return x
 
 
-def db_to_linear(db: float) -> float:
-    return 10.0 ** (db / 10.0)
-
-
 def fmt_si(x: float, unit: str, binary: bool = False) -> str:
     """Human-readable value: fmt_si(4.2e7, 'bit/s') -> '42 Mbit/s'."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):

@@ -21,7 +21,7 @@ from . import paradigms
 from .costs import CostModel
 from .errors import InfeasibleError, PlanError, ScenarioError
 from .scenario import Scenario
-from .variants import expand, grid, read, resolve, variant
+from .variants import grid, read, resolve, variant
 
 RESULT_COLUMNS = ["paradigm", "method", "kind", "status", "round_latency_s", "energy_j", "device_energy_j",
                   "comm_bytes", "samples_per_round", "objective", "objective_per_sample", "feasible", "why"]
@@ -435,5 +435,3 @@ def pareto_plot(front: pd.DataFrame, path, title: str = "") -> None:
     plt.close(fig)
 
 
-def expand_values(scn: Scenario, path: str, values: list) -> list:
-    return expand(scn, path, values)

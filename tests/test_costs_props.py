@@ -25,7 +25,7 @@ _TMP = Path(tempfile.mkdtemp(prefix="edgeplan-props-"))
 @st.composite
 def scenarios(draw):
     L = draw(st.integers(2, 5))
-    rows = ["name,fwd_flops,bwd_flops,out_bytes,act_bytes,params,param_bytes", "input,0,0,%d,0,0,0" % draw(st.integers(10, 10**5))]
+    rows = ["name,fwd_flops,bwd_flops,out_bytes,act_bytes,params,param_bytes", f"input,0,0,{draw(st.integers(10, 10**5))},0,0,0"]
     for k in range(L):
         f = draw(st.floats(1e3, 1e9))
         p = draw(st.integers(1, 10**6))

@@ -46,7 +46,7 @@ def brute_force(cm: CostModel) -> float:
         t3 = C.psl_terms(cm, R, d, s, b, c, np.full(n, 0.25), alpha)["T"]
         assert np.allclose(t3, A + 4 * K, rtol=1e-9)  # the model really is A + K / beta
         lo = float(np.max(A))
-        f = lambda T: float(np.sum(K / (T - A))) - 1.0  # noqa: E731
+        f = lambda T, K=K, A=A: float(np.sum(K / (T - A))) - 1.0  # noqa: E731
         hi = lo + float(np.sum(K)) + 1.0
         T = brentq(f, lo + 1e-15 * max(lo, 1), hi, xtol=1e-15, rtol=1e-14, maxiter=500)
         best = min(best, T)

@@ -14,7 +14,7 @@ from models.profile import split_at, trace_units
 from models.zoo import build
 from planner import paradigms
 from planner.costs import CostModel
-from planner.scenario import from_data, load_scenario
+from planner.scenario import load_scenario
 from validation.runner import run_inprocess, write_outputs
 
 from .conftest import SCENARIOS

@@ -56,9 +56,6 @@ class Paradigm:
     def baselines(self) -> list[str]:
         return [k for k, s in self.solvers.items() if s.kind == "baseline"]
 
-    def optimisers(self) -> list[str]:
-        return [k for k, s in self.solvers.items() if s.kind != "baseline"]
-
     def solve(self, cm: CostModel, method: str | None = None) -> Plan:
         method = method or self.default
         if method not in self.solvers:
@@ -158,9 +155,3 @@ def _py(x):
     return x
 
 
-def infeasible_memory(cm: CostModel, node: str, needed: float, what: str) -> InfeasibleError:
-    from ..units import fmt_si
-    have = cm.memory[cm.idx[node]]
-    return InfeasibleError(f"{node}: {what} fits {fmt_si(have, 'B', True)}; the smallest needs "
-                           f"{fmt_si(needed, 'B', True)}", node=node, resource="memory", needed=needed,
-                           available=have)

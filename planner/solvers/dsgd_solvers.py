@@ -133,18 +133,6 @@ def dp_path(tab: PathTables, cap: float = np.inf) -> tuple[float, float, list[tu
     return float(V[stages[-1][0], L]), float(Mx[stages[-1][0], L]), stages
 
 
-def items_of(tab: PathTables, stages) -> np.ndarray:
-    out = []
-    prev_k, prev_u = 0, 0
-    for i, (k, a, b) in enumerate(stages):
-        if k != prev_k or i > 0:
-            if not (i == 0 and k == 0):
-                out += [tab.fwd[prev_k, k, prev_u], tab.bwd[prev_k, k, prev_u]]
-        out.append(tab.comp[k, a - 1, b])
-        prev_k, prev_u = k, b
-    return np.array(out)
-
-
 def best_on_path(tab: PathTables) -> tuple[float, list]:
     """Exact min over stage choices of sum(items) + (m - 1) * max(items)."""
     m = tab.m
