@@ -153,13 +153,23 @@ def test_killed_worker_ends_the_run_with_its_name_and_keeps_rounds(tmp_path):
     np.testing.assert_array_equal(resumed.rounds.test_accuracy, full.rounds.test_accuracy)
 
 
-def test_distributed_refuses_dsgd_with_a_clear_error(tmp_path):
-    from planner.errors import PlanError
+def test_distributed_dsgd_pipeline_agrees_with_inprocess(tmp_path):
+    """Four stage processes along the chain, four micro-batches of unequal size (30 = 8+8+8+6)."""
     from validation.distributed import run_distributed
-    plan = paradigms.get("dsgd").solve(CostModel(load_scenario(DIGITS)))
-    with pytest.raises(PlanError, match=r"the distributed executor runs fl, sl, psl, fpl, pel; run dsgd with "
-                                        r"--executor inprocess"):
-        run_distributed(str(DIGITS), plan, rounds=1)
+    data = yaml.safe_load((SCENARIOS / "dsgd-chain.yaml").read_text())
+    data["model"] = {"zoo": "fpl_cnn", "input_shape": [1, 8, 8], "num_classes": 10}
+    data["training"]["batch_size"] = 30
+    path = tmp_path / "chain.yaml"
+    path.write_text(yaml.safe_dump(data))
+    scn = load_scenario(path)
+    plan = paradigms.get("dsgd").solve(CostModel(scn), "equal_flops")
+    assert len([a for a in plan.assignments if "stage" in a]) == 4
+    a = run_inprocess(scn, plan, rounds=2)
+    b = run_distributed(str(path), plan, rounds=2, timeout=120)
+    np.testing.assert_array_equal(a.rounds.train_loss, b.rounds.train_loss)
+    np.testing.assert_array_equal(a.rounds.test_accuracy, b.rounds.test_accuracy)
+    np.testing.assert_array_equal(b.rounds.payload_bytes, b.rounds.comm_bytes)
+    assert b.rounds.comm_bytes.iloc[0] == pytest.approx(plan.predicted["comm_bytes"])
 
 
 def test_validation_needs_a_zoo_model():

@@ -1,9 +1,10 @@
 """The distributed executor: one process per node, tensors really sent over torch.distributed.
 
 Ranks: 0 is the server (for fpl the trunk node; it also aggregates, meters and checkpoints),
-1..N the plan's devices in order. fl, sl, psl, fpl and pel run here (dsgd runs in-process); each
-process rebuilds the same job (scenario, plan, data, seed) and its own part of the model, so
-the run is the in-process run, split across processes.
+1..N the plan's devices in order. For dsgd, rank 0 is the device holding the data and ranks
+1..K the other nodes holding stages, in path order: micro-batches flow forward stage to stage
+and gradients back (GPipe order). Each process rebuilds the same job (scenario, plan, data,
+seed) and its own part of the model, so the run is the in-process run, split across processes.
 
 Every tensor goes as a small header (the sender's send time, the shape) and a payload. Payload
 bytes are what the cost model predicts; headers are framing (counted apart). Compute is timed in
@@ -41,7 +42,7 @@ from torch import nn
 
 from .meters import cpu_clock
 
-SUPPORTED = ("fl", "sl", "psl", "fpl", "pel")
+SUPPORTED = ("fl", "sl", "psl", "fpl", "pel", "dsgd")
 HEADER = 8   # float64 values: send time, ndim, up to 6 dims
 
 
@@ -168,7 +169,9 @@ class _Program:
                 if self.kill.get("hang"):
                     time.sleep(10 ** 6)                # a worker hangs mid-run
                 os._exit(17)                           # a worker dies mid-run
-            if self.rank == 0:
+            if self.plan.paradigm == "dsgd":
+                self._pipeline_round(r)
+            elif self.rank == 0:
                 self._server_round(r)
             else:
                 self._device_round(r)
@@ -244,9 +247,8 @@ class _Program:
         return (t1 - t0) + (cpu_clock() - t2)
 
     def _send_params(self, module, dst: int, wire: Wire | None = None):
-        flat = torch.cat([p.detach().reshape(-1) for p in module.parameters()]) if any(
-            True for _ in module.parameters()) else torch.zeros(0)
-        (wire or self.wire).send(flat, dst)
+        from .partition import flat_params
+        (wire or self.wire).send(flat_params(module), dst)
 
     def _recv_head(self, module, src: int = 0) -> float:
         from .partition import set_flat
@@ -413,6 +415,148 @@ class _Program:
         return float(loss.detach())
 
 
+    # -- dsgd: a pipeline of stage processes
+    def _stage_ranks(self) -> list[int]:
+        """The rank of each stage's node (the source is rank 0)."""
+        e = self.engine
+        others = [n for n, _, _ in e.stages if n != e.source]
+        return [0 if n == e.source else 1 + others.index(n) for n, _, _ in e.stages]
+
+    def _pipeline_round(self, r: int):
+        from .engines import LOSS
+        e, cm = self.engine, self.cm
+        ranks = self._stage_ranks()
+        mine = [k for k, rk in enumerate(ranks) if rk == self.rank]
+        # the engine's one optimizer: parameters of other ranks' stages get no gradient here and
+        # are left alone, so every stage steps exactly as in the one-process run (and resumes)
+        opt = e.opt if mine else None
+        batch = self.job.batch(e.source)
+        n_st = len(e.stages)
+        compute = {k: 0.0 for k in mine}              # CPU seconds per stage over the round
+        msgs: list[tuple[int, int, int]] = []         # (boundary k, bytes, direction 1 fwd / 0 bwd)
+        losses = []
+        for _ in range(cm.tau):
+            self.q.put(("beat", self.rank, None))
+            if self.rank == 0:
+                x, y = self.job.shards[e.source].next(self.job.batch(e.source))
+                chunks = list(zip(torch.chunk(x, e.m), torch.chunk(y, e.m)))
+            else:
+                chunks = [None] * e.m
+            if opt is not None:
+                opt.zero_grad(set_to_none=True)
+            saved, iter_loss = [], 0.0                 # per micro-batch: {stage: (input, output)}
+            for mb in chunks:                          # forward, micro-batch by micro-batch
+                keep = {}
+                h, y = (mb if mb is not None else (None, None))
+                for k in range(n_st):
+                    src = 0 if k == 0 else ranks[k - 1]
+                    if ranks[k] == self.rank:
+                        if src != self.rank:           # activations (and labels) arrive
+                            h, _ = self.wire.recv(src)
+                            y, _ = self.wire.recv(src, torch.int64)
+                        inp = h.detach().requires_grad_(k > 0)
+                        t0 = cpu_clock()
+                        out = e.parts[k](inp)
+                        if k == n_st - 1:
+                            out = LOSS(out, y) * (len(y) / batch)
+                        compute[k] += cpu_clock() - t0
+                        keep[k] = (inp, out)
+                        h = out
+                        if k + 1 < n_st and ranks[k + 1] != self.rank:
+                            self.wire.send(h.detach(), ranks[k + 1])
+                            self.wire.send(y, ranks[k + 1])
+                            msgs.append((k + 1, h.numel() * h.element_size() + y.numel() * y.element_size(), 1))
+                    elif k == 0 and self.rank == 0:    # the source holds no stage: the input goes up
+                        self.wire.send(h, ranks[0])
+                        self.wire.send(y, ranks[0])
+                        msgs.append((0, h.numel() * h.element_size() + y.numel() * y.element_size(), 1))
+                saved.append(keep)
+            for keep in saved:                         # backward, micro-batch by micro-batch
+                grad = None
+                for k in reversed(range(n_st)):
+                    if ranks[k] != self.rank:
+                        continue
+                    inp, out = keep[k]
+                    if k < n_st - 1 and ranks[k + 1] != self.rank:
+                        grad, _ = self.wire.recv(ranks[k + 1])
+                    t0 = cpu_clock()
+                    out.backward() if k == n_st - 1 else out.backward(grad)
+                    compute[k] += cpu_clock() - t0
+                    if k == n_st - 1:
+                        iter_loss += float(out.detach())
+                    grad = inp.grad
+                    if k > 0 and ranks[k - 1] != self.rank:
+                        self.wire.send(grad, ranks[k - 1])
+                        msgs.append((k, grad.numel() * grad.element_size(), 0))
+            if opt is not None:
+                opt.step()
+            if ranks[-1] == self.rank:
+                losses.append(iter_loss)
+        # gather to rank 0: compute per stage, messages, losses, and the stage weights for testing
+        from .partition import flat_params, set_flat
+        stats = torch.tensor([compute.get(k, -1.0) for k in range(n_st)] +
+                             [float(np.sum(losses)) if losses else 0.0, float(len(losses)),
+                              float(self.wire.payload), float(self.wire.framing)], dtype=torch.float64)
+        msg_t = torch.tensor(msgs if msgs else [(-1, 0, 0)], dtype=torch.float64).reshape(-1, 3)
+        self.wire.payload = self.wire.framing = 0
+        if self.rank != 0:
+            dist.send(stats, 0)
+            self.evalwire.send(msg_t, 0)
+            for k in mine:
+                self.evalwire.send(flat_params(e.parts[k]), 0)
+            return
+        world = dist.get_world_size()
+        all_stats, all_msgs = [stats], [msg_t]
+        for rk in range(1, world):
+            st = torch.zeros_like(stats)
+            dist.recv(st, rk)
+            all_stats.append(st)
+            m_t, _ = self.evalwire.recv(rk, torch.float64)
+            all_msgs.append(m_t)
+            for k in range(n_st):
+                if ranks[k] == rk:
+                    flat, _ = self.evalwire.recv(rk)
+                    set_flat(e.parts[k], flat)
+        self._pipeline_account(r, all_stats, all_msgs)
+
+    def _pipeline_account(self, r, all_stats, all_msgs):
+        from .meters import Event, RoundMeter
+        e, cm = self.engine, self.cm
+        meter = RoundMeter(cm, self.cfg["host_rate"])
+        n_st, m = len(e.stages), e.m
+        items = []
+        for k, (node, _, _) in enumerate(e.stages):
+            host = max(float(st[k]) for st in all_stats)          # the stage's own rank reports it
+            on = host * meter.ratio(node)
+            meter.busy[node] = meter.busy.get(node, 0.0) + on
+            meter.events.append(Event(node, e.source, f"stage{k}", on, 0, host))
+            items.append(on / (cm.tau * m))
+        by = {}
+        for t in all_msgs:
+            for k, nbytes, fwd in t.tolist():
+                if k >= 0:
+                    by.setdefault((int(k), int(fwd)), []).append(int(nbytes))
+        for (k, fwd), sizes in sorted(by.items()):
+            R = e.hops[k]
+            times = [meter.send(R, 0, b, bool(fwd), 1.0, e.source, ("fwd" if fwd else "bwd") + str(k)) for b in sizes]
+            items.append(float(np.mean(times)))
+        items = np.array(items)
+        T = cm.tau * float(items.sum() + (m - 1) * items.max())
+        costs = meter.costs("dsgd", [e.source], T)
+        acc, test_loss = e.evaluate()
+        loss_sum = sum(float(st[n_st]) for st in all_stats)
+        count = sum(float(st[n_st + 1]) for st in all_stats)
+        payload = int(sum(float(st[n_st + 2]) for st in all_stats))
+        framing = int(sum(float(st[n_st + 3]) for st in all_stats))
+        self.q.put(("round", r + 1, {"train_loss": loss_sum / max(count, 1), "test_loss": test_loss,
+                                     "test_accuracy": acc, "round_latency_s": T, "energy_j": costs.energy,
+                                     "device_energy_j": costs.device_energy, "comm_bytes": costs.comm_bytes,
+                                     "payload_bytes": payload, "framing_bytes": framing,
+                                     "evaluation_bytes": int(self.evalwire.payload)},
+                    costs.nodes.reset_index().to_dict("records"), [ev.__dict__ for ev in meter.events]))
+        self.evalwire.payload = self.evalwire.framing = 0
+
+
 # ---------------------------------------------------------------- the parent
 
 def _silent_death(procs, q, reported: set, grace: float = 5.0) -> int | None:
@@ -455,7 +599,12 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
     rounds = rounds or scn.spec.training.rounds
     torch.set_num_threads(1)
     host_rate = _calibrate(job, cm)
-    world = len(cm.devices) + 1
+    if plan.paradigm == "dsgd":
+        d = job.decisions
+        others = list(dict.fromkeys(n for n, _, _ in d["stages"] if n != d["source"]))
+        world = 1 + len(others)
+    else:
+        world = len(cm.devices) + 1
     out = Path(out_dir) if out_dir else None
     rows, node_rows = [], []
     if out is not None:
@@ -463,11 +612,17 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
         if resume and (out / "rounds.json").exists():
             saved = json.loads((out / "rounds.json").read_text())
             rows, node_rows = saved["rounds"], saved["nodes"]
-    names = ["server " + str(plan.paradigm_detail.get("server", "server"))] + [f"device {d}" for d in cm.devices]
+    if plan.paradigm == "dsgd":
+        names = [f"source {job.decisions['source']}"] + [f"stage node {n}" for n in others]
+    else:
+        top = plan.paradigm_detail.get("server") or plan.paradigm_detail.get("trunk") or "server"
+        names = [f"{'trunk' if plan.paradigm == 'fpl' else 'server'} {top}"] + [f"device {d}" for d in cm.devices]
     net = None
     cfg = {"scenario": str(Path(scenario_path).resolve()), "plan": plan.to_dict(), "rounds": rounds,
            "seed": job.seed, "out": str(out) if out else None, "resume": resume, "timeout": timeout,
            "host_rate": host_rate, "kill": kill, "shaped": shaped}
+    if shaped and plan.paradigm == "dsgd":
+        raise PlanError("--shaped covers devices and their servers; run dsgd distributed without it")
     if shaped:
         from .netns import ShapedNetwork
         net = ShapedNetwork.for_plan(cm, plan, job.decisions)

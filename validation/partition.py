@@ -124,7 +124,8 @@ def block_bounds(P: int, sizes: np.ndarray, offset: int) -> list[tuple[int, int]
 
 
 def flat_params(model: nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+    parts = [p.detach().reshape(-1) for p in model.parameters()]
+    return torch.cat(parts) if parts else torch.zeros(0)     # a pooling stage has no parameters
 
 
 def set_flat(model: nn.Module, vec: torch.Tensor) -> None:
