@@ -43,7 +43,7 @@ from torch import nn
 from .meters import cpu_clock
 
 SUPPORTED = ("fl", "sl", "psl", "fpl", "pel", "dsgd")
-HEADER = 8   # float64 values: send time, ndim, up to 6 dims
+HEADER = 8   # float64 values: send time, time the link could start (after the latency), ndim, up to 5 dims
 
 
 class WorkerFailed(RuntimeError):
@@ -63,21 +63,30 @@ class Wire:
         h[0] = time.monotonic()
         if self.latency:
             time.sleep(self.latency.get(dst, 0.0))
-        h[1] = t.dim()
-        h[2:2 + t.dim()] = torch.tensor(t.shape, dtype=torch.float64)
+        h[1] = time.monotonic()
+        if t.dim() > HEADER - 3:
+            raise ValueError(f"a {t.dim()}-d tensor does not fit the wire header (at most {HEADER - 3} dims)")
+        h[2] = t.dim()
+        h[3:3 + t.dim()] = torch.tensor(t.shape, dtype=torch.float64)
         dist.send(h, dst)
         dist.send(t.contiguous(), dst)
         self.payload += t.numel() * t.element_size()
         self.framing += h.numel() * h.element_size()
 
     def recv(self, src: int, dtype=torch.float32) -> tuple[torch.Tensor, float]:
-        """(tensor, seconds from the sender's send to the end of this receive)."""
+        """(tensor, its transfer time): the sender's latency plus the time from when both ends
+        were ready to the end of this receive. A message that waited for a busy receiver (the
+        single server process serves devices in turn, where the cost model's server runs them in
+        parallel on shares) does not count that wait as link time: gloo moves the bytes only
+        once the receive is posted."""
+        posted = time.monotonic()
         h = torch.zeros(HEADER, dtype=torch.float64)
         dist.recv(h, src)
-        shape = [int(x) for x in h[2:2 + int(h[1])].tolist()]
+        shape = [int(x) for x in h[3:3 + int(h[2])].tolist()]
         t = torch.empty(shape, dtype=dtype)
         dist.recv(t, src)
-        return t, time.monotonic() - float(h[0])
+        sent, ready = float(h[0]), float(h[1])
+        return t, (ready - sent) + time.monotonic() - max(ready, posted)
 
 
 def _free_port() -> int:
