@@ -54,6 +54,54 @@ def latency_errors():
     show("round latency, predicted vs measured in-process (median relative error per round)", pd.DataFrame(rows))
 
 
+def measured_profile_errors():
+    """The same runs with the cost model fed this host's measured unit times (`edgeplan profile
+    --measure --batch-size B --times-out`) instead of FLOP counts: each node is this host slowed to
+    its configured FLOP/s, so only the FLOP-proportional assumption changes."""
+    from models.profile import profile_zoo
+    from models.profile_io import host_times, write_times_csv
+    from planner.units import parse_quantity
+    import tempfile
+    from pathlib import Path
+    rows = []
+    cases = [("fpl_cnn 1x8x8", {}), ("vgg11 3x32x32", {"zoo": "vgg11", "input_shape": [3, 32, 32]})]
+    if quick():
+        cases = cases[:1]
+    for label, model in cases:
+        data = yaml.safe_load(DIGITS.read_text())
+        data["model"].update(model)
+        m, b = data["model"], data["training"]["batch_size"]
+        torch.set_num_threads(1)
+        table = profile_zoo(m["zoo"], m["input_shape"], m["num_classes"], measure=True, measure_batch=b,
+                            measure_repeats=9)
+        host_per_sample = float((table.df.fwd_time_s + table.df.bwd_time_s).sum())
+        host_flops = float((table.df.fwd_flops + table.df.bwd_flops).sum()) / host_per_sample
+        tmp = Path(tempfile.mkdtemp())
+        frames = []
+        for node in data["nodes"]:
+            rate = parse_quantity(node.pop("compute"), "flop_rate")
+            node["measured"] = node["name"]
+            frames.append(host_times(table, node["name"], b, host_flops / rate).df)
+        write_times_csv(type(host_times(table))(pd.concat(frames, ignore_index=True)), tmp / "times.csv")
+        m["times"] = str(tmp / "times.csv")
+        path = tmp / "scenario.yaml"
+        path.write_text(yaml.safe_dump(data))
+        scn = load_scenario(path)
+        cm = CostModel(scn)
+        for name in paradigms.NAMES:
+            if name == "pel":   # pel's compute is FLOPs per parameter, which measured nodes do not define
+                continue
+            plan = paradigms.get(name).solve(cm)
+            res = run_inprocess(scn, plan, rounds=3 if "vgg" in label else 6)
+            r = res.rounds
+            err = np.abs(r.round_latency_s - plan.predicted["round_latency_s"]) / r.round_latency_s
+            rows.append({"model": label, "paradigm": name, "predicted_s": plan.predicted["round_latency_s"],
+                         "measured_median_s": float(np.median(r.round_latency_s)),
+                         "median_rel_error": float(np.median(err))})
+            print(f"  measured-profile {label} {name}: {rows[-1]['median_rel_error']:.3f}", flush=True)
+    show("round latency, predicted from this host's measured unit times vs measured in-process", pd.DataFrame(rows))
+
+
 def shaped_errors():
     from validation.distributed import run_distributed
     from validation.netns import available
@@ -146,13 +194,15 @@ def overhead_bigger():
 
 
 if __name__ == "__main__":
-    parts = [a for a in ("accuracy", "overhead", "latency", "shaped") if a in __import__("sys").argv] or \
-        ["accuracy", "overhead", "latency", "shaped"]
+    parts = [a for a in ("accuracy", "overhead", "latency", "measured", "shaped") if a in __import__("sys").argv] or \
+        ["accuracy", "overhead", "latency", "measured", "shaped"]
     if "accuracy" in parts:
         accuracy_and_overhead()
     if "overhead" in parts:
         overhead_bigger()
     if "latency" in parts:
         latency_errors()
+    if "measured" in parts:
+        measured_profile_errors()
     if "shaped" in parts:
         shaped_errors()

@@ -126,6 +126,22 @@ class MeasuredTimes:
             raise ValueError(f"no measured times for machine '{machine}'; available: {', '.join(self.machines)}")
 
 
+def host_times(table: UnitTable, machine: str = "this-host", batch_size: int = 1,
+               scale: float = 1.0) -> MeasuredTimes:
+    """The unit times a `measure=True` profile took on this host (columns fwd_time_s and
+    bwd_time_s, seconds per sample at the batch it was timed at) as a measured-times table for
+    `machine`, for `batch_size` samples, every time multiplied by `scale` (a node `scale` times
+    slower than this host)."""
+    if "fwd_time_s" not in table.df.columns:
+        raise ValueError("the profile has no measured times: profile with measure=True")
+    d = table.df.iloc[1:]
+    df = pd.DataFrame({"machine": machine, "unit": list(d.name),
+                       "fwd_s": d.fwd_time_s.to_numpy(float) * batch_size * scale,
+                       "bwd_s": d.bwd_time_s.to_numpy(float) * batch_size * scale,
+                       "update_s": 0.0, "batch_size": batch_size}, columns=TIMES_COLUMNS)
+    return MeasuredTimes(df)
+
+
 def write_times_csv(times: MeasuredTimes, path: str | Path) -> None:
     buf = io.StringIO()
     times.df[TIMES_COLUMNS].to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")

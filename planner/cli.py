@@ -142,10 +142,11 @@ def profile(model: str = typer.Argument(None, help="Zoo model: " + ", ".join(
             measure: bool = typer.Option(False, help="Also time each unit on this host."),
             measured: Path = typer.Option(None, help="A measured workbook (.xlsx) instead of a zoo model."),
             sheet: str = typer.Option(None, help="The workbook's machine sheet to show."),
-            batch_size: int = typer.Option(128, help="Batch size the workbook was measured at."),
+            batch_size: int = typer.Option(128, help="Batch size the workbook was measured at, or to time at with "
+                                                       "--measure (per-layer overheads do not scale with it)."),
             times_out: Path = typer.Option(None, "--times-out", help="Write measured times (CSV) here.")):
     """Per-unit profile table of a zoo model, or of a measured workbook."""
-    from models.profile_io import MeasuredTimes, write_profile_csv, write_times_csv
+    from models.profile_io import host_times, write_profile_csv, write_times_csv
 
     try:
         shape = [int(x) for x in input_shape.split(",")]
@@ -172,14 +173,17 @@ def profile(model: str = typer.Argument(None, help="Zoo model: " + ", ".join(
         if model not in ZOO_MODELS:
             _bad_option(f"unknown zoo model '{model}'; available: {', '.join(ZOO_MODELS)}")
         from models.profile import profile_zoo
-        table = profile_zoo(model, shape, num_classes, bytes_per_value, measure=measure)
-        times = None
-        if measure:
-            import pandas as pd
-            rows = [("this-host", n, f, b, 0.0, 1) for n, f, b in
-                    zip(table.names[1:], table.df.fwd_time_s[1:], table.df.bwd_time_s[1:])]
-            times = MeasuredTimes(pd.DataFrame(rows, columns=["machine", "unit", "fwd_s", "bwd_s", "update_s",
-                                                              "batch_size"]))
+        if measure:   # timed as training runs it: one thread, at the batch size given
+            import torch
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+        try:
+            table = profile_zoo(model, shape, num_classes, bytes_per_value, measure=measure,
+                                **({"measure_batch": batch_size} if measure else {}))
+        finally:
+            if measure:
+                torch.set_num_threads(threads)
+        times = host_times(table, "this-host", batch_size) if measure else None
         _print_profile(table, times, "this-host" if measure else None)
     if out_file is not None:
         write_profile_csv(table, out_file)

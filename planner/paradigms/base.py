@@ -86,17 +86,16 @@ class Paradigm:
         predicted = costs.predicted()
         predicted["feasible"] = costs.feasible
         predicted["violations"] = list(costs.violations)
-        per = costs.nodes
+        cols = costs.node_columns          # plain arrays: the solvers build plans in loops
+        pos = {n: i for i, n in enumerate(costs.node_names)}
         listed = {r["node"] for r in rows}
-        out = []
-        for r in rows:
-            out.append(_with_metrics(dict(r), per, costs))
-        for n in per.index:  # servers, fog, trunk and stage nodes that took part
-            if n in listed:
-                continue
-            p = per.loc[n]
-            if p.compute_s > 0 or p.up_bytes > 0 or p.down_bytes > 0 or p.memory_bytes > 0 or p.rx_s > 0:
-                out.append(_with_metrics({"node": n, "role": str(p.role)}, per, costs))
+        out = [_with_metrics(dict(r), pos[r["node"]], cols) for r in rows]
+        took_part = (cols["compute_s"] > 0) | (cols["up_bytes"] > 0) | (cols["down_bytes"] > 0) | \
+            (cols["memory_bytes"] > 0) | (cols["rx_s"] > 0)
+        for i in np.flatnonzero(took_part):  # servers, fog, trunk and stage nodes that took part
+            n = costs.node_names[i]
+            if n not in listed:
+                out.append(_with_metrics({"node": n, "role": str(cols["role"][i])}, i, cols))
         detail = {**detail, **(info or {})}
         return Plan(scenario=cm.scn.name, scenario_sha256=cm.scn.sha256, paradigm=self.name,
                     solver={"method": method, "status": status, "time_s": float(time_s),
@@ -125,15 +124,13 @@ class Paradigm:
         return rows
 
 
-def _with_metrics(row: dict, per, costs: Costs) -> dict:
-    n = row["node"]
-    p = per.loc[n]
-    if p.role == "device":
-        row["round_latency_s"] = float(p.latency_s)
-    row["energy_j"] = float(p.energy_j)
-    row["up_bytes"] = float(p.up_bytes)
-    row["down_bytes"] = float(p.down_bytes)
-    row["memory_bytes"] = float(p.memory_bytes)
+def _with_metrics(row: dict, i: int, cols: dict) -> dict:
+    if cols["role"][i] == "device":
+        row["round_latency_s"] = float(cols["latency_s"][i])
+    row["energy_j"] = float(cols["energy_j"][i])
+    row["up_bytes"] = float(cols["up_bytes"][i])
+    row["down_bytes"] = float(cols["down_bytes"][i])
+    row["memory_bytes"] = float(cols["memory_bytes"][i])
     return row
 
 
