@@ -1,8 +1,9 @@
-"""Validation figures: prediction error of the round latency per paradigm (in-process, and
-distributed on shaped links as root), accuracy on digits after the same number of samples (fl,
-sl, psl, fpl at every junction position, centralised), and the overhead of partitioned training.
+"""Validation figures: prediction error of the round latency per paradigm (in-process with FLOP
+rates and with this host's measured unit times, and distributed on shaped links as root),
+accuracy on digits after the same number of samples (fl, sl, psl, fpl at every junction
+position, centralised), and the overhead of partitioned training.
 
-    python benchmarks/bench_validation.py [--quick]
+    python benchmarks/bench_validation.py [--quick] [accuracy] [overhead] [latency] [measured] [shaped]
 
 Targets (issue 8): latency within 10% in-process and 20% distributed-shaped (median per round);
 sl/psl within 2 points of centralised accuracy; in-process overhead at most 1.25x.
@@ -11,6 +12,8 @@ sl/psl within 2 points of centralised accuracy; in-process overhead at most 1.25
 from __future__ import annotations
 
 import copy
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,9 +21,12 @@ import torch
 import yaml
 from common import SCENARIOS, quick, show
 
+from models.profile import profile_zoo
+from models.profile_io import MeasuredTimes, host_times, write_times_csv
 from planner import paradigms
 from planner.costs import CostModel
 from planner.scenario import from_data, load_scenario
+from planner.units import parse_quantity
 from validation.engines import train_centralized
 from validation.runner import make_job, run_inprocess
 
@@ -54,43 +60,43 @@ def latency_errors():
     show("round latency, predicted vs measured in-process (median relative error per round)", pd.DataFrame(rows))
 
 
+def measured_scenario(model: dict, bandwidth: str | None = None) -> Path:
+    """digits-small (with `model` and the channel's `bandwidth`) whose nodes use this host's
+    measured unit times (`edgeplan profile --measure --batch-size B --times-out`) instead of
+    FLOP rates: each node is this host slowed to its configured FLOP/s, so only the
+    FLOP-proportional assumption changes."""
+    data = yaml.safe_load(DIGITS.read_text())
+    data["model"].update(model)
+    if bandwidth:
+        data["channels"][0]["bandwidth"] = bandwidth
+    m, b = data["model"], data["training"]["batch_size"]
+    torch.set_num_threads(1)
+    table = profile_zoo(m["zoo"], m["input_shape"], m["num_classes"], measure=True, measure_batch=b,
+                        measure_repeats=9)
+    host_flops = float((table.df.fwd_flops + table.df.bwd_flops).sum()) / \
+        float((table.df.fwd_time_s + table.df.bwd_time_s).sum())
+    tmp = Path(tempfile.mkdtemp())
+    frames = []
+    for node in data["nodes"]:
+        rate = parse_quantity(node.pop("compute"), "flop_rate")
+        node["measured"] = node["name"]
+        frames.append(host_times(table, node["name"], b, host_flops / rate).df)
+    write_times_csv(MeasuredTimes(pd.concat(frames, ignore_index=True)), tmp / "times.csv")
+    m["times"] = str(tmp / "times.csv")
+    path = tmp / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
 def measured_profile_errors():
-    """The same runs with the cost model fed this host's measured unit times (`edgeplan profile
-    --measure --batch-size B --times-out`) instead of FLOP counts: each node is this host slowed to
-    its configured FLOP/s, so only the FLOP-proportional assumption changes."""
-    from models.profile import profile_zoo
-    from models.profile_io import host_times, write_times_csv
-    from planner.units import parse_quantity
-    import tempfile
-    from pathlib import Path
     rows = []
     cases = [("fpl_cnn 1x8x8", {}), ("vgg11 3x32x32", {"zoo": "vgg11", "input_shape": [3, 32, 32]})]
     if quick():
         cases = cases[:1]
     for label, model in cases:
-        data = yaml.safe_load(DIGITS.read_text())
-        data["model"].update(model)
-        m, b = data["model"], data["training"]["batch_size"]
-        torch.set_num_threads(1)
-        table = profile_zoo(m["zoo"], m["input_shape"], m["num_classes"], measure=True, measure_batch=b,
-                            measure_repeats=9)
-        host_per_sample = float((table.df.fwd_time_s + table.df.bwd_time_s).sum())
-        host_flops = float((table.df.fwd_flops + table.df.bwd_flops).sum()) / host_per_sample
-        tmp = Path(tempfile.mkdtemp())
-        frames = []
-        for node in data["nodes"]:
-            rate = parse_quantity(node.pop("compute"), "flop_rate")
-            node["measured"] = node["name"]
-            frames.append(host_times(table, node["name"], b, host_flops / rate).df)
-        write_times_csv(type(host_times(table))(pd.concat(frames, ignore_index=True)), tmp / "times.csv")
-        m["times"] = str(tmp / "times.csv")
-        path = tmp / "scenario.yaml"
-        path.write_text(yaml.safe_dump(data))
-        scn = load_scenario(path)
+        scn = load_scenario(measured_scenario(model))
         cm = CostModel(scn)
         for name in paradigms.NAMES:
-            if name == "pel":   # pel's compute is FLOPs per parameter, which measured nodes do not define
-                continue
             plan = paradigms.get(name).solve(cm)
             res = run_inprocess(scn, plan, rounds=3 if "vgg" in label else 6)
             r = res.rounds
@@ -103,6 +109,9 @@ def measured_profile_errors():
 
 
 def shaped_errors():
+    """Distributed, each device behind a tc rate limit equal to its planned rate. Compute from
+    this host's measured unit times (as in `measured_profile_errors`), so the figure tests the
+    links and the executor, not the FLOP-proportional assumption (shown apart above)."""
     from validation.distributed import run_distributed
     from validation.netns import available
     ok, why = available()
@@ -110,27 +119,34 @@ def shaped_errors():
         print(f"\n(distributed on shaped links skipped: {why})")
         return
     rows = []
+    for label, path in (("measured unit times", measured_scenario({}, "20 MHz")),
+                        ("FLOP rates", _flop_scenario("20 MHz"))):
+        scn = load_scenario(path)
+        cm = CostModel(scn)
+        for name in ("fl", "sl", "psl", "fpl", "pel"):
+            plan = paradigms.get(name).solve(cm)
+            res = run_distributed(str(path), plan, rounds=4, timeout=300, shaped=True)
+            r = res.rounds
+            err = np.abs(r.round_latency_s - plan.predicted["round_latency_s"]) / r.round_latency_s
+            ph = res.phases(scn)
+            net = ph[ph.phase.isin(["uplink", "downlink", "sync", "handoff", "download", "upload"])]
+            rows.append({"compute from": label, "paradigm": name, "predicted_s": plan.predicted["round_latency_s"],
+                         "measured_median_s": float(np.median(r.round_latency_s)),
+                         "median_rel_error": float(np.median(err)),
+                         "transfer_pred_s": float(net.predicted_s.sum()),
+                         "transfer_meas_s": float(net.measured_s.sum()),
+                         # sl's first round has no hand-off into its first device
+                         "bytes_equal_after_round_1": bool((r.payload_bytes == r.comm_bytes).iloc[1:].all())})
+            print(f"  shaped ({label}) {name}: {rows[-1]['median_rel_error']:.3f}", flush=True)
+    show("round latency on shaped links (distributed, tc tbf per device; median relative error)", pd.DataFrame(rows))
+
+
+def _flop_scenario(bandwidth: str) -> Path:
     data = yaml.safe_load(DIGITS.read_text())
-    data["channels"][0]["bandwidth"] = "20 MHz"
-    import tempfile
-    from pathlib import Path
+    data["channels"][0]["bandwidth"] = bandwidth
     path = Path(tempfile.mkdtemp()) / "digits-shaped.yaml"
     path.write_text(yaml.safe_dump(data))
-    scn = load_scenario(path)
-    cm = CostModel(scn)
-    for name in ("fl", "sl", "psl", "fpl", "pel"):
-        plan = paradigms.get(name).solve(cm)
-        res = run_distributed(str(path), plan, rounds=4, timeout=300, shaped=True)
-        r = res.rounds
-        err = np.abs(r.round_latency_s - plan.predicted["round_latency_s"]) / r.round_latency_s
-        ph = res.phases(scn)
-        net = ph[ph.phase.isin(["uplink", "downlink", "sync", "handoff", "download", "upload"])]
-        rows.append({"paradigm": name, "predicted_s": plan.predicted["round_latency_s"],
-                     "measured_median_s": float(np.median(r.round_latency_s)), "median_rel_error": float(np.median(err)),
-                     "transfer_pred_s": float(net.predicted_s.sum()), "transfer_meas_s": float(net.measured_s.sum()),
-                     "bytes_equal": bool((r.payload_bytes == r.comm_bytes).all())})
-        print(f"  shaped {name}: {rows[-1]['median_rel_error']:.3f}", flush=True)
-    show("round latency on shaped links (distributed, tc tbf per device; median relative error)", pd.DataFrame(rows))
+    return path
 
 
 def accuracy_and_overhead():

@@ -178,6 +178,9 @@ class FplSpec(_Strict):
     junction: Literal["auto"] | NonNegInt = "auto"
     trunk: str = "auto"
     groups: Literal["data_source", "auto"] = "data_source"
+    server_shares: bool = Field(
+        False, description="Also allocate the trunk node's compute shares alpha_i jointly with the channel "
+                           "shares (channels given by spectral efficiency; Shannon channels keep equal shares).")
 
 
 class PelSpec(_Strict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -139,3 +140,59 @@ def test_replan_cli_prints_changes(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "what changed" in r.stdout and "added cam-b-6" in r.stdout
+
+
+def _with_trunk_shares(scn):
+    data = dict(scn.raw)
+    data["paradigms"] = {"fpl": {"server_shares": True}}
+    return CostModel(from_data(data, scn.source))
+
+
+def _cvxpy_round(case) -> float:
+    """The same case's least round with trunk and channel shares free, by Clarabel."""
+    import cvxpy as cp
+
+    from planner.solvers.shares import channel_positions
+    R, n = case.R, len(case.A0)
+    K = np.where(R.has_ch, 8.0 * (case.U + case.D) / (R.bw * np.nan_to_num(R.eta, nan=1.0)), 0.0)
+    al, be, T = cp.Variable(n, pos=True), cp.Variable(n, pos=True), cp.Variable()
+    cons = [case.A0[i] + case.trunk_c[i] * cp.inv_pos(al[i]) + (K[i] * cp.inv_pos(be[i]) if K[i] > 0 else 0) <= T
+            for i in range(n)]
+    cons += [cp.sum(al) <= 1] + [cp.sum(be[pos]) <= 1 for pos in channel_positions(R).values()]
+    cp.Problem(cp.Minimize(T), cons).solve(solver="CLARABEL")
+    return float(T.value)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_trunk_shares_match_a_convex_solver_and_never_lose(seed):
+    from planner.solvers.fpl_solvers import FplCase
+    rng = np.random.default_rng(100 + seed)
+    scn = fpl_instance(int(rng.integers(2, 7)), int(rng.integers(1, 4)), seed, zoo=None, L=int(rng.integers(2, 5)))
+    equal = FPL.solve(CostModel(scn), "exact").predicted["round_latency_s"]
+    cm = _with_trunk_shares(scn)
+    ex = FPL.solve(cm, "exact")
+    mi = FPL.solve(cm, "milp")
+    T = ex.predicted["round_latency_s"]
+    assert T <= equal * (1 + 1e-9)
+    assert mi.predicted["round_latency_s"] == pytest.approx(T, rel=1e-6)
+    d = FPL.decode(cm, ex)
+    assert d["alpha"] is not None and d["alpha"].sum() == pytest.approx(1.0)
+    case = FplCase(cm, d["junction"], d["trunk"], d["groups"])
+    assert case.allocate()[0] == pytest.approx(_cvxpy_round(case), rel=1e-6)
+    # the plan's own prediction is what evaluate says of it (alpha travels in the plan)
+    back = Plan.from_dict(json.loads(ex.to_json()))
+    assert FPL.evaluate(cm, back).round_latency == pytest.approx(T, rel=1e-12)
+
+
+def test_more_trunk_work_gets_a_larger_trunk_share():
+    data = load_scenario(SCENARIOS / "digits-small.yaml").raw
+    data = {**data, "paradigms": {"fpl": {"server_shares": True, "junction": 1}}}
+    data["nodes"] = [dict(n) for n in data["nodes"]]
+    data["nodes"][1]["samples"] = 500
+    cm = CostModel(from_data(data))
+    d = FPL.decode(cm, FPL.solve(cm, "exact"))
+    # equal batches: the two Pi boards share everything and get equal trunk shares; the
+    # phone computes its branch 4x faster, so it has more slack and needs less of the trunk
+    a = dict(zip(d["devices"], d["alpha"]))
+    assert a["pi-0"] == pytest.approx(a["pi-1"], rel=1e-9)
+    assert a["phone"] < a["pi-0"]

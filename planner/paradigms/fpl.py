@@ -42,6 +42,7 @@ class FPL(Paradigm):
         G = len(set(d["groups"].values()))
         extra = C.junction_extra_bytes(cm, int(d["junction"]), G)
         return rows, {"trunk": d["trunk"], "junction": int(d["junction"]), "groups": G,
+                      "trunk_shares": "allocated" if d.get("alpha") is not None else "equal",
                       "junction_unit": cm.table.names[int(d["junction"]) + 1],
                       "junction_extra_params": int(round(extra / max(cm.scn.spec.model.bytes_per_value, 1))),
                       "junction_extra_bytes": extra}

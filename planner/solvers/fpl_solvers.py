@@ -2,8 +2,10 @@
 
 For a junction j and a trunk node t, each device's round is
     A_i(j, t) + channel time,   A_i = tau b_i (S_i(j) + (S_t(L) - S_t(j)) / alpha_i) + latencies + fixed hops
-and the best channel shares are the min-max allocation (planner.solvers.shares). Junction
-positions are few, so both solvers enumerate them.
+and the best channel shares are the min-max allocation (planner.solvers.shares). With
+`paradigms.fpl.server_shares` the trunk shares alpha_i are allocated too: for a round time T the
+least trunk-share sum has a closed form per channel (FplCase.least_trunk_shares), and a
+bisection on T finds the least round. Junction positions are few, so both solvers enumerate them.
 
 - `exact`: enumerate (j, t), min-max shares for each, keep the best by the scenario's objective.
 - `milp`: per j, a pyomo model solved by HiGHS that places the trunk: a binary per candidate
@@ -70,14 +72,72 @@ class FplCase:
         self.dev_mem = cm.kopt * cm.Wt[j] + b * cm.A[j]
         self.trunk_mem = cm.kopt * (cm.Wt[L] - cm.Wt[j] + C.junction_extra_bytes(cm, j, G)) + b.sum() * (cm.A[L] - cm.A[j])
         self.trunk_busy = float(tau * (b * (cm.S[t, L] - cm.S[t, j])).sum())
+        self.trunk_c = tau * b * (cm.S[t, L] - cm.S[t, j])   # trunk seconds per round on the whole node
+        self.A0 = self.A - self.trunk_c / self.alpha          # the rest of A
         self.fits = bool(np.all(self.dev_mem <= cm.memory[d])) and self.trunk_mem <= cm.memory[t]
 
     def minmax(self) -> tuple[float, np.ndarray]:
         return minmax_time(self.R, self.A, self.U, self.D)
 
-    def decisions(self, share) -> dict:
+    def decisions(self, share, alpha=None) -> dict:
         return {"devices": self.cm.devices, "junction": self.j, "trunk": self.trunk, "groups": self.groups,
-                "share": np.asarray(share, float), "alpha": None}
+                "share": np.asarray(share, float), "alpha": None if alpha is None else np.asarray(alpha, float)}
+
+    @property
+    def can_allocate(self) -> bool:
+        """Closed-form trunk shares need channel time K/beta: no Shannon-rate channel hop."""
+        return not np.any(self.R.has_ch & np.isnan(self.R.eta))
+
+    def least_trunk_shares(self, T: float) -> tuple[np.ndarray, np.ndarray]:
+        """(alpha, beta): the trunk shares of least sum that let every device finish by T, with
+        the channel shares that go with them. Per channel, minimising sum_i c_i / (s_i - K_i/beta_i)
+        subject to sum beta_i = 1 (s_i the slack, K_i the channel seconds at share 1, c_i the trunk
+        seconds on the whole node) equalises the marginals: beta_i = (K_i + sqrt(c_i K_i) X) / s_i
+        with X = (1 - sum K_i/s_i) / sum sqrt(c_i K_i)/s_i. Devices off any channel need c_i/s_i.
+        Infinite where some device cannot finish by T at all."""
+        R = self.R
+        n = len(self.A0)
+        s = T - self.A0
+        c = self.trunk_c
+        K = np.where(R.has_ch, 8.0 * (self.U + self.D) / (R.bw * np.nan_to_num(R.eta, nan=1.0)), 0.0)
+        alpha, beta = np.full(n, np.inf), np.zeros(n)
+        if np.any(s <= 0):
+            return alpha, beta
+        ok = np.ones(n, bool)
+        for pos in channel_positions(R).values():
+            room = 1.0 - (K[pos] / s[pos]).sum()
+            r = np.sqrt(c[pos] * K[pos])
+            if room <= 0:
+                ok[pos] = False
+                continue
+            w = (r / s[pos]).sum()
+            X = room / w if w > 0 else np.inf
+            with np.errstate(divide="ignore", invalid="ignore"):
+                bt = np.where(r > 0, (K[pos] + r * X) / s[pos], K[pos] / s[pos])
+                beta[pos] = bt / bt.sum() if w == 0 and bt.sum() > 0 else bt
+                alpha[pos] = np.where(r > 0, c[pos] * (K[pos] + r * X) / (s[pos] * r * X), c[pos] / s[pos])
+        off = ~R.has_ch
+        alpha[off] = c[off] / s[off]
+        alpha[~ok] = np.inf
+        return alpha, beta
+
+    def allocate(self) -> tuple[float, np.ndarray, np.ndarray]:
+        """(T, channel shares, trunk shares) of the least round with both allocated: bisection
+        on T (the least trunk-share sum falls with T), starting from the equal-share optimum."""
+        hi, share = self.minmax()
+        if not np.isfinite(hi):
+            return hi, share, self.alpha
+        lo = float(np.max(self.A0))
+        if self.least_trunk_shares(hi)[0].sum() > 1.0:   # numerically at the equal-share point
+            hi *= 1 + 1e-12
+        while hi - lo > 1e-12 * hi:
+            mid = 0.5 * (lo + hi)
+            if self.least_trunk_shares(mid)[0].sum() <= 1.0:
+                hi = mid
+            else:
+                lo = mid
+        alpha, beta = self.least_trunk_shares(hi)
+        return hi, spread_leftover(beta, channel_positions(self.R)), alpha / alpha.sum()
 
     def link_bits(self) -> dict[tuple[int, bool], float]:
         """Bits per round each fixed-rate link carries in each direction, over all devices."""
@@ -138,19 +198,27 @@ def exact(cm: CostModel, prefer: tuple[int, str] | None = None) -> Solution:
         for case in row:
             if not case.fits:
                 continue
-            T, share = case.minmax()
-            cost = C.fpl(cm, case.j, case.groups, case.trunk, share)
+            T, share, alpha = _shares(cm, case)
+            cost = C.fpl(cm, case.j, case.groups, case.trunk, share, alpha)
             if not cost.feasible:
                 continue
             v = cost.objective(obj)
             better = v < best * (1 - 1e-12) or (prefer == (case.j, case.trunk) and v <= best * (1 + 1e-12))
             if better:
-                best, arg = v, (case, share)
+                best, arg = v, (case, share, alpha)
     if arg is None:
         raise _explain_none(cm, cases) if not any(c.fits for r in cases for c in r) else \
             InfeasibleError("no junction and trunk meets the scenario's constraints (max_round_latency, "
                             "max_device_energy)", resource="constraints")
-    return Solution(arg[0].decisions(arg[1]), "optimal", 0.0)
+    return Solution(arg[0].decisions(arg[1], arg[2]), "optimal", 0.0)
+
+
+def _shares(cm: CostModel, case: FplCase) -> tuple[float, np.ndarray, np.ndarray | None]:
+    """(T, channel shares, trunk shares or None for equal ones) of a case's least round."""
+    if cm.scn.spec.paradigms.fpl.server_shares and case.can_allocate:
+        return case.allocate()
+    T, share = case.minmax()
+    return T, share, None
 
 
 def milp(cm: CostModel, prefer: tuple[int, str] | None = None) -> Solution:
@@ -184,13 +252,22 @@ def milp(cm: CostModel, prefer: tuple[int, str] | None = None) -> Solution:
         m.beta = pyo.Param([(t, ch) for t in trunks for ch in groups], mutable=True, initialize=0.0)
         m.chan = pyo.Constraint(list(groups), rule=lambda md, ch, trunks=trunks:
                                 sum(md.beta[(t, ch)] * md.y[t] for t in trunks) <= 1)
+        # with allocated trunk shares: the chosen trunk's least share sum at T within 1
+        alloc = cm.scn.spec.paradigms.fpl.server_shares
+        m.need = pyo.Param(trunks, mutable=True, initialize=0.0)
+        m.trunk_shares = pyo.Constraint(expr=sum(m.need[t] * m.y[t] for t in trunks) <= 1)
         if obj == "latency":
             m.obj = pyo.Objective(expr=sum(m.y[t] for t in trunks), sense=pyo.minimize)
 
-            def feasible(T, m=m, row=row, groups=groups, over=over, trunks=trunks):
+            def feasible(T, m=m, row=row, groups=groups, over=over, trunks=trunks, alloc=alloc):
                 m.T = T
                 for c in row:
-                    b = least_shares(c.R, c.A, c.U, c.D, T)
+                    if alloc and c.can_allocate:   # the trunk shares' least sum; its channel shares fill 1
+                        a, b = c.least_trunk_shares(T)
+                        m.need[c.trunk] = float(a.sum()) if np.all(np.isfinite(a)) else 2.0
+                        b = np.where(np.isfinite(a), b, np.inf)
+                    else:
+                        b = least_shares(c.R, c.A, c.U, c.D, T)
                     for ch, pos in groups.items():
                         v = b[pos].sum()
                         m.beta[(c.trunk, ch)] = float(v) if np.isfinite(v) else 2.0
@@ -218,14 +295,19 @@ def milp(cm: CostModel, prefer: tuple[int, str] | None = None) -> Solution:
                 else:
                     lo = mid
             case = row[trunks.index(t_best)]
-            share = spread_leftover(least_shares(case.R, case.A, case.U, case.D, hi), groups)
+            alpha = None
+            if alloc and case.can_allocate:
+                alpha, beta = case.least_trunk_shares(hi)
+                share, alpha = spread_leftover(beta, groups), alpha / alpha.sum()
+            else:
+                share = spread_leftover(least_shares(case.R, case.A, case.U, case.D, hi), groups)
         else:
             # energy / weighted: each placement's cost at its min-max shares, under the latency cap
             vals = {}
             for c in row:
-                T, share = c.minmax()
-                cost = C.fpl(cm, c.j, c.groups, c.trunk, share)
-                vals[c.trunk] = (cost.objective(obj), share, T, cost.feasible)
+                T, share, alpha = _shares(cm, c)
+                cost = C.fpl(cm, c.j, c.groups, c.trunk, share, alpha)
+                vals[c.trunk] = (cost.objective(obj), share, T, cost.feasible, alpha)
                 if not cost.feasible:
                     m.y[c.trunk].fix(0)
             m.T = max((v[2] for v in vals.values()), default=1.0)
@@ -234,14 +316,14 @@ def milp(cm: CostModel, prefer: tuple[int, str] | None = None) -> Solution:
                 continue
             t_best = next(t for t in trunks if pyo.value(m.y[t]) > 0.5)
             case = row[trunks.index(t_best)]
-            share = vals[t_best][1]
-        cost = C.fpl(cm, case.j, case.groups, case.trunk, share)
+            share, alpha = vals[t_best][1], vals[t_best][4]
+        cost = C.fpl(cm, case.j, case.groups, case.trunk, share, alpha)
         v = cost.objective(obj)
         if not cost.feasible:
             continue
         if v < best * (1 - 1e-12) or (prefer == (case.j, case.trunk) and v <= best * (1 + 1e-12)):
-            best, arg = v, (case, share)
+            best, arg = v, (case, share, alpha)
     if arg is None:
         raise _explain_none(cm, cases) if not any(c.fits for r in cases for c in r) else \
             InfeasibleError("no junction and trunk placement meets the scenario's constraints", resource="constraints")
-    return Solution(arg[0].decisions(arg[1]), "optimal", 0.0)
+    return Solution(arg[0].decisions(arg[1], arg[2]), "optimal", 0.0)
