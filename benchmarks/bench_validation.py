@@ -125,7 +125,7 @@ def shaped_errors():
         cm = CostModel(scn)
         for name in ("fl", "sl", "psl", "fpl", "pel"):
             plan = paradigms.get(name).solve(cm)
-            res = run_distributed(str(path), plan, rounds=4, timeout=300, shaped=True)
+            res = run_distributed(str(path), plan, rounds=6, timeout=300, shaped=True)
             r = res.rounds
             err = np.abs(r.round_latency_s - plan.predicted["round_latency_s"]) / r.round_latency_s
             ph = res.phases(scn)

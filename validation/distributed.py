@@ -23,6 +23,7 @@ WORLD_SIZE and start `python -m validation.distributed JOB.json` on each machine
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue as queue_mod
@@ -97,8 +98,10 @@ def _free_port() -> int:
 
 # ---------------------------------------------------------------- per-process programs
 
-def _node(rank: int, world: int, cfg: dict, q) -> None:
-    """Entry point of every node process."""
+def _node(rank: int, world: int, cfg: dict, q, token=None) -> None:
+    """Entry point of every node process. `token`: a lock shared by processes on one host, held
+    while a node computes, so nodes that share this host's cores are timed one at a time (CPU
+    time of processes contending for 2 cores ran 15-20% above the same work alone)."""
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
@@ -110,7 +113,7 @@ def _node(rank: int, world: int, cfg: dict, q) -> None:
         # gloo waits longer than the parent, so the parent names a hung node before gloo gives up
         dist.init_process_group("gloo", rank=rank, world_size=world, init_method=cfg["init"],
                                 timeout=timedelta(seconds=3 * cfg["timeout"]))
-        prog = _Program(rank, cfg, q)
+        prog = _Program(rank, cfg, q, token)
         prog.run()
         dist.barrier()
         dist.destroy_process_group()
@@ -120,7 +123,7 @@ def _node(rank: int, world: int, cfg: dict, q) -> None:
 
 
 class _Program:
-    def __init__(self, rank: int, cfg: dict, q):
+    def __init__(self, rank: int, cfg: dict, q, token=None):
         from planner.plan import Plan
         from planner.scenario import load_scenario
 
@@ -128,6 +131,7 @@ class _Program:
         from .runner import make_job
 
         self.rank, self.cfg, self.q = rank, cfg, q
+        self.token = token if token is not None else contextlib.nullcontext()
         self.scn = load_scenario(cfg["scenario"])
         self.plan = Plan.from_dict(cfg["plan"])
         self.job, self.cm, _ = make_job(self.scn, self.plan, cfg["seed"])
@@ -167,7 +171,20 @@ class _Program:
             self.job.shards[d].load(s)
         return int(st["round"])
 
+    def _warm_up(self) -> None:
+        """Untimed training steps of a throwaway copy of the whole model, which also calibrate
+        this process: the first call of each kernel in a fresh process (allocator, oneDNN
+        primitives) must not land in round 1. The random state is left as it was, so training
+        is unchanged."""
+        from .runner import _calibrate
+        with torch.random.fork_rng(), self.token:
+            own = _calibrate(self.job, self.cm)
+        # this process's CPU seconds in the launcher's calibrated seconds: processes on one host
+        # ran 20-30% apart in speed from the launcher (placement, caches), so each calibrates
+        self.speed = own / float(self.cfg["host_rate"])
+
     def run(self):
+        self._warm_up()
         t = torch.tensor([self._load()])
         dist.all_reduce(t, op=dist.ReduceOp.MIN)      # every node resumes from the same round
         start = int(t)
@@ -204,9 +221,10 @@ class _Program:
             mask = next(masks[gi] for gi, g in enumerate(e.groups) if i in g)
             block, self.down_s = self.wire.recv(0)
             self.q.put(("beat", self.rank, None))
-            t0 = cpu_clock()
-            update, _ = e.work(i, block, mask)
-            compute = cpu_clock() - t0
+            with self.token:
+                t0 = cpu_clock()
+                update, _ = e.work(i, block, mask)
+                compute = cpu_clock() - t0
             e.round_no += 1
             self.wire.send(update, 0)
         elif par == "fpl":
@@ -225,7 +243,7 @@ class _Program:
                 compute += self._device_step(dev, head, e.opt_dev[i], split=not full, has_head=e.cuts[i] > 0)
             self._send_params(head, 0)
             self.sync_down_s += self._recv_head(head)
-        dist.send(torch.tensor([compute, self.wire.payload, self.wire.framing, self.down_s, self.sync_down_s],
+        dist.send(torch.tensor([compute * self.speed, self.wire.payload, self.wire.framing, self.down_s, self.sync_down_s],
                                dtype=torch.float64), 0)
         self.wire.payload = self.wire.framing = 0
 
@@ -233,27 +251,32 @@ class _Program:
         from .engines import LOSS
         self.q.put(("beat", self.rank, None))
         x, y = self.job.shards[dev].next(self.job.batch(dev))
-        t0 = cpu_clock()
-        if opt is not None:
-            opt.zero_grad(set_to_none=True)
         if not split:
-            LOSS(head(x), y).backward()
-            opt.step()
-            return cpu_clock() - t0
+            with self.token:
+                t0 = cpu_clock()
+                opt.zero_grad(set_to_none=True)
+                LOSS(head(x), y).backward()
+                opt.step()
+                return cpu_clock() - t0
         if not has_head:                      # cut 0: the raw input goes up, nothing comes back
             self.wire.send(x, 0)
             self.wire.send(y, 0)
             return 0.0
-        h = head(x)
-        t1 = cpu_clock()
+        with self.token:                      # never held across a send or receive
+            t0 = cpu_clock()
+            if opt is not None:
+                opt.zero_grad(set_to_none=True)
+            h = head(x)
+            fwd = cpu_clock() - t0
         self.wire.send(h.detach(), 0)
         self.wire.send(y, 0)
         g, t_dn = self.wire.recv(0)
         self.down_s += t_dn
-        t2 = cpu_clock()
-        h.backward(g)
-        opt.step()
-        return (t1 - t0) + (cpu_clock() - t2)
+        with self.token:
+            t2 = cpu_clock()
+            h.backward(g)
+            opt.step()
+            return fwd + cpu_clock() - t2
 
     def _send_params(self, module, dst: int, wire: Wire | None = None):
         from .partition import flat_params
@@ -375,7 +398,7 @@ class _Program:
             meter.events.append(Event(dev, dev, "device", on, 0, compute))
             srv = e.trunk_node if par == "fpl" else (e.servers[i] if hasattr(e, "servers") else e.server)
             if srv_host[i] > 0:
-                on = srv_host[i] * meter.ratio(srv)
+                on = srv_host[i] * self.speed * meter.ratio(srv)
                 meter.busy[srv] = meter.busy.get(srv, 0.0) + on
                 meter.events.append(Event(srv, dev, "trunk" if par == "fpl" else "server", on / alpha[i], 0,
                                           srv_host[i]))
@@ -407,16 +430,17 @@ class _Program:
         act, t_act = self.wire.recv(src)
         y, t_y = self.wire.recv(src, torch.int64)
         act.requires_grad_(reply)
-        t0 = cpu_clock()
-        for o in opts:
-            if o is not None:
-                o.zero_grad(set_to_none=True)
-        loss = LOSS(tail(act), y)
-        loss.backward()
-        for o in opts:
-            if o is not None:
-                o.step()
-        srv_host[i] += cpu_clock() - t0
+        with self.token:
+            t0 = cpu_clock()
+            for o in opts:
+                if o is not None:
+                    o.zero_grad(set_to_none=True)
+            loss = LOSS(tail(act), y)
+            loss.backward()
+            for o in opts:
+                if o is not None:
+                    o.step()
+            srv_host[i] += cpu_clock() - t0
         if reply:
             self.wire.send(act.grad, src)
         self._msgs.append((i, act.numel() * act.element_size() + y.numel() * y.element_size(),
@@ -464,11 +488,12 @@ class _Program:
                             h, _ = self.wire.recv(src)
                             y, _ = self.wire.recv(src, torch.int64)
                         inp = h.detach().requires_grad_(k > 0)
-                        t0 = cpu_clock()
-                        out = e.parts[k](inp)
-                        if k == n_st - 1:
-                            out = LOSS(out, y) * (len(y) / batch)
-                        compute[k] += cpu_clock() - t0
+                        with self.token:
+                            t0 = cpu_clock()
+                            out = e.parts[k](inp)
+                            if k == n_st - 1:
+                                out = LOSS(out, y) * (len(y) / batch)
+                            compute[k] += cpu_clock() - t0
                         keep[k] = (inp, out)
                         h = out
                         if k + 1 < n_st and ranks[k + 1] != self.rank:
@@ -488,9 +513,10 @@ class _Program:
                     inp, out = keep[k]
                     if k < n_st - 1 and ranks[k + 1] != self.rank:
                         grad, _ = self.wire.recv(ranks[k + 1])
-                    t0 = cpu_clock()
-                    out.backward() if k == n_st - 1 else out.backward(grad)
-                    compute[k] += cpu_clock() - t0
+                    with self.token:
+                        t0 = cpu_clock()
+                        out.backward() if k == n_st - 1 else out.backward(grad)
+                        compute[k] += cpu_clock() - t0
                     if k == n_st - 1:
                         iter_loss += float(out.detach())
                     grad = inp.grad
@@ -503,7 +529,7 @@ class _Program:
                 losses.append(iter_loss)
         # gather to rank 0: compute per stage, messages, losses, and the stage weights for testing
         from .partition import flat_params, set_flat
-        stats = torch.tensor([compute.get(k, -1.0) for k in range(n_st)] +
+        stats = torch.tensor([compute[k] * self.speed if k in compute else -1.0 for k in range(n_st)] +
                              [float(np.sum(losses)) if losses else 0.0, float(len(losses)),
                               float(self.wire.payload), float(self.wire.framing)], dtype=torch.float64)
         msg_t = torch.tensor(msgs if msgs else [(-1, 0, 0)], dtype=torch.float64).reshape(-1, 3)
@@ -641,12 +667,13 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # idle workers must not spin on the 2 cores
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
+    token = ctx.Lock()   # every node on this host: computed one at a time (see _node)
     procs = []
     bar = _bar(progress, rounds, len(rows))
     events = []
     try:
         for rank in range(world):
-            p = ctx.Process(target=_node, args=(rank, world, cfg, q), daemon=True, name=names[rank])
+            p = ctx.Process(target=_node, args=(rank, world, cfg, q, token), daemon=True, name=names[rank])
             p.start()
             procs.append(p)
         done = len(rows)
