@@ -42,3 +42,41 @@ def test_unknown_paradigm_exit_2():
     r = run("plan", SCENARIOS / "digits-small.yaml", "--paradigm", "xyz")
     assert r.returncode == 2
     assert "unknown paradigm 'xyz'" in r.stderr
+
+
+def test_measured_unit_times_of_this_host_feed_a_scenario(tmp_path):
+    """`profile --measure --batch-size --times-out` writes times a scenario can plan with."""
+    import pytest
+    import yaml
+
+    from models.profile_io import read_times_csv
+    from planner import paradigms
+    from planner.costs import CostModel
+    from planner.scenario import load_scenario
+    times = tmp_path / "host.csv"
+    r = run("profile", "fpl_cnn", "--input-shape", "1,8,8", "--measure", "--batch-size", "16", "--times-out", times)
+    assert r.returncode == 0, r.stderr
+    t = read_times_csv(times)
+    assert t.machines == ["this-host"] and set(t.df.batch_size) == {16}
+    assert (t.df.fwd_s > 0).all() and (t.df.bwd_s > 0).all()
+    data = yaml.safe_load((SCENARIOS / "digits-small.yaml").read_text())
+    data["model"]["times"] = str(times)
+    for n in data["nodes"]:
+        n.pop("compute")
+        n["measured"] = "this-host"
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    cm = CostModel(load_scenario(path))
+    plan = paradigms.get("fl").solve(cm)
+    # fl's devices compute the whole model: their time is the table's, scaled to their batches
+    per_sample = float(((t.df.fwd_s + t.df.bwd_s) / 16).sum())
+    dev = next(a for a in plan.assignments if a["node"] == "pi-0")
+    assert cm.S[cm.idx["pi-0"], -1] == pytest.approx(per_sample, rel=1e-9)
+    assert dev["round_latency_s"] > cm.tau * 32 * per_sample
+
+
+def test_times_out_without_times_is_a_bad_option(tmp_path):
+    r = run("profile", "fpl_cnn", "--input-shape", "1,8,8", "--times-out", tmp_path / "t.csv")
+    assert r.returncode == 2
+    assert "--times-out needs --measure or --measured" in r.stderr
+    assert not (tmp_path / "t.csv").exists()
