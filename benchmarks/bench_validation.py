@@ -39,25 +39,32 @@ def scenario_with(**model):
     return from_data(data, str(DIGITS))
 
 
-def latency_errors():
+MODELS = [("fpl_cnn 1x8x8", {}), ("vgg11 3x32x32", {"zoo": "vgg11", "input_shape": [3, 32, 32]})]
+
+
+def _inprocess_errors(title: str, scenarios) -> None:
+    """Every paradigm planned and trained in-process on each (label, scenario): median relative
+    error of the round latency per round, and of the bytes."""
     rows = []
-    cases = [("fpl_cnn 1x8x8", scenario_with()), ("vgg11 3x32x32", scenario_with(zoo="vgg11", input_shape=[3, 32, 32]))]
-    if quick():
-        cases = cases[:1]
-    for label, scn in cases:
+    for label, scn in scenarios:
         cm = CostModel(scn)
         for name in paradigms.NAMES:
             plan = paradigms.get(name).solve(cm)
-            res = run_inprocess(scn, plan, rounds=3 if "vgg" in label else 6)
-            r = res.rounds
+            r = run_inprocess(scn, plan, rounds=3 if "vgg" in label else 6).rounds
             err = np.abs(r.round_latency_s - plan.predicted["round_latency_s"]) / r.round_latency_s
             rows.append({"model": label, "paradigm": name, "predicted_s": plan.predicted["round_latency_s"],
                          "measured_median_s": float(np.median(r.round_latency_s)),
                          "median_rel_error": float(np.median(err)),
                          "bytes_rel_error": float(np.max(np.abs(r.comm_bytes - plan.predicted["comm_bytes"])
                                                          / max(plan.predicted["comm_bytes"], 1)))})
-            print(f"  {label} {name}: {rows[-1]['median_rel_error']:.3f}", flush=True)
-    show("round latency, predicted vs measured in-process (median relative error per round)", pd.DataFrame(rows))
+            print(f"  {title[:24]} {label} {name}: {rows[-1]['median_rel_error']:.3f}", flush=True)
+    show(title, pd.DataFrame(rows))
+
+
+def latency_errors():
+    models = MODELS[:1] if quick() else MODELS
+    _inprocess_errors("round latency, predicted vs measured in-process (median relative error per round)",
+                      ((label, scenario_with(**m)) for label, m in models))
 
 
 def measured_scenario(model: dict, bandwidth: str | None = None) -> Path:
@@ -89,23 +96,9 @@ def measured_scenario(model: dict, bandwidth: str | None = None) -> Path:
 
 
 def measured_profile_errors():
-    rows = []
-    cases = [("fpl_cnn 1x8x8", {}), ("vgg11 3x32x32", {"zoo": "vgg11", "input_shape": [3, 32, 32]})]
-    if quick():
-        cases = cases[:1]
-    for label, model in cases:
-        scn = load_scenario(measured_scenario(model))
-        cm = CostModel(scn)
-        for name in paradigms.NAMES:
-            plan = paradigms.get(name).solve(cm)
-            res = run_inprocess(scn, plan, rounds=3 if "vgg" in label else 6)
-            r = res.rounds
-            err = np.abs(r.round_latency_s - plan.predicted["round_latency_s"]) / r.round_latency_s
-            rows.append({"model": label, "paradigm": name, "predicted_s": plan.predicted["round_latency_s"],
-                         "measured_median_s": float(np.median(r.round_latency_s)),
-                         "median_rel_error": float(np.median(err))})
-            print(f"  measured-profile {label} {name}: {rows[-1]['median_rel_error']:.3f}", flush=True)
-    show("round latency, predicted from this host's measured unit times vs measured in-process", pd.DataFrame(rows))
+    models = MODELS[:1] if quick() else MODELS
+    _inprocess_errors("round latency, predicted from this host's measured unit times vs measured in-process",
+                      ((label, load_scenario(measured_scenario(m))) for label, m in models))
 
 
 def shaped_errors():
