@@ -33,10 +33,24 @@ from validation.runner import make_job, run_inprocess
 DIGITS = SCENARIOS / "digits-small.yaml"
 
 
-def scenario_with(**model):
+def digits_data(model: dict | None = None, bandwidth: str | None = None) -> dict:
+    """digits-small's data with `model` fields and the channel's `bandwidth` replaced."""
     data = yaml.safe_load(DIGITS.read_text())
-    data["model"].update(model)
-    return from_data(data, str(DIGITS))
+    data["model"].update(model or {})
+    if bandwidth:
+        data["channels"][0]["bandwidth"] = bandwidth
+    return data
+
+
+def write_scenario(data: dict, where: Path | None = None) -> Path:
+    """The scenario as a file (the distributed executor's processes read it from disk)."""
+    path = (where or Path(tempfile.mkdtemp())) / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def scenario_with(**model):
+    return from_data(digits_data(model), str(DIGITS))
 
 
 MODELS = [("fpl_cnn 1x8x8", {}), ("vgg11 3x32x32", {"zoo": "vgg11", "input_shape": [3, 32, 32]})]
@@ -72,12 +86,8 @@ def measured_scenario(model: dict, bandwidth: str | None = None) -> Path:
     measured unit times (`edgeplan profile --measure --batch-size B --times-out`) instead of
     FLOP rates: each node is this host slowed to its configured FLOP/s, so only the
     FLOP-proportional assumption changes."""
-    data = yaml.safe_load(DIGITS.read_text())
-    data["model"].update(model)
-    if bandwidth:
-        data["channels"][0]["bandwidth"] = bandwidth
+    data = digits_data(model, bandwidth)
     m, b = data["model"], data["training"]["batch_size"]
-    torch.set_num_threads(1)
     table = profile_zoo(m["zoo"], m["input_shape"], m["num_classes"], measure=True, measure_batch=b,
                         measure_repeats=9)
     host_flops = float((table.df.fwd_flops + table.df.bwd_flops).sum()) / \
@@ -90,9 +100,7 @@ def measured_scenario(model: dict, bandwidth: str | None = None) -> Path:
         frames.append(host_times(table, node["name"], b, host_flops / rate).df)
     write_times_csv(MeasuredTimes(pd.concat(frames, ignore_index=True)), tmp / "times.csv")
     m["times"] = str(tmp / "times.csv")
-    path = tmp / "scenario.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    return write_scenario(data, tmp)
 
 
 def measured_profile_errors():
@@ -113,7 +121,7 @@ def shaped_errors():
         return
     rows = []
     for label, path in (("measured unit times", measured_scenario({}, "20 MHz")),
-                        ("FLOP rates", _flop_scenario("20 MHz"))):
+                        ("FLOP rates", write_scenario(digits_data(bandwidth="20 MHz")))):
         scn = load_scenario(path)
         cm = CostModel(scn)
         for name in ("fl", "sl", "psl", "fpl", "pel"):
@@ -132,14 +140,6 @@ def shaped_errors():
                          "bytes_equal_after_round_1": bool((r.payload_bytes == r.comm_bytes).iloc[1:].all())})
             print(f"  shaped ({label}) {name}: {rows[-1]['median_rel_error']:.3f}", flush=True)
     show("round latency on shaped links (distributed, tc tbf per device; median relative error)", pd.DataFrame(rows))
-
-
-def _flop_scenario(bandwidth: str) -> Path:
-    data = yaml.safe_load(DIGITS.read_text())
-    data["channels"][0]["bandwidth"] = bandwidth
-    path = Path(tempfile.mkdtemp()) / "digits-shaped.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 def accuracy_and_overhead():

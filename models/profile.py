@@ -17,6 +17,7 @@ from __future__ import annotations
 import operator
 import time
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -279,26 +280,31 @@ def measure_units(ug: UnitGraph, input_shape, batch: int = 8, repeats: int = 5):
     return np.array(fwd_t), np.array(bwd_t)
 
 
+@contextmanager
+def one_torch_thread():
+    """Run the block on one torch thread, then restore the caller's count: timings as training
+    runs them (one thread per process), and no OpenMP pool left spinning on the shared cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def profile_zoo(name: str, input_shape: Sequence[int], num_classes: int = 10, bytes_per_value: int = 4,
                 **kwargs) -> UnitTable:
-    """Profile a zoo model; built on the meta device (no weights in memory) unless measuring."""
+    """Profile a zoo model on one thread; built on the meta device (no weights in memory) unless
+    measuring."""
     from .zoo import build
     torch.manual_seed(0)
-    if not kwargs.get("measure"):   # shapes only: one thread, no OpenMP pool left spinning
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
+    with one_torch_thread():
+        if kwargs.get("measure"):
+            model = build(name, input_shape, num_classes)
+        else:
             with torch.device("meta"):
                 model = build(name, input_shape, num_classes)
-            return profile_model(model, input_shape, bytes_per_value, name=name, **kwargs)
-        finally:
-            torch.set_num_threads(threads)
-    if kwargs.get("measure"):
-        model = build(name, input_shape, num_classes)
-    else:
-        with torch.device("meta"):
-            model = build(name, input_shape, num_classes)
-    return profile_model(model, input_shape, bytes_per_value, name=name, **kwargs)
+        return profile_model(model, input_shape, bytes_per_value, name=name, **kwargs)
 
 
 def split_at(ug: UnitGraph, cut: int) -> tuple[nn.Sequential, nn.Sequential]:

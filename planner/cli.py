@@ -173,16 +173,8 @@ def profile(model: str = typer.Argument(None, help="Zoo model: " + ", ".join(
         if model not in ZOO_MODELS:
             _bad_option(f"unknown zoo model '{model}'; available: {', '.join(ZOO_MODELS)}")
         from models.profile import profile_zoo
-        if measure:   # timed as training runs it: one thread, at the batch size given
-            import torch
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-        try:
-            table = profile_zoo(model, shape, num_classes, bytes_per_value, measure=measure,
-                                **({"measure_batch": batch_size} if measure else {}))
-        finally:
-            if measure:
-                torch.set_num_threads(threads)
+        table = profile_zoo(model, shape, num_classes, bytes_per_value, measure=measure,   # timed at the batch given
+                            **({"measure_batch": batch_size} if measure else {}))
         times = host_times(table, "this-host", batch_size) if measure else None
         _print_profile(table, times, "this-host" if measure else None)
     if out_file is not None:

@@ -153,8 +153,7 @@ def _cvxpy_round(case) -> float:
     import cvxpy as cp
 
     from planner.solvers.shares import channel_positions
-    R, n = case.R, len(case.A0)
-    K = np.where(R.has_ch, 8.0 * (case.U + case.D) / (R.bw * np.nan_to_num(R.eta, nan=1.0)), 0.0)
+    R, n, K = case.R, len(case.A0), case.K
     al, be, T = cp.Variable(n, pos=True), cp.Variable(n, pos=True), cp.Variable()
     cons = [case.A0[i] + case.trunk_c[i] * cp.inv_pos(al[i]) + (K[i] * cp.inv_pos(be[i]) if K[i] > 0 else 0) <= T
             for i in range(n)]

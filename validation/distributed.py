@@ -41,6 +41,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
+from models.profile import one_torch_thread
+
 from .meters import cpu_clock
 
 SUPPORTED = ("fl", "sl", "psl", "fpl", "pel", "dsgd")
@@ -632,8 +634,8 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
     scn = load_scenario(scenario_path)
     job, cm, _ = make_job(scn, plan, seed)
     rounds = rounds or scn.spec.training.rounds
-    torch.set_num_threads(1)
-    host_rate = _calibrate(job, cm)
+    with one_torch_thread():
+        host_rate = _calibrate(job, cm)
     if plan.paradigm == "dsgd":
         d = job.decisions
         others = list(dict.fromkeys(n for n, _, _ in d["stages"] if n != d["source"]))

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from models.profile import one_torch_thread
 from planner import costs as C
 from planner.costs import CostModel
 
@@ -551,9 +552,7 @@ def train_centralized(job: Job, steps: int, batch: int) -> tuple[float, float, f
     opt = job.optimizer(model.parameters())
     idx = np.concatenate([s.idx for s in job.shards.values()])
     shard = Shard(job.ds, idx, job.seed)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)            # as the partitioned runs: one thread, comparable times
-    try:
+    with one_torch_thread():            # as the partitioned runs: one thread, comparable times
         t0 = time.perf_counter()
         for _ in range(steps):
             x, y = shard.next(batch)
@@ -561,7 +560,5 @@ def train_centralized(job: Job, steps: int, batch: int) -> tuple[float, float, f
             LOSS(model(x), y).backward()
             opt.step()
         wall = time.perf_counter() - t0
-    finally:
-        torch.set_num_threads(threads)
     acc, loss = accuracy(model, job.ds)
     return acc, loss, wall

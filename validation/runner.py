@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from models.profile import one_torch_thread
 from planner import paradigms
 from planner.costs import CostModel
 from planner.errors import PlanError, ScenarioError
@@ -115,12 +116,8 @@ def _save_checkpoint(out: Path, state: dict) -> None:
 def run_inprocess(scn: Scenario, plan: Plan, rounds: int | None = None, out_dir: str | Path | None = None,
                   resume: bool = False, progress: bool = False, seed: int | None = None) -> RunResult:
     """Train in this process, one thread, metering every round."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_torch_thread():
         return _run(scn, plan, rounds, out_dir, resume, progress, seed)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(scn, plan, rounds, out_dir, resume, progress, seed) -> RunResult:

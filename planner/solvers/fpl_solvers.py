@@ -63,7 +63,8 @@ class FplCase:
             sizes[g] = sizes.get(g, 0) + 1
         multi = np.array([sizes[groups[x]] > 1 for x in devs])
         Wj = np.where(multi, cm.Wt[j], 0.0)
-        fixed = tau * b * cm.S[d, j] + tau * b * (cm.S[t, L] - cm.S[t, j]) / self.alpha
+        self.trunk_c = tau * b * (cm.S[t, L] - cm.S[t, j])   # trunk seconds per round on the whole node
+        fixed = tau * b * cm.S[d, j] + self.trunk_c / self.alpha
         up, dn = b * (cm.out[j] + cm.label), b * cm.grad_out(j)
         self.A, self.U, self.D = fixed_part(R, fixed, [(up, tau), Wj], [(dn, tau), Wj])
         self.up_bytes = tau * up + Wj
@@ -71,9 +72,11 @@ class FplCase:
         G = len(set(groups.values()))
         self.dev_mem = cm.kopt * cm.Wt[j] + b * cm.A[j]
         self.trunk_mem = cm.kopt * (cm.Wt[L] - cm.Wt[j] + C.junction_extra_bytes(cm, j, G)) + b.sum() * (cm.A[L] - cm.A[j])
-        self.trunk_busy = float(tau * (b * (cm.S[t, L] - cm.S[t, j])).sum())
-        self.trunk_c = tau * b * (cm.S[t, L] - cm.S[t, j])   # trunk seconds per round on the whole node
-        self.A0 = self.A - self.trunk_c / self.alpha          # the rest of A
+        self.trunk_busy = float(self.trunk_c.sum())
+        self.A0 = self.A - self.trunk_c / self.alpha          # A without the trunk's part
+        self.positions = channel_positions(R)                 # channel -> its devices' positions
+        # channel seconds per round at the whole channel (time = K / share on spectral channels)
+        self.K = np.where(R.has_ch, 8.0 * (self.U + self.D) / (R.bw * np.nan_to_num(R.eta, nan=1.0)), 0.0)
         self.fits = bool(np.all(self.dev_mem <= cm.memory[d])) and self.trunk_mem <= cm.memory[t]
 
     def minmax(self) -> tuple[float, np.ndarray]:
@@ -98,13 +101,12 @@ class FplCase:
         R = self.R
         n = len(self.A0)
         s = T - self.A0
-        c = self.trunk_c
-        K = np.where(R.has_ch, 8.0 * (self.U + self.D) / (R.bw * np.nan_to_num(R.eta, nan=1.0)), 0.0)
+        c, K = self.trunk_c, self.K
         alpha, beta = np.full(n, np.inf), np.zeros(n)
         if np.any(s <= 0):
             return alpha, beta
         ok = np.ones(n, bool)
-        for pos in channel_positions(R).values():
+        for pos in self.positions.values():
             room = 1.0 - (K[pos] / s[pos]).sum()
             r = np.sqrt(c[pos] * K[pos])
             if room <= 0:
@@ -113,8 +115,7 @@ class FplCase:
             w = (r / s[pos]).sum()
             X = room / w if w > 0 else np.inf
             with np.errstate(divide="ignore", invalid="ignore"):
-                bt = np.where(r > 0, (K[pos] + r * X) / s[pos], K[pos] / s[pos])
-                beta[pos] = bt / bt.sum() if w == 0 and bt.sum() > 0 else bt
+                beta[pos] = np.where(r > 0, (K[pos] + r * X) / s[pos], K[pos] / s[pos])
                 alpha[pos] = np.where(r > 0, c[pos] * (K[pos] + r * X) / (s[pos] * r * X), c[pos] / s[pos])
         off = ~R.has_ch
         alpha[off] = c[off] / s[off]
@@ -137,7 +138,7 @@ class FplCase:
             else:
                 lo = mid
         alpha, beta = self.least_trunk_shares(hi)
-        return hi, spread_leftover(beta, channel_positions(self.R)), alpha / alpha.sum()
+        return hi, spread_leftover(beta, self.positions), alpha / alpha.sum()
 
     def link_bits(self) -> dict[tuple[int, bool], float]:
         """Bits per round each fixed-rate link carries in each direction, over all devices."""
@@ -244,7 +245,7 @@ def milp(cm: CostModel, prefer: tuple[int, str] | None = None) -> Solution:
         links = sorted({k for c in row for k in c.link_bits()})
         bits = {(c.trunk, k): c.link_bits().get(k, 0.0) for c in row for k in links}
         rate = {k: float(cm.scn.links.loc[k[0], "uplink" if k[1] else "downlink"]) for k in links}
-        groups = channel_positions(row[0].R)
+        groups = row[0].positions
         m.T = pyo.Param(mutable=True, initialize=1.0)
         m.link = pyo.Constraint(links, rule=lambda md, lk, fw, bits=bits, trunks=trunks, rate=rate:
                                 sum(bits[(t, (lk, fw))] * md.y[t] for t in trunks) <= rate[(lk, fw)] * md.T)

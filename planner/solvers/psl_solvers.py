@@ -10,6 +10,7 @@ a per-device energy budget bounds the share from below (radio energy falls with 
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -159,28 +160,26 @@ def solve_exact(inst: PslInstance, rel_tol: float = 1e-12) -> tuple[float, np.nd
     lo = float(np.max(np.min(np.where(inst.fits & np.isfinite(inst.beta_e), inst.A, np.inf), axis=1)))
     if not np.isfinite(lo):
         raise InfeasibleError("some device has no usable cut")
+    g_lo, k_lo, best_lo = inst.excess(lo)
+    if g_lo <= 0.0:          # the slowest device's own work bounds the round
+        return lo, k_lo, spread_leftover(best_lo, inst.groups)
     hi = max(lo, 1e-9) * 2.0
     for _ in range(200):
-        ok, _, _ = inst.feasible(hi)
-        if ok:
+        g_hi, k_hi, best_hi = inst.excess(hi)
+        if g_hi <= 0.0:
             break
         hi *= 2.0
     else:
         raise InfeasibleError("no finite round time fits the channels (a device needs more than the whole "
                               "channel to meet its energy budget)", resource="channel")
-    g_lo = inst.excess(lo)[0]
-    g_hi, k_hi, best_hi = inst.excess(hi)
-    if g_lo <= 0.0:
-        hi = lo
-        g_hi, k_hi, best_hi = inst.excess(hi)
     # The excess falls continuously with T except where a share would pass 1 (it becomes +inf):
     # regula falsi with the Illinois fix where both ends are finite, bisection otherwise, and a
     # bisection whenever two steps did not halve the bracket. About a quarter of plain
     # bisection's evaluations for the same 1e-12 bracket.
-    widths, stuck = [np.inf, np.inf], 0
+    widths, stuck = deque([np.inf] * 3, maxlen=3), 0    # the bracket's last three widths
     while hi - lo > rel_tol * hi:
         t = 0.5 * (lo + hi)
-        if np.isfinite(g_lo) and g_lo > g_hi and widths[-1] <= 0.5 * widths[-3 if len(widths) > 2 else 0]:
+        if np.isfinite(g_lo) and g_lo > g_hi and widths[-1] <= 0.5 * widths[0]:
             s_ = hi - g_hi * (hi - lo) / (g_hi - g_lo)
             if lo < s_ < hi:
                 t = s_
