@@ -1,11 +1,12 @@
 """Names of the zoo's models, importable without torch (the scenario loader checks them)."""
 
-ZOO_MODELS = ("fpl_cnn", "lenet5", "mlp", "vgg11", "vgg16", "vgg19", "resnet18", "mobilenetv2")
+ZOO_MODELS = ("fpl_cnn", "lenet5", "mlp", "cnn1d", "vgg11", "vgg16", "vgg19", "resnet18", "mobilenetv2")
 
 ZOO_DESCRIPTIONS = {
     "fpl_cnn": "the FPL paper's EMNIST CNN: two conv blocks, two fully connected layers",
     "lenet5": "LeNet-5 (padded convolutions, so any input of 4x4 or more works)",
     "mlp": "multi-layer perceptron 128-64",
+    "cnn1d": "a small 1-D CNN (three strided 1x5 convolutions) for signals such as mnist1d",
     "vgg11": "VGG-11 (configuration A), ImageNet head for inputs of 64 px or more",
     "vgg16": "VGG-16 (configuration D), ImageNet head for inputs of 64 px or more",
     "vgg19": "VGG-19 (configuration E), the model of the shipped measured workbooks",

@@ -89,6 +89,30 @@ class MLP(nn.Module):
         return self.net(x)
 
 
+class Cnn1d(nn.Module):
+    """A small 1-D CNN for signals (mnist1d's 40-sample sequences): three convolutions along the
+    last axis (kernels 1 x 5, stride 2), then a linear classifier. Inputs are C x 1 x W (or
+    C x H x W, convolved along W)."""
+
+    def __init__(self, input_shape=(1, 1, 40), num_classes=10, width: int = 32):
+        super().__init__()
+        c, h, w = _shape(input_shape)
+        if w < 8:
+            raise ValueError(f"cnn1d needs sequences of at least 8 samples, got {input_shape}")
+        layers: list[nn.Module] = []
+        cin = c
+        for _ in range(3):
+            layers.append(nn.Sequential(nn.Conv2d(cin, width, (1, 5), stride=(1, 2), padding=(0, 2)), nn.ReLU()))
+            cin = width
+            w = (w - 1) // 2 + 1
+        self.convs = nn.Sequential(*layers)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(width * h * w, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.flatten(self.convs(x)))
+
+
 _VGG_CFG = {
     "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
     "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
@@ -235,6 +259,8 @@ def build(name: str, input_shape: Sequence[int] = (3, 32, 32), num_classes: int 
         return LeNet5(shape, num_classes, **kwargs)
     if name == "mlp":
         return MLP(shape, num_classes, **kwargs)
+    if name == "cnn1d":
+        return Cnn1d(shape, num_classes, **kwargs)
     if name in ("vgg11", "vgg16", "vgg19"):
         return VGG(name, shape, num_classes, **kwargs)
     if name == "resnet18":

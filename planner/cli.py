@@ -16,12 +16,23 @@ from rich.console import Console
 from rich.table import Table
 
 from .errors import InfeasibleError, PlanError, ScenarioError
+from .tables import cell, label
 from .units import fmt_si
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="EdgePlan: plan how to train a DNN across edge devices, servers, fog and cloud.")
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)   # sentences wrap in the terminal, not in the text
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@app.callback()
+def _options(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show solver logs and library warnings.")):
+    """EdgePlan: plan how to train a DNN across edge devices, servers, fog and cloud."""
+    from .solvers.highs import verbose as solver_verbose
+    solver_verbose(verbose)
+    if not verbose:
+        import warnings
+        warnings.filterwarnings("ignore")      # library warnings are noise to a user; --verbose shows them
 
 
 def _handles_errors(fn):
@@ -223,13 +234,16 @@ def plan(scenario: Path = typer.Argument(...),
          paradigm: str = typer.Option(..., "--paradigm", "-p", help="fl, sl, psl, dsgd, fpl or pel."),
          solver: str = typer.Option(None, help="Method (e.g. exact, milp, or a baseline); default: the best."),
          out_file: Path = typer.Option(None, "--out", help="Write the plan JSON here."),
-         from_plan: Path = typer.Option(None, "--from", help="Re-plan from an earlier plan and show what changed.")):
+         from_plan: Path = typer.Option(None, "--from", help="Re-plan from an earlier plan and show what changed."),
+         wide: bool = typer.Option(False, help="Every column of the assignments."),
+         fmt: str = typer.Option("table", "--format", help="table, csv (the assignments) or json (the plan).")):
     """Optimise one paradigm and write its plan."""
     from . import paradigms
     from .costs import CostModel
     from .plan import Plan
     from .scenario import load_scenario
 
+    _check_format(fmt)
     scn = load_scenario(scenario)
     para = paradigms.get(paradigm)
     cm = CostModel(scn)
@@ -239,55 +253,38 @@ def plan(scenario: Path = typer.Argument(...),
         p, changes = replan(cm, para, old, solver)
     else:
         p = para.solve(cm, solver)
-    _print_plan(p)
-    if old is not None:
-        _print_changes(changes)
+    if fmt != "table":
+        _emit_plan(p, fmt)
+    else:
+        _print_plan(p, wide=wide)
+        if old is not None:
+            _print_changes(changes)
     if out_file is not None:
         p.save(out_file)
         err.print(f"wrote {out_file}")
 
 
-def _print_plan(p, title=None):
-    import pandas as pd
-    pr = p.predicted
-    out.print(f"[bold]{p.scenario}[/bold]: {p.paradigm} by {p.solver['method']} ({p.solver['status']}, "
-              f"{p.solver['time_s'] * 1e3:.1f} ms)")
-    out.print(f"round {fmt_si(pr['round_latency_s'], 's')}, training {fmt_si(pr['training_latency_s'], 's')}, "
-              f"energy {fmt_si(pr['energy_j'], 'J')}/round (devices {fmt_si(pr['device_energy_j'], 'J')}), "
-              f"{fmt_si(pr['comm_bytes'], 'B')}/round; critical: {pr['critical']['node']} "
-              f"({pr['critical']['phase']})")
-    if not p.feasible:
-        out.print("[red]infeasible[/red]: " + "; ".join(pr.get("violations", [])))
-    df = pd.DataFrame(p.assignments)
-    t = Table(title=title or "assignments", title_justify="left")
-    for c in df.columns:
-        t.add_column(c, justify="left" if c in ("node", "role", "group", "server") else "right")
-    for _, r in df.head(40).iterrows():
-        t.add_row(*[_cell(c, v) for c, v in r.items()])
-    if len(df) > 40:
-        t.add_row(*(["..."] + [""] * (len(df.columns) - 1)))
-    out.print(t)
-    if p.paradigm_detail:
-        out.print("detail: " + ", ".join(f"{k}={_cell(k, v)}" for k, v in p.paradigm_detail.items()))
+def _check_format(fmt: str) -> None:
+    from .tables import FORMATS
+    if fmt not in FORMATS:
+        _bad_option(f"--format '{fmt}': use table, csv or json")
 
 
-def _cell(col, v) -> str:
-    import math
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if isinstance(v, float):
-        if col.endswith("_bytes"):
-            return fmt_si(v, "B", True)
-        if col.endswith("_s"):
-            return fmt_si(v, "s")
-        if col.endswith("_j"):
-            return fmt_si(v, "J")
-        if col.endswith("_hz"):
-            return fmt_si(v, "Hz")
-        return f"{v:.4g}"
-    if isinstance(v, list):
-        return json.dumps(v) if len(v) < 8 else f"[{len(v)} items]"
-    return str(v)
+def _emit_plan(p, fmt: str) -> None:
+    from .tables import emit
+    emit(p.assignments if fmt == "csv" else p.to_dict(), fmt)
+
+
+def _print_plan(p, title=None, wide: bool = False):
+    from .tables import make_table, plan_summary, plan_view, show
+    for line in plan_summary(p):
+        out.print(line, markup=False)
+    headers, rows = plan_view(p, wide)
+    show(out, make_table(title or "assignments", headers, rows, left=("node", "role", "group", "via")), wide)
+    detail = {k: v for k, v in p.paradigm_detail.items() if not isinstance(v, (list, dict))}
+    if detail:
+        out.print("detail: " + ", ".join(f"{label(k)} {cell(k, v)}" for k, v in detail.items()),
+                  markup=False)
 
 
 def _print_changes(changes: list[str]):
@@ -301,58 +298,62 @@ def _print_changes(changes: list[str]):
 
 @app.command()
 @_handles_errors
-def evaluate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argument(..., metavar="PLAN.json")):
+def evaluate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argument(..., metavar="PLAN.json"),
+             wide: bool = typer.Option(False, help="Every column of the assignments."),
+             fmt: str = typer.Option("table", "--format", help="table, csv (the assignments) or json (the plan).")):
     """Cost a given plan with the cost model (no optimisation)."""
     from .evaluate import evaluate_plan
     from .plan import Plan
     from .scenario import load_scenario
 
+    _check_format(fmt)
     scn = load_scenario(scenario)
     p = Plan.load(plan_file)
     costs, fresh = evaluate_plan(scn, p, str(plan_file))
     if p.scenario_sha256 and p.scenario_sha256 != scn.sha256:
         err.print(f"note: {plan_file} was planned for a different version of scenario '{p.scenario}'")
-    _print_plan(fresh, title="assignments (as evaluated)")
-    if p.predicted:
-        old = p.predicted.get("round_latency_s")
-        if old:
-            rel = abs(costs.round_latency - old) / max(abs(old), 1e-300)
-            out.print(f"the plan's own prediction: round {fmt_si(old, 's')} (evaluated {fmt_si(costs.round_latency, 's')}, "
-                      f"relative difference {rel:.2e})")
+    if fmt != "table":
+        _emit_plan(fresh, fmt)
+        return
+    _print_plan(fresh, title="assignments (as evaluated)", wide=wide)
+    old = (p.predicted or {}).get("round_latency_s")
+    if old:
+        rel = abs(costs.round_latency - old) / max(abs(old), 1e-300)
+        out.print(f"the plan's own prediction: round {fmt_si(old, 's')} (evaluated {fmt_si(costs.round_latency, 's')}, "
+                  f"{'the same' if rel < 1e-9 else f'{100 * rel:.2g}% apart'})", markup=False)
 
 
 @app.command()
 @_handles_errors
 def compare(scenario: Path = typer.Argument(...),
-            out_file: Path = typer.Option(None, "--out", help="Write the table as CSV."),
+            out_file: Path = typer.Option(None, "--out", help="Write every method's row as CSV."),
             paradigm: list[str] = typer.Option(None, "--paradigm", "-p", help="Only these paradigms."),
             all_methods: bool = typer.Option(False, "--all", help="One row per method, not per paradigm."),
+            wide: bool = typer.Option(False, help="Every column (per-round energy, memory, critical path)."),
+            fmt: str = typer.Option("table", "--format", help="table, csv or json (for scripts)."),
             html_file: Path = typer.Option(None, "--html", help="Also write a self-contained HTML report.")):
-    """The best plan of every paradigm side by side: latency, energy, bytes, memory."""
+    """The best plan of every paradigm side by side, on the same amount of training."""
     from .compare import compare_table
     from .scenario import load_scenario
+    from .tables import FORMATS, compare_view, emit, make_table, show
 
+    if fmt not in FORMATS:
+        _bad_option(f"--format '{fmt}': use table, csv or json")
     scn = load_scenario(scenario)
-    df, best = compare_table(scn, paradigm or None, progress=True)
+    df, best = compare_table(scn, paradigm or None, progress=fmt == "table", all_methods=all_methods)
     shown = df if all_methods else best
-    t = Table(title=f"{scn.name}: {_objective_name(scn)} objective, {scn.spec.training.rounds} rounds",
-              title_justify="left")
-    cols = ["paradigm", "method", "round", "training", "samples/round", "energy/round", "device energy",
-            "bytes/round", "peak device mem", "critical", "feasible"]
-    for c in cols:
-        t.add_column(c, justify="left" if c in ("paradigm", "method", "critical", "feasible") else "right")
-    for _, r in shown.iterrows():
-        ok = "yes" if r.feasible else f"no: {r.why}"
-        if r.round_latency_s != r.round_latency_s:
-            t.add_row(r.paradigm, r.method, "", "", "", "", "", "", "", "", ok)
-            continue
-        t.add_row(r.paradigm, r.method, fmt_si(r.round_latency_s, "s"), fmt_si(r.training_latency_s, "s"),
-                  f"{int(r.samples_per_round):,}", fmt_si(r.energy_j, "J"), fmt_si(r.device_energy_j, "J"), fmt_si(r.comm_bytes, "B"),
-                  fmt_si(r.peak_device_memory_bytes, "B", True), f"{r.critical_node}/{r.critical_phase}", ok)
-    out.print(t)
-    notes = best[best.note.astype(str) != ""]
-    for _, r in notes.iterrows():
-        out.print(f"{r.paradigm}: {r.note}", markup=False)
+    if fmt != "table":
+        emit(shown, fmt)
+    else:
+        headers, rows, notes = compare_view(scn, shown, wide)
+        tr = scn.spec.training
+        title = f"{scn.name}: {_objective_name(scn)}, {tr.rounds} rounds"
+        show(out, make_table(title, headers, rows, left=("paradigm", "method", "critical", "feasible")), wide)
+        if tr.target_accuracy is None:
+            out.print(f"an epoch is {int(best.epoch_samples.dropna().iloc[0]):,} samples, every device's data once "
+                      "(paradigms train different numbers of samples per round)", markup=False)
+        for n in notes + [f"{r.paradigm}: {r.note}" for _, r in best.iterrows() if str(r.note)]:
+            out.print(n, markup=False)
     if out_file is not None:
         from models.profile_io import atomic_write_text
         atomic_write_text(out_file, df.to_csv(index=False))
@@ -362,7 +363,7 @@ def compare(scenario: Path = typer.Argument(...),
         from .htmlreport import Report, compare_figure
         r = Report(f"compare: {scn.name}", f"{scn.spec.description} - {_objective_name(scn)} objective")
         r.heading("best plan per paradigm").table(best.drop(columns=["why"]))
-        r.image(compare_figure(best), "latency, energy and bytes per paradigm")
+        r.image(compare_figure(best, scn), "time, energy and bytes per paradigm")
         r.heading("every method").table(df.drop(columns=["note"]))
         sp = speedups(df)
         if len(sp):
@@ -380,11 +381,14 @@ def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
              resume: bool = typer.Option(False, help="Continue from the checkpoint in --out."),
              timeout: float = typer.Option(120.0, help="Distributed: seconds without progress before giving up."),
              shaped: bool = typer.Option(False, help="Distributed, as root: each device in a network namespace "
-                                                     "behind a tc rate limit equal to its allocated rate.")):
+                                                     "behind a tc rate limit equal to its allocated rate."),
+             fmt: str = typer.Option("table", "--format", help="table, csv (the summary) or json (summary and "
+                                                              "rounds).")):
     """Train the partitioned network for real; report predicted against measured."""
     from .plan import Plan
     from .scenario import load_scenario
 
+    _check_format(fmt)
     if executor not in ("inprocess", "distributed"):
         _bad_option(f"--executor '{executor}': use inprocess or distributed")
     if resume and out_dir is None:
@@ -393,18 +397,23 @@ def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
     p = Plan.load(plan_file)
     if executor == "inprocess":
         from validation.runner import run_inprocess
-        res = run_inprocess(scn, p, rounds, out_dir, resume, progress=True)
+        res = run_inprocess(scn, p, rounds, out_dir, resume, progress=fmt == "table")
     else:
         from validation.distributed import WorkerFailed, run_distributed
         try:
-            res = run_distributed(str(scenario), p, rounds, out_dir, resume, progress=True, timeout=timeout,
-                                  shaped=shaped)
+            res = run_distributed(str(scenario), p, rounds, out_dir, resume, progress=fmt == "table",
+                                  timeout=timeout, shaped=shaped)
         except WorkerFailed as e:
             err.print(f"error: {e}", markup=False)
             raise typer.Exit(1) from None
-    _print_validation(res)
     ph = res.phases(scn)
-    if len(ph):
+    if fmt != "table":
+        from .tables import emit
+        emit(res.summary() if fmt == "csv" else {"summary": res.summary(), "rounds": res.rounds,
+                                                 "phases": ph, **res.extra}, fmt)
+    else:
+        _print_validation(res)
+    if len(ph) and fmt == "table":
         g = ph.groupby("phase")[["predicted_s", "measured_s"]].sum()
         out.print("last round by phase (sum over devices): " + ", ".join(
             f"{k} {fmt_si(r.predicted_s, 's')} predicted / {fmt_si(r.measured_s, 's')} measured"
@@ -427,20 +436,66 @@ def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
 
 
 def _print_validation(res):
-    s = res.summary()
-    t = Table(title=f"{res.plan.scenario}: {res.plan.paradigm}, {len(res.rounds)} rounds ({res.executor})",
-              title_justify="left")
-    for c in s.columns:
-        t.add_column(c, justify="left" if c == "quantity" else "right")
-    for _, r in s.iterrows():
-        t.add_row(r.quantity, f"{r.predicted:.4g}", f"{r['measured (median)']:.4g}",
-                  f"{100 * r['median |pred-meas|/meas']:.1f}%" if r['median |pred-meas|/meas'] == r['median |pred-meas|/meas'] else "")
-    out.print(t)
+    from validation.runner import summary_text
+
+    from .tables import make_table
+    s = summary_text(res.summary())
+    out.print(make_table(f"{res.plan.scenario}: {res.plan.paradigm}, {len(res.rounds)} rounds ({res.executor})",
+                         list(s.columns), s.values.tolist(), left=("quantity",)))
     if len(res.rounds):
         last = res.rounds.iloc[-1]
         out.print(f"accuracy {100 * last.test_accuracy:.1f}% after round {int(last['round'])} (test loss "
                   f"{last.test_loss:.3f}, train loss {res.rounds.train_loss.iloc[0]:.3f} -> {last.train_loss:.3f}); "
-                  f"this host calibrated at {fmt_si(res.host_rate, 'FLOP/s')}")
+                  f"this host calibrated at {fmt_si(res.host_rate, 'FLOP/s')}", markup=False)
+    if res.extra.get("split"):
+        from validation.data import describe_split
+        out.print(describe_split(res.extra["split"], res.extra.get("split_kind", "")), markup=False)
+
+
+@app.command()
+@_handles_errors
+def calibrate(scenario: Path = typer.Argument(...),
+              paradigm: list[str] = typer.Option(None, "--paradigm", "-p", help="Paradigms to calibrate (default: all)."),
+              rounds: int = typer.Option(None, help="Pilot rounds per run (default: a fifth of training.rounds, "
+                                                    "at least 5)."),
+              seeds: int = typer.Option(2, help="Runs per configuration, seeds training.seed, +1, ..."),
+              out_file: Path = typer.Option(..., "--out", help="The curve table (CSV) to write."),
+              resume: bool = typer.Option(False, help="Continue an interrupted calibration into the same --out."),
+              from_log: Path = typer.Option(None, "--from-log", help="Fit a training log (CSV: round, accuracy; "
+                                                                      "optional paradigm, configuration, seed, samples, "
+                                                                      "loss) instead of training.")):
+    """Learning curves: pilot-train each paradigm's best plan and fit accuracy against progress."""
+    from . import paradigms as P
+    from .scenario import load_scenario
+
+    scn = load_scenario(scenario)
+    names = list(paradigm or P.NAMES)
+    for n in names:
+        P.get(n)
+    if seeds < 1:
+        _bad_option("--seeds: at least 1")
+    if from_log is not None:
+        from validation.calibrate import import_log
+        curves = import_log(scn, from_log, paradigm or None, out_file)
+    else:
+        from validation.calibrate import calibrate as run_calibration
+        k = rounds or max(5, -(-scn.spec.training.rounds // 5))
+        curves, _ = run_calibration(scn, names, k, seeds, out_file, resume, progress=True)
+    _print_curves(scn, curves)
+    err.print(f"wrote {out_file}")
+
+
+def _print_curves(scn, curves):
+    tr = scn.spec.training
+    t = Table(title=f"{scn.name}: learning curves", title_justify="left")
+    for c in ("configuration", "fit", "plateau", f"at round {tr.rounds}", "measured last"):
+        t.add_column(c, justify="left" if c in ("configuration", "fit") else "right")
+    for cv in curves:
+        p = cv.predict(tr.rounds, cv.samples_per_round)
+        t.add_row(cv.configuration, cv.accuracy.family, f"{100 * p['plateau']:.1f}%",
+                  f"{100 * p['value']:.1f}% ({100 * p['low']:.0f}-{100 * p['high']:.0f})",
+                  f"{100 * cv.final_measured:.1f}% (round {cv.rounds_measured})")
+    out.print(t)
 
 
 # ---------------------------------------------------------------- what-if
@@ -482,11 +537,11 @@ def sweep(scenario: Path = typer.Argument(...),
     out.print(f"{n_pts} points x {len(names)} paradigm(s): {len(res.table)} plans in {res.seconds:.1f} s "
               f"({n_pts / max(res.seconds, 1e-9):.0f} points/s, {res.engine}, {res.workers} worker(s))")
     w = res.winners()
-    t = Table(title="which paradigm wins (objective per training sample)", title_justify="left")
+    t = Table(title=f"which paradigm wins (least {res.ranking_label})", title_justify="left")
     for c in w.columns:
         t.add_column(c)
     for _, r in w.head(30).iterrows():
-        t.add_row(*[_cell(c, v) for c, v in r.items()])
+        t.add_row(*[cell(c, v) for c, v in r.items()])
     out.print(t)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -576,6 +631,8 @@ def _capacity_plot(res) -> bytes:
 @_handles_errors
 def pareto(scenario: Path = typer.Argument(...), paradigm: str = typer.Option("psl", "--paradigm", "-p"),
            points: int = typer.Option(12, help="Latency caps between the two extremes."),
+           to_target: bool = typer.Option(False, "--to-target", help="Axes: time and energy to the target accuracy "
+                                                                     "(needs the scenario's learning curves)."),
            out_dir: Path = typer.Option(None, "--out", help="Write pareto.csv, pareto.png and report.html.")):
     """The latency-energy front by epsilon-constraint: a table and a plot."""
     from .scenario import load_scenario
@@ -583,19 +640,19 @@ def pareto(scenario: Path = typer.Argument(...), paradigm: str = typer.Option("p
     from .whatif import pareto_plot
 
     scn = load_scenario(scenario)
-    front = run_pareto(scn, paradigm, points)
+    front = run_pareto(scn, paradigm, points, to_target)
     shown = front.drop(columns=["plan"])
     t = Table(title=f"{scn.name}: {paradigm} latency-energy front", title_justify="left")
     for c in shown.columns:
         t.add_column(c, justify="right")
     for _, r in shown.iterrows():
-        t.add_row(*[_cell(c, v) for c, v in r.items()])
+        t.add_row(*[cell(c, v) for c, v in r.items()])
     out.print(t)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         from models.profile_io import atomic_write_text
         atomic_write_text(out_dir / "pareto.csv", shown.to_csv(index=False))
-        pareto_plot(front, out_dir / "pareto.png", f"{scn.name}: {paradigm}")
+        pareto_plot(front, out_dir / "pareto.png", f"{scn.name}: {paradigm}", to_target)
         from .htmlreport import Report
         r = Report(f"pareto: {scn.name}", f"{paradigm}: least energy under each latency cap")
         r.table(shown).image(out_dir / "pareto.png", "front")
@@ -604,7 +661,11 @@ def pareto(scenario: Path = typer.Argument(...), paradigm: str = typer.Option("p
 
 
 def main():
-    app()
+    # --verbose is a global option; accept it after the command too (edgeplan plan ... --verbose)
+    args = sys.argv[1:]
+    if any(a in ("--verbose", "-v") for a in args[1:]):
+        args = ["--verbose"] + [a for a in args if a not in ("--verbose", "-v")]
+    app(args=args)
 
 
 if __name__ == "__main__":

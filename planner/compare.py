@@ -12,12 +12,16 @@ from .scenario import Scenario
 
 COLUMNS = ["paradigm", "method", "kind", "status", "round_latency_s", "training_latency_s", "energy_j",
            "device_energy_j", "training_energy_j", "comm_bytes", "peak_device_memory_bytes", "critical_node",
-           "critical_phase", "samples_per_round", "objective", "feasible", "why", "solve_time_s", "note"]
+           "critical_phase", "samples_per_round", "epoch_samples", "epoch_time_s", "epoch_energy_j", "accuracy", "accuracy_low",
+           "accuracy_high", "rounds_to_target", "time_to_target_s", "energy_to_target_j", "objective", "feasible",
+           "why", "solve_time_s", "note"]
 
 
-def methods_for_compare(para) -> list[str]:
-    """The default optimiser and every baseline and heuristic (cross-check solvers are skipped)."""
-    return [m for m, s in para.solvers.items() if m == para.default or s.kind in ("baseline", "heuristic")]
+def methods_for_compare(para, all_methods: bool = False) -> list[str]:
+    """The default optimiser and every baseline and heuristic; with `all_methods`, every method
+    (the cross-check solvers too)."""
+    return [m for m, s in para.solvers.items()
+            if all_methods or m == para.default or s.kind in ("baseline", "heuristic")]
 
 
 def plan_row(cm: CostModel, para, method: str) -> tuple[dict, object]:
@@ -28,6 +32,7 @@ def plan_row(cm: CostModel, para, method: str) -> tuple[dict, object]:
         return dict(paradigm=para.name, method=method, kind=kind, status="infeasible", feasible=False,
                     why=str(e), note=""), None
     pr = p.predicted
+    acc = pr.get("accuracy") or {}
     mem = [a["memory_bytes"] for a in p.assignments if a.get("role") == "device"]
     return dict(paradigm=para.name, method=method, kind=kind, status=p.solver["status"],
                 round_latency_s=pr["round_latency_s"], training_latency_s=pr["training_latency_s"],
@@ -35,6 +40,10 @@ def plan_row(cm: CostModel, para, method: str) -> tuple[dict, object]:
                 training_energy_j=pr["training_energy_j"], comm_bytes=pr["comm_bytes"],
                 peak_device_memory_bytes=max(mem) if mem else 0.0, critical_node=pr["critical"]["node"],
                 critical_phase=pr["critical"]["phase"], samples_per_round=pr.get("samples_per_round"),
+                epoch_samples=pr.get("epoch_samples"), epoch_time_s=pr.get("epoch_time_s"), epoch_energy_j=pr.get("epoch_energy_j"),
+                accuracy=acc.get("value"), accuracy_low=acc.get("low"), accuracy_high=acc.get("high"),
+                rounds_to_target=pr.get("rounds_to_target"), time_to_target_s=pr.get("time_to_target_s"),
+                energy_to_target_j=pr.get("energy_to_target_j"),
                 objective=p.objective["value"], feasible=p.feasible,
                 why="; ".join(pr.get("violations", [])), solve_time_s=p.solver["time_s"], note=_note(p)), p
 
@@ -42,20 +51,24 @@ def plan_row(cm: CostModel, para, method: str) -> tuple[dict, object]:
 def _note(p) -> str:
     d = p.paradigm_detail
     if p.paradigm == "fpl":
-        return (f"junction at unit {d['junction'] + 1} ({d['junction_unit']}) with {d['groups']} branch slot(s): "
-                f"+{d['junction_extra_params']:,} parameters; trunk on {d['trunk']}")
+        return (f"junction {d['junction']}: branches hold units 1-{d['junction']}, the junction layer "
+                f"{d['junction_unit']} takes {d['groups']} branch(es) (+{d['junction_extra_params']:,} parameters); "
+                f"trunk on {d['trunk']}")
     if p.paradigm == "dsgd":
-        return f"{len(p.assignments and [a for a in p.assignments if 'stage' in a])} stage(s) on {d['path']}"
+        stages = sorted((a for a in p.assignments if "stage" in a), key=lambda a: a["stage"])
+        parts = ", ".join(f"{a['node']} units {a['units'][0]}-{a['units'][1]}" for a in stages)
+        return f"{len(stages)} stage{'s' if len(stages) != 1 else ''} ({parts}); data from {d['source']}"
     return ""
 
 
-def compare_table(scn: Scenario, names=None, progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+def compare_table(scn: Scenario, names=None, progress: bool = False,
+                  all_methods: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(every method's row, the best row per paradigm)."""
     names = list(names or paradigms.NAMES)
     for n in names:
         paradigms.get(n)  # unknown names fail before any work
     cm = CostModel(scn)
-    jobs = [(n, m) for n in names for m in methods_for_compare(paradigms.get(n))]
+    jobs = [(n, m) for n in names for m in methods_for_compare(paradigms.get(n), all_methods)]
     rows = []
     bar = _progress(progress, len(jobs))
     for n, m in jobs:
@@ -72,11 +85,31 @@ def compare_table(scn: Scenario, names=None, progress: bool = False) -> tuple[pd
     best = []
     for n in names:
         sub = df[df.paradigm == n]
-        ok = sub[sub.feasible.astype(bool)]
-        pick = ok.loc[ok.objective.astype(float).idxmin()] if len(ok) else \
-            (sub.loc[sub.objective.astype(float).idxmin()] if sub.objective.notna().any() else sub.iloc[0])
-        best.append(pick)
-    return df, pd.DataFrame(best).reset_index(drop=True)
+        ok = sub[sub.feasible.astype(bool) & sub.objective.notna()]
+        best.append(pick_best(ok) if len(ok) else sub.iloc[0])
+    best = pd.DataFrame(best).reset_index(drop=True)
+    return df, rank_best(scn, best)
+
+
+PROVEN = {"exact": 0, "milp": 0, "convex": 0, "heuristic": 1, "baseline": 2}
+
+
+def pick_best(rows: pd.DataFrame) -> pd.Series:
+    """The row of least objective; a tie within float noise (1e-9 relative) goes to the proven
+    method (an exact, MILP or convex optimum) over a heuristic or a baseline."""
+    obj = rows.objective.astype(float)
+    tied = rows[obj <= obj.min() + 1e-9 * abs(obj.min())]
+    return tied.loc[tied.kind.map(PROVEN).fillna(3).astype(int).idxmin()]
+
+
+def rank_best(scn: Scenario, best: pd.DataFrame) -> pd.DataFrame:
+    """The best plans in the order a person choosing would read them: by time to the target when
+    one is set, else by time for the same amount of training (an epoch of every device's data)."""
+    key = "time_to_target_s" if scn.spec.training.target_accuracy is not None else "epoch_time_s"
+    if scn.spec.objective in ("energy", "energy_to_target"):
+        key = "energy_to_target_j" if scn.spec.training.target_accuracy is not None else "epoch_energy_j"
+    order = best[key].astype(float).fillna(np.inf).rank(method="first")
+    return best.assign(_o=order).sort_values("_o").drop(columns="_o").reset_index(drop=True)
 
 
 def _progress(enabled: bool, total: int):

@@ -28,6 +28,9 @@ from .scenario import Scenario
 from .units import fmt_si
 
 K_OPT = {"sgd": 3, "adam": 4}
+# copies of the weights an optimizer keeps as state (SGD's momentum; Adam's two moments): sl hands
+# them on with the client part, so that the devices in turn train as one model (exactly SGD)
+K_STATE = {"sgd": 1, "adam": 2}
 
 
 # ---------------------------------------------------------------- results
@@ -53,6 +56,7 @@ class Costs:
     phase_columns: dict = field(default_factory=dict)   # phase -> array over phase_devices
     phase_devices: list = field(default_factory=list)
     samples: float = 0.0                 # training samples processed per round (all devices)
+    epoch_samples: float = 0.0           # every device's data once: the common amount of training
 
     @cached_property
     def nodes(self) -> pd.DataFrame:
@@ -65,6 +69,16 @@ class Costs:
     @property
     def feasible(self) -> bool:
         return not self.violations
+
+    @property
+    def epoch_latency(self) -> float:
+        """Time to train on as many samples as the devices hold (paradigms train different numbers
+        of samples per round: compare them on the same amount of training)."""
+        return self.round_latency * self.epoch_samples / self.samples if self.samples > 0 else float("inf")
+
+    @property
+    def epoch_energy(self) -> float:
+        return self.energy * self.epoch_samples / self.samples if self.samples > 0 else float("inf")
 
     @property
     def training_latency(self) -> float:
@@ -85,7 +99,8 @@ class Costs:
         return {"round_latency_s": self.round_latency, "energy_j": self.energy,
                 "device_energy_j": self.device_energy, "comm_bytes": self.comm_bytes,
                 "training_latency_s": self.training_latency, "training_energy_j": self.training_energy,
-                "samples_per_round": self.samples,
+                "samples_per_round": self.samples, "epoch_samples": self.epoch_samples,
+                "epoch_time_s": self.epoch_latency, "epoch_energy_j": self.epoch_energy,
                 "critical": {"node": self.critical_node, "phase": self.critical_phase}}
 
     def __repr__(self) -> str:
@@ -113,6 +128,7 @@ class CostModel:
         self.tau = tr.local_iterations
         self.rounds = tr.rounds
         self.kopt = K_OPT[tr.optimizer]
+        self.kstate = K_STATE[tr.optimizer]
         nodes = scn.nodes
         self.names = list(nodes.index)
         self.idx = {n: i for i, n in enumerate(self.names)}
@@ -126,6 +142,16 @@ class CostModel:
         self.compute_power = np.where(np.isnan(kappa), nodes.power.astype(float).to_numpy(),
                                       np.nan_to_num(kappa) * np.nan_to_num(freq) ** 3)
         self.S = self._compute_prefix()
+        dev = self.role == "device"
+        held = nodes.samples.astype(float).to_numpy()[dev]
+        # every device's data once (a device without `samples` counts one round's batches)
+        self.epoch_samples = float(np.where(np.isnan(held), self.tau * self.batch[dev], held).sum())
+        obj = scn.spec.objective
+        # the objective of one round: time (energy) to a target is rounds x round latency (energy),
+        # and the rounds depend only on the learning configuration, which the paradigm enumerates
+        self.to_target = obj in ("time_to_target", "energy_to_target")
+        self.objective = {"time_to_target": "latency", "energy_to_target": "energy"}.get(obj, obj) \
+            if isinstance(obj, str) else obj
         self._routes: dict = {}
         self.memo: dict = {}          # solvers' per-scenario intermediate results (same inputs, same output)
         self._links = None
@@ -356,7 +382,7 @@ class CostModel:
         samples = float(self.tau * self.batch[dev_ix].sum())
         return Costs(paradigm, float(round_latency), total_e, float(energy[dev_mask].sum()),
                      float(up_b.sum() + dn_b.sum()), cols, list(self.names), crit, crit_phase, self.rounds, viol,
-                     {p: np.asarray(v) for p, v in phases.items()}, list(dev_names), samples)
+                     {p: np.asarray(v) for p, v in phases.items()}, list(dev_names), samples, self.epoch_samples)
 
 
 # ---------------------------------------------------------------- checks shared by paradigms
@@ -430,7 +456,8 @@ def fl(cm: CostModel, share=None, server: str | None = None, devices: list[str] 
 
 
 def sl(cm: CostModel, cut: int, server: str | None = None, devices: list[str] | None = None) -> Costs:
-    """Vanilla split learning: one cut, devices in turn, client weights handed on via the server."""
+    """Vanilla split learning: one cut, devices in turn, the client part (weights and optimizer
+    state) handed on via the server."""
     devs = devices or cm.devices
     srv = server or cm.server()
     c = int(_check_cuts(cm, [cut])[0])
@@ -443,7 +470,7 @@ def sl(cm: CostModel, cut: int, server: str | None = None, devices: list[str] | 
     srv_it = b * (cm.S[s, L] - cm.S[s, c])
     up_x, dn_x = b * (cm.out[c] + cm.label), b * cm.grad_out(c)
     t_up, t_dn = R.time(up_x, share, True), R.time(dn_x, share, False)
-    W = np.full(n, cm.Wt[c])
+    W = np.full(n, cm.Wt[c] * (1 + cm.kstate))      # the client part with its optimizer state
     hand_up = R.time(W, share, True)
     nxt = np.roll(np.arange(n), -1)
     hand_dn = R.time(W, share, False)[nxt]
@@ -570,7 +597,7 @@ def dsgd(cm: CostModel, stages: list[tuple[str, int, int]], path: list[str] | No
         tf = float(R.time(np.array([fwd_x]), np.ones(1), True)[0])
         tb = float(R.time(np.array([bwd_x]), np.ones(1), False)[0])
         items += [tf, tb]
-        labels += [(b_node, f"forward {a_node}->{b_node}"), (a_node, f"backward {b_node}->{a_node}")]
+        labels += [(b_node, "forward"), (a_node, "backward")]     # the node receiving the transfer
         transfers.append((R, 0, cm.tau * m * fwd_x, cm.tau * m * bwd_x, 1.0))
     items = np.array(items)
     it = items.sum() + (m - 1) * items.max()

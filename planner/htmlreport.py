@@ -81,15 +81,22 @@ def figure_png(fig) -> bytes:
     return buf.getvalue()
 
 
-def compare_figure(best: pd.DataFrame) -> bytes:
-    """Bars of round latency, energy and bytes per paradigm (the FPL paper's comparison)."""
+def compare_figure(best: pd.DataFrame, scn=None) -> bytes:
+    """Bars per paradigm on the same amount of training: time and energy to the target accuracy
+    when one is set, else for an epoch (every device's data once); and bytes per round."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     ok = best[best.round_latency_s.notna()]
+    target = scn.spec.training.target_accuracy if scn is not None else None
+    if target is not None and ok.time_to_target_s.notna().any():
+        cols = [("time_to_target_s", f"time to {target:.0%} accuracy (s)"),
+                ("energy_to_target_j", f"energy to {target:.0%} accuracy (J)")]
+    else:
+        cols = [("epoch_time_s", "time per epoch (s)"), ("epoch_energy_j", "energy per epoch (J)")]
+    cols.append(("comm_bytes", "bytes per round"))
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    for ax, col, label in zip(axes, ["round_latency_s", "energy_j", "comm_bytes"],
-                              ["round latency (s)", "energy per round (J)", "bytes per round"]):
+    for ax, (col, label) in zip(axes, cols):
         ax.bar(ok.paradigm, ok[col].astype(float), color="#4C72B0")
         ax.set_yscale("log")
         ax.set_title(label)

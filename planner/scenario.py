@@ -378,6 +378,14 @@ def _check_references(scn: Scenario) -> None:
         raise scn.error(scn.node_path(n) + ("measured",), "nodes with 'measured' need measured times: "
                         "set model.times (a times CSV) or model.profile to a measured .xlsx workbook")
 
+    tr = spec.training
+    if spec.objective in ("time_to_target", "energy_to_target"):
+        if tr.target_accuracy is None:
+            raise scn.error(("objective",), f"objective '{spec.objective}' needs training.target_accuracy "
+                            "(e.g. 0.95)")
+        if tr.convergence is None:
+            raise scn.error(("objective",), f"objective '{spec.objective}' needs training.convergence: learning "
+                            "curves from `edgeplan calibrate SCENARIO --out curves.csv`")
     if spec.training.server is not None:
         _need_node(scn, ("training", "server"), spec.training.server, names, SERVER_ROLES)
     psl = spec.paradigms.psl

@@ -82,6 +82,13 @@ class TrainingSpec(_Strict):
     seed: int = 0
     iid: bool = True
     dirichlet_alpha: Positive = 0.5
+    client_state: Literal["reset", "keep"] = Field(
+        "reset", description="reset: a fresh client optimizer state every round (FedAvg as published); keep: "
+                             "each client keeps its optimizer state (momentum) from round to round.")
+    convergence: str | None = Field(
+        None, description="Learning curves (CSV of `edgeplan calibrate`), relative to the scenario file.")
+    target_accuracy: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        None, description="Test accuracy to reach (0-1]: plans then predict rounds, time and energy to it.")
 
 
 class NodeSpec(_Strict):
@@ -213,6 +220,7 @@ class ScenarioSpec(_Strict):
     nodes: list[NodeSpec] = Field(min_length=1)
     links: list[LinkSpec] = Field(default_factory=list)
     channels: list[ChannelSpec] = Field(default_factory=list)
-    objective: Literal["latency", "energy"] | Weights = "latency"
+    objective: Literal["latency", "energy", "time_to_target", "energy_to_target"] | Weights = "latency"
     constraints: ConstraintsSpec = Field(default_factory=ConstraintsSpec)
     paradigms: ParadigmsSpec = Field(default_factory=ParadigmsSpec)
+

@@ -24,7 +24,8 @@ from .scenario import Scenario
 from .variants import grid, read, resolve, variant
 
 RESULT_COLUMNS = ["paradigm", "method", "kind", "status", "round_latency_s", "energy_j", "device_energy_j",
-                  "comm_bytes", "samples_per_round", "objective", "objective_per_sample", "feasible", "why"]
+                  "comm_bytes", "samples_per_round", "epoch_time_s", "epoch_energy_j", "accuracy", "rounds_to_target",
+                  "time_to_target_s", "energy_to_target_j", "objective", "objective_per_sample", "feasible", "why"]
 
 
 # ---------------------------------------------------------------- planning one point
@@ -38,7 +39,7 @@ def plan_point(scn: Scenario, values: dict, names: list[str], methods: str = "al
         return [{**values, "paradigm": n, "method": "", "kind": "", "status": "invalid", "feasible": False,
                  "why": str(e)} for n in names]
     rows = []
-    obj = v.spec.objective
+    obj = cm.objective
     for n in names:
         para = paradigms.get(n)
         best = para.fastest or para.default
@@ -47,16 +48,35 @@ def plan_point(scn: Scenario, values: dict, names: list[str], methods: str = "al
         for m in ms:
             row = {**values, "paradigm": n, "method": m, "kind": para.solvers[m].kind}
             try:
-                sol = para.solvers[m].fn(cm)
-                c = para.cost(cm, sol.decisions)
+                if cm.to_target and m == best:
+                    sol, c = para.best_to_target(cm, m)
+                else:
+                    sol = para.solvers[m].fn(cm)
+                    c = para.cost(cm, sol.decisions)
                 row.update(status=sol.status, round_latency_s=c.round_latency, energy_j=c.energy,
                            device_energy_j=c.device_energy, comm_bytes=c.comm_bytes, samples_per_round=c.samples,
+                           epoch_time_s=c.epoch_latency, epoch_energy_j=c.epoch_energy,
                            objective=c.objective(obj), objective_per_sample=c.objective(obj) / c.samples,
                            feasible=c.feasible, why="; ".join(c.violations))
+                row.update(_to_target(v, para, cm, sol.decisions, c))
             except (InfeasibleError, PlanError) as e:
                 row.update(status="infeasible", feasible=False, why=str(e))
             rows.append(row)
     return rows
+
+
+def _to_target(scn: Scenario, para, cm: CostModel, decisions: dict, c) -> dict:
+    """A row's accuracy columns from the scenario's curves (none without curves; a point whose
+    variant the curves do not fit, e.g. another batch size, says why instead)."""
+    if scn.spec.training.convergence is None:
+        return {}
+    from .curves import predictions
+    try:
+        pr = predictions(scn, para.name, para.configuration(cm, decisions), c.round_latency, c.energy, c.samples)
+    except ScenarioError as e:
+        return {"why": f"no accuracy prediction: {e.message}"}
+    return {"accuracy": (pr.get("accuracy") or {}).get("value"), "rounds_to_target": pr.get("rounds_to_target"),
+            "time_to_target_s": pr.get("time_to_target_s"), "energy_to_target_j": pr.get("energy_to_target_j")}
 
 
 _WORKER_SCN: Scenario | None = None
@@ -93,15 +113,43 @@ class SweepResult:
         idx = t.groupby(self.varied + ["paradigm"], dropna=False).objective.idxmin()
         return t.loc[idx].reset_index(drop=True)
 
+    @property
+    def ranking(self) -> str:
+        """The column winners are picked on: time (energy) to the target accuracy when the scenario
+        has curves and a target, else the objective per training sample (paradigms process
+        different numbers of samples per round: dsgd one device's batches, the others every
+        device's), never a raw per-round figure."""
+        t = self.table
+        if "time_to_target_s" in t and t.time_to_target_s.notna().any():
+            return "energy_to_target_j" if self.objective in ("energy", "energy_to_target") else "time_to_target_s"
+        return "objective_per_sample"
+
+    @property
+    def ranking_label(self) -> str:
+        return {"time_to_target_s": "time to the target accuracy (s)",
+                "energy_to_target_j": "energy to the target accuracy (J)"}.get(
+            self.ranking, {"latency": "time per epoch (s)", "energy": "energy per epoch (J)"}.get(
+                self.objective, "weighted objective per training sample"))
+
+    def shown(self, df: pd.DataFrame) -> pd.Series:
+        """The ranking quantity of rows, per epoch where it is a per-sample objective."""
+        if self.ranking != "objective_per_sample":
+            return pd.to_numeric(df[self.ranking], errors="coerce")
+        if self.objective in ("latency", "energy"):
+            return pd.to_numeric(df["epoch_time_s" if self.objective == "latency" else "epoch_energy_j"],
+                                 errors="coerce")
+        return df.objective_per_sample
+
     def winners(self) -> pd.DataFrame:
-        """The winning paradigm at each point, on the objective per training sample (paradigms
-        process different numbers of samples per round: dsgd one device's batches, the others
-        every device's)."""
+        """The winning paradigm at each point (on `ranking`)."""
         b = self.best()
         if b.empty:
             return b
-        idx = b.groupby(self.varied, dropna=False).objective_per_sample.idxmin()
-        return b.loc[idx, self.varied + ["paradigm", "method", "objective", "objective_per_sample"]].reset_index(drop=True)
+        key = self.ranking
+        b = b.assign(_k=pd.to_numeric(b[key], errors="coerce").fillna(np.inf))
+        idx = b.groupby(self.varied, dropna=False)._k.idxmin()
+        cols = self.varied + ["paradigm", "method", "objective", key]
+        return b.loc[idx, list(dict.fromkeys(cols))].reset_index(drop=True)
 
 
 def sweep(scn: Scenario, varies: list[tuple[str, list]], names: list[str] | None = None, methods: str = "all",
@@ -221,10 +269,9 @@ def sweep_plots(res: SweepResult, out_dir) -> list:
         fig, ax = plt.subplots(figsize=(7, 4))
         for name, g in sl.groupby("paradigm"):
             g = g.sort_values(path)
-            ax.plot(_numeric(g[path]), g.objective, "o-", label=name)
+            ax.plot(_numeric(g[path]), res.shown(g), "o-", label=name)
         ax.set_xlabel(path)
-        ax.set_ylabel({"latency": "round latency (s)", "energy": "energy per round (J)"}.get(res.objective,
-                                                                                             "weighted objective"))
+        ax.set_ylabel(res.ranking_label)
         ax.set_yscale("log")
         if _spread(sl[path]):
             ax.set_xscale("log")
@@ -258,7 +305,7 @@ def sweep_plots(res: SweepResult, out_dir) -> list:
         ax.set_ylabel(b)
         handles = [plt.Line2D([], [], marker="s", ls="", color=sc.cmap(sc.norm(colour[n])), label=n) for n in names]
         ax.legend(handles=handles, fontsize=8)
-    ax.set_title("which paradigm wins where (objective per training sample)")
+    ax.set_title(f"which paradigm wins where ({res.ranking_label})")
     fig.tight_layout()
     f = out / "sweep-winners.png"
     fig.savefig(f, dpi=110)
@@ -278,7 +325,8 @@ def _spread(s: pd.Series) -> bool:
 
 # ---------------------------------------------------------------- capacity
 
-METRICS = ("round_latency_s", "energy_j", "device_energy_j", "comm_bytes", "training_latency_s")
+METRICS = ("round_latency_s", "energy_j", "device_energy_j", "comm_bytes", "training_latency_s", "epoch_time_s",
+           "epoch_energy_j", "time_to_target_s", "energy_to_target_j", "rounds_to_target")
 
 
 @dataclass
@@ -300,9 +348,13 @@ def _metric(scn: Scenario, path: str, value, paradigm: str, method: str | None, 
         p = paradigms.get(paradigm).solve(CostModel(v), method)
     except InfeasibleError:
         return math.inf
-    if metric == "training_latency_s":
-        return p.predicted["training_latency_s"]
-    return p.predicted[metric] if p.feasible or metric != "round_latency_s" else math.inf
+    v = p.predicted.get(metric)
+    if v is None:                          # a target the plan never reaches
+        if metric in ("time_to_target_s", "energy_to_target_j", "rounds_to_target") and "accuracy" not in p.predicted:
+            raise PlanError(f"--target {metric} needs learning curves: set training.convergence and "
+                            "training.target_accuracy in the scenario")
+        return math.inf
+    return float(v) if p.feasible or metric != "round_latency_s" else math.inf
 
 
 def capacity(scn: Scenario, target: tuple[str, float], path: str, paradigm: str = "psl", method: str | None = None,
@@ -373,9 +425,14 @@ def capacity(scn: Scenario, target: tuple[str, float], path: str, paradigm: str 
 PARETO_PARADIGMS = ("psl", "sl", "fpl")
 
 
-def pareto(scn: Scenario, paradigm: str = "psl", points: int = 12) -> pd.DataFrame:
+def pareto(scn: Scenario, paradigm: str = "psl", points: int = 12, to_target: bool = False) -> pd.DataFrame:
     """The latency-energy front by epsilon-constraint: minimise energy subject to
-    max_round_latency = eps for eps between the least-latency and the least-energy plans."""
+    max_round_latency = eps for eps between the least-latency and the least-energy plans. With
+    `to_target`, the axes are time and energy to the target accuracy (the plans' rounds to the
+    target from the scenario's learning curves), and dominance is judged on them."""
+    if to_target and (scn.spec.training.convergence is None or scn.spec.training.target_accuracy is None):
+        raise PlanError("a front to the target accuracy needs learning curves: set training.convergence and "
+                        "training.target_accuracy in the scenario")
     if paradigm not in PARETO_PARADIGMS:
         raise PlanError(f"pareto needs a paradigm whose solver minimises energy under a latency cap: "
                         f"{', '.join(PARETO_PARADIGMS)} (not {paradigm})")
@@ -389,6 +446,8 @@ def pareto(scn: Scenario, paradigm: str = "psl", points: int = 12) -> pd.DataFra
         except InfeasibleError:
             return None
 
+    if scn.spec.objective in ("time_to_target", "energy_to_target"):
+        scn = variant(scn, {"objective": "latency"})   # the front's plans are chosen per round
     fast = solve({"objective": "latency", "constraints.max_round_latency": None})
     green = solve({"objective": "energy", "constraints.max_round_latency": None})
     if fast is None or green is None:
@@ -400,35 +459,41 @@ def pareto(scn: Scenario, paradigm: str = "psl", points: int = 12) -> pd.DataFra
             p = solve({"objective": "energy", "constraints.max_round_latency": float(eps)})
             if p is not None and p.feasible:
                 rows.append(_front_row(p, f"energy, latency <= {eps:.4g} s"))
-    df = pd.DataFrame(rows).drop_duplicates(subset=["round_latency_s", "energy_j"])
-    keep = [not _dominated(r, df) for _, r in df.iterrows()]
-    return df[keep].sort_values("round_latency_s").reset_index(drop=True)
+    df = pd.DataFrame(rows)
+    x, y = ("time_to_target_s", "energy_to_target_j") if to_target else ("round_latency_s", "energy_j")
+    df = df[df[x].notna() & df[y].notna()].drop_duplicates(subset=[x, y])
+    if df.empty:
+        raise InfeasibleError(f"no {paradigm} plan reaches the target accuracy "
+                              f"{scn.spec.training.target_accuracy:.0%} (the curves level off below it)")
+    keep = [not _dominated(r, df, x, y) for _, r in df.iterrows()]
+    return df[keep].sort_values(x).reset_index(drop=True)
 
 
 def _front_row(p, how: str) -> dict:
     pr = p.predicted
     return {"round_latency_s": pr["round_latency_s"], "energy_j": pr["energy_j"],
-            "device_energy_j": pr["device_energy_j"], "comm_bytes": pr["comm_bytes"], "feasible": p.feasible,
-            "how": how, "plan": p}
+            "device_energy_j": pr["device_energy_j"], "comm_bytes": pr["comm_bytes"],
+            "time_to_target_s": pr.get("time_to_target_s"), "energy_to_target_j": pr.get("energy_to_target_j"),
+            "feasible": p.feasible, "how": how, "plan": p}
 
 
-def _dominated(r, df) -> bool:
-    better = (df.round_latency_s <= r.round_latency_s) & (df.energy_j <= r.energy_j) & \
-        ((df.round_latency_s < r.round_latency_s) | (df.energy_j < r.energy_j))
+def _dominated(r, df, x: str = "round_latency_s", y: str = "energy_j") -> bool:
+    better = (df[x] <= r[x]) & (df[y] <= r[y]) & ((df[x] < r[x]) | (df[y] < r[y]))
     return bool(better.any())
 
 
-def pareto_plot(front: pd.DataFrame, path, title: str = "") -> None:
+def pareto_plot(front: pd.DataFrame, path, title: str = "", to_target: bool = False) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    x, y = ("time_to_target_s", "energy_to_target_j") if to_target else ("round_latency_s", "energy_j")
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(front.round_latency_s, front.energy_j, "o-")
+    ax.plot(front[x], front[y], "o-")
     for _, r in front.iterrows():
         if r.how.startswith("least"):
-            ax.annotate(r.how, (r.round_latency_s, r.energy_j), fontsize=8, xytext=(4, 4), textcoords="offset points")
-    ax.set_xlabel("round latency (s)")
-    ax.set_ylabel("energy per round (J)")
+            ax.annotate(r.how, (r[x], r[y]), fontsize=8, xytext=(4, 4), textcoords="offset points")
+    ax.set_xlabel("time to the target accuracy (s)" if to_target else "round latency (s)")
+    ax.set_ylabel("energy to the target accuracy (J)" if to_target else "energy per round (J)")
     ax.set_title(title or "latency-energy front")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

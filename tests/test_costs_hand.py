@@ -68,19 +68,20 @@ def test_fl(cm):
 def test_sl(cm):
     cut = 1
     order = ["d0", "d1"]
+    hand = 2 * WT[cut]             # the client part with SGD's momentum, handed on
     contrib, E = {}, 0.0
     for k, d in enumerate(order):
         nxt = order[(k + 1) % 2]
         it = B * F[cut] / DEV[d]["f"] + t(d, B * (OUT[cut] + LABEL), 1) + B * (F[3] - F[cut]) / FS + t(d, B * OUT[cut], 1)
-        contrib[d] = TAU * it + t(d, WT[cut], 1) + t(nxt, WT[cut], 1)
-        up = TAU * B * (OUT[cut] + LABEL) + WT[cut]
-        dn = TAU * B * OUT[cut] + WT[cut]
+        contrib[d] = TAU * it + t(d, hand, 1) + t(nxt, hand, 1)
+        up = TAU * B * (OUT[cut] + LABEL) + hand
+        dn = TAU * B * OUT[cut] + hand
         E += DEV[d]["p"] * TAU * B * F[cut] / DEV[d]["f"] + radio(d, up, dn, 1)
         E += PS * TAU * B * (F[3] - F[cut]) / FS
     c = C.sl(cm, cut)
     close(c.round_latency, sum(contrib.values()))
     close(c.energy, E)
-    assert c.comm_bytes == pytest.approx(2 * (TAU * B * (2 * OUT[cut] + LABEL) + 2 * WT[cut]))
+    assert c.comm_bytes == pytest.approx(2 * (TAU * B * (2 * OUT[cut] + LABEL) + 2 * hand))
     # memory: device 3 Wt(c) + b A(c)
     assert c.nodes.loc["d0", "memory_bytes"] == 3 * WT[cut] + B * ACT[cut]
 

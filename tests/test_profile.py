@@ -14,7 +14,8 @@ from models.zoo import build
 from planner.errors import ScenarioError
 
 SMALL = {"fpl_cnn": (1, 28, 28), "lenet5": (1, 8, 8), "mlp": (1, 8, 8), "vgg11": (3, 32, 32), "vgg16": (3, 32, 32),
-         "vgg19": (1, 8, 8), "resnet18": (3, 32, 32), "mobilenetv2": (3, 32, 32)}
+         "vgg19": (1, 8, 8), "resnet18": (3, 32, 32), "mobilenetv2": (3, 32, 32),
+         "cnn1d": (1, 1, 40)}
 
 
 def test_conv_and_linear_flops_match_formulas():

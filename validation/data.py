@@ -154,8 +154,11 @@ def _shape_to(x: torch.Tensor, shape) -> torch.Tensor:
 
 def split_across(y: torch.Tensor, sizes: list[int], iid: bool = True, alpha: float = 0.5,
                  seed: int = 0) -> list[np.ndarray]:
-    """Indices of each device's shard: `sizes[i]` samples (drawn without replacement while they
-    last), IID or non-IID with class proportions from Dirichlet(alpha) per device."""
+    """Indices of each device's shard: `sizes[i]` samples drawn without replacement, IID, or
+    non-IID with class proportions from Dirichlet(alpha) per device, drawn as asked: a device
+    whose classes have run out gets fewer samples (never other classes in their place; see
+    `split_summary` for what each device really holds). More samples asked than the data set
+    has are scaled down in proportion."""
     rng = np.random.default_rng(seed)
     n = len(y)
     yy = y.numpy()
@@ -177,13 +180,36 @@ def split_across(y: torch.Tensor, sizes: list[int], iid: bool = True, alpha: flo
         want = rng.multinomial(s, p)
         idx = []
         for c, k in zip(classes, want):
-            take = pools[c][:k]
+            idx += pools[c][:k]
             pools[c] = pools[c][k:]
-            idx += take
-        while len(idx) < s:  # a class ran out: fill from what is left
-            c = max(pools, key=lambda c: len(pools[c]))
-            if not pools[c]:
-                break
-            idx.append(pools[c].pop())
         out.append(np.sort(np.array(idx, dtype=int)))
     return out
+
+
+def split_summary(y: torch.Tensor, devices: list[str], shards: list[np.ndarray], asked: list[int]) -> list[dict]:
+    """What each device really holds: samples (and how many were asked), classes present, and the
+    share of its largest class."""
+    yy = y.numpy()
+    k = int(yy.max()) + 1 if len(yy) else 0
+    rows = []
+    for d, ix, want in zip(devices, shards, asked):
+        counts = np.bincount(yy[ix], minlength=k) if len(ix) else np.zeros(k, int)
+        rows.append({"device": d, "samples": int(len(ix)), "asked": int(want),
+                     "classes": int(np.count_nonzero(counts)),
+                     "largest_class_share": float(counts.max() / max(len(ix), 1)),
+                     "class_shares": [round(float(c) / max(len(ix), 1), 4) for c in counts]})
+    return rows
+
+
+def split_kind(iid: bool, alpha: float) -> str:
+    return "IID" if iid else f"Dirichlet({alpha:g})"
+
+
+def describe_split(rows: list[dict], kind: str) -> str:
+    """One line: the split and, per device, samples held and its largest class share."""
+    short = [r for r in rows if r["samples"] < r["asked"]]
+    parts = [f"{r['device']} {r['samples']}" + (f"/{r['asked']}" if r["samples"] < r["asked"] else "") +
+             f" ({r['classes']} classes, largest {r['largest_class_share']:.0%})" for r in rows[:6]]
+    more = f", ... ({len(rows)} devices)" if len(rows) > 6 else ""
+    note = f"; {len(short)} device(s) hold fewer samples than asked (their classes ran out)" if short else ""
+    return f"data split {kind}: " + ", ".join(parts) + more + note

@@ -212,12 +212,17 @@ class _Program:
         compute = 0.0
         dev = e.devices[i]
         self.down_s, self.sync_down_s = 0.0, 0.0
+        e.begin_round()
         if par == "sl":
-            if i > 0 or r > 0:   # the client part arrives from the previous device
-                self.sync_down_s += self._recv_head(e.head)
-            for _ in range(self.cm.tau):
-                compute += self._device_step(dev, e.head, e.opt_dev[i], split=True)
-            self._send_params(e.head, 0)
+            from .partition import pack_client, unpack_client
+            tau, n = self.cm.tau, len(e.devices)
+            if i > 0 or r > 0:   # the client part (weights and optimizer state) arrives from the previous device
+                vec, t = self.wire.recv(0)
+                unpack_client(e.head, e.opt_head, vec, (r * n + i) * tau)
+                self.sync_down_s += t
+            for _ in range(tau):
+                compute += self._device_step(dev, e.head, e.opt_head, split=True)
+            self.wire.send(pack_client(e.head, e.opt_head), 0)
         elif par == "pel":
             masks = e.masks()
             mask = next(masks[gi] for gi, g in enumerate(e.groups) if i in g)
@@ -301,16 +306,17 @@ class _Program:
         self._msgs = []                            # (device, up bytes, down bytes, measured up s)
         losses, srv_host, sync_up = [], [0.0] * n, [0.0] * n
         synced = [False] * n
+        e.begin_round()
         if par == "sl":
+            from .partition import pack_client, unpack_client
             for i in range(n):
                 src = i + 1
-                if i > 0 or r > 0:
-                    self._send_params(e.head, src)   # the client part handed on to device i
+                if i > 0 or r > 0:   # the client part handed on to device i
+                    self.wire.send(pack_client(e.head, e.opt_head), src)
                 for _ in range(cm.tau):
                     losses.append(self._serve(src, e.tail, [e.opt_srv], srv_host, i, e.cut > 0))
-                flat, sync_up[i] = self.wire.recv(src)
-                if flat.numel():
-                    set_flat(e.head, flat)
+                vec, sync_up[i] = self.wire.recv(src)
+                unpack_client(e.head, e.opt_head, vec, (r * n + i + 1) * cm.tau)
                 synced[i] = True
         elif par == "pel":
             masks, glob = e.masks(), flat_params(e.model)
@@ -412,7 +418,7 @@ class _Program:
             for b in dn:
                 meter.send(e.R, i, b, False, share[i], dev, "downlink", per_dn if shaped else None)
             if par == "sl":
-                wb = sum(p.numel() * p.element_size() for p in e.head.parameters())
+                wb = e.handoff_bytes()
                 meter.send(e.R, i, wb, True, 1.0, dev, "handoff", sync_up[i] if shaped else None)
                 nxt = (i + 1) % n
                 meter.send(e.R, nxt, wb, False, 1.0, dev, "handoff", stats[nxt][4] if shaped else None)
@@ -626,7 +632,8 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
     from planner.errors import PlanError
     from planner.scenario import load_scenario
 
-    from .runner import RunResult, _bar, _calibrate, make_job
+    from .data import split_kind
+    from .runner import RunResult, _bar, _calibrate, accuracy_curve, make_job, predicted_accuracy
 
     if plan.paradigm not in SUPPORTED:
         raise PlanError(f"the distributed executor runs {', '.join(SUPPORTED)}; run {plan.paradigm} with "
@@ -634,6 +641,8 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
     scn = load_scenario(scenario_path)
     job, cm, _ = make_job(scn, plan, seed)
     rounds = rounds or scn.spec.training.rounds
+    curve = accuracy_curve(scn, plan, cm, job.decisions)
+    spr = float(plan.predicted.get("samples_per_round") or 0.0) or None
     with one_torch_thread():
         host_rate = _calibrate(job, cm)
     if plan.paradigm == "dsgd":
@@ -698,7 +707,7 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
             if msg is not None and msg[0] == "round":
                 _, r, row, nodes, events = msg
                 row = {"round": r, **row, "predicted_round_latency_s": plan.predicted["round_latency_s"],
-                       "predicted_comm_bytes": plan.predicted["comm_bytes"]}
+                       "predicted_comm_bytes": plan.predicted["comm_bytes"], **predicted_accuracy(curve, r, spr)}
                 rows.append(row)
                 for nr in nodes:
                     nr["round"] = r
@@ -746,7 +755,9 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
             net.close()
     return RunResult(plan, pd.DataFrame(rows), pd.DataFrame(node_rows), events, host_rate,
                      "distributed" + (" (shaped)" if shaped else ""),
-                     {"framing_bytes": int(sum(r.get("framing_bytes", 0) for r in rows))})
+                     {"framing_bytes": int(sum(r.get("framing_bytes", 0) for r in rows)), "split": job.split,
+                      "client_state": scn.spec.training.client_state,
+                      "split_kind": split_kind(scn.spec.training.iid, scn.spec.training.dirichlet_alpha)})
 
 
 if __name__ == "__main__":   # torchrun / manual start on real machines: python -m validation.distributed JOB.json

@@ -42,7 +42,7 @@ class Shard:
     """A device's samples: shuffled each epoch, batches drawn in order, reproducible."""
 
     def __init__(self, ds: Dataset, idx: np.ndarray, seed: int):
-        self.ds, self.idx = ds, np.asarray(idx, int)
+        self.ds, self.idx, self.seed = ds, np.asarray(idx, int), seed
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(self.idx)
         self.pos = 0
@@ -75,6 +75,8 @@ class Job:
     ds: Dataset
     shards: dict
     seed: int
+    split: list = None          # per device: samples held, asked, classes (data.split_summary)
+    coverage: float = 1.0       # share of test samples whose class the training data holds
 
     @property
     def spec(self):
@@ -154,6 +156,14 @@ class Engine:
         """Run one round; returns (mean training loss, measured round latency)."""
         raise NotImplementedError
 
+    def begin_round(self) -> None:
+        """Called by every executor before a round: with `training.client_state: reset` (FedAvg as
+        published) each client starts the round with a fresh optimizer state."""
+
+    @property
+    def reset_clients(self) -> bool:
+        return self.job.spec.training.client_state == "reset"
+
     def evaluate(self) -> tuple[float, float]:
         raise NotImplementedError
 
@@ -202,8 +212,17 @@ class ReplicaEngine(Engine):
         if alpha is None:
             alpha = np.array([1.0 / self.servers.count(s) for s in self.servers])
         self.alpha = np.asarray(alpha, float)
+        self._client_optimizers()
+
+    def _client_optimizers(self):
+        """Per device: the optimizer of its part and of its part on the server (both client state:
+        the server-side parts are averaged with the rest at the end of every round)."""
         self.opt_dev = [self.job.optimizer(self.rep.head(i).parameters()) for i in range(len(self.devices))]
         self.opt_srv = [self.job.optimizer(self.rep.tail(i).parameters()) for i in range(len(self.devices))]
+
+    def begin_round(self):
+        if self.reset_clients:
+            self._client_optimizers()
 
     def modules(self):
         return {f"replica{i}": self.rep.model(i) for i in range(len(self.devices))}
@@ -228,6 +247,7 @@ class ReplicaEngine(Engine):
                           self.share[i], self.alpha[i], has_head=c > 0)
 
     def round(self, meter):
+        self.begin_round()
         losses = []
         for _ in range(self.cm.tau):
             for i in range(len(self.devices)):
@@ -267,22 +287,27 @@ class SLEngine(Engine):
         self.tail = nn.Sequential(*[copy.deepcopy(u) for u in ug.units[self.cut:]])
         self.server = d["server"]
         self.R = cm.routes(self.devices, [self.server] * len(self.devices), concurrent=False)
-        # each device keeps its own optimizer state for the client part (only weights travel)
-        self.opt_dev = [self.job.optimizer(self.head.parameters()) for _ in self.devices]
+        # the client part travels with its optimizer state, so the devices in turn train one model
+        # exactly as SGD on their batches in that order would (DESIGN.md's oracle)
+        self.opt_head = self.job.optimizer(self.head.parameters())
+        self.opt_dev = [self.opt_head] * len(self.devices)
         self.opt_srv = self.job.optimizer(self.tail.parameters())
 
     def modules(self):
         return {"head": self.head, "tail": self.tail}
 
     def optimizers(self):
-        out = {f"dev{i}": o for i, o in enumerate(self.opt_dev)}
-        out["srv"] = self.opt_srv
-        return out
+        return {"head": self.opt_head, "srv": self.opt_srv}
+
+    def handoff_bytes(self) -> int:
+        """What passes from device to device: the client part's weights and optimizer state."""
+        from .partition import optimizer_state
+        return tensor_bytes(*self.head.parameters(), optimizer_state(self.opt_head, list(self.head.parameters())))
 
     def round(self, meter):
         losses = []
         n = len(self.devices)
-        wb = sum(p.numel() * p.element_size() for p in self.head.parameters())
+        wb = self.handoff_bytes()
         for i, dev in enumerate(self.devices):
             for _ in range(self.cm.tau):
                 x, y = self.job.shards[dev].next(self.job.batch(dev))
@@ -315,9 +340,17 @@ class FPLEngine(Engine):
         self.share = np.asarray(d["share"], float)
         n = len(self.devices)
         self.alpha = np.full(n, 1.0 / n) if d.get("alpha") is None else np.asarray(d["alpha"], float)
-        self.opt_branch = [self.job.optimizer(p for u in b for p in u.parameters()) for b in self.fm.branches]
+        self._branch_optimizers()
         self.opt_junction = {g: self.job.optimizer(m.parameters()) for g, m in self.fm.junction.items()}
         self.opt_trunk = self.job.optimizer(p for u in self.fm.trunk for p in u.parameters())
+
+    def _branch_optimizers(self):
+        """The devices' branch optimizers (client state); the junction and trunk keep theirs."""
+        self.opt_branch = [self.job.optimizer(p for u in b for p in u.parameters()) for b in self.fm.branches]
+
+    def begin_round(self):
+        if self.reset_clients:
+            self._branch_optimizers()
 
     def modules(self):
         out = {f"branch{i}": nn.Sequential(*b) for i, b in enumerate(self.fm.branches)}
@@ -332,6 +365,7 @@ class FPLEngine(Engine):
         return out
 
     def round(self, meter):
+        self.begin_round()
         losses = []
         trunk = nn.Sequential(*self.fm.trunk)
         for _ in range(self.cm.tau):
@@ -543,19 +577,22 @@ class PELEngine(Engine):
 ENGINES = {"fl": FLEngine, "sl": SLEngine, "psl": PSLEngine, "fpl": FPLEngine, "dsgd": DSGDEngine, "pel": PELEngine}
 
 
-def train_centralized(job: Job, steps: int, batch: int) -> tuple[float, float, float]:
-    """The whole model trained on all the devices' samples pooled, `steps` SGD steps of `batch`:
-    the reference for accuracy and for the overhead of partitioned training.
+def train_centralized(job: Job, steps: int) -> tuple[float, float, float]:
+    """The whole model trained by SGD on the devices' batches in split learning's order (each
+    device in turn for its local iterations, then the next), `steps` batches: the reference for
+    accuracy (sl equals it exactly) and for the overhead of partitioned training.
     Returns (test accuracy, test loss, wall seconds)."""
     import time
     model = job.model()
     opt = job.optimizer(model.parameters())
-    idx = np.concatenate([s.idx for s in job.shards.values()])
-    shard = Shard(job.ds, idx, job.seed)
+    devices = list(job.shards)
+    shards = {d: Shard(job.ds, s.idx, s.seed) for d, s in job.shards.items()}   # fresh: the same draws
+    tau = job.cm.tau
     with one_torch_thread():            # as the partitioned runs: one thread, comparable times
         t0 = time.perf_counter()
-        for _ in range(steps):
-            x, y = shard.next(batch)
+        for k in range(steps):
+            dev = devices[(k // tau) % len(devices)]
+            x, y = shards[dev].next(job.batch(dev))
             opt.zero_grad(set_to_none=True)
             LOSS(model(x), y).backward()
             opt.step()

@@ -146,3 +146,44 @@ def block_mask(P: int, start: int, length: int) -> torch.Tensor:
         m[start:] = True
         m[: end - P] = True
     return m
+
+
+def optimizer_state(opt, params: list) -> torch.Tensor:
+    """The optimizer's per-parameter state (SGD's momentum; Adam's two moments) as one flat
+    vector, zeros where a buffer does not exist yet: what travels with a handed-on client part."""
+    keys = ("exp_avg", "exp_avg_sq") if isinstance(opt, torch.optim.Adam) else ("momentum_buffer",)
+    parts = []
+    for key in keys:
+        for p in params:
+            buf = opt.state.get(p, {}).get(key) if opt is not None else None
+            parts.append((buf if buf is not None else torch.zeros_like(p)).detach().reshape(-1))
+    return torch.cat(parts) if parts else torch.zeros(0)
+
+
+def set_optimizer_state(opt, params: list, vec: torch.Tensor, steps: float | None = None) -> None:
+    """Load a vector of `optimizer_state` into the optimizer (Adam also gets its step count)."""
+    adam = isinstance(opt, torch.optim.Adam)
+    keys = ("exp_avg", "exp_avg_sq") if adam else ("momentum_buffer",)
+    k = 0
+    for key in keys:
+        for p in params:
+            n = p.numel()
+            opt.state.setdefault(p, {})[key] = vec[k:k + n].view_as(p).clone()
+            k += n
+    if adam:
+        for p in params:
+            opt.state[p]["step"] = torch.tensor(float(steps or 0.0))
+
+
+def pack_client(module: nn.Module, opt) -> torch.Tensor:
+    """A handed-on client part as one vector: its weights, then its optimizer state."""
+    return torch.cat([flat_params(module), optimizer_state(opt, list(module.parameters()))])
+
+
+def unpack_client(module: nn.Module, opt, vec: torch.Tensor, steps: float) -> None:
+    """Load a `pack_client` vector; `steps` is the optimizer's step count so far (Adam needs it,
+    and both ends know it: every device steps its local iterations per turn)."""
+    params = list(module.parameters())
+    n = sum(p.numel() for p in params)
+    set_flat(module, vec[:n])
+    set_optimizer_state(opt, params, vec[n:], steps)

@@ -57,7 +57,12 @@ def curves(rounds, path: Path, title: str = "") -> None:
     axes[0].plot(r, rounds.test_loss, label="test")
     axes[0].set_title("loss")
     axes[0].legend()
-    axes[1].plot(r, 100 * rounds.test_accuracy)
+    axes[1].plot(r, 100 * rounds.test_accuracy, "o-", ms=3, label="measured")
+    if "predicted_accuracy" in rounds and rounds.predicted_accuracy.notna().any():
+        axes[1].plot(r, 100 * rounds.predicted_accuracy, "--", color="#C44E52", label="predicted")
+        axes[1].fill_between(r, 100 * rounds.predicted_accuracy_low, 100 * rounds.predicted_accuracy_high,
+                             color="#C44E52", alpha=0.15, label="90% band")
+        axes[1].legend()
     axes[1].set_title("test accuracy (%)")
     axes[2].plot(r, rounds.round_latency_s, "o-", label="measured")
     axes[2].plot(r, rounds.predicted_round_latency_s, "--", label="predicted")

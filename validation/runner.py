@@ -4,7 +4,6 @@ checkpoint every round (a run resumes from the last one); report predicted again
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from planner.errors import PlanError, ScenarioError
 from planner.plan import Plan
 from planner.scenario import Scenario
 
-from .data import load, split_across
+from .data import load, split_across, split_kind, split_summary
 from .engines import ENGINES, Job, Shard
 from .meters import RoundMeter, calibrate_host
 
@@ -66,20 +65,91 @@ def phase_table(scn: Scenario, plan: Plan, events: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+SUMMARY_COLUMNS = ["quantity", "unit", "predicted", "measured", "error", "error_kind", "ratio"]
+
+
 def summarize(plan: Plan, rounds: pd.DataFrame) -> pd.DataFrame:
+    """Predicted against measured: per-round costs (median over rounds, error the median relative
+    error per round), the final accuracy (error in points) and the rounds to the target.
+    `ratio` is predicted / measured, so an under-prediction by 10x reads 0.1."""
     pr = plan.predicted
-    med = lambda c: float(np.median(rounds[c])) if len(rounds) else float("nan")  # noqa: E731
-    rel = np.abs(rounds.round_latency_s - pr["round_latency_s"]) / rounds.round_latency_s
-    rows = [
-        ("round latency (s)", pr["round_latency_s"], med("round_latency_s"), float(np.median(rel)) if len(rel) else np.nan),
-        ("energy per round (J)", pr["energy_j"], med("energy_j"), None),
-        ("device energy per round (J)", pr["device_energy_j"], med("device_energy_j"), None),
-        ("bytes per round", pr["comm_bytes"], med("comm_bytes"), None),
-    ]
-    df = pd.DataFrame(rows, columns=["quantity", "predicted", "measured (median)", "median |pred-meas|/meas"])
-    fill = (df.predicted - df["measured (median)"]).abs() / df["measured (median)"].abs()
-    df["median |pred-meas|/meas"] = df["median |pred-meas|/meas"].fillna(fill)
-    return df
+    n = len(rounds)
+    med = lambda c: float(np.median(rounds[c])) if n else float("nan")  # noqa: E731
+    rows = []
+
+    def cost_row(name, unit, key, col, per_round_error=False):
+        p, m = pr.get(key), med(col)
+        if p is None:
+            return
+        if per_round_error and n:
+            err = float(np.median(np.abs(rounds[col] - p) / rounds[col]))
+        else:
+            err = abs(p - m) / abs(m) if m else float("nan")
+        rows.append([name, unit, float(p), m, err, "relative", float(p) / m if m else float("nan")])
+
+    cost_row("round latency", "s", "round_latency_s", "round_latency_s", per_round_error=True)
+    cost_row("energy per round", "J", "energy_j", "energy_j")
+    cost_row("device energy per round", "J", "device_energy_j", "device_energy_j")
+    cost_row("bytes per round", "B", "comm_bytes", "comm_bytes")
+    if n and "predicted_accuracy" in rounds and rounds.predicted_accuracy.notna().any():
+        last = rounds.iloc[-1]
+        p, m = float(last.predicted_accuracy), float(last.test_accuracy)
+        rows.append([f"accuracy after round {int(last['round'])}", "%", 100 * p, 100 * m, 100 * abs(p - m), "points",
+                     p / m if m else float("nan")])
+        target = pr.get("target_accuracy")
+        if target is not None:
+            reached = rounds[rounds.test_accuracy >= target]
+            meas = float(reached["round"].iloc[0]) if len(reached) else float("nan")
+            pred = pr.get("rounds_to_target")
+            pred = float(pred) if pred is not None else float("nan")
+            rows.append([f"rounds to {target:.0%}", "rounds", pred, meas,
+                         abs(pred - meas) / meas if meas == meas and pred == pred else float("nan"), "relative",
+                         pred / meas if meas == meas and pred == pred else float("nan")])
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def summary_text(df: pd.DataFrame) -> pd.DataFrame:
+    """The summary in words and human units (for the console and the report)."""
+    from planner.units import fmt_si
+
+    def val(x, unit):
+        if x != x:
+            return "not reached" if unit == "rounds" else ""
+        if unit == "%":
+            return f"{x:.1f}%"
+        if unit == "rounds":
+            return f"{x:.0f}"
+        return fmt_si(x, unit, binary=False)
+
+    rows = []
+    for _, r in df.iterrows():
+        if r.error != r.error:
+            err = ""
+        elif r.error_kind == "points":
+            err = f"{r.error:.1f} points"
+        else:
+            err = f"{100 * r.error:.1f}%"
+        ratio = "" if r.ratio != r.ratio else f"{r.ratio:.2f}x"
+        rows.append({"quantity": r.quantity, "predicted": val(r.predicted, r.unit), "measured": val(r.measured, r.unit),
+                     "error": err, "predicted / measured": ratio})
+    return pd.DataFrame(rows, columns=["quantity", "predicted", "measured", "error", "predicted / measured"])
+
+
+def accuracy_curve(scn: Scenario, plan: Plan, cm: CostModel, decisions: dict):
+    """The learning curve the plan's accuracy is predicted from, or None."""
+    from planner.curves import curves_for
+    table = curves_for(scn)
+    if table is None:
+        return None
+    curve, _ = table.find(plan.paradigm, paradigms.get(plan.paradigm).configuration(cm, decisions))
+    return curve
+
+
+def predicted_accuracy(curve, r: int, samples_per_round: float) -> dict:
+    if curve is None:
+        return {}
+    p = curve.predict(r, samples_per_round)
+    return {"predicted_accuracy": p["value"], "predicted_accuracy_low": p["low"], "predicted_accuracy_high": p["high"]}
 
 
 def check_plan(scn: Scenario, plan: Plan) -> None:
@@ -103,8 +173,21 @@ def make_job(scn: Scenario, plan: Plan, seed: int | None = None) -> tuple[Job, C
     sizes = [int(nodes.loc[d, "samples"]) if nodes.loc[d, "samples"] == nodes.loc[d, "samples"]
              and nodes.loc[d, "samples"] is not None else len(ds.y_train) // len(devices) for d in devices]
     idx = split_across(ds.y_train, sizes, tr.iid, tr.dirichlet_alpha, seed)
+    empty = [d for d, ix in zip(devices, idx) if len(ix) == 0]
+    if empty:
+        raise ScenarioError(f"device '{empty[0]}' gets no samples from the Dirichlet({tr.dirichlet_alpha:g}) split "
+                            "(its classes ran out); raise training.dirichlet_alpha or lower the devices' samples",
+                            scn.source, path="training.dirichlet_alpha")
     shards = {d: Shard(ds, ix, seed * 1000 + k) for k, (d, ix) in enumerate(zip(devices, idx))}
-    return Job(cm, decisions, ds, shards, seed), cm, para
+    split = split_summary(ds.y_train, devices, idx, sizes)
+    return Job(cm, decisions, ds, shards, seed, split, class_coverage(ds, idx)), cm, para
+
+
+def class_coverage(ds, shards) -> float:
+    """The share of test samples whose class the training shards hold at all (below 1 when the
+    paradigm trains on one device's skewed data): the accuracy a model can reach at most."""
+    held = np.unique(np.concatenate([ds.y_train.numpy()[ix] for ix in shards])) if len(shards) else []
+    return float(np.isin(ds.y_test.numpy(), held).mean())
 
 
 def _save_checkpoint(out: Path, state: dict) -> None:
@@ -114,19 +197,20 @@ def _save_checkpoint(out: Path, state: dict) -> None:
 
 
 def run_inprocess(scn: Scenario, plan: Plan, rounds: int | None = None, out_dir: str | Path | None = None,
-                  resume: bool = False, progress: bool = False, seed: int | None = None) -> RunResult:
-    """Train in this process, one thread, metering every round."""
+                  resume: bool = False, progress: bool = False, seed: int | None = None, on_round=None,
+                  host_rate: float | None = None) -> RunResult:
+    """Train in this process, one thread, metering every round. `on_round(row)` is called after
+    each round; `host_rate` skips this host's calibration (a caller running many short runs)."""
     with one_torch_thread():
-        return _run(scn, plan, rounds, out_dir, resume, progress, seed)
+        return _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round, host_rate)
 
 
-def _run(scn, plan, rounds, out_dir, resume, progress, seed) -> RunResult:
+def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host_rate=None) -> RunResult:
     job, cm, para = make_job(scn, plan, seed)
     engine = ENGINES[plan.paradigm](job)
     rounds = rounds or scn.spec.training.rounds
     out = Path(out_dir) if out_dir else None
     rows, node_rows, start = [], [], 0
-    host_rate = None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         if resume and (out / CHECKPOINT).exists():
@@ -140,6 +224,8 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed) -> RunResult:
     if host_rate is None:
         host_rate = _calibrate(job, cm)
     predicted = plan.predicted
+    curve = accuracy_curve(scn, plan, cm, job.decisions)
+    spr = float(predicted.get("samples_per_round") or 0.0) or None
     bar = _bar(progress, rounds, start)
     events = []
     for r in range(start, rounds):
@@ -154,7 +240,7 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed) -> RunResult:
                      "round_latency_s": T, "predicted_round_latency_s": predicted["round_latency_s"],
                      "energy_j": costs.energy, "device_energy_j": costs.device_energy,
                      "comm_bytes": costs.comm_bytes, "predicted_comm_bytes": predicted["comm_bytes"],
-                     "wall_s": wall})
+                     "wall_s": wall, **predicted_accuracy(curve, r + 1, spr)})
         per = costs.nodes.reset_index()
         per.insert(0, "round", r + 1)
         node_rows += per.to_dict("records")
@@ -166,9 +252,13 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed) -> RunResult:
             pd.DataFrame(rows).to_csv(out / "rounds.csv", index=False)
         if bar:
             bar[0].update(bar[1], advance=1, description=f"round {r + 1}/{rounds}: loss {loss:.3f}, acc {acc:.3f}")
+        if on_round is not None:
+            on_round(rows[-1])
     if bar:
         bar[0].stop()
-    return RunResult(plan, pd.DataFrame(rows), pd.DataFrame(node_rows), events, host_rate, "inprocess")
+    return RunResult(plan, pd.DataFrame(rows), pd.DataFrame(node_rows), events, host_rate, "inprocess",
+                     {"split": job.split, "test_coverage": job.coverage, "client_state": scn.spec.training.client_state,
+                     "split_kind": split_kind(scn.spec.training.iid, scn.spec.training.dirichlet_alpha)})
 
 
 def _calibrate(job: Job, cm: CostModel) -> float:
@@ -203,5 +293,6 @@ def write_outputs(result: RunResult, out: Path) -> None:
            "summary": summ.to_dict("records"), "rounds": result.rounds.to_dict("records"),
            "final_accuracy": float(result.rounds.test_accuracy.iloc[-1]) if len(result.rounds) else None,
            **result.extra}
-    (out / "summary.json").write_text(json.dumps(doc, indent=2, default=float))
+    from planner.jsonio import write_json
+    write_json(out / "summary.json", doc)
     write_report(result, out)

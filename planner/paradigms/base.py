@@ -52,6 +52,16 @@ class Paradigm:
     def decode(self, cm: CostModel, plan: Plan) -> dict:
         raise NotImplementedError
 
+    def configuration(self, cm: CostModel, d: dict) -> str:
+        """The decisions that change how the model learns, as a learning curve's key: the
+        paradigm's name, plus e.g. fpl's junction and groups or pel's active workers."""
+        return self.name
+
+    def per_configuration(self, cm: CostModel, method: str) -> list[Solution]:
+        """The method's best plan for each learning configuration it decides between (fpl: each
+        junction and grouping); one plan where no decision changes learning."""
+        return [self.solvers[method].fn(cm)]
+
     # -- shared
     def baselines(self) -> list[str]:
         return [k for k, s in self.solvers.items() if s.kind == "baseline"]
@@ -62,11 +72,15 @@ class Paradigm:
             raise PlanError(f"unknown solver '{method}' for {self.name}; choose one of "
                             f"{', '.join(self.solvers)}")
         t0 = time.perf_counter()
-        sol = self.solvers[method].fn(cm)
+        if cm.to_target:
+            sol, costs = self.best_to_target(cm, method)
+        else:
+            sol = self.solvers[method].fn(cm)
+            costs = None
         elapsed = time.perf_counter() - t0
-        costs = self.cost(cm, sol.decisions)
+        costs = costs or self.cost(cm, sol.decisions)
         cap = cm.scn.spec.constraints.max_round_latency
-        if (sol.status == "optimal" and cm.scn.spec.objective == "latency" and cap is not None
+        if (sol.status == "optimal" and cm.objective == "latency" and cap is not None
                 and costs.round_latency > cap * (1 + 1e-9)):
             from ..units import fmt_si
             raise InfeasibleError(f"max_round_latency {fmt_si(cap, 's')} cannot be met: the least {self.name} round "
@@ -75,17 +89,46 @@ class Paradigm:
                                   needed=costs.round_latency, available=cap)
         return self.to_plan(cm, sol.decisions, costs, method, sol.status, elapsed, sol.gap, sol.info)
 
+    def best_to_target(self, cm: CostModel, method: str) -> tuple[Solution, Costs]:
+        """time_to_target / energy_to_target: each learning configuration's best plan (by round
+        latency or energy, which fix the time or energy per round), scored with its learning
+        curve; the least time (or energy) to the target wins, reachable before unreachable."""
+        from ..curves import predictions
+        key = "time_to_target_s" if cm.scn.spec.objective == "time_to_target" else "energy_to_target_j"
+        best, why, any_curve = None, [], False
+        for sol in self.per_configuration(cm, method):
+            c = self.cost(cm, sol.decisions)
+            conf = self.configuration(cm, sol.decisions)
+            pr = predictions(cm.scn, self.name, conf, c.round_latency, c.energy, c.samples)
+            v = pr.get(key)
+            any_curve = any_curve or pr["accuracy"].get("value") is not None
+            if v is None:
+                why.append(f"{conf}: " + (pr["accuracy"].get("why") or
+                                          f"plateau {pr['accuracy']['plateau']:.1%} below the target"))
+            score = (0 if v is not None and c.feasible else 1, v if v is not None else np.inf,
+                     c.objective(cm.objective))
+            if best is None or score < best[0]:
+                best = (score, sol, c)
+        if not any_curve:
+            raise PlanError(f"{self.name}: no learning curve for any configuration ({'; '.join(why[:3])})")
+        return best[1], best[2]
+
     def evaluate(self, cm: CostModel, plan: Plan) -> Costs:
         return self.cost(cm, self.decode(cm, plan))
 
     def to_plan(self, cm: CostModel, d: dict, costs: Costs, method: str, status: str, time_s: float,
                 gap: float | None = None, info: dict | None = None) -> Plan:
+        from ..curves import predictions
         rows, detail = self.rows(cm, d)
         obj = cm.scn.spec.objective
         name = obj if isinstance(obj, str) else "weighted"
         predicted = costs.predicted()
         predicted["feasible"] = costs.feasible
         predicted["violations"] = list(costs.violations)
+        predicted.update(predictions(cm.scn, self.name, self.configuration(cm, d), costs.round_latency,
+                                     costs.energy, costs.samples))
+        value = predicted.get("time_to_target_s" if obj == "time_to_target" else "energy_to_target_j") \
+            if cm.to_target else costs.objective(obj)
         cols = costs.node_columns          # plain arrays: the solvers build plans in loops
         pos = {n: i for i, n in enumerate(costs.node_names)}
         listed = {r["node"] for r in rows}
@@ -100,7 +143,7 @@ class Paradigm:
         return Plan(scenario=cm.scn.name, scenario_sha256=cm.scn.sha256, paradigm=self.name,
                     solver={"method": method, "status": status, "time_s": float(time_s),
                             "gap": None if gap is None else float(gap)},
-                    objective={"name": name, "value": float(costs.objective(obj))},
+                    objective={"name": name, "value": None if value is None else float(value)},
                     predicted=_py(predicted), assignments=_py(out), paradigm_detail=_py(detail))
 
     # -- helpers for decode

@@ -28,6 +28,14 @@ class FPL(Paradigm):
         self.default = "milp"
         self.fastest = "exact"
 
+    def configuration(self, cm, d):
+        return f"fpl j={int(d['junction'])} groups={len(set(d['groups'].values()))}"
+
+    def per_configuration(self, cm, method):
+        from ..solvers import fpl_solvers as S
+        rows = {"exact": S.exact_rows, "milp": S.milp_rows}.get(method)
+        return [sol for _, sol in rows(cm)] if rows else super().per_configuration(cm, method)
+
     def cost(self, cm, d):
         return C.fpl(cm, d["junction"], d["groups"], d["trunk"], d["share"], d.get("alpha"), d["devices"])
 

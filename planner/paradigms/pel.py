@@ -27,6 +27,9 @@ class PEL(Paradigm):
         }
         self.default = "joint"
 
+    def configuration(self, cm, d):
+        return f"pel workers={int(np.count_nonzero(np.asarray(d['params']) > 0))}"
+
     def cost(self, cm, d):
         return C.pel(cm, d["params"], d["share_up"], d.get("share_dn"), d["server"], d["devices"])
 

@@ -58,7 +58,7 @@ def _exact(cm: CostModel) -> Solution:
                               f"the smallest needs {fmt_si(mem[worst].min(), 'B', True)}",
                               node=devs[worst], resource="memory", needed=float(mem[worst].min()),
                               available=float(cm.memory[d][worst]))
-    obj = cm.scn.spec.objective
+    obj = cm.objective
     best, best_c = np.inf, None
     for k, c in enumerate(range(lo, hi + 1)):
         if not fits[k]:

@@ -192,10 +192,16 @@ def _explain_none(cm: CostModel, cases) -> InfeasibleError:
 
 
 def exact(cm: CostModel, prefer: tuple[int, str] | None = None) -> Solution:
+    return _pick(cm, exact_rows(cm, prefer), prefer)
+
+
+def exact_rows(cm: CostModel, prefer: tuple[int, str] | None = None) -> list[tuple[float, Solution]]:
+    """Per (junction, grouping): the best trunk with min-max shares, as (objective, Solution)."""
     cases = _cases(cm)
-    obj = cm.scn.spec.objective
-    best, arg = np.inf, None
+    obj = cm.objective
+    out = []
     for row in cases:
+        best, arg = np.inf, None
         for case in row:
             if not case.fits:
                 continue
@@ -207,11 +213,24 @@ def exact(cm: CostModel, prefer: tuple[int, str] | None = None) -> Solution:
             better = v < best * (1 - 1e-12) or (prefer == (case.j, case.trunk) and v <= best * (1 + 1e-12))
             if better:
                 best, arg = v, (case, share, alpha)
-    if arg is None:
+        if arg is not None:
+            out.append((best, Solution(arg[0].decisions(arg[1], arg[2]), "optimal", 0.0)))
+    if not out:
         raise _explain_none(cm, cases) if not any(c.fits for r in cases for c in r) else \
             InfeasibleError("no junction and trunk meets the scenario's constraints (max_round_latency, "
                             "max_device_energy)", resource="constraints")
-    return Solution(arg[0].decisions(arg[1], arg[2]), "optimal", 0.0)
+    return out
+
+
+def _pick(cm: CostModel, rows: list[tuple[float, Solution]], prefer) -> Solution:
+    """The best row, as rows come (junction, then grouping): a later row wins only when strictly
+    better, or when it is the preferred (junction, trunk) at an equal objective."""
+    best, arg = np.inf, None
+    for v, sol in rows:
+        d = sol.decisions
+        if v < best * (1 - 1e-12) or (prefer == (d["junction"], d["trunk"]) and v <= best * (1 + 1e-12)):
+            best, arg = v, sol
+    return arg
 
 
 def _shares(cm: CostModel, case: FplCase) -> tuple[float, np.ndarray, np.ndarray | None]:
@@ -223,14 +242,19 @@ def _shares(cm: CostModel, case: FplCase) -> tuple[float, np.ndarray, np.ndarray
 
 
 def milp(cm: CostModel, prefer: tuple[int, str] | None = None) -> Solution:
+    return _pick(cm, milp_rows(cm, prefer), prefer)
+
+
+def milp_rows(cm: CostModel, prefer: tuple[int, str] | None = None) -> list[tuple[float, Solution]]:
+    """Per (junction, grouping): the MILP's trunk placement and shares, as (objective, Solution)."""
     import pyomo.environ as pyo
 
     from .highs import Highs
 
     cases = _cases(cm)
-    obj = cm.scn.spec.objective
+    obj = cm.objective
     opt = Highs()
-    best, arg = np.inf, None
+    out = []
     for row in cases:
         trunks = [c.trunk for c in row]
         m = pyo.ConcreteModel()
@@ -254,9 +278,10 @@ def milp(cm: CostModel, prefer: tuple[int, str] | None = None) -> Solution:
         m.chan = pyo.Constraint(list(groups), rule=lambda md, ch, trunks=trunks:
                                 sum(md.beta[(t, ch)] * md.y[t] for t in trunks) <= 1)
         # with allocated trunk shares: the chosen trunk's least share sum at T within 1
-        alloc = cm.scn.spec.paradigms.fpl.server_shares
-        m.need = pyo.Param(trunks, mutable=True, initialize=0.0)
-        m.trunk_shares = pyo.Constraint(expr=sum(m.need[t] * m.y[t] for t in trunks) <= 1)
+        alloc = cm.scn.spec.paradigms.fpl.server_shares and any(c.can_allocate for c in row)
+        if alloc:
+            m.need = pyo.Param(trunks, mutable=True, initialize=1.0)
+            m.trunk_shares = pyo.Constraint(expr=sum(m.need[t] * m.y[t] for t in trunks) <= 1)
         if obj == "latency":
             m.obj = pyo.Objective(expr=sum(m.y[t] for t in trunks), sense=pyo.minimize)
 
@@ -319,12 +344,9 @@ def milp(cm: CostModel, prefer: tuple[int, str] | None = None) -> Solution:
             case = row[trunks.index(t_best)]
             share, alpha = vals[t_best][1], vals[t_best][4]
         cost = C.fpl(cm, case.j, case.groups, case.trunk, share, alpha)
-        v = cost.objective(obj)
-        if not cost.feasible:
-            continue
-        if v < best * (1 - 1e-12) or (prefer == (case.j, case.trunk) and v <= best * (1 + 1e-12)):
-            best, arg = v, (case, share, alpha)
-    if arg is None:
+        if cost.feasible:
+            out.append((cost.objective(obj), Solution(case.decisions(share, alpha), "optimal", 0.0)))
+    if not out:
         raise _explain_none(cm, cases) if not any(c.fits for r in cases for c in r) else \
             InfeasibleError("no junction and trunk placement meets the scenario's constraints", resource="constraints")
-    return Solution(arg[0].decisions(arg[1], arg[2]), "optimal", 0.0)
+    return out

@@ -1,6 +1,19 @@
-"""HiGHS through pyomo's appsi interface: solve a model, load the solution only when there is one."""
+"""HiGHS through pyomo's appsi interface: solve a model, load the solution only when there is one.
+
+HiGHS writes to the C-level stdout (its log, and warnings from coefficient updates between
+re-solves), which no Python redirection catches. Unless `verbose()` was called (the CLI's
+`--verbose`), every solver is created with HiGHS' `output_flag` off, so nothing reaches the
+console."""
 
 from __future__ import annotations
+
+_VERBOSE = False
+
+
+def verbose(on: bool = True) -> None:
+    """Let HiGHS write its log to the console (the CLI's --verbose)."""
+    global _VERBOSE
+    _VERBOSE = on
 
 
 class Highs:
@@ -13,12 +26,15 @@ class Highs:
             raise RuntimeError("HiGHS is not available to pyomo (pip install highspy)")
         self.opt.config.time_limit = time_limit
         self.opt.config.mip_gap = mip_gap
+        self.opt.config.stream_solver = _VERBOSE
+        if not _VERBOSE:
+            self.opt.highs_options = {"output_flag": False}
         self.status = None
 
     def solve(self, model) -> bool:
         """True when an optimal solution was found and loaded into the model."""
         from pyomo.opt import TerminationCondition as TC
-        res = self.opt.solve(model, load_solutions=False)
+        res = self.opt.solve(model, load_solutions=False)   # options persist in HiGHS for later updates
         self.status = res.solver.termination_condition
         if self.status != TC.optimal:
             return False

@@ -36,7 +36,7 @@ def _solver(time_limit: float = 120.0):
 
 
 def solve_milp(cm: CostModel) -> Solution:
-    obj = cm.scn.spec.objective
+    obj = cm.objective
     if obj == "latency":
         return _latency(cm)
     return _energy(cm)
@@ -162,7 +162,7 @@ def _energy(cm: CostModel) -> Solution:
     pyo = _pyo()
     from .. import costs as Cst
 
-    obj = cm.scn.spec.objective
+    obj = cm.objective
     inst = instance(cm)
     _explain(cm, inst)
     n, C = inst.A.shape

@@ -224,7 +224,7 @@ def _decisions(inst: PslInstance, k, share, alpha=None) -> dict:
 
 def exact(cm: CostModel) -> Solution:
     spec = cm.scn.spec
-    if spec.paradigms.psl.server_shares or spec.paradigms.psl.servers or spec.objective != "latency":
+    if spec.paradigms.psl.server_shares or spec.paradigms.psl.servers or cm.objective != "latency":
         return milp(cm)  # server shares, several servers and energy objectives need the MILP
     inst = instance(cm)
     _explain(cm, inst)

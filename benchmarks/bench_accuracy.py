@@ -1,0 +1,130 @@
+"""Accuracy prediction: learning curves calibrated on the first 20% of a run's rounds, against the
+rest of the run.
+
+    python benchmarks/bench_accuracy.py [--quick]
+
+On digits (fpl_cnn, scenarios/digits-small.yaml) and mnist1d (cnn1d, scenarios/mnist1d-small),
+IID and non-IID (Dirichlet 0.3), every paradigm's best plan (fpl: every junction) trained for the
+scenario's rounds with three seeds. The curves are fitted (planner.convergence.fit_joint, as
+`edgeplan calibrate --seeds 3` does) on the first fifth of the rounds of the three seeds; they then
+predict the final accuracy, the rounds and seconds to a target most paradigms reach, and the
+ranking of the paradigms by time to that target. Targets (issue "Predict accuracy and
+time-to-accuracy"): final accuracy median error <= 2 points, worst <= 5; rounds to target within
+20%; Kendall tau of the ranking >= 0.8.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pandas as pd
+import yaml
+from common import SCENARIOS, quick, show
+
+from planner.scenario import from_data
+from validation.calibrate import fit_curves, pilots
+from validation.runner import run_inprocess
+
+SETTINGS = [("digits", "digits-small.yaml"), ("mnist1d", "mnist1d-small.yaml")]
+SPLITS = [("IID", {"iid": True}), ("Dirichlet 0.3", {"iid": False, "dirichlet_alpha": 0.3})]
+
+
+def scenario(file: str, split: dict, rounds: int | None):
+    data = yaml.safe_load((SCENARIOS / file).read_text())
+    data["training"].update(split)
+    if rounds:
+        data["training"]["rounds"] = rounds
+    return from_data(data, str(SCENARIOS / file))
+
+
+def run_setting(name: str, file: str, split_name: str, split: dict, seeds: int, rounds: int | None):
+    scn = scenario(file, split, rounds)
+    R = scn.spec.training.rounds
+    K = max(4, R // 5)
+    runs = []
+    todo = pilots(scn, ["fl", "sl", "psl", "dsgd", "fpl", "pel"])
+    for p in todo:
+        for seed in range(seeds):
+            t0 = time.perf_counter()
+            res = run_inprocess(scn, p.plan, rounds=R, seed=seed)
+            r = res.rounds
+            runs.append(pd.DataFrame({"paradigm": p.paradigm, "configuration": p.configuration, "seed": seed,
+                                      "round": r["round"], "accuracy": r.test_accuracy, "loss": r.test_loss,
+                                      "samples": r["round"] * p.plan.predicted["samples_per_round"],
+                                      "coverage": res.extra["test_coverage"],
+                                      "latency": r.round_latency_s}))
+            print(f"  {name} {split_name} {p.configuration} seed {seed}: {100 * r.test_accuracy.iloc[-1]:.1f}% "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    pts = pd.concat(runs, ignore_index=True)
+    curves = {c.configuration: c for c in fit_curves(pts[pts["round"] <= K])}
+    mean = pts.groupby(["configuration", "round"]).accuracy.mean().unstack()      # configuration x round
+    final = mean[R]
+    best_conf = {p.paradigm: p.configuration for p in todo if p.paradigm != "fpl"}
+    best_conf["fpl"] = next(p.configuration for p in todo if p.paradigm == "fpl")   # the planner's default pick
+    # a target most paradigms reach: the largest multiple of 5% that two thirds of them reach
+    reached = {c: mean.loc[c].max() for c in best_conf.values()}
+    target = next((t / 100 for t in range(95, 0, -5) if np.mean([v >= t / 100 for v in reached.values()]) >= 2 / 3),
+                  0.5)
+    rows = []
+    for p in todo:
+        c, cv = p.configuration, curves[p.configuration]
+        pred = cv.predict(R)
+        meas_r = next((int(r) for r in mean.columns if mean.loc[c, r] >= target), None)
+        pred_r = cv.rounds_to(target)["rounds"]
+        lat_p = p.plan.predicted["round_latency_s"]
+        lat_m = float(pts[pts.configuration == c].latency.median())
+        rows.append({"setting": f"{name} {split_name}", "configuration": c, "predicted_final": pred["value"],
+                     "band_low": pred["low"], "band_high": pred["high"], "measured_final": float(final[c]),
+                     "measured_sd": float(pts[(pts.configuration == c) & (pts["round"] == R)].accuracy.std()),
+                     "error_points": 100 * abs(pred["value"] - final[c]),
+                     "in_band": pred["low"] <= final[c] <= pred["high"], "target": target,
+                     "predicted_rounds": pred_r, "measured_rounds": meas_r,
+                     "rounds_error": (abs(pred_r - meas_r) / meas_r) if pred_r and meas_r else math.nan,
+                     "predicted_time_s": pred_r * lat_p if pred_r else math.inf,
+                     "measured_time_s": meas_r * lat_m if meas_r else math.inf,
+                     "best_of_paradigm": c in best_conf.values(), "pilot_rounds": K, "rounds": R})
+    return pd.DataFrame(rows)
+
+
+def kendall(df: pd.DataFrame) -> float:
+    from scipy.stats import kendalltau
+    d = df[df.best_of_paradigm]
+    a = d.predicted_time_s.replace(math.inf, 1e300).to_numpy()
+    b = d.measured_time_s.replace(math.inf, 1e300).to_numpy()
+    tau = kendalltau(a, b).statistic
+    return float(tau) if tau == tau else 1.0
+
+
+def main():
+    seeds = 1 if quick() else 3
+    rounds = {"digits": 10, "mnist1d": 10} if quick() else {}
+    frames = []
+    for name, file in SETTINGS:
+        for split_name, split in SPLITS:
+            frames.append(run_setting(name, file, split_name, split, seeds, rounds.get(name)))
+    df = pd.concat(frames, ignore_index=True)
+    show("final accuracy and rounds to target: predicted from the first 20% of the rounds against the run",
+         df[["setting", "configuration", "predicted_final", "measured_final", "error_points", "in_band", "target",
+             "predicted_rounds", "measured_rounds", "rounds_error"]])
+    fpl = df[df.configuration.str.startswith("fpl")]
+    show("fpl: accuracy at the last round by junction, predicted and measured",
+         fpl[["setting", "configuration", "predicted_final", "band_low", "band_high", "measured_final",
+              "measured_sd"]])
+    summary = []
+    for setting, g in df.groupby("setting", sort=False):
+        summary.append({"setting": setting, "median_error_points": g.error_points.median(),
+                        "worst_error_points": g.error_points.max(), "band_coverage": g.in_band.mean(),
+                        "median_rounds_error": g.rounds_error.median(), "worst_rounds_error": g.rounds_error.max(),
+                        "kendall_tau": kendall(g)})
+    summary.append({"setting": "all", "median_error_points": df.error_points.median(),
+                    "worst_error_points": df.error_points.max(), "band_coverage": df.in_band.mean(),
+                    "median_rounds_error": df.rounds_error.median(), "worst_rounds_error": df.rounds_error.max(),
+                    "kendall_tau": float(np.mean([s["kendall_tau"] for s in summary]))})
+    show("summary (targets: median <= 2 points, worst <= 5; rounds within 20%; Kendall tau >= 0.8)",
+         pd.DataFrame(summary))
+
+
+if __name__ == "__main__":
+    main()

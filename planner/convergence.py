@@ -1,0 +1,338 @@
+"""Learning curves: test accuracy (and loss) against training progress, per paradigm configuration.
+
+A curve is fitted to real measurements (`edgeplan calibrate` trains pilots; a user's own logs
+import the same way) and predicts what a plan reaches after `training.rounds`, and how many
+rounds, seconds and joules it needs to reach `training.target_accuracy`.
+
+Progress is measured in samples seen. A curve stores it in *calibration rounds* (samples seen /
+the calibration run's samples per round) so its parameters stay O(1); a plan that trains another
+number of samples per round (pel with fewer active workers, a changed batch) moves along the same
+curve at its own pace. Two parametric families, chosen by AICc on the measured points:
+
+- `power`: acc(x) = a - b x^-c        (inverse power law; a is the plateau)
+- `exp`:   acc(x) = a - b exp(-x / c)  (saturating exponential)
+
+Loss uses the mirror images (a + b x^-c, a + b exp(-x/c)). Uncertainty: the fit's covariance
+(delta method) plus the residual variance (seed-to-seed and round-to-round noise), as a 90%
+band for one run. Fitting is in `fit_points`; reading, writing and checking curve tables in
+planner.curves_io.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+Z90 = 1.6449            # two-sided 90% band
+MAX_ROUNDS = 10 ** 7    # a target not reached by then is reported as out of reach
+MIN_ROUNDS = 4          # distinct rounds a fit needs (three parameters and a residual)
+
+
+# ---------------------------------------------------------------- families
+
+def _h_power(x, c):
+    return np.power(x, -c)
+
+
+def _h_exp(x, c):
+    return np.exp(-x / c)
+
+
+def _dh_power(x, c):
+    return -np.power(x, -c) * np.log(x)
+
+
+def _dh_exp(x, c):
+    return np.exp(-x / c) * x / c ** 2
+
+
+# family -> (h(x, c), dh/dc): the curve is a - sign * b * h(x, c)
+FAMILIES = {"power": (_h_power, _dh_power), "exp": (_h_exp, _dh_exp)}
+
+
+@dataclass
+class Fit:
+    """One fitted family: f(x) = a - sign * b * h(x; c), x in calibration rounds; sign +1 for a
+    rising curve (accuracy), -1 for a falling one (loss). a is the plateau."""
+    family: str
+    params: np.ndarray
+    cov: np.ndarray
+    sigma: float
+    aicc: float = float("nan")
+    sign: int = 1
+
+    def mean(self, x) -> np.ndarray:
+        a, b, c = self.params
+        h = FAMILIES[self.family][0]
+        return a - self.sign * b * h(np.maximum(np.asarray(x, float), 1e-9), c)
+
+    def std(self, x) -> np.ndarray:
+        """Standard deviation of one run's value at x: parameter uncertainty plus noise."""
+        a, b, c = self.params
+        h, dh = FAMILIES[self.family]
+        x = np.maximum(np.asarray(x, float), 1e-9)
+        J = np.stack([np.ones_like(x), -self.sign * h(x, c), -self.sign * b * dh(x, c)])
+        cov = np.nan_to_num(self.cov, nan=0.0, posinf=0.0, neginf=0.0)
+        var = np.einsum("i...,ij,j...->...", J, cov, J)
+        return np.sqrt(np.maximum(var, 0.0) + self.sigma ** 2)
+
+    def band(self, x, z: float = Z90) -> tuple[np.ndarray, np.ndarray]:
+        m, s = self.mean(x), self.std(x)
+        lo, hi = np.maximum(m - z * s, 0.0), m + z * s
+        return (lo, np.minimum(hi, 1.0)) if self.sign > 0 else (lo, hi)
+
+    @property
+    def plateau(self) -> float:
+        return float(self.params[0])
+
+    def first_reaching(self, target: float) -> float | None:
+        """The least x (calibration rounds, continuous) where the rising mean curve reaches the
+        target; None when its plateau lies at or below the target."""
+        a, b, c = self.params
+        if b <= 0:
+            return 1e-9 if a >= target else None
+        if a <= target:
+            return None
+        if self.family == "power":
+            return float((b / (a - target)) ** (1.0 / c))
+        return float(max(-c * math.log((a - target) / b), 0.0))
+
+
+def _first_x(fn, target: float, lo: float = 1e-9, hi: float = 1e12) -> float | None:
+    """Least x in [lo, hi] with fn(x) >= target for a non-decreasing fn (bisection in log x)."""
+    if fn(hi) < target:
+        return None
+    if fn(lo) >= target:
+        return lo
+    a, b = math.log(lo), math.log(hi)
+    for _ in range(200):
+        m = 0.5 * (a + b)
+        if fn(math.exp(m)) >= target:
+            b = m
+        else:
+            a = m
+        if b - a < 1e-10:
+            break
+    return math.exp(b)
+
+
+# ---------------------------------------------------------------- fitting
+
+class FitError(ValueError):
+    """Too few or degenerate points to fit a curve; the message says what is needed."""
+
+
+def fit_points(x, y, sign: int = 1, families=("power", "exp")) -> Fit:
+    """Fit every family to (x, y) (x in calibration rounds, > 0) by least squares (several starts
+    each) and keep the one with the least AICc. Raises FitError when there are too few distinct
+    rounds to fit three parameters."""
+    from scipy.optimize import curve_fit
+
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
+    x, y = x[ok], y[ok]
+    if len(np.unique(x)) < MIN_ROUNDS:
+        raise FitError(f"a learning curve needs at least {MIN_ROUNDS} measured rounds, got "
+                       f"{len(np.unique(x))}; calibrate with --rounds {MIN_ROUNDS} or more")
+    n, k = len(x), 3
+    y_lo, y_hi = float(np.min(y)), float(np.max(y))
+    span = max(y_hi - y_lo, 1e-3)
+    xm = float(np.max(x))
+    if sign > 0:     # accuracy: the plateau lies in [lowest measured, 1]
+        a_lo, a_hi, a0 = y_lo, 1.0, [y_hi, min(y_hi + 0.02, 1.0), y_hi]
+    else:            # loss: the plateau lies in [0, lowest measured]
+        a_lo, a_hi, a0 = 0.0, max(y_lo, 1e-9), [y_lo, max(y_lo - 0.5 * span, 0.0), 0.5 * y_lo]
+    best = None
+    for fam in families:
+        h = FAMILIES[fam][0]
+
+        def f(xx, a, b, c, h=h):
+            return a - sign * b * h(xx, c)
+
+        c_lo, c_hi, c0 = (1e-3, 5.0, [0.5, 1.0, 0.2]) if fam == "power" else (1e-2, 1e3 * xm, [xm / 4, xm, xm / 20])
+        lo, hi = [min(a_lo, a_hi - 1e-12), 0.0, c_lo], [a_hi, 20 * span + 2.0, c_hi]
+        for a_s, c_s in zip(a0, c0):
+            p0 = np.clip([a_s, span, c_s], lo, hi)
+            try:
+                with np.errstate(all="ignore"):
+                    p, cov = curve_fit(f, x, y, p0=p0, bounds=(lo, hi), maxfev=20000)
+            except (RuntimeError, ValueError):
+                continue
+            sse = float(np.sum((y - f(x, *p)) ** 2))
+            aicc = n * math.log(max(sse / n, 1e-300)) + 2 * k + (2 * k * (k + 1) / (n - k - 1) if n > k + 1 else 0.0)
+            if best is None or aicc < best.aicc - 1e-9:
+                best = Fit(fam, np.asarray(p, float), np.asarray(cov, float), math.sqrt(sse / max(n - k, 1)),
+                           aicc, sign)
+    if best is None:
+        raise FitError("no curve family fits these points")
+    if not np.all(np.isfinite(best.cov)):
+        best.cov = np.zeros((3, 3))
+    return best
+
+
+def fit_joint(series: dict[str, tuple[np.ndarray, np.ndarray]], coverage: dict[str, float] | None = None,
+              families=("power", "exp")) -> dict[str, Fit]:
+    """Fit the joint model (see `_fit_joint`) with the family that best predicts the pilot's own
+    last third from its first two thirds (what a curve is for is extrapolation; in-sample fit
+    favours the family that saturates soonest), by AICc when the pilot is too short to split."""
+    rounds = min(len(np.unique(np.asarray(x))) for x, _ in series.values())
+    if len(families) > 1 and rounds >= 2 * MIN_ROUNDS - 2:
+        scores = {}
+        for fam in families:
+            head, tail = {}, {}
+            for n, (x, y) in series.items():
+                x, y = np.asarray(x, float), np.asarray(y, float)
+                cut = np.quantile(np.unique(x), 2 / 3)
+                head[n], tail[n] = (x[x <= cut], y[x <= cut]), (x[x > cut], y[x > cut])
+            try:
+                fits = _fit_joint(head, coverage, (fam,))
+            except FitError:
+                continue
+            scores[fam] = float(np.mean(np.concatenate([fits[n].mean(x) - y for n, (x, y) in tail.items()]) ** 2))
+        if scores:
+            families = (min(scores, key=scores.get),)
+    return _fit_joint(series, coverage, families)
+
+
+def _fit_joint(series: dict[str, tuple[np.ndarray, np.ndarray]], coverage: dict[str, float] | None = None,
+               families=("power", "exp")) -> dict[str, Fit]:
+    """Accuracy curves of several configurations of one scenario, fitted together.
+
+    The configurations learn one task with one model: they share the curve's shape and plateau
+    and differ in how fast they move along it, acc_p(x) = v_p (a - b h(e_p x; c)), e_p each
+    configuration's sample efficiency (1 for the one furthest along in the pilot) and v_p the
+    share of test samples whose class its training data holds (below 1 where a configuration
+    trains on one device's skewed data: dsgd). The fastest configuration pins the shape that the
+    slower ones have not reached yet in a short pilot; fitted alone, a slow start extrapolates to
+    a plateau far too low. Family by AICc; the covariance of (a, b, c, e_p) by the Jacobian,
+    mapped to each configuration's own (a', b', c')."""
+    from scipy.optimize import least_squares
+
+    names = list(series)
+    for n in names:
+        x, y = series[n]
+        if len(np.unique(np.asarray(x)[np.asarray(x) > 0])) < MIN_ROUNDS - 1:
+            raise FitError(f"{n}: a learning curve needs at least {MIN_ROUNDS} measured rounds, got "
+                           f"{len(np.unique(x))}; calibrate with --rounds {MIN_ROUNDS} or more")
+    P = len(names)
+    vs = np.array([(coverage or {}).get(n, 1.0) for n in names])
+    xs = [np.asarray(series[n][0], float) for n in names]
+    ys = [np.asarray(series[n][1], float) for n in names]
+    last = [float(np.mean(y[x >= np.max(x) - 2])) / v for x, y, v in zip(xs, ys, vs)]
+    ref = int(np.argmax(last))
+    free = [i for i in range(P) if i != ref]
+    xm = max(float(np.max(x)) for x in xs)
+    y_hi = max(last)
+    n_pts = sum(len(y) for y in ys)
+    best = None
+    for fam in families:
+        h = FAMILIES[fam][0]
+
+        def unpack(th):
+            e = np.ones(P)
+            e[free] = np.exp(th[3:])
+            return th[0], th[1], th[2], e
+
+        def resid(th, h=h):
+            a, b, c, e = unpack(th)
+            return np.concatenate([v * (a - b * h(e[i] * x, c)) - y for i, (x, y, v) in enumerate(zip(xs, ys, vs))])
+
+        c_lo, c_hi, c0s = (1e-3, 5.0, [0.5, 1.0, 2.0]) if fam == "power" else (1e-2, 1e3 * xm, [xm / 4, xm, xm / 20])
+        lo = np.concatenate([[min(y_hi, 1.0) * 0.9, 0.0, c_lo], np.full(len(free), -8.0)])
+        hi = np.concatenate([[1.0, 5.0, c_hi], np.full(len(free), 8.0)])
+        for c0 in c0s:
+            th0 = np.clip(np.concatenate([[min(y_hi + 0.02, 1.0), max(y_hi - 0.1, 0.1), c0], np.zeros(len(free))]),
+                          lo + 1e-9, hi - 1e-9)
+            try:
+                with np.errstate(all="ignore"):
+                    r = least_squares(resid, th0, bounds=(lo, hi), max_nfev=5000)
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+            sse = float(np.sum(r.fun ** 2))
+            k = len(th0)
+            aicc = n_pts * math.log(max(sse / n_pts, 1e-300)) + 2 * k + \
+                (2 * k * (k + 1) / (n_pts - k - 1) if n_pts > k + 1 else 0.0)
+            if best is None or aicc < best[0] - 1e-9:
+                best = (aicc, fam, r, unpack(r.x))
+    if best is None:
+        raise FitError("no curve family fits these points")
+    aicc, fam, r, (a, b, c, e) = best
+    dof = max(n_pts - len(r.x), 1)
+    J = r.jac
+    with np.errstate(all="ignore"):
+        cov = np.linalg.pinv(J.T @ J) * float(np.sum(r.fun ** 2)) / dof
+    if not np.all(np.isfinite(cov)):
+        cov = np.zeros_like(cov)
+    out = {}
+    start, h = 0, FAMILIES[fam][0]
+    for i, n in enumerate(names):
+        v = vs[i]
+        m = len(ys[i])
+        res_i = r.fun[start:start + m]
+        start += m
+        # own parameters: power a' = v a, b' = v b e^-c, c' = c; exp a' = v a, b' = v b, c' = c / e
+        idx = [0, 1, 2] + ([3 + free.index(i)] if i in free else [])
+        sub = cov[np.ix_(idx, idx)]
+        if fam == "power":
+            own = np.array([v * a, v * b * e[i] ** -c, c])
+            G = np.array([[v, 0, 0], [0, v * e[i] ** -c, -v * b * e[i] ** -c * math.log(e[i])], [0, 0, 1]])
+            dG = np.array([[0.0], [-c * v * b * e[i] ** -c], [0.0]])     # d/d(log e)
+        else:
+            own = np.array([v * a, v * b, c / e[i]])
+            G = np.array([[v, 0, 0], [0, v, 0], [0, 0, 1 / e[i]]])
+            dG = np.array([[0.0], [0.0], [-c / e[i]]])
+        if i in free:
+            G = np.hstack([G, dG])
+        own_cov = G @ sub @ G.T
+        sigma = math.sqrt(float(np.sum(res_i ** 2)) / max(m - 1, 1))
+        out[n] = Fit(fam, own, own_cov, sigma, aicc)
+    return out
+
+
+# ---------------------------------------------------------------- a configuration's curve
+
+@dataclass
+class Curve:
+    """The learning curve of one paradigm configuration."""
+    paradigm: str
+    configuration: str
+    samples_per_round: float          # of the calibration runs: x = samples seen / this
+    accuracy: Fit
+    loss: Fit | None = None
+    rounds_measured: int = 0
+    seeds: int = 1
+    final_measured: float = float("nan")
+    meta: dict = field(default_factory=dict)
+
+    def x_of(self, rounds, samples_per_round: float | None = None):
+        spr = samples_per_round or self.samples_per_round
+        return np.asarray(rounds, float) * spr / self.samples_per_round
+
+    def predict(self, rounds: int, samples_per_round: float | None = None) -> dict:
+        x = self.x_of(rounds, samples_per_round)
+        lo, hi = self.accuracy.band(x)
+        out = {"value": float(np.clip(self.accuracy.mean(x), 0.0, 1.0)), "low": float(lo), "high": float(hi),
+               "at_round": int(rounds), "plateau": min(self.accuracy.plateau, 1.0),
+               "configuration": self.configuration, "family": self.accuracy.family}
+        if self.loss is not None:
+            out["test_loss"] = float(max(self.loss.mean(x), 0.0))
+        return out
+
+    def rounds_to(self, target: float, samples_per_round: float | None = None) -> dict:
+        """Rounds to the target at this pace: the central estimate and the band's (optimistic,
+        pessimistic) range; None where not reached within MAX_ROUNDS."""
+        scale = (samples_per_round or self.samples_per_round) / self.samples_per_round   # x per round
+
+        def rounds(x):
+            if x is None:
+                return None
+            r = max(1, math.ceil(x / scale - 1e-9))
+            return r if r <= MAX_ROUNDS else None
+
+        central = rounds(self.accuracy.first_reaching(target))
+        hi_x = _first_x(lambda x: float(self.accuracy.band(x)[1]), target)
+        lo_x = _first_x(lambda x: float(self.accuracy.band(x)[0]), target)
+        return {"rounds": central, "fastest": rounds(hi_x), "slowest": rounds(lo_x)}

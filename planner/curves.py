@@ -1,0 +1,272 @@
+"""Curve tables (`training.convergence`): reading, writing, checking them against the scenario,
+and the accuracy predictions they give a plan.
+
+A curve table is a CSV with one row per (paradigm, configuration, metric):
+
+    paradigm, configuration, metric (accuracy | loss), family (power | exp), a, b, c,
+    cov_aa, cov_ab, cov_ac, cov_bb, cov_bc, cov_cc, sigma, samples_per_round, rounds_measured,
+    seeds, final_measured, fingerprint, model, dataset, split, training
+
+(planner.convergence documents the families and parameters). `fingerprint` digests what the
+curves depend on: the model, the data set, the split of the data over the devices and the
+training settings; a table made for anything else is refused, naming what differs.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .convergence import Curve, Fit
+from .errors import ScenarioError
+
+COLUMNS = ["paradigm", "configuration", "metric", "family", "a", "b", "c", "cov_aa", "cov_ab", "cov_ac", "cov_bb",
+           "cov_bc", "cov_cc", "sigma", "samples_per_round", "rounds_measured", "seeds", "final_measured",
+           "fingerprint", "model", "dataset", "split", "training"]
+_NUMERIC = ["a", "b", "c", "cov_aa", "cov_ab", "cov_ac", "cov_bb", "cov_bc", "cov_cc", "sigma", "samples_per_round",
+            "rounds_measured", "seeds", "final_measured"]
+_PARTS = {"model": "model (model.*)", "dataset": "data set (training.dataset)",
+          "split": "data split (training.iid, training.dirichlet_alpha, the devices and their samples)",
+          "training": "training (batch_size, local_iterations, optimizer, learning_rate, client_state)"}
+
+
+# ---------------------------------------------------------------- what curves depend on
+
+def fingerprint_parts(scn) -> dict[str, str]:
+    """The model, data set, split and training settings a learning curve belongs to, each as a
+    short canonical string (the table stores them, so a mismatch can be named)."""
+    if "fingerprint" in scn._cache:
+        return scn._cache["fingerprint"]
+    m, tr = scn.spec.model, scn.spec.training
+    if m.zoo is not None:
+        src = f"zoo:{m.zoo}"
+    else:
+        src = f"profile:{Path(m.profile).name}"
+    model = f"{src} input={list(m.input_shape)} classes={m.num_classes}"
+    nodes = scn.nodes[scn.nodes.role == "device"]
+    samples = ["-" if s != s or s is None else int(s) for s in nodes.samples.tolist()]
+    split = ("iid" if tr.iid else f"dirichlet({tr.dirichlet_alpha:g})") + \
+        f" devices={len(nodes)} samples={_digest(json.dumps(samples))[:8]}"
+    batches = nodes.batch_size.fillna(tr.batch_size).astype(int).tolist()
+    training = (f"batch={_digest(json.dumps(batches))[:8] if len(set(batches)) > 1 else batches[0]} "
+                f"tau={tr.local_iterations} {tr.optimizer} lr={tr.learning_rate:g} client_state={tr.client_state}")
+    parts = {"model": model, "dataset": tr.dataset, "split": split, "training": training}
+    scn._cache["fingerprint"] = parts
+    return parts
+
+
+def fingerprint(scn) -> str:
+    return _digest(json.dumps(fingerprint_parts(scn), sort_keys=True))[:16]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- the table
+
+@dataclass
+class CurveTable:
+    curves: dict[tuple[str, str], Curve]
+    fingerprint: str
+    parts: dict[str, str]
+    file: str = ""
+
+    def find(self, paradigm: str, configuration: str) -> tuple[Curve | None, str]:
+        """The curve for a configuration, and how it was found ("" when exact). pel falls back to
+        the configuration with the nearest number of workers (by samples seen)."""
+        c = self.curves.get((paradigm, configuration))
+        if c is not None:
+            return c, ""
+        same = [k for k in self.curves if k[0] == paradigm]
+        if paradigm == "pel" and same:
+            want = _workers(configuration)
+            near = min(same, key=lambda k: (abs(_workers(k[1]) - want), k[1]))
+            return self.curves[near], f"curve of '{near[1]}', by samples seen"
+        have = ", ".join(sorted(k[1] for k in same)) or "none"
+        return None, f"{Path(self.file).name} has no curve for '{configuration}' (has: {have}); calibrate it"
+
+
+def _workers(configuration: str) -> int:
+    for part in configuration.split():
+        if part.startswith("workers="):
+            return int(part.split("=", 1)[1])
+    return 0
+
+
+def write_table(path, curves: list[Curve], scn) -> None:
+    from models.profile_io import atomic_write_text
+    parts = fingerprint_parts(scn)
+    fp = fingerprint(scn)
+    rows = []
+    for cv in curves:
+        for metric, fit in (("accuracy", cv.accuracy), ("loss", cv.loss)):
+            if fit is None:
+                continue
+            cov = fit.cov
+            rows.append([cv.paradigm, cv.configuration, metric, fit.family, *map(_num, fit.params),
+                         _num(cov[0, 0]), _num(cov[0, 1]), _num(cov[0, 2]), _num(cov[1, 1]), _num(cov[1, 2]),
+                         _num(cov[2, 2]), _num(fit.sigma), _num(cv.samples_per_round), cv.rounds_measured, cv.seeds,
+                         _num(cv.final_measured if metric == "accuracy" else float("nan")), fp, parts["model"],
+                         parts["dataset"], parts["split"], parts["training"]])
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    w.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def _num(x) -> str:
+    x = float(x)
+    return "" if not math.isfinite(x) else repr(x)
+
+
+def read_table(path) -> CurveTable:
+    """Read a curve table; errors name the file, the line and the column."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError("curve table not found; write it with `edgeplan calibrate SCENARIO --out FILE`",
+                            file) from None
+    except (UnicodeDecodeError, IsADirectoryError):
+        raise ScenarioError("not a curve table (a CSV written by `edgeplan calibrate`)", file) from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise ScenarioError("empty curve table; write it with `edgeplan calibrate`", file, 1)
+    header = [h.strip() for h in rows[0]]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise ScenarioError(f"header lacks column(s) {', '.join(missing)}: is this a table of `edgeplan calibrate`?",
+                            file, 1)
+    col = {c: header.index(c) for c in COLUMNS}
+    fits: dict[tuple[str, str], dict] = {}
+    fps, parts = set(), {}
+    for ln, r in enumerate(rows[1:], start=2):
+        if not any(x.strip() for x in r):
+            continue
+        if len(r) < len(header):
+            raise ScenarioError(f"row has {len(r)} values, the header {len(header)}", file, ln)
+        rec = {c: r[col[c]].strip() for c in COLUMNS}
+        for c in _NUMERIC:
+            v = rec[c]
+            try:
+                rec[c] = float(v) if v != "" else float("nan")
+            except ValueError:
+                raise ScenarioError(f"column '{c}': {v[:40]!r} is not a number", file, ln) from None
+        if rec["metric"] not in ("accuracy", "loss"):
+            raise ScenarioError(f"column 'metric': {rec['metric'][:40]!r}; use accuracy or loss", file, ln)
+        if rec["family"] not in ("power", "exp"):
+            raise ScenarioError(f"column 'family': {rec['family'][:40]!r}; use power or exp", file, ln)
+        if not all(math.isfinite(rec[k]) for k in ("a", "b", "c", "samples_per_round")) or rec["samples_per_round"] <= 0:
+            raise ScenarioError("columns a, b, c and samples_per_round need finite numbers (samples_per_round > 0)",
+                                file, ln)
+        fits.setdefault((rec["paradigm"], rec["configuration"]), {})[rec["metric"]] = (ln, rec)
+        fps.add(rec["fingerprint"])
+        parts = {k: rec[k] for k in ("model", "dataset", "split", "training")}
+    if not fits:
+        raise ScenarioError("the curve table has no rows", file, 2)
+    if len(fps) > 1:
+        raise ScenarioError("rows carry different fingerprints: curves of different scenarios were mixed; "
+                            "calibrate again into a fresh file", file)
+    curves = {}
+    for key, by in fits.items():
+        if "accuracy" not in by:
+            raise ScenarioError(f"'{key[1]}' has a loss curve but no accuracy curve", file, by["loss"][0])
+        _, acc = by["accuracy"]
+        loss = by.get("loss", (None, None))[1]
+        curves[key] = Curve(key[0], key[1], acc["samples_per_round"], _fit(acc, 1),
+                            _fit(loss, -1) if loss else None, int(_nz(acc["rounds_measured"])),
+                            int(_nz(acc["seeds"], 1)), acc["final_measured"])
+    return CurveTable(curves, fps.pop(), parts, file)
+
+
+def _nz(x, default=0):
+    return default if x != x else x
+
+
+def _fit(rec: dict, sign: int) -> Fit:
+    c = [[rec["cov_aa"], rec["cov_ab"], rec["cov_ac"]], [rec["cov_ab"], rec["cov_bb"], rec["cov_bc"]],
+         [rec["cov_ac"], rec["cov_bc"], rec["cov_cc"]]]
+    return Fit(rec["family"], np.array([rec["a"], rec["b"], rec["c"]]), np.nan_to_num(np.array(c, float)),
+               _nz(rec["sigma"], 0.0), sign=sign)
+
+
+_TABLES: dict = {}
+
+
+def curves_for(scn) -> CurveTable | None:
+    """The scenario's curve table (training.convergence), checked against the scenario; None
+    without one. Raises ScenarioError naming the file, the field and what differs."""
+    rel = scn.spec.training.convergence
+    if rel is None:
+        return None
+    path = scn.resolve(rel)
+    try:
+        st = path.stat()
+    except OSError:
+        raise scn.error(("training", "convergence"), f"file '{rel}' not found ({path}); write it with "
+                        f"`edgeplan calibrate {scn.source or 'SCENARIO'} --out {rel}`") from None
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _TABLES:
+        _TABLES.clear()                        # one table in memory at a time is enough
+        _TABLES[key] = read_table(path)
+    table = _TABLES[key]
+    check_fingerprint(scn, table)
+    return table
+
+
+def check_fingerprint(scn, table: CurveTable) -> None:
+    if table.fingerprint == fingerprint(scn):
+        return
+    mine = fingerprint_parts(scn)
+    diff = [k for k in _PARTS if table.parts.get(k) != mine[k]] or ["training"]
+    k = diff[0]
+    raise scn.error(("training", "convergence"),
+                    f"{Path(table.file).name} was calibrated for a different {_PARTS[k]}: '{table.parts.get(k)}' there, "
+                    f"'{mine[k]}' here; re-run `edgeplan calibrate` for this scenario")
+
+
+# ---------------------------------------------------------------- predictions for a plan
+
+def predictions(scn, paradigm: str, configuration: str, round_latency: float, energy: float,
+                samples_per_round: float) -> dict:
+    """The accuracy fields of a plan's `predicted` ({} without curves): accuracy after
+    training.rounds with its band and, with a target, rounds, time and energy to it (or
+    `unreachable` with the plateau)."""
+    table = curves_for(scn)
+    if table is None:
+        return {}
+    tr = scn.spec.training
+    curve, how = table.find(paradigm, configuration)
+    out: dict = {}
+    if curve is None:
+        out["accuracy"] = {"value": None, "why": how}
+        if tr.target_accuracy is not None:
+            out.update(target_accuracy=tr.target_accuracy, rounds_to_target=None, time_to_target_s=None,
+                       energy_to_target_j=None)
+        return out
+    acc = curve.predict(tr.rounds, samples_per_round)
+    if how:
+        acc["note"] = how
+    out["accuracy"] = acc
+    if tr.target_accuracy is not None:
+        t = tr.target_accuracy
+        r = curve.rounds_to(t, samples_per_round)
+        out["target_accuracy"] = t
+        out["rounds_to_target"] = r["rounds"]
+        out["rounds_to_target_range"] = [r["fastest"], r["slowest"]]
+        if r["rounds"] is None:
+            out["time_to_target_s"] = out["energy_to_target_j"] = None
+            out["unreachable"] = {"plateau": acc["plateau"], "target": t}
+        else:
+            out["time_to_target_s"] = r["rounds"] * round_latency
+            out["energy_to_target_j"] = r["rounds"] * energy
+    return out

@@ -1,0 +1,207 @@
+"""What the console shows: tables that read at 80 columns (units in the headers, human numbers,
+no vertical rules), the same data as CSV or JSON for scripts (`--format`)."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import pandas as pd
+from rich import box
+from rich.table import Table
+
+from .units import fmt_si
+
+FORMATS = ("table", "csv", "json")
+
+
+def make_table(title: str, headers: list[str], rows: list[list[str]], left: tuple = ()) -> Table:
+    """A compact rich table: header row, no vertical rules, one space between columns."""
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0),
+              show_edge=False)
+    for h in headers:
+        # numbers never wrap (a unit on its own line reads as another number); names may fold
+        t.add_column(h, justify="left" if h in left else "right", overflow="fold", no_wrap=h not in left,
+                     min_width=len(h) if h not in left else None)
+    for r in rows:
+        t.add_row(*r)
+    return t
+
+
+def show(console, table: Table, wide: bool = False) -> None:
+    """Print a table; a --wide one at its natural width (a terminal wraps it; nothing is cut)."""
+    if wide:
+        from rich.console import Console
+        Console(width=max(console.width, 400), highlight=False, file=console.file).print(table)
+    else:
+        console.print(table)
+
+
+def emit(df: pd.DataFrame | list | dict, fmt: str) -> None:
+    """Write data for scripts to stdout: CSV, or strict JSON (null where undefined)."""
+    from .jsonio import dumps
+    if isinstance(df, dict):       # frames inside a document become lists of records
+        df = {k: (v.to_dict("records") if isinstance(v, pd.DataFrame) else v) for k, v in df.items()}
+    if fmt == "csv":
+        frame = df if isinstance(df, pd.DataFrame) else pd.DataFrame(df if isinstance(df, list) else [df])
+        sys.stdout.write(frame.to_csv(index=False))
+    else:
+        data = df.to_dict("records") if isinstance(df, pd.DataFrame) else df
+        sys.stdout.write(dumps(data))
+
+
+def s(x, unit: str) -> str:
+    """A number in human units ('' where undefined)."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return ""
+    return fmt_si(float(x), unit)
+
+
+def pct(x) -> str:
+    return "" if x is None or x != x else f"{100 * float(x):.1f}%"
+
+
+def count(x) -> str:
+    return "" if x is None or x != x else f"{int(round(float(x))):,}"
+
+
+# ---------------------------------------------------------------- compare
+
+def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str], list[list[str]], list[str]]:
+    """(headers, rows, notes) of the compare table: with a target accuracy, time and energy to
+    it; else time and energy for an epoch (every device's data once), never raw per-round
+    figures side by side (paradigms train different numbers of samples per round)."""
+    tr = scn.spec.training
+    target = tr.target_accuracy
+    notes = []
+    if wide:
+        headers = ["paradigm", "method", "round", "samples/round", "epoch time", "epoch energy", "energy/round",
+                   "device energy", "bytes/round", "peak device mem", "critical", "feasible"]
+    elif target is not None:
+        headers = ["paradigm", "method", "round", f"acc. @{tr.rounds}", f"rounds to {target:.0%}",
+                   f"time to {target:.0%}", f"energy to {target:.0%}"]
+    else:
+        headers = ["paradigm", "method", "round", "time/epoch", "J/epoch", "bytes/round", "critical"]
+    rows = []
+    for _, r in shown.iterrows():
+        if r.round_latency_s != r.round_latency_s:
+            rows.append([r.paradigm, r.method] + [""] * (len(headers) - 3) + ["infeasible"])
+            notes.append(f"{r.paradigm} ({r.method}): {r.why}")
+            continue
+        if wide:
+            rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), count(r.samples_per_round),
+                         s(r.epoch_time_s, "s"), s(r.epoch_energy_j, "J"), s(r.energy_j, "J"), s(r.device_energy_j, "J"),
+                         s(r.comm_bytes, "B"), fmt_si(r.peak_device_memory_bytes, "B", True),
+                         f"{r.critical_node} {r.critical_phase}", "yes" if r.feasible else "no"])
+        elif target is not None:
+            reach = count(r.rounds_to_target) if r.rounds_to_target == r.rounds_to_target and \
+                r.rounds_to_target is not None else "never"
+            rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), pct(r.accuracy), reach,
+                         s(r.time_to_target_s, "s") or "-", s(r.energy_to_target_j, "J") or "-"])
+        else:
+            rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), s(r.epoch_time_s, "s"),
+                         s(r.epoch_energy_j, "J"), s(r.comm_bytes, "B"), f"{r.critical_node}/{r.critical_phase}"])
+        if not r.feasible:
+            notes.append(f"{r.paradigm} ({r.method}) is infeasible: {r.why}")
+    return headers, rows, notes
+
+
+# ---------------------------------------------------------------- a plan
+
+# assignment keys shown as decisions (in this order), and the per-node metrics after them
+_DECISIONS = [("cut", "cut", None), ("stage", "stage", None), ("units", "units", None), ("junction", "junction", None),
+              ("group", "group", None), ("parameters", "parameters", "count"), ("channel_share", "channel", "share"),
+              ("server_share", "server", "share"), ("server", "via", None), ("block", "block", None)]
+_METRICS = [("round_latency_s", "round", "s"), ("energy_j", "energy", "J"), ("up_bytes", "up", "B"),
+            ("down_bytes", "down", "B")]
+_WIDE = [("memory_bytes", "memory", "iB"), ("bandwidth_hz", "bandwidth", "Hz"), ("channel_share_down", "channel down", "share"),
+         ("bandwidth_down_hz", "bandwidth down", "Hz")]
+
+
+def _cell(v, kind) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    if kind == "count":
+        return count(v)
+    if kind == "share":
+        return f"{100 * float(v):.1f}%"
+    if kind == "iB":
+        return fmt_si(float(v), "B", True)
+    if kind in ("s", "J", "B", "Hz"):
+        return fmt_si(float(v), kind)
+    if isinstance(v, list):
+        return "-".join(str(x) for x in v) if len(v) == 2 else str(v)
+    return str(v)
+
+
+def plan_summary(p) -> list[str]:
+    """The plan's headline in sentences: round, epoch, energy, bytes, critical path, accuracy."""
+    pr = p.predicted
+    ms = p.solver.get("time_s", 0.0) * 1e3
+    lines = [f"{p.scenario}: {p.paradigm} by {p.solver['method']} ({p.solver['status']}, {ms:.0f} ms)",
+             f"round {s(pr['round_latency_s'], 's')}, {s(pr.get('energy_j'), 'J')}/round (devices "
+             f"{s(pr.get('device_energy_j'), 'J')}), {s(pr.get('comm_bytes'), 'B')}/round; critical: "
+             f"{pr['critical']['node']} {pr['critical']['phase']}"]
+    if pr.get("epoch_samples"):
+        lines.append(f"an epoch ({count(pr['epoch_samples'])} samples, every device's data once): "
+                     f"{s(pr.get('epoch_time_s'), 's')}, {s(pr.get('epoch_energy_j'), 'J')}; "
+                     f"{count(pr.get('samples_per_round'))} samples per round")
+    acc = pr.get("accuracy")
+    if acc:
+        if acc.get("value") is None:
+            lines.append(f"accuracy: not predicted ({acc.get('why')})")
+        else:
+            lines.append(f"accuracy after {acc['at_round']} rounds: {pct(acc['value'])} (90% band "
+                         f"{pct(acc['low'])}-{pct(acc['high'])}; plateau {pct(acc['plateau'])})"
+                         + (f"; {acc['note']}" if acc.get("note") else ""))
+    if pr.get("target_accuracy") is not None:
+        t = pr["target_accuracy"]
+        if pr.get("rounds_to_target") is None:
+            lines.append(f"target {t:.0%}: not reached (the curve levels off at "
+                         f"{pct((pr.get('unreachable') or acc or {}).get('plateau'))})")
+        else:
+            lo, hi = pr.get("rounds_to_target_range") or [None, None]
+            rng = f" ({lo if lo is not None else '?'}-{hi if hi is not None else 'never'})"
+            lines.append(f"target {t:.0%}: {pr['rounds_to_target']} rounds{rng}, "
+                         f"{s(pr['time_to_target_s'], 's')}, {s(pr['energy_to_target_j'], 'J')}")
+    if not p.feasible:
+        lines.append("infeasible: " + "; ".join(pr.get("violations", [])))
+    return lines
+
+
+def plan_view(p, wide: bool = False) -> tuple[list[str], list[list[str]]]:
+    """(headers, rows) of a plan's assignments: the decisions, then per-node metrics."""
+    rows = p.assignments
+    keys = [k for k in (("node", "role") if wide else ("node",)) if any(k in r for r in rows)]
+    cols = [(k, h, kind) for k, h, kind in _DECISIONS if any(k in r for r in rows)]
+    cols += _METRICS + ([(k, h, kind) for k, h, kind in _WIDE if any(k in r for r in rows)] if wide else [])
+    headers = keys + [h for _, h, _ in cols]
+    out = []
+    for r in rows[:40]:
+        out.append([str(r.get(k, "")) for k in keys] + [_cell(r.get(k), kind) for k, _, kind in cols])
+    if len(rows) > 40:
+        out.append([f"... {len(rows) - 40} more"] + [""] * (len(headers) - 1))
+    return headers, out
+
+
+def cell(col: str, v) -> str:
+    """A value in human units by its column's suffix (_s, _j, _bytes, _hz)."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        for suffix, unit, binary in (("_bytes", "B", False), ("_s", "s", False), ("_j", "J", False),
+                                     ("_hz", "Hz", False)):
+            if col.endswith(suffix):
+                return fmt_si(v, unit, binary)
+        return f"{v:.4g}"
+    if isinstance(v, list):
+        return ", ".join(map(str, v)) if len(v) < 8 else f"[{len(v)} items]"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+def label(col: str) -> str:
+    """A column name as words, its unit suffix dropped (the value carries the unit)."""
+    import re
+    return re.sub(r"_(s|j|bytes|hz)$", "", col).replace("_", " ")

@@ -1,0 +1,188 @@
+"""The algorithms as published (FedAvg resets client state, sl is exactly centralised SGD), splits
+that honour what they say, and the tiny end-to-end run: calibrate, plan for a target, validate."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from planner import paradigms
+from planner.costs import CostModel
+from planner.plan import Plan
+from planner.scenario import load_scenario
+from validation.data import split_across, split_summary
+from validation.engines import ENGINES, LOSS, Shard, train_centralized
+from validation.meters import RoundMeter
+from validation.runner import make_job
+
+from .conftest import SCENARIOS, write
+
+DIGITS = SCENARIOS / "digits-small.yaml"
+
+
+def _job(name, scn=None):
+    scn = scn or load_scenario(DIGITS)
+    cm = CostModel(scn)
+    plan = paradigms.get(name).solve(cm)
+    job, cm, _ = make_job(scn, plan)
+    return job, cm
+
+
+def _run(engine, cm, rounds):
+    for _ in range(rounds):
+        engine.round(RoundMeter(cm, 1e9))
+
+
+def test_sl_is_exactly_centralised_sgd_on_the_same_batches():
+    """The client part travels with its optimizer state and the reference draws the devices'
+    batches in sl's order: the partitioned run and plain SGD agree bit for bit."""
+    torch.manual_seed(0)
+    job, cm = _job("sl")
+    engine = ENGINES["sl"](job)
+    rounds, n = 3, len(engine.devices)
+    _run(engine, cm, rounds)
+    ref = job.model()
+    opt = job.optimizer(ref.parameters())
+    shards = {d: Shard(job.ds, s.idx, s.seed) for d, s in job.shards.items()}
+    devices = list(job.shards)
+    for k in range(rounds * n * cm.tau):
+        dev = devices[(k // cm.tau) % n]
+        x, y = shards[dev].next(job.batch(dev))
+        opt.zero_grad(set_to_none=True)
+        LOSS(ref(x), y).backward()
+        opt.step()
+    split = [p for m in (engine.head, engine.tail) for p in m.parameters()]
+    for a, b in zip(ref.parameters(), split):
+        assert torch.equal(a, b)
+
+
+def test_sl_equals_train_centralized_accuracy():
+    job, cm = _job("sl")
+    engine = ENGINES["sl"](job)
+    _run(engine, cm, 2)
+    acc_split, loss_split = engine.evaluate()
+    job2, _ = _job("sl")
+    acc, loss, _ = train_centralized(job2, 2 * len(engine.devices) * cm.tau)
+    assert acc == acc_split and loss == loss_split
+
+
+def test_fl_is_fedavg_as_published():
+    """fl (client_state: reset) equals a plain FedAvg loop: each client starts every round from
+    the global model with a fresh optimizer, the server averages weighted by samples."""
+    job, cm = _job("fl")
+    engine = ENGINES["fl"](job)
+    rounds = 3
+    _run(engine, cm, rounds)
+    model = job.model()
+    shards = {d: Shard(job.ds, s.idx, s.seed) for d, s in job.shards.items()}
+    w = torch.tensor(np.array([len(s.idx) for s in shards.values()], float) /
+                     sum(len(s.idx) for s in shards.values()), dtype=torch.float32)
+    for _ in range(rounds):
+        states = []
+        for dev, shard in shards.items():
+            local = copy.deepcopy(model)
+            opt = torch.optim.SGD(local.parameters(), lr=job.spec.training.learning_rate, momentum=0.9)
+            for _ in range(cm.tau):
+                x, y = shard.next(job.batch(dev))
+                opt.zero_grad(set_to_none=True)
+                LOSS(local(x), y).backward()
+                opt.step()
+            states.append(local.state_dict())
+        avg = {k: sum(wi * s[k] for wi, s in zip(w, states)) for k in states[0]}
+        model.load_state_dict(avg)
+    for a, b in zip(model.parameters(), engine.rep.model(0).parameters()):
+        assert torch.equal(a, b)
+
+
+def test_client_state_keep_carries_momentum_across_rounds(tmp_path):
+    text = DIGITS.read_text().replace("dataset: digits}", "dataset: digits, client_state: keep}")
+    job, cm = _job("fl", load_scenario(write(tmp_path, text)))
+    engine = ENGINES["fl"](job)
+    _run(engine, cm, 1)
+    before = engine.opt_dev[0]
+    _run(engine, cm, 1)
+    assert engine.opt_dev[0] is before and len(before.state) > 0
+    job, cm = _job("fl")
+    engine = ENGINES["fl"](job)
+    _run(engine, cm, 1)
+    first = engine.opt_dev[0]
+    engine.begin_round()
+    assert engine.opt_dev[0] is not first and len(engine.opt_dev[0].state) == 0
+
+
+def test_dirichlet_split_is_drawn_as_asked():
+    y = torch.as_tensor(np.repeat(np.arange(10), 144))
+    shards = split_across(y, [150, 150, 150], iid=False, alpha=0.1, seed=0)
+    rows = split_summary(y, ["a", "b", "c"], shards, [150, 150, 150])
+    assert np.mean([r["largest_class_share"] for r in rows]) > 0.5     # skewed, as alpha 0.1 asks
+    assert all(r["samples"] <= 150 for r in rows)
+    iid = split_summary(y, ["a", "b", "c"], split_across(y, [150] * 3, iid=True, seed=0), [150] * 3)
+    assert max(r["largest_class_share"] for r in iid) < 0.25
+
+
+def test_runs_report_the_split_they_got(tmp_path):
+    from validation.runner import run_inprocess
+    text = DIGITS.read_text().replace("dataset: digits}", "dataset: digits, iid: false, dirichlet_alpha: 0.1}")
+    scn = load_scenario(write(tmp_path, text))
+    plan = paradigms.get("fl").solve(CostModel(scn))
+    res = run_inprocess(scn, plan, rounds=1)
+    assert res.extra["split_kind"] == "Dirichlet(0.1)"
+    assert len(res.extra["split"]) == 3 and max(r["largest_class_share"] for r in res.extra["split"]) > 0.4
+
+
+def test_calibrate_plan_for_a_target_and_validate(tmp_path):
+    """The tiny end-to-end run (seconds): curves from a pilot, a plan that predicts its accuracy
+    and rounds to the target (round-tripping through JSON), validation comparing both."""
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+    text = DIGITS.read_text().replace("dataset: digits}", "dataset: digits, convergence: curves.csv, "
+                                      "target_accuracy: 0.8}") + "objective: time_to_target\n"
+    scn_file = write(tmp_path, text)
+    runner = CliRunner()
+    r = runner.invoke(app, ["calibrate", str(scn_file), "-p", "fl", "-p", "sl", "--rounds", "4", "--seeds", "1",
+                            "--out", str(tmp_path / "curves.csv")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "curves.calibration" / "points.csv").exists()
+    r = runner.invoke(app, ["plan", str(scn_file), "-p", "sl", "--out", str(tmp_path / "sl.json")])
+    assert r.exit_code == 0, r.output
+    assert "accuracy after 20 rounds" in r.output
+    plan = Plan.load(tmp_path / "sl.json")
+    pr = plan.predicted
+    assert 0 < pr["accuracy"]["value"] <= 1 and pr["accuracy"]["low"] <= pr["accuracy"]["value"]
+    assert plan.objective["name"] == "time_to_target"
+    assert Plan.from_dict(json.loads(plan.to_json())).predicted == pr
+    r = runner.invoke(app, ["validate", str(scn_file), str(tmp_path / "sl.json"), "--rounds", "4",
+                            "--format", "json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    quantities = [row["quantity"] for row in doc["summary"]]
+    assert "accuracy after round 4" in quantities and "rounds to 80%" in quantities
+    assert all("predicted_accuracy" in row for row in doc["rounds"])
+    # too short a calibration says how many rounds it needs
+    r = runner.invoke(app, ["calibrate", str(scn_file), "-p", "fl", "--rounds", "3", "--out", str(tmp_path / "c2.csv")])
+    assert r.exit_code == 2 and "needs at least 4 measured rounds" in r.output
+    assert not (tmp_path / "c2.csv").exists()
+
+
+def test_calibrate_imports_a_training_log(tmp_path):
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+    log = tmp_path / "log.csv"
+    acc = 0.95 - 0.8 * np.exp(-np.arange(1, 11) / 3.0)
+    log.write_text("round,accuracy\n" + "".join(f"{r},{a:.5f}\n" for r, a in zip(range(1, 11), acc)))
+    r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "fl", "--from-log", str(log),
+                                 "--out", str(tmp_path / "curves.csv")])
+    assert r.exit_code == 0, r.output
+    from planner.curves import read_table
+    cv, _ = read_table(tmp_path / "curves.csv").find("fl", "fl")
+    assert cv.accuracy.plateau == pytest.approx(0.95, abs=1e-3)
+    log.write_text("round,accuracy\n1,95\n")
+    r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "fl", "--from-log", str(log),
+                                 "--out", str(tmp_path / "c.csv")])
+    assert r.exit_code == 2 and "log.csv:2: column 'accuracy': 95 is not in [0, 1]" in r.output

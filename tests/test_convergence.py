@@ -1,0 +1,175 @@
+"""Learning curves: fitting, prediction, curve tables and their checks (planner.convergence,
+planner.curves)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from planner.convergence import Curve, Fit, FitError, fit_joint, fit_points
+from planner.curves import fingerprint, read_table, write_table
+from planner.errors import ScenarioError
+from planner.scenario import load_scenario
+
+from .conftest import SCENARIOS, write
+
+X = np.arange(1, 31, dtype=float)
+
+
+@pytest.mark.parametrize("family, params", [("power", (0.97, 0.6, 0.8)), ("exp", (0.95, 0.8, 4.0))])
+def test_fit_recovers_known_parameters_without_noise(family, params):
+    truth = Fit(family, np.array(params), np.zeros((3, 3)), 0.0)
+    fit = fit_points(X, truth.mean(X))
+    assert fit.family == family
+    np.testing.assert_allclose(fit.params, params, rtol=1e-4)
+    assert fit.sigma < 1e-6
+
+
+@pytest.mark.parametrize("family, params", [("power", (0.96, 0.7, 0.9)), ("exp", (0.93, 0.8, 5.0))])
+def test_fit_recovers_known_parameters_with_noise(family, params):
+    rng = np.random.default_rng(3)
+    truth = Fit(family, np.array(params), np.zeros((3, 3)), 0.0)
+    x = np.tile(X, 3)
+    y = truth.mean(x) + rng.normal(0, 0.01, len(x))
+    fit = fit_points(x, y)
+    assert fit.family == family
+    assert abs(fit.params[0] - params[0]) < 0.01            # the plateau within a point
+    assert fit.sigma == pytest.approx(0.01, rel=0.3)        # the noise it was given
+    lo, hi = fit.band(X)
+    inside = np.mean((truth.mean(X) >= lo) & (truth.mean(X) <= hi))
+    assert inside > 0.9                                     # the band covers the truth
+
+
+def test_loss_curves_fall():
+    truth = Fit("exp", np.array([0.1, 2.0, 4.0]), np.zeros((3, 3)), 0.0, sign=-1)
+    fit = fit_points(X, truth.mean(X), sign=-1)
+    assert fit.mean(100) == pytest.approx(0.1, abs=1e-3)
+    assert fit.mean(2) > fit.mean(20)
+
+
+def test_joint_fit_recovers_each_configurations_pace():
+    """Configurations that learn the same task at different paces: the slow one's curve beyond
+    its pilot comes from the fast one's, and a skewed configuration's plateau from its coverage."""
+    master = Fit("exp", np.array([0.97, 0.9, 3.0]), np.zeros((3, 3)), 0.0)
+    x = np.arange(1, 9, dtype=float)
+    series = {"fast": (x, master.mean(x)), "slow": (x, master.mean(0.2 * x)),
+              "skewed": (x, 0.5 * master.mean(0.5 * x))}
+    fits = fit_joint(series, {"skewed": 0.5})
+    assert fits["slow"].mean(40) == pytest.approx(master.mean(8), abs=2e-3)
+    assert fits["skewed"].plateau == pytest.approx(0.485, abs=2e-3)
+    assert fits["fast"].plateau == pytest.approx(0.97, abs=2e-3)
+
+
+def test_rounds_to_target_and_an_unreachable_target():
+    fit = Fit("exp", np.array([0.95, 0.85, 4.0]), np.zeros((3, 3)), 0.0)
+    cv = Curve("fl", "fl", 100.0, fit)
+    x = -4.0 * np.log((0.95 - 0.9) / 0.85)              # where the curve crosses 0.9
+    assert cv.rounds_to(0.9)["rounds"] == int(np.ceil(x))
+    assert cv.rounds_to(0.9, samples_per_round=200.0)["rounds"] == int(np.ceil(x / 2))   # twice the pace
+    assert cv.rounds_to(0.96)["rounds"] is None        # above the plateau
+    assert cv.predict(10)["plateau"] == pytest.approx(0.95)
+
+
+def test_a_fit_needs_four_rounds():
+    with pytest.raises(FitError, match="at least 4 measured rounds, got 3; calibrate with --rounds 4"):
+        fit_points([1, 2, 3], [0.2, 0.5, 0.6])
+    with pytest.raises(FitError, match="at least 4 measured rounds"):
+        fit_joint({"fl": (np.array([1, 2]), np.array([0.1, 0.2]))})
+
+
+def _curves_scenario(tmp_path, extra: str = "") -> str:
+    text = (SCENARIOS / "digits-small.yaml").read_text()
+    text = text.replace("dataset: digits}", f"dataset: digits, convergence: curves.csv{extra}}}")
+    return write(tmp_path, text, "s.yaml")
+
+
+def _table(scn, path):
+    fit = Fit("exp", np.array([0.97, 0.9, 3.0]), np.diag([1e-4, 1e-4, 1e-2]), 0.01)
+    write_table(path, [Curve("fl", "fl", 768.0, fit, None, 6, 2, 0.9)], scn)
+
+
+def test_curve_tables_round_trip_and_predict(tmp_path):
+    scn = load_scenario(_curves_scenario(tmp_path, ", target_accuracy: 0.95"))
+    _table(scn, tmp_path / "curves.csv")
+    table = read_table(tmp_path / "curves.csv")
+    assert table.fingerprint == fingerprint(scn)
+    cv, how = table.find("fl", "fl")
+    assert how == "" and cv.accuracy.params[2] == 3.0
+    from planner import paradigms
+    from planner.costs import CostModel
+    plan = paradigms.get("fl").solve(CostModel(scn))
+    pr = plan.predicted
+    assert pr["accuracy"]["value"] == pytest.approx(0.97 - 0.9 * np.exp(-20 / 3.0), abs=1e-9)
+    assert pr["rounds_to_target"] == int(np.ceil(-3.0 * np.log(0.02 / 0.9)))
+    assert pr["time_to_target_s"] == pytest.approx(pr["rounds_to_target"] * pr["round_latency_s"])
+    from planner.plan import Plan
+    again = Plan.from_dict(__import__("json").loads(plan.to_json()))
+    assert again.predicted["accuracy"] == pr["accuracy"]
+
+
+def test_unreachable_target_is_a_value_not_a_crash(tmp_path):
+    scn = load_scenario(_curves_scenario(tmp_path, ", target_accuracy: 0.99"))
+    _table(scn, tmp_path / "curves.csv")
+    from planner import paradigms
+    from planner.costs import CostModel
+    pr = paradigms.get("fl").solve(CostModel(scn)).predicted
+    assert pr["rounds_to_target"] is None and pr["time_to_target_s"] is None
+    assert pr["unreachable"] == {"plateau": pytest.approx(0.97), "target": 0.99}
+    sl = paradigms.get("sl").solve(CostModel(scn)).predicted          # no curve: said, not crashed
+    assert sl["accuracy"]["value"] is None and "no curve for 'sl'" in sl["accuracy"]["why"]
+
+
+def test_a_table_for_another_data_set_is_refused(tmp_path):
+    scn = load_scenario(_curves_scenario(tmp_path))
+    _table(scn, tmp_path / "curves.csv")
+    other = load_scenario(write(tmp_path, (tmp_path / "s.yaml").read_text().replace("dataset: digits",
+                                                                                    "dataset: mnist1d"), "o.yaml"))
+    from planner.curves import curves_for
+    with pytest.raises(ScenarioError, match=r"o.yaml:\d+: training.convergence: curves.csv was calibrated for a "
+                                            r"different data set \(training.dataset\): 'digits' there, 'mnist1d' "
+                                            r"here; re-run `edgeplan calibrate`"):
+        curves_for(other)
+
+
+def test_a_table_for_another_split_is_refused(tmp_path):
+    scn = load_scenario(_curves_scenario(tmp_path))
+    _table(scn, tmp_path / "curves.csv")
+    text = (tmp_path / "s.yaml").read_text().replace("dataset: digits,", "dataset: digits, iid: false,")
+    from planner.curves import curves_for
+    with pytest.raises(ScenarioError, match="calibrated for a different data split"):
+        curves_for(load_scenario(write(tmp_path, text, "o.yaml")))
+
+
+def test_a_missing_table_names_the_field_and_the_fix(tmp_path):
+    scn = load_scenario(_curves_scenario(tmp_path, ", target_accuracy: 0.9"))
+    from planner import paradigms
+    from planner.costs import CostModel
+    with pytest.raises(ScenarioError, match=r"training.convergence: file 'curves.csv' not found .*edgeplan "
+                                            r"calibrate .* --out curves.csv"):
+        paradigms.get("fl").solve(CostModel(scn))
+
+
+@pytest.mark.parametrize("target", ["0", "1.5", "-0.2"])
+def test_targets_outside_zero_one_are_refused(tmp_path, target):
+    with pytest.raises(ScenarioError, match=r"training.target_accuracy: "):
+        load_scenario(_curves_scenario(tmp_path, f", target_accuracy: {target}"))
+
+
+def test_time_to_target_needs_a_target(tmp_path):
+    text = (SCENARIOS / "digits-small.yaml").read_text() + "objective: time_to_target\n"
+    with pytest.raises(ScenarioError, match=r"objective: objective 'time_to_target' needs training.target_accuracy"):
+        load_scenario(write(tmp_path, text))
+
+
+def test_corrupt_tables_name_the_line_and_column(tmp_path):
+    p = tmp_path / "c.csv"
+    p.write_text("paradigm,configuration\nfl,fl\n")
+    with pytest.raises(ScenarioError, match=r"c.csv:1: header lacks column\(s\) metric"):
+        read_table(p)
+    scn = load_scenario(SCENARIOS / "digits-small.yaml")
+    _table(scn, p)
+    lines = p.read_text().splitlines()
+    lines[1] = lines[1].replace(",exp,0.97,", ",exp,abc,")
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ScenarioError, match=r"c.csv:2: column 'a': 'abc' is not a number"):
+        read_table(p)
