@@ -27,7 +27,7 @@ from torch import fx, nn
 from torch.fx.passes.split_module import split_module
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
-from .table import PROFILE_COLUMNS, UnitTable
+from .table import OPTIONAL_COLUMNS, PROFILE_COLUMNS, UnitTable
 from .zoo import _shape
 
 _ELEMENTWISE_MODULES = (nn.ReLU, nn.ReLU6, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.ELU,
@@ -202,13 +202,15 @@ def profile_model(model: nn.Module, input_shape: Sequence[int], bytes_per_value:
         meta_unit = _meta_unit(unit)
         x_in = x.detach().requires_grad_(u > 0)
         fwd, bwd, saved, y = _count_unit(meta_unit, x_in)
+        bwd_in = _input_grad_flops(meta_unit, x_in) if u > 0 else 0.0
         n_params = sum(p.numel() for p in unit.parameters())
-        rows.append(dict(name=ug.names[u], fwd_flops=fwd / batch, bwd_flops=bwd / batch,
+        rows.append(dict(name=ug.names[u], fwd_flops=fwd / batch, bwd_flops=bwd / batch, bwd_in_flops=bwd_in / batch,
                          out_bytes=float(y[0].numel()) * bytes_per_value,
                          act_bytes=saved / batch * scale, params=int(n_params),
                          param_bytes=float(n_params) * bytes_per_value))
         x = y.detach()
-    df = pd.DataFrame(rows, columns=PROFILE_COLUMNS)
+    rows[0]["bwd_in_flops"] = 0.0
+    df = pd.DataFrame(rows, columns=PROFILE_COLUMNS + OPTIONAL_COLUMNS)
     table = UnitTable(df, name or type(model).__name__, shape, bytes_per_value, ["input"] + ug.kinds)
     if measure:
         f, b = measure_units(ug, shape, batch=measure_batch, repeats=measure_repeats)
@@ -255,6 +257,25 @@ def _count_unit(unit: nn.Module, x: torch.Tensor):
             y.backward(torch.ones_like(y))
         bwd = fc_b.get_total_flops()
     return float(fwd), float(bwd), float(sum(storages.values())), y
+
+
+def _input_grad_flops(unit: nn.Module, x: torch.Tensor) -> float:
+    """Backward FLOPs of the unit's input gradient alone (its parameters frozen): what a pass
+    that only carries the gradient down through the unit costs (pel's workers below a block)."""
+    flags = [p.requires_grad for p in unit.parameters()]
+    for p in unit.parameters():
+        p.requires_grad_(False)
+    try:
+        unit.train()
+        y = unit(x.detach().requires_grad_(True))
+        if not y.requires_grad:
+            return 0.0
+        with FlopCounterMode(display=False, custom_mapping=_FLOP_MAPPING) as fc:
+            y.backward(torch.ones_like(y))
+        return float(fc.get_total_flops())
+    finally:
+        for p, f in zip(unit.parameters(), flags):
+            p.requires_grad_(f)
 
 
 def measure_units(ug: UnitGraph, input_shape, batch: int = 8, repeats: int = 5):

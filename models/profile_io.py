@@ -27,7 +27,7 @@ import pandas as pd
 
 from planner.errors import ScenarioError
 
-from .table import PROFILE_COLUMNS, UnitTable
+from .table import OPTIONAL_COLUMNS, PROFILE_COLUMNS, UnitTable
 
 TIMES_COLUMNS = ["machine", "unit", "fwd_s", "bwd_s", "update_s", "batch_size"]
 
@@ -55,7 +55,8 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def write_profile_csv(table: UnitTable, path: str | Path) -> None:
     buf = io.StringIO()
-    table.df[PROFILE_COLUMNS].to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
+    cols = PROFILE_COLUMNS + [c for c in OPTIONAL_COLUMNS if c in table.df.columns]
+    table.df[cols].to_csv(buf, index=False, float_format="%.10g", lineterminator="\n")
     atomic_write_text(path, buf.getvalue())
 
 
@@ -74,13 +75,14 @@ def read_profile_csv(path: str | Path, bytes_per_value: int = 4) -> UnitTable:
     if missing:
         raise ScenarioError(f"header lacks column(s) {', '.join(missing)}; expected "
                             f"{','.join(PROFILE_COLUMNS)}", file, 1)
-    col = {c: header.index(c) for c in PROFILE_COLUMNS}
+    optional = [c for c in OPTIONAL_COLUMNS if c in header]
+    col = {c: header.index(c) for c in PROFILE_COLUMNS + optional}
     records = []
     for ln, r in enumerate(rows[1:], start=2):
         if not any(x.strip() for x in r):
             continue
         rec = {"name": r[col["name"]].strip()}
-        for c in PROFILE_COLUMNS[1:]:
+        for c in PROFILE_COLUMNS[1:] + optional:
             try:
                 v = float(r[col[c]])
             except (ValueError, IndexError):
@@ -97,7 +99,7 @@ def read_profile_csv(path: str | Path, bytes_per_value: int = 4) -> UnitTable:
         raise ScenarioError("a profile needs at least one unit after the 'input' row", file, 2)
     if records[0]["out_bytes"] <= 0:
         raise ScenarioError("the 'input' row needs out_bytes > 0 (the bytes of one input sample)", file, 2)
-    df = pd.DataFrame(records, columns=PROFILE_COLUMNS)
+    df = pd.DataFrame(records, columns=PROFILE_COLUMNS + optional)
     df["params"] = df["params"].astype(np.int64)
     return UnitTable(df, Path(path).stem, (), bytes_per_value)
 

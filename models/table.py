@@ -8,6 +8,10 @@ import numpy as np
 import pandas as pd
 
 PROFILE_COLUMNS = ["name", "fwd_flops", "bwd_flops", "out_bytes", "act_bytes", "params", "param_bytes"]
+# optional: the part of bwd_flops that computes the gradient of the unit's input (the rest computes
+# its weights' gradients); without it, a unit with parameters is taken to spend its forward FLOPs
+# on the input gradient (exact for convolutions and linear layers) and one without all of them
+OPTIONAL_COLUMNS = ["bwd_in_flops"]
 
 
 @dataclass
@@ -35,6 +39,11 @@ class UnitTable:
         self.params = df["params"].to_numpy(float)
         self.pbytes = df["param_bytes"].to_numpy(float)
         # prefix sums over units 0..c (row 0 carries zeros except out_bytes)
+        if "bwd_in_flops" in df.columns:
+            self.bwd_in = df["bwd_in_flops"].to_numpy(float)
+        else:
+            self.bwd_in = np.where(self.params > 0, np.minimum(self.fwd, self.bwd), self.bwd)
+            self.bwd_in[:2] = 0.0            # the first unit's input needs no gradient
         self.F = np.cumsum(self.fwd + self.bwd)
         self.Wt = np.cumsum(self.pbytes)
         self.A = np.cumsum(self.act)

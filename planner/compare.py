@@ -17,11 +17,12 @@ COLUMNS = ["paradigm", "method", "kind", "status", "round_latency_s", "training_
            "why", "solve_time_s", "note"]
 
 
-def methods_for_compare(para, all_methods: bool = False) -> list[str]:
+def methods_for_compare(para, all_methods: bool = False, cm: CostModel | None = None) -> list[str]:
     """The default optimiser and every baseline and heuristic; with `all_methods`, every method
-    (the cross-check solvers too)."""
+    (the cross-check solvers too) that applies to the scenario."""
     return [m for m, s in para.solvers.items()
-            if all_methods or m == para.default or s.kind in ("baseline", "heuristic")]
+            if (all_methods or m == para.default or s.kind in ("baseline", "heuristic"))
+            and (cm is None or s.available(cm))]
 
 
 def plan_row(cm: CostModel, para, method: str) -> tuple[dict, object]:
@@ -68,7 +69,7 @@ def compare_table(scn: Scenario, names=None, progress: bool = False,
     for n in names:
         paradigms.get(n)  # unknown names fail before any work
     cm = CostModel(scn)
-    jobs = [(n, m) for n in names for m in methods_for_compare(paradigms.get(n), all_methods)]
+    jobs = [(n, m) for n in names for m in methods_for_compare(paradigms.get(n), all_methods, cm)]
     rows = []
     bar = _progress(progress, len(jobs))
     for n, m in jobs:

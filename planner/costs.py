@@ -31,6 +31,8 @@ K_OPT = {"sgd": 3, "adam": 4}
 # copies of the weights an optimizer keeps as state (SGD's momentum; Adam's two moments): sl hands
 # them on with the client part, so that the devices in turn train as one model (exactly SGD)
 K_STATE = {"sgd": 1, "adam": 2}
+# FLOPs to update one parameter in one optimizer step (SGD with momentum: scale, add, scale, add)
+UPDATE_FLOPS = 4.0
 
 
 # ---------------------------------------------------------------- results
@@ -167,10 +169,21 @@ class CostModel:
         return self._links
 
     def _compute_prefix(self) -> np.ndarray:
-        """S[v, c]: seconds per sample for node v to train units 1..c (forward + backward)."""
+        """S[v, c]: seconds per sample for node v to train units 1..c (forward + backward, and the
+        update where measured); the per-unit parts are kept in `unit_times`."""
+        u = self.unit_times
+        return np.cumsum(u["fwd"] + u["bwd"] + u["upd"], axis=1)
+
+    @cached_property
+    def unit_times(self) -> dict[str, np.ndarray]:
+        """Per node and unit (arrays V x (L+1), column 0 the input): forward, backward and its
+        input-gradient part, and update seconds per sample; `upd_step` the update seconds per
+        step where they do not scale with the batch (UPDATE_FLOPS per parameter at FLOP rates)."""
         scn, t = self.scn, self.table
-        F = t.F
-        S = np.zeros((len(self.names), self.L + 1))
+        V, L = len(self.names), self.L
+        fwd, bwd, bin_, upd, step = (np.zeros((V, L + 1)) for _ in range(5))
+        in_share = np.divide(t.bwd_in, t.bwd, out=np.where(t.params > 0, 0.5, 1.0), where=t.bwd > 0)
+        in_share[:2] = 0.0
         times = None
         measured = scn.nodes.measured.tolist()
         compute = scn.nodes.compute.tolist()
@@ -178,14 +191,17 @@ class CostModel:
             machine = measured[v]
             if machine is not None and not pd.isna(machine):
                 times = times or measured_times(scn)
-                S[v, 1:] = np.cumsum(times.per_sample(machine))
-                continue
-            comp = compute[v]
-            if F[-1] <= 0:
-                raise scn.error(scn.node_path(n), f"node '{n}' has no measured times ('measured: MACHINE') and "
-                                "the model's profile has no FLOP counts (a measured workbook)")
-            S[v] = F / float(comp)
-        return S
+                d = times.df[times.df.machine == machine]
+                bs = d.batch_size.to_numpy(float)
+                fwd[v, 1:], bwd[v, 1:], upd[v, 1:] = d.fwd_s / bs, d.bwd_s / bs, d.update_s / bs
+            else:
+                if t.F[-1] <= 0:
+                    raise scn.error(scn.node_path(n), f"node '{n}' has no measured times ('measured: MACHINE') and "
+                                    "the model's profile has no FLOP counts (a measured workbook)")
+                f = float(compute[v])
+                fwd[v], bwd[v], step[v] = t.fwd / f, t.bwd / f, UPDATE_FLOPS * t.params / f
+            bin_[v] = bwd[v] * in_share
+        return {"fwd": fwd, "bwd": bwd, "bwd_in": bin_, "upd": upd, "upd_step": step}
 
     # ------------------------------------------------------------ helpers
 
@@ -319,7 +335,7 @@ class CostModel:
     def finish(self, paradigm: str, round_latency: float, dev_names: list[str], T: np.ndarray,
                phases: dict[str, np.ndarray], compute_s: dict[str, float], transfers: list,
                memory: dict[str, float], extra_violations: list[str] | None = None,
-               sequential: bool = False) -> Costs:
+               sequential: bool = False, active=None) -> Costs:
         """Energy, bytes, memory checks, constraints and the critical path of one round.
 
         `transfers`: (routes, position, up_bytes, down_bytes, share) per route, bytes per round.
@@ -379,7 +395,8 @@ class CostModel:
         if c.max_round_energy is not None and total_e > c.max_round_energy * (1 + 1e-9):
             viol.append(f"round energy {fmt_si(total_e, 'J')} exceeds max_round_energy "
                         f"{fmt_si(c.max_round_energy, 'J')}")
-        samples = float(self.tau * self.batch[dev_ix].sum())
+        # training samples of a round: every device's local iterations (only active ones: pel's idle workers)
+        samples = float(self.tau * self.batch[dev_ix if active is None else dev_ix[np.asarray(active, bool)]].sum())
         return Costs(paradigm, float(round_latency), total_e, float(energy[dev_mask].sum()),
                      float(up_b.sum() + dn_b.sum()), cols, list(self.names), crit, crit_phase, self.rounds, viol,
                      {p: np.asarray(v) for p, v in phases.items()}, list(dev_names), samples, self.epoch_samples)
@@ -669,82 +686,5 @@ def junction_extra_bytes(cm: CostModel, j: int, groups: int) -> float:
     return float((groups - 1) * cm.pbytes[j + 1]) if j + 1 <= cm.L else 0.0
 
 
-def pel_setup(cm: CostModel) -> tuple[float, float, float | None]:
-    """(P parameters, Q bits per parameter, c FLOPs per parameter per round or None)."""
-    p = cm.scn.spec.paradigms.pel
-    return float(cm.table.total_params), float(p.bits_per_parameter), p.flops_per_parameter
-
-
-def pel_time_per_param(cm: CostModel, d) -> np.ndarray:
-    """Compute seconds per parameter per round of each worker: c / f_k with the scenario's
-    flops_per_parameter, else the worker's time to train one round's batches over the whole
-    model divided by the parameters (b tau S_k(L) / P: the same as c / f_k with c the model's
-    training FLOPs per round per parameter, and defined for measured nodes too)."""
-    P, _, c = pel_setup(cm)
-    d = np.asarray(d, int)
-    if c is None:
-        return cm.batch[d] * cm.tau * cm.S[d, cm.L] / max(P, 1.0)
-    if cm.table.F[-1] <= 0:
-        raise ValueError("paradigms.pel.flops_per_parameter needs FLOP rates, but the model's profile is "
-                         "measured (no FLOP counts): leave flops_per_parameter out")
-    return np.array([c / cm.flops_rate(v) for v in d])
-
-
-def pel_groups(cm: CostModel, devices: list[str]) -> list[list[int]]:
-    """Worker groups (positions in `devices`): the scenario's pel groups, others alone."""
-    groups = cm.scn.spec.paradigms.pel.groups or {}
-    pos = {n: i for i, n in enumerate(devices)}
-    seen, out = set(), []
-    for members in groups.values():
-        g = [pos[m] for m in members if m in pos and m not in seen]
-        seen |= {devices[i] for i in g}
-        if g:
-            out.append(g)
-    out += [[i] for i, n in enumerate(devices) if n not in seen]
-    return out
-
-
-def pel(cm: CostModel, params, share_up=None, share_dn=None, server: str | None = None,
-        devices: list[str] | None = None) -> Costs:
-    """Partitioned edge learning (PABA): worker k downloads, updates and uploads L_k parameters
-    over bandwidth share beta_k (the same share both ways unless bandwidth is 'separate')."""
-    from .errors import PlanError
-    devs = devices or cm.devices
-    n = len(devs)
-    srv = server or cm.server()
-    R = cm.routes(devs, [srv] * n)
-    P, Q, _ = pel_setup(cm)
-    Lk = np.asarray(params, float)
-    if Lk.shape != (n,) or np.any(Lk < 0):
-        raise PlanError(f"expected {n} non-negative parameter counts, got {Lk}")
-    groups = pel_groups(cm, devs)
-    for g in groups:
-        if np.ptp(Lk[g]) > 1e-9 * max(1.0, Lk[g].max()):
-            raise PlanError(f"workers {', '.join(devs[i] for i in g)} form a group and train one block: "
-                            "give them equal parameter counts")
-    covered = sum(float(Lk[g[0]]) for g in groups)
-    if abs(covered - P) > 1e-6 * P + 0.5:
-        raise PlanError(f"the workers' blocks cover {covered:.0f} of the model's {P:.0f} parameters; "
-                        "they must cover all of them exactly once")
-    su = cm.equal_shares(devs, R) if share_up is None else np.asarray(share_up, float)
-    separate = cm.scn.spec.paradigms.pel.bandwidth == "separate"
-    sd = (su if share_dn is None else np.asarray(share_dn, float)) if separate else su
-    _check_shares(cm, devs, R, su)
-    if separate:
-        _check_shares(cm, devs, R, sd)
-    t = pel_terms(cm, R, cm.ix(devs), Lk, su, sd, Q)
-    x = Lk * Q / 8.0
-    compute = dict(zip(devs, t["compute"]))
-    transfers = [(R, i, x[i], x[i], su[i]) for i in range(n)] if not separate else \
-        [(R, i, x[i], 0.0, su[i]) for i in range(n)] + [(R, i, 0.0, x[i], sd[i]) for i in range(n)]
-    mem = {nm: cm.kopt * x[i] for i, nm in enumerate(devs)}
-    phases = {k: t[k] for k in ("download", "compute", "upload")}
-    return cm.finish("pel", float(t["T"].max()), devs, t["T"], phases, compute, transfers, mem)
-
-
-def pel_terms(cm: CostModel, R: Routes, d, Lk, share_up, share_dn, Q) -> dict[str, np.ndarray]:
-    x = Lk * Q / 8.0
-    dl = R.time(x, share_dn, False)
-    comp = Lk * pel_time_per_param(cm, d)
-    ul = R.time(x, share_up, True)
-    return {"T": dl + comp + ul, "download": dl, "compute": comp, "upload": ul}
+# pel's cost lives in its own module (two compute models); importable from here as before
+from .pel_costs import pel, pel_groups, pel_setup, pel_terms, pel_time_per_param  # noqa: E402, F401

@@ -191,15 +191,34 @@ class FplSpec(_Strict):
 
 
 class PelSpec(_Strict):
+    compute: Literal["backprop", "per_parameter"] = Field(
+        "backprop", description="backprop: a worker runs the forward pass and the backward pass down to its "
+                                "block (true for DNNs; blocks are whole units); per_parameter: compute in "
+                                "proportion to the block's parameters (PABA's model).")
     bits_per_parameter: PosInt = 32
     flops_per_parameter: Positive | None = Field(
-        None, description="FLOPs per parameter per round (default: the model's training FLOPs per "
+        None, description="per_parameter: FLOPs per parameter per round (default: the model's training FLOPs per "
                           "sample x batch x local iterations / parameters).")
-    granularity: PosInt | Literal["layer"] = Field(
-        1, description="Blocks are multiples of this many parameters, or 'layer': whole layers.")
+    granularity: PosInt | Literal["layer"] | None = Field(
+        None, description="per_parameter: blocks are multiples of this many parameters (default 1), or 'layer': "
+                          "whole layers. backprop blocks are always whole units.")
     bandwidth: Literal["shared", "separate"] = "shared"
     groups: dict[str, list[str]] | None = Field(
         None, description="Worker groups that train the same block on different data.")
+
+    @model_validator(mode="after")
+    def _compute_settings(self):
+        if self.compute == "backprop":
+            if self.flops_per_parameter is not None:
+                raise ValueError("flops_per_parameter belongs to compute: per_parameter (PABA's model); with "
+                                 "backprop the compute follows from the model's units")
+            if self.bandwidth == "separate":
+                raise ValueError("bandwidth: separate is planned with compute: per_parameter (PABA's model); with "
+                                 "backprop a worker uses one share both ways")
+            if self.granularity not in (None, "layer"):
+                raise ValueError("with compute: backprop blocks are whole units; leave granularity out (or set "
+                                 "compute: per_parameter for blocks of parameters)")
+        return self
 
 
 class ParadigmsSpec(_Strict):

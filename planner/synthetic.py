@@ -63,7 +63,8 @@ def psl_instance(N: int, L: int, seed: int = 0, shannon: bool = False, memory: b
     return from_data(data, str(_DIR / "synthetic.yaml"))
 
 
-def pel_instance(K: int, seed: int = 0, shannon: bool = True, L: int = 10) -> Scenario:
+def pel_instance(K: int, seed: int = 0, shannon: bool = True, L: int = 10,
+                 compute: str = "per_parameter") -> Scenario:
     rng = np.random.default_rng(seed)
     prof = random_profile(L, rng)
     nodes = [{"name": "bs", "role": "server", "compute": 1e13, "power": 300.0, "tx_power": float(rng.uniform(0.5, 5))}]
@@ -82,7 +83,7 @@ def pel_instance(K: int, seed: int = 0, shannon: bool = True, L: int = 10) -> Sc
         ch["noise_density"] = "-174 dBm/Hz"
     data = {"name": f"pel-{K}-{seed}", "model": {"profile": str(prof)},
             "training": {"batch_size": 32, "local_iterations": 1}, "nodes": nodes, "links": links,
-            "channels": [ch]}
+            "channels": [ch], "paradigms": {"pel": {"compute": compute}}}
     return from_data(data, str(_DIR / "synthetic.yaml"))
 
 

@@ -178,7 +178,10 @@ def plan_view(p, wide: bool = False) -> tuple[list[str], list[list[str]]]:
     headers = keys + [h for _, h, _ in cols]
     out = []
     for r in rows[:40]:
-        out.append([str(r.get(k, "")) for k in keys] + [_cell(r.get(k), kind) for k, _, kind in cols])
+        idle = p.paradigm == "pel" and "units" in r and r["units"] is None     # pel: a worker without a block
+        out.append([str(r.get(k, "")) for k in keys] +
+                   ["idle" if idle and k == "units" else "" if idle and k == "round_latency_s" else _cell(r.get(k), kind)
+                    for k, _, kind in cols])
     if len(rows) > 40:
         out.append([f"... {len(rows) - 40} more"] + [""] * (len(headers) - 1))
     return headers, out

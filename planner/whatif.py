@@ -44,7 +44,7 @@ def plan_point(scn: Scenario, values: dict, names: list[str], methods: str = "al
         para = paradigms.get(n)
         best = para.fastest or para.default
         ms = [best] + ([m for m, s in para.solvers.items() if s.kind in ("baseline", "heuristic")
-                        and m != best] if methods == "all" else [])
+                        and m != best and s.available(cm)] if methods == "all" else [])
         for m in ms:
             row = {**values, "paradigm": n, "method": m, "kind": para.solvers[m].kind}
             try:

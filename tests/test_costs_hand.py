@@ -158,7 +158,8 @@ def test_fpl(cm, groups):
     assert c.nodes.loc["srv", "memory_bytes"] == pytest.approx(3 * (WT[3] - WT[j] + extra) + 2 * B * (ACT[3] - ACT[j]))
 
 
-def test_pel(cm):
+def test_pel(tiny):
+    cm = CostModel(load_scenario(tiny(extra="paradigms: {pel: {compute: per_parameter}}")))
     P, Q = sum(PARAMS), 32
     Lk = {"d0": 60.0, "d1": 70.0}
     share = {"d0": 0.4, "d1": 0.6}
@@ -175,11 +176,34 @@ def test_pel(cm):
 
 
 def test_pel_with_given_flops_per_parameter(tiny):
-    cm = CostModel(load_scenario(tiny(extra="paradigms: {pel: {flops_per_parameter: 2.0e4}}")))
+    cm = CostModel(load_scenario(tiny(extra="paradigms: {pel: {compute: per_parameter, flops_per_parameter: 2.0e4}}")))
     c = C.pel(cm, [60, 70], [0.5, 0.5])
     x = 60 * 32 / 8
     close(c.phases.loc["d0", "compute"], 60 * 2e4 / 1e8)
     close(c.nodes.loc["d0", "latency_s"], 2 * t("d0", x, 0.5) + 60 * 2e4 / 1e8)
+
+
+def test_pel_backprop(cm):
+    """d0 holds units 1-2, d1 unit 3. Per iteration a worker runs the whole forward, the input
+    gradients above its block (taken as the forward FLOPs of a unit with parameters), the full
+    backward inside it, only the weight gradients of its first unit, and 4 FLOPs per parameter of
+    update; it moves its block's parameters (4 bytes each) down and up."""
+    FWD, BWD = [0.0, 1e6, 2e6, 1e5], [0.0, 2e6, 4e6, 2e5]
+    fw = sum(FWD)
+    it0 = B * (fw + FWD[3] + BWD[2] + (BWD[1] - 0.0)) / 1e8 + 4 * (PARAMS[1] + PARAMS[2]) / 1e8
+    it1 = B * (fw + (BWD[3] - FWD[3])) / 2e8 + 4 * PARAMS[3] / 2e8
+    x0, x1 = 4 * (PARAMS[1] + PARAMS[2]), 4 * PARAMS[3]
+    share = [0.7, 0.3]
+    T0 = TAU * it0 + 2 * t("d0", x0, share[0])
+    T1 = TAU * it1 + 2 * t("d1", x1, share[1])
+    c = C.pel(cm, None, share, blocks=[[1, 2], [3, 3]])
+    close(c.phases.loc["d0", "compute"], TAU * it0)
+    close(c.phases.loc["d1", "compute"], TAU * it1)
+    close(c.round_latency, max(T0, T1))
+    assert c.comm_bytes == 2 * (x0 + x1)
+    # a worker without a block does nothing and its samples do not count
+    idle = C.pel(cm, None, [1.0, 0.0], blocks=[[1, 3], None])
+    assert idle.nodes.loc["d1", "energy_j"] == 0 and idle.samples == TAU * B
 
 
 def test_memory_violation_and_constraints_are_reported(tiny):

@@ -10,6 +10,8 @@ from planner.costs import CostModel
 from planner.scenario import from_data
 from planner.synthetic import pel_instance, random_profile
 
+from .conftest import ROOT
+
 PEL = paradigms.get("pel")
 
 
@@ -33,8 +35,7 @@ def _two(tmp_path, c1=1e9, c2=1e9, g1=-80, g2=-80, extra=""):
             "links": [{"from": "w1", "to": "bs", "channel": "c", "gain_db": g1, "latency": 0.001},
                       {"from": "w2", "to": "bs", "channel": "c", "gain_db": g2, "latency": 0.001}],
             "channels": [{"name": "c", "bandwidth": 1e6, "noise_density": "-174 dBm/Hz"}]}
-    if extra:
-        data["paradigms"] = {"pel": extra}
+    data["paradigms"] = {"pel": {"compute": "per_parameter", **(extra or {})}}
     return CostModel(from_data(data))
 
 
@@ -100,7 +101,7 @@ def test_groups_joint_equals_cvxpy():
     for seed in range(3):
         scn = pel_instance(5, 40 + seed, shannon=False, L=3)
         data = dict(scn.raw)
-        data["paradigms"] = {"pel": {"groups": {"a": ["w0", "w1"], "b": ["w2", "w3"]}}}
+        data["paradigms"] = {"pel": {"compute": "per_parameter", "groups": {"a": ["w0", "w1"], "b": ["w2", "w3"]}}}
         cm = CostModel(from_data(data))
         j = PEL.solve(cm, "joint").predicted["round_latency_s"]
         c = PEL.solve(cm, "cvxpy").predicted["round_latency_s"]
@@ -125,3 +126,126 @@ def test_unreachable_budget_is_explained(tmp_path):
     data["constraints"] = {"max_round_latency": 0.5 * best}
     with pytest.raises(InfeasibleError, match=r"max_round_latency .* cannot be met: the least pel round is"):
         PEL.solve(CostModel(from_data(data)))
+
+
+# ---------------------------------------------------------------- compute: backprop
+
+
+def _brute_force(cm):
+    """Every cover of the layers by contiguous ranges, every assignment of the ranges to distinct
+    workers, the min-max shares for each: the least round."""
+    import itertools
+
+    from planner.solvers.pel_layers import LayerInstance
+    from planner.solvers.shares import minmax_time
+    inst = LayerInstance(cm)
+    M, n = inst.M, len(inst.devices)
+    best = np.inf
+    for cuts in itertools.product((False, True), repeat=M - 1):
+        edges = [0] + [k + 1 for k, c in enumerate(cuts) if c] + [M]
+        ranges = [(edges[k], edges[k + 1] - 1) for k in range(len(edges) - 1)]
+        if len(ranges) > n:
+            continue
+        for who in itertools.permutations(range(n), len(ranges)):
+            A, U, D = np.zeros(n), np.zeros(n), np.zeros(n)
+            for k, (i, j) in zip(who, ranges):
+                A[k], U[k], D[k] = inst.A[k, i, j], inst.U[k, i, j], inst.D[k, i, j]
+            try:
+                T, _ = minmax_time(inst.R, A, U, D)
+            except RuntimeError:
+                continue
+            best = min(best, T)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_backprop_joint_equals_brute_force_and_the_milp(seed):
+    rng = np.random.default_rng(seed)
+    cm = CostModel(pel_instance(int(rng.integers(2, 4)), 100 + seed, shannon=bool(seed % 2), L=4, compute="backprop"))
+    joint = PEL.solve(cm, "joint")
+    bf = _brute_force(cm)
+    assert joint.predicted["round_latency_s"] == pytest.approx(bf, rel=1e-7)
+    assert PEL.solve(cm, "milp").predicted["round_latency_s"] == pytest.approx(bf, rel=1e-6)
+    heur = PEL.solve(cm, "heuristic")
+    assert heur.predicted["round_latency_s"] >= bf * (1 - 1e-7)
+    assert heur.paradigm_detail["lower_bound_s"] <= bf * (1 + 1e-7)
+    for scheme in ("equal", "bandwidth_aware", "parameter_aware"):
+        assert PEL.solve(cm, scheme).predicted["round_latency_s"] >= bf * (1 - 1e-7)
+
+
+def test_backprop_identical_devices_form_one_kind():
+    from planner.scenario import load_scenario
+    from planner.solvers.pel_layers import CoverDP, LayerInstance
+    inst = LayerInstance(CostModel(load_scenario(ROOT / "scenarios" / "psl-hetero.yaml")))
+    assert inst.kinds == 4 and CoverDP.fits(inst)        # jetson, rpi4, rpi3, phone
+
+
+def test_backprop_idle_workers_do_nothing_and_do_not_count():
+    from planner.scenario import load_scenario
+    cm = CostModel(load_scenario(ROOT / "scenarios" / "digits-small.yaml"))
+    p = PEL.solve(cm, "joint")
+    idle = [a for a in p.assignments if a.get("role") == "device" and a.get("units") is None]
+    active = [a for a in p.assignments if a.get("role") == "device" and a.get("units") is not None]
+    assert idle and active
+    assert all(a["up_bytes"] == 0 and a["down_bytes"] == 0 and a["energy_j"] == 0 for a in idle)
+    b = cm.scn.spec.training.batch_size * cm.tau
+    assert p.predicted["samples_per_round"] == b * len(active)
+    assert p.paradigm_detail["active_workers"] == len(active)
+
+
+def test_backprop_compute_depends_on_where_the_block_starts():
+    from planner.pel_costs import backprop_model
+    from planner.scenario import load_scenario
+    cm = CostModel(load_scenario(ROOT / "scenarios" / "digits-small.yaml"))
+    bp = backprop_model(cm)
+    v, b, L = cm.idx["pi-0"], 32, cm.L
+    top = bp.iteration(v, b, L, L)
+    bottom = bp.iteration(v, b, 1, L)
+    assert bottom > top > b * bp.fw[v]                  # a lower start runs a longer backward
+    assert bp.iteration(v, b, 0, 0) == 0.0              # no block, no compute
+
+
+def test_backprop_engine_stops_the_backward_at_the_block():
+    import torch
+
+    from planner.scenario import load_scenario
+    from validation.engines import ENGINES
+    from validation.runner import make_job
+    scn = load_scenario(ROOT / "scenarios" / "digits-small.yaml")
+    cm = CostModel(scn)
+    plan = PEL.solve(cm, "equal")
+    job, cm, _ = make_job(scn, plan)
+    e = ENGINES["pel"](job)
+    blocks = e.blocks()
+    k = next(k for k in e.active if blocks[k][0] > 1)
+    first, last = blocks[k]
+    before = [p.detach().clone() for u in e.replicas[k] for p in u.parameters()]
+    new, _ = e.work(k, e.download(blocks[k]), blocks[k])
+    after = [p for u in e.replicas[k] for p in u.parameters()]
+    below = [p for u in e.replicas[k][:first - 1] for p in u.parameters()]
+    assert all(p.grad is None for p in below)           # nothing below the block had a gradient
+    changed = [not torch.equal(a, b) for a, b in zip(before, after)]
+    n_below = len(below)
+    n_block = sum(1 for u in e.replicas[k][first - 1:last] for _ in u.parameters())
+    assert not any(changed[:n_below]) and not any(changed[n_below + n_block:])
+    assert any(changed[n_below:n_below + n_block])
+
+
+def test_backprop_plan_of_another_compute_model_is_refused():
+    from planner.errors import PlanError
+    from planner.scenario import load_scenario
+    cm = CostModel(load_scenario(ROOT / "scenarios" / "digits-small.yaml"))
+    p = PEL.solve(cm, "joint")
+    for a in p.assignments:
+        a.pop("units", None)
+    with pytest.raises(PlanError, match="made for compute: per_parameter"):
+        PEL.evaluate(cm, p)
+
+
+def test_backprop_settings_that_belong_to_paba_are_refused(tmp_path):
+    from planner.errors import ScenarioError
+    from planner.scenario import load_scenario
+    text = (ROOT / "scenarios" / "digits-small.yaml").read_text() + "paradigms:\n  pel: {flops_per_parameter: 1e4}\n"
+    (tmp_path / "s.yaml").write_text(text)
+    with pytest.raises(ScenarioError, match="paradigms.pel: flops_per_parameter belongs to compute: per_parameter"):
+        load_scenario(tmp_path / "s.yaml")

@@ -224,16 +224,17 @@ class _Program:
                 compute += self._device_step(dev, e.head, e.opt_head, split=True)
             self.wire.send(pack_client(e.head, e.opt_head), 0)
         elif par == "pel":
-            masks = e.masks()
-            mask = next(masks[gi] for gi, g in enumerate(e.groups) if i in g)
-            block, self.down_s = self.wire.recv(0)
-            self.q.put(("beat", self.rank, None))
-            with self.token:
-                t0 = cpu_clock()
-                update, _ = e.work(i, block, mask)
-                compute = cpu_clock() - t0
+            gi = next(g for g, m in enumerate(e.groups) if i in m)
+            blocks = e.blocks()
+            if e.holds(gi):                        # a worker without a block sits the round out
+                vec, self.down_s = self.wire.recv(0)
+                self.q.put(("beat", self.rank, None))
+                with self.token:
+                    t0 = cpu_clock()
+                    update, _ = e.work(i, vec, blocks[gi])
+                    compute = cpu_clock() - t0
+                self.wire.send(update, 0)
             e.round_no += 1
-            self.wire.send(update, 0)
         elif par == "fpl":
             branch = nn.Sequential(*e.fm.branches[i])
             for _ in range(self.cm.tau):
@@ -299,7 +300,7 @@ class _Program:
     # -- the server
     def _server_round(self, r: int):
         from .meters import RoundMeter
-        from .partition import flat_params, set_flat
+        from .partition import set_flat
         e, cm, par = self.engine, self.cm, self.plan.paradigm
         meter = RoundMeter(cm, self.cfg["host_rate"])
         n = len(e.devices)
@@ -319,17 +320,17 @@ class _Program:
                 unpack_client(e.head, e.opt_head, vec, (r * n + i + 1) * cm.tau)
                 synced[i] = True
         elif par == "pel":
-            masks, glob = e.masks(), flat_params(e.model)
+            blocks = e.blocks()
             where = {k: gi for gi, g in enumerate(e.groups) for k in g}
             self._pel_bytes = {}
-            for k in range(n):                     # every worker's block down, then the updates up
-                block = glob[masks[where[k]]]
-                self._pel_bytes[k] = block.numel() * block.element_size()
-                self.wire.send(block, k + 1)
+            for k in e.active:                     # every active worker's block down, then the updates up
+                vec = e.download(blocks[where[k]])
+                self._pel_bytes[k] = vec.numel() * vec.element_size()
+                self.wire.send(vec, k + 1)
             updates = {}
-            for k in range(n):
+            for k in e.active:
                 updates[k], sync_up[k] = self.wire.recv(k + 1)
-            e.cascade(masks, updates)
+            e.cascade(blocks, updates)
         elif par == "fpl":
             trunk = nn.Sequential(*e.fm.trunk)
             for _ in range(cm.tau):
@@ -398,6 +399,8 @@ class _Program:
             on = compute * meter.ratio(dev)
             meter.busy[dev] = meter.busy.get(dev, 0.0) + on
             if par == "pel":
+                if i not in self._pel_bytes:       # idle this round
+                    continue
                 nbytes = self._pel_bytes[i]
                 meter.send(e.R, i, nbytes, False, e.sd[i], dev, "download", down_s if shaped else None)
                 meter.events.append(Event(dev, dev, "compute", on, 0, compute))
@@ -430,7 +433,7 @@ class _Program:
                 meter.send(e.R, i, wb, False, share[i], dev, down, sync_down_s if shaped else None)
         if par == "sl":
             return sum(ev.seconds for ev in meter.events)
-        return max(meter.device_time(d) for d in e.devices)
+        return max(meter.device_time(d) for d in (e.devices if par != "pel" else [e.devices[k] for k in e.active]))
 
     def _serve(self, src: int, tail, opts, srv_host, i, reply: bool = True) -> float:
         from .engines import LOSS

@@ -475,32 +475,48 @@ class DSGDEngine(Engine):
 # ---------------------------------------------------------------- pel: parameter blocks
 
 class PELEngine(Engine):
-    """Worker k downloads its block of L_k parameters, updates it on its data for the round's
-    local iterations (a full forward and backward on its replica, only the block changing),
-    and uploads it; the server writes the blocks (averaged inside worker groups) into the
-    global model. Blocks move along the parameter vector each round, so every worker's replica
-    is refreshed block by block."""
+    """Worker k downloads its block, updates it on its data for the round's local iterations and
+    uploads it; the server writes the blocks (averaged inside worker groups) into the global
+    model. Under `compute: backprop` a block is whole units first..last: the worker runs the
+    units below its block without gradients, the rest with gradients for its block's parameters
+    only, so the backward stops at the block (the cost model's computation, exactly); a worker
+    without a block sits the round out. Under `per_parameter` (PABA) a block is a run of the flat
+    parameter vector that moves along it each round (whole layers stay put)."""
     paradigm = "pel"
 
     def build(self):
         d, cm = self.d, self.cm
         self.devices = list(d["devices"])
         self.model = self.job.model()
+        self.glob = unit_modules(self.model, self.job.spec.model.input_shape).units
+        self.glob_seq = nn.Sequential(*self.glob)            # the flat vector in unit order, as the replicas'
         self.P = sum(p.numel() for p in self.model.parameters())
-        self.replicas = [copy.deepcopy(self.model) for _ in self.devices]
+        self.replicas = [[copy.deepcopy(u) for u in self.glob] for _ in self.devices]
         self.R = cm.routes(self.devices, [d["server"]] * len(self.devices))
         self.su = np.asarray(d["share_up"], float)
         self.sd = self.su if d.get("share_dn") is None else np.asarray(d["share_dn"], float)
         self.groups = C.pel_groups(cm, self.devices)
-        Lk = np.round(np.asarray(d["params"], float)).astype(int)
-        self.sizes = [int(Lk[g[0]]) for g in self.groups]
-        self.sizes[-1] += self.P - sum(self.sizes)        # rounding remainder to the last block
+        self.backprop = d.get("blocks") is not None
+        if self.backprop:
+            self.units = [None if d["blocks"][g[0]] is None else tuple(d["blocks"][g[0]]) for g in self.groups]
+        else:
+            Lk = np.round(np.asarray(d["params"], float)).astype(int)
+            self.sizes = [int(Lk[g[0]]) for g in self.groups]
+            self.sizes[-1] += self.P - sum(self.sizes)        # rounding remainder to the last block
         self.round_no = 0
         self.lr = self.job.spec.training.learning_rate
 
+    @property
+    def active(self) -> list[int]:
+        """The workers that hold a block this round."""
+        return [k for gi, g in enumerate(self.groups) if self.holds(gi) for k in g]
+
+    def holds(self, gi: int) -> bool:
+        return self.units[gi] is not None if self.backprop else self.sizes[gi] > 0
+
     def modules(self):
         out = {"global": self.model}
-        out.update({f"replica{i}": r for i, r in enumerate(self.replicas)})
+        out.update({f"replica{i}": nn.Sequential(*r) for i, r in enumerate(self.replicas)})
         return out
 
     def optimizers(self):
@@ -515,25 +531,65 @@ class PELEngine(Engine):
         super().load(s)
         self.round_no = s["round_no"]
 
-    def masks(self) -> list[torch.Tensor]:
-        """This round's block of each worker group, as masks of the flat parameter vector. Blocks
-        move along the vector each round; blocks of whole layers stay on their layers."""
+    # -- blocks: what each group holds this round
+    def blocks(self) -> list:
+        """Per group: its units (first, last) under backprop, else its mask of the flat vector."""
+        if self.backprop:
+            return list(self.units)
         whole = self.job.spec.paradigms.pel.granularity == "layer"
         stride = 0 if whole else max(1, self.P // max(1, len(self.groups)))
         bounds = block_bounds(self.P, np.array(self.sizes), self.round_no * stride)
         return [block_mask(self.P, start, length) for start, length in bounds]
 
-    def work(self, k: int, block: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, list[float]]:
-        """Worker k: take the downloaded block into its replica, update the block on its data for
-        the round's local iterations (SGD with momentum on the block only), return it."""
-        dev, rep = self.devices[k], self.replicas[k]
+    def _params(self, units: list, block) -> list:
+        first, last = block
+        return [p for u in units[first - 1:last] for p in u.parameters()]
+
+    def download(self, block) -> torch.Tensor:
+        """The global model's block, as the flat vector that travels."""
+        if self.backprop:
+            return torch.cat([p.detach().reshape(-1) for p in self._params(self.glob, block)])
+        return flat_params(self.glob_seq)[block]
+
+    def work(self, k: int, vec: torch.Tensor, block) -> tuple[torch.Tensor, list[float]]:
+        """Worker k: take the downloaded block into its replica, update it on its data for the
+        round's local iterations (SGD with momentum, fresh each round), return it."""
+        if not self.backprop:
+            return self._work_flat(k, vec, block)
+        rep = self.replicas[k]
+        first, last = block
+        mine = self._params(rep, block)
+        _load(mine, vec)
+        start = first + next(i for i, u in enumerate(rep[first - 1:last]) if any(True for _ in u.parameters()))
+        for i, u in enumerate(rep):
+            for p in u.parameters():
+                p.requires_grad_(first - 1 <= i < last)
+        opt = torch.optim.SGD(mine, lr=self.lr, momentum=0.9)
+        lower, upper = nn.Sequential(*rep[:start - 1]), nn.Sequential(*rep[start - 1:])
+        dev, losses = self.devices[k], []
+        for _ in range(self.cm.tau):
+            x, y = self.job.shards[dev].next(self.job.batch(dev))
+            with torch.no_grad():                  # nothing below the block needs a gradient
+                h = lower(x)
+            opt.zero_grad(set_to_none=True)
+            loss = LOSS(upper(h), y)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        for u in rep:
+            for p in u.parameters():
+                p.requires_grad_(True)
+        return torch.cat([p.detach().reshape(-1) for p in mine]), losses
+
+    def _work_flat(self, k, block, mask):
+        rep = nn.Sequential(*self.replicas[k])
         vec = flat_params(rep)
         vec[mask] = block
         set_flat(rep, vec)
         buf = torch.zeros(int(mask.sum()))
         losses = []
         for _ in range(self.cm.tau):
-            x, y = self.job.shards[dev].next(self.job.batch(dev))
+            x, y = self.job.shards[self.devices[k]].next(self.job.batch(self.devices[k]))
             rep.zero_grad(set_to_none=True)
             loss = LOSS(rep(x), y)
             loss.backward()
@@ -545,33 +601,49 @@ class PELEngine(Engine):
             losses.append(float(loss.detach()))
         return flat_params(rep)[mask], losses
 
-    def cascade(self, masks, updates: dict[int, torch.Tensor]) -> None:
+    def cascade(self, blocks, updates: dict[int, torch.Tensor]) -> None:
         """The server writes each group's block (its members' updates averaged) into the model."""
-        new = flat_params(self.model)
-        for gi, members in enumerate(self.groups):
-            new[masks[gi]] = torch.stack([updates[k] for k in members]).mean(0)
-        set_flat(self.model, new)
+        if self.backprop:
+            for gi, members in enumerate(self.groups):
+                if self.holds(gi):
+                    _load(self._params(self.glob, blocks[gi]), torch.stack([updates[k] for k in members]).mean(0))
+        else:
+            new = flat_params(self.glob_seq)
+            for gi, members in enumerate(self.groups):
+                new[blocks[gi]] = torch.stack([updates[k] for k in members]).mean(0)
+            set_flat(self.glob_seq, new)
         self.round_no += 1
 
     def round(self, meter):
-        masks = self.masks()
-        glob = flat_params(self.model)
+        blocks = self.blocks()
         updates, losses = {}, []
         for gi, members in enumerate(self.groups):
-            nbytes = int(masks[gi].sum()) * 4
+            if not self.holds(gi):
+                continue                                     # idle: no download, compute or upload
+            vec = self.download(blocks[gi])
+            nbytes = vec.numel() * vec.element_size()
             for k in members:
                 dev = self.devices[k]
                 meter.send(self.R, k, nbytes, False, self.sd[k], dev, "download")
                 with meter.compute(dev, dev, "compute"):
-                    updates[k], ls = self.work(k, glob[masks[gi]], masks[gi])
+                    updates[k], ls = self.work(k, vec.clone(), blocks[gi])
                 losses += ls
                 meter.send(self.R, k, nbytes, True, self.su[k], dev, "upload")
-        self.cascade(masks, updates)
-        T = max(meter.device_time(d) for d in self.devices)
+        self.cascade(blocks, updates)
+        T = max(meter.device_time(self.devices[k]) for k in self.active)
         return float(np.mean(losses)), T
 
     def evaluate(self):
         return accuracy(self.model, self.job.ds)
+
+
+def _load(params: list, vec: torch.Tensor) -> None:
+    k = 0
+    with torch.no_grad():
+        for p in params:
+            n = p.numel()
+            p.copy_(vec[k:k + n].view_as(p))
+            k += n
 
 
 ENGINES = {"fl": FLEngine, "sl": SLEngine, "psl": PSLEngine, "fpl": FPLEngine, "dsgd": DSGDEngine, "pel": PELEngine}

@@ -32,6 +32,10 @@ class SolverSpec:
     fn: Callable[[CostModel], Solution]
     kind: str                        # exact | milp | convex | heuristic | baseline
     description: str
+    applies: Callable[[CostModel], bool] | None = None    # the scenarios the method is for (None: all)
+
+    def available(self, cm: CostModel) -> bool:
+        return self.applies is None or self.applies(cm)
 
 
 class Paradigm:
@@ -71,6 +75,10 @@ class Paradigm:
         if method not in self.solvers:
             raise PlanError(f"unknown solver '{method}' for {self.name}; choose one of "
                             f"{', '.join(self.solvers)}")
+        if not self.solvers[method].available(cm):
+            ok = [m for m, s in self.solvers.items() if s.available(cm)]
+            raise PlanError(f"{self.name} solver '{method}' does not apply to this scenario "
+                            f"({self.solvers[method].description}); choose one of {', '.join(ok)}")
         t0 = time.perf_counter()
         if cm.to_target:
             sol, costs = self.best_to_target(cm, method)

@@ -340,7 +340,7 @@ def _cvxpy_T(inst: PelInstance):
 def _granulate(inst: PelInstance, Lk, beta, T):
     """Round blocks to multiples of `granularity` parameters (or to whole layers); report the
     latency lost and its bound."""
-    g = inst.cm.scn.spec.paradigms.pel.granularity
+    g = inst.cm.scn.spec.paradigms.pel.granularity or 1
     if g == "layer":
         return _whole_layers(inst, beta, T)
     if g <= 1 and np.allclose(Lk, np.round(Lk)):
