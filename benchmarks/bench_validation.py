@@ -154,7 +154,7 @@ def accuracy_and_overhead():
     for seed in seeds:
         job, _, _ = make_job(scn, paradigms.get("fl").solve(cm), seed)
         torch.manual_seed(seed)
-        central.append(train_centralized(job, samples // tr.batch_size, tr.batch_size))
+        central.append(train_centralized(job, samples // tr.batch_size))
     c_acc = float(np.mean([c[0] for c in central]))
     c_wall = float(np.mean([c[2] for c in central]))
     rows.append({"paradigm": "centralised", "method": "", "accuracy_%": 100 * c_acc, "delta_points": 0.0,
@@ -192,7 +192,7 @@ def overhead_bigger():
     rounds = 2
     samples = rounds * len(cm.devices) * tr.local_iterations * tr.batch_size
     job, _, _ = make_job(scn, paradigms.get("fl").solve(cm), 0)
-    _, _, c_wall = train_centralized(job, samples // tr.batch_size, tr.batch_size)
+    _, _, c_wall = train_centralized(job, samples // tr.batch_size)
     rows = [{"paradigm": "centralised", "wall_s": c_wall, "overhead_x": 1.0}]
     for name in ("fl", "sl", "psl", "fpl"):
         res = run_inprocess(scn, paradigms.get(name).solve(cm), rounds=rounds)

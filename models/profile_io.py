@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,20 +34,7 @@ TIMES_COLUMNS = ["machine", "unit", "fwd_s", "bwd_s", "update_s", "batch_size"]
 MAX_UNMEASURED_SHARE = 0.25
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a file whole or not at all (temp file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
+from planner.files import atomic_write_text  # noqa: E402  (one atomic writer for every output)
 
 # ---------------------------------------------------------------- profile CSV
 

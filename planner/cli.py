@@ -51,8 +51,12 @@ def _handles_errors(fn):
         except KeyboardInterrupt:
             err.print("interrupted")
             raise typer.Exit(130) from None
-        except Exception as e:  # an internal failure: say what, not a bare traceback
-            err.print(f"internal error: {type(e).__name__}: {e}", markup=False)
+        except Exception as e:  # an internal failure: say what and where, not a bare traceback
+            import traceback
+            frame = traceback.extract_tb(e.__traceback__)[-1]
+            where = f" (at {Path(frame.filename).name}:{frame.lineno})"
+            err.print(f"internal error: {type(e).__name__}: {str(e)[:300] or 'no message'}{where}; please report it",
+                      markup=False)
             if "EDGEPLAN_DEBUG" in __import__("os").environ:
                 raise
             raise typer.Exit(1) from None
@@ -317,7 +321,7 @@ def evaluate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
         return
     _print_plan(fresh, title="assignments (as evaluated)", wide=wide)
     old = (p.predicted or {}).get("round_latency_s")
-    if old:
+    if isinstance(old, (int, float)) and not isinstance(old, bool) and old > 0:
         rel = abs(costs.round_latency - old) / max(abs(old), 1e-300)
         out.print(f"the plan's own prediction: round {fmt_si(old, 's')} (evaluated {fmt_si(costs.round_latency, 's')}, "
                   f"{'the same' if rel < 1e-9 else f'{100 * rel:.2g}% apart'})", markup=False)
@@ -547,9 +551,9 @@ def sweep(scenario: Path = typer.Argument(...),
         out_dir.mkdir(parents=True, exist_ok=True)
         from models.profile_io import atomic_write_text
         atomic_write_text(out_dir / "sweep.csv", res.table.to_csv(index=False))
-        tmp = out_dir / ".sweep.parquet.tmp"
-        res.table.astype({c: str for c in ("why", "status", "kind")}).to_parquet(tmp, index=False)
-        tmp.replace(out_dir / "sweep.parquet")
+        from .files import atomic_path
+        with atomic_path(out_dir / "sweep.parquet", ".parquet") as tmp:
+            res.table.astype({c: str for c in ("why", "status", "kind")}).to_parquet(tmp, index=False)
         files = sweep_plots(res, out_dir)
         from .htmlreport import Report
         r = Report(f"sweep: {scn.name}", ", ".join(v for v in vary))
@@ -661,6 +665,8 @@ def pareto(scenario: Path = typer.Argument(...), paradigm: str = typer.Option("p
 
 
 def main():
+    from .files import on_termination
+    on_termination()          # SIGTERM unwinds like Ctrl-C: temporary files removed, workers stopped
     # --verbose is a global option; accept it after the command too (edgeplan plan ... --verbose)
     args = sys.argv[1:]
     if any(a in ("--verbose", "-v") for a in args[1:]):

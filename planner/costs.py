@@ -340,6 +340,9 @@ class CostModel:
 
         `transfers`: (routes, position, up_bytes, down_bytes, share) per route, bytes per round.
         """
+        T = np.asarray(T, float)
+        stuck = [f"{dev_names[i]}: its round never ends ({next((p for p, v in phases.items() if not np.isfinite(np.asarray(v)[i])), 'a phase')} takes forever: no rate for what it must send, or overflowing figures)"
+                 for i in np.flatnonzero(~np.isfinite(T))[:3]]
         V = len(self.names)
         comp = np.zeros(V)
         for n, s in compute_s.items():
@@ -378,7 +381,7 @@ class CostModel:
         crit = dev_names[k] if dev_names else ""
         names = list(phases)
         crit_phase = names[int(np.argmax([np.asarray(phases[p])[k] for p in names]))] if names else ""
-        viol = list(extra_violations or [])
+        viol = stuck + list(extra_violations or [])
         over = mem > self.memory
         for v in np.flatnonzero(over):
             viol.append(f"{self.names[v]}: needs {fmt_si(mem[v], 'B', True)} of memory, has "

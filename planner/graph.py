@@ -146,7 +146,13 @@ def unit_table(scn: Scenario):
         key = (m.zoo, tuple(m.input_shape), m.num_classes)
         if key not in _ZOO_CACHE:
             from models.profile import profile_zoo
-            _ZOO_CACHE[key] = profile_zoo(m.zoo, m.input_shape, m.num_classes)
+            try:
+                _ZOO_CACHE[key] = profile_zoo(m.zoo, m.input_shape, m.num_classes)
+            except (ValueError, RuntimeError, TypeError, MemoryError) as e:
+                # torch's messages run to kilobytes of C++ context: keep the first line
+                why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+                raise scn.error(("model", "input_shape"), f"zoo model '{m.zoo}' cannot take input_shape "
+                                f"{list(m.input_shape)}: {why}") from None
         table = _ZOO_CACHE[key].scaled(m.bytes_per_value)
     elif m.profile.lower().endswith(".xlsx"):
         table, times = _workbook(scn)

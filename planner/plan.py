@@ -82,40 +82,84 @@ class Plan:
 
     @classmethod
     def from_dict(cls, d: dict, file: str | None = None) -> Plan:
+        """A plan from its JSON data, every field's type checked (the values are checked against
+        the scenario when the plan is decoded: planner.evaluate.decode_plan)."""
         if not isinstance(d, dict):
             raise ScenarioError("a plan file is a JSON object", file)
         if d.get("format") != PLAN_FORMAT:
-            raise ScenarioError(f"format {d.get('format')!r} is not '{PLAN_FORMAT}'; is this a plan written by "
+            raise ScenarioError(f"format {_short(d.get('format'))} is not '{PLAN_FORMAT}'; is this a plan written by "
                                 "`edgeplan plan`?", file, path="format")
         missing = [k for k in ("scenario", "paradigm", "assignments") if k not in d]
         if missing:
             raise ScenarioError(f"required field '{missing[0]}' is missing", file, path=missing[0])
-        if not isinstance(d["assignments"], list) or not all(isinstance(a, dict) and "node" in a
-                                                            for a in d["assignments"]):
-            raise ScenarioError("'assignments' must be a list of objects, each with a 'node'", file,
-                                path="assignments")
         known = {"format", "scenario", "scenario_sha256", "paradigm", "solver", "objective", "predicted",
                  "assignments", "paradigm_detail"}
         extra = [k for k in d if k not in known]
         if extra:
-            raise ScenarioError(f"unknown field '{extra[0]}'", file, path=extra[0])
+            raise ScenarioError(f"unknown field {_short(extra[0])}", file, path=str(extra[0])[:40])
+        for key in ("scenario", "paradigm", "scenario_sha256"):
+            if key in d and not isinstance(d[key], str):
+                raise ScenarioError(f"must be a string, got {_short(d[key])}", file, path=key)
+        for key in ("solver", "objective", "predicted", "paradigm_detail"):
+            if key in d and not isinstance(d[key], dict):
+                raise ScenarioError(f"must be an object, got {_short(d[key])}", file, path=key)
+        rows = d["assignments"]
+        if not isinstance(rows, list) or not rows:
+            raise ScenarioError("'assignments' must be a non-empty list of objects, each with a 'node'", file,
+                                path="assignments")
+        for i, a in enumerate(rows):
+            if not isinstance(a, dict) or not isinstance(a.get("node"), str):
+                raise ScenarioError("each assignment is an object with a 'node' name", file, path=f"assignments[{i}]")
+        _no_surrogates(d, file)
         return cls(scenario=d["scenario"], scenario_sha256=d.get("scenario_sha256", ""),
                    paradigm=d["paradigm"], solver=d.get("solver", {}), objective=d.get("objective", {}),
-                   predicted=d.get("predicted", {}), assignments=d["assignments"],
+                   predicted=d.get("predicted", {}), assignments=rows,
                    paradigm_detail=d.get("paradigm_detail", {}), format=d["format"])
 
     @classmethod
     def load(cls, path: str | Path) -> Plan:
         file = str(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            raw = Path(path).read_bytes()
         except FileNotFoundError:
             raise ScenarioError("no such plan file", file) from None
+        except IsADirectoryError:
+            raise ScenarioError("is a directory, not a plan file", file) from None
+        except OSError as e:
+            raise ScenarioError(f"cannot be read: {e.strerror}", file) from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ScenarioError(f"not a text file (byte {e.start} is not UTF-8); a plan is the JSON that `edgeplan "
+                                "plan --out` writes", file) from None
         try:
             d = json.loads(text)
         except json.JSONDecodeError as e:
             raise ScenarioError(f"not valid JSON: {e.msg}", file, e.lineno) from None
+        except RecursionError:
+            raise ScenarioError("not a plan: nested far too deeply", file) from None
         return cls.from_dict(d, file)
+
+
+def _short(v, n: int = 60) -> str:
+    """A value as it would be echoed in a message, cut to n characters."""
+    r = repr(v)
+    return r if len(r) <= n else r[: n - 3] + "..."
+
+
+def _no_surrogates(x, file) -> None:
+    """Strings with lone surrogates (JSON escapes such as \\ud800) cannot be printed or written."""
+    stack = [x]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if any("\ud800" <= ch <= "\udfff" for ch in v):
+                raise ScenarioError("a string holds an invalid character (a lone surrogate such as \\ud800)", file)
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
 
 
 def _finite(x):

@@ -25,12 +25,24 @@ SERVER_ROLES = ("server", "fog", "cloud")
 
 # ---------------------------------------------------------------- YAML with line numbers
 
+MAX_DEPTH = 64            # a scenario is a few levels deep; deeper is a mistake (or an attack)
+MAX_VALUES = 1_000_000    # values after YAML aliases are expanded (an alias bomb expands to billions)
+
+
 def _read_yaml(text: str, file: str | None) -> tuple[Any, dict[tuple, int]]:
-    """Parse with the safe loader; return the data and a map field-path -> line (1-based)."""
+    """Parse with the safe loader; return the data and a map field-path -> line (1-based).
+    The node graph is measured before anything is built from it: nesting and the size it
+    expands to through aliases are bounded."""
     loader = None
     try:
         loader = yaml.SafeLoader(text)
-        node = loader.get_single_node()
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise ScenarioError(f"nested more than {MAX_DEPTH} levels deep; a scenario is a few levels of "
+                                "mappings and lists", file) from None
+        if node is not None:
+            _check_size(node, file)
         data = loader.construct_document(node) if node is not None else None
     except yaml.constructor.ConstructorError as e:
         line = e.problem_mark.line + 1 if e.problem_mark else None
@@ -55,8 +67,47 @@ def _read_yaml(text: str, file: str | None) -> tuple[Any, dict[tuple, int]]:
     return data, lines
 
 
+def _check_size(root, file) -> None:
+    """Reject node graphs nested deeper than MAX_DEPTH or expanding (aliases repeated) to more
+    than MAX_VALUES values, without expanding them: sizes are summed once per shared node."""
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    stack = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        kids = _children(node)
+        if not done:
+            if id(node) in size:
+                continue
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in size)
+            if len(stack) > 10 * MAX_VALUES:
+                break
+            continue
+        size[id(node)] = 1 + sum(size.get(id(k), 1) for k in kids)
+        depth[id(node)] = 1 + max((depth.get(id(k), 1) for k in kids), default=0)
+        line = node.start_mark.line + 1
+        if depth[id(node)] > MAX_DEPTH:
+            raise ScenarioError(f"nested more than {MAX_DEPTH} levels deep; a scenario is a few levels of mappings "
+                                "and lists", file, line)
+        if size[id(node)] > MAX_VALUES:
+            raise ScenarioError(f"expands to more than {MAX_VALUES:,} values through YAML aliases (*name); write "
+                                "the values out, or use fewer aliases", file, line)
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.MappingNode):
+        return [x for kv in node.value for x in kv]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def _walk(node, path: tuple, lines: dict, file) -> None:
     lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode) and any("\ud800" <= ch <= "\udfff" for ch in node.value):
+        raise ScenarioError("a string holds an invalid character (a lone surrogate such as \\ud800); write the "
+                            "text itself", file, node.start_mark.line + 1, _fmt_path(path) or None)
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for k, v in node.value:
@@ -210,13 +261,25 @@ def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
     return cls if isinstance(cls, type) and issubclass(cls, BaseModel) else None
 
 
+class _Short:
+    """A value whose repr is cut to about 60 characters (a 1 MB value is not echoed back)."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __repr__(self) -> str:
+        r = repr(self.v)
+        return r if len(r) <= 60 else r[:57] + "..."
+
+
 def _translate(e: ValidationError, data, lines: dict, file) -> ScenarioError:
     err = e.errors(include_url=False)[0]
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("str", "int", "float"))))
     # pydantic adds union-member tags (e.g. 'literal['latency','energy']', 'Weights'); keep real fields
     known = [p for p in loc if isinstance(p, int) or not p[:1].isupper()]
-    loc = tuple(known)
+    loc = tuple(known) or tuple(str(p)[:40] for p in err["loc"][-1:]) or ("(the file)",)
     typ, msg = err["type"], err["msg"]
+    err["input"] = _Short(err.get("input"))           # a rejected value is echoed cut short, never whole
     if typ == "extra_forbidden":
         cls = _model_at(ScenarioSpec, loc)
         allowed = [f.alias or n for n, f in cls.model_fields.items()] if cls else []
@@ -398,6 +461,11 @@ def _check_references(scn: Scenario) -> None:
     d = spec.paradigms.dsgd
     for i, n in enumerate(d.path or []):
         _need_node(scn, ("paradigms", "dsgd", "path", i), n, list(nodes.index), None)
+    linked = {frozenset((a, b)) for a, b in zip(scn.links.src, scn.links.dst)}
+    for i, (a, b) in enumerate(zip(d.path or [], (d.path or [])[1:])):
+        if frozenset((a, b)) not in linked:
+            raise scn.error(("paradigms", "dsgd", "path", i + 1), f"no link joins '{a}' and '{b}': consecutive nodes "
+                            "of the path must be linked (or leave the path out and let the planner choose)")
     if d.source is not None:
         _need_node(scn, ("paradigms", "dsgd", "source"), d.source, list(nodes.index), ("device",))
     f = spec.paradigms.fpl

@@ -21,7 +21,8 @@ def _quantity(dimension: str, positive: bool = True, allow_zero: bool = False, d
         x = parse_quantity(v, dimension)
         if positive and (x < 0 or (x == 0 and not allow_zero)):
             bound = "non-negative" if allow_zero else "positive"
-            raise ValueError(f"must be {bound}, got {v!r}")
+            from .units import short
+            raise ValueError(f"must be {bound}, got {short(v)}")
         return x
 
     schema = {"anyOf": [{"type": "number"}, {"type": "string"}],
@@ -42,8 +43,11 @@ NoiseDensity = _quantity("noise_density", doc="Noise power spectral density (W/H
 Positive = _quantity("number", doc="A positive number.")
 Real = _quantity("number", positive=False, doc="A number.")
 
-PosInt = Annotated[int, Field(gt=0)]
-NonNegInt = Annotated[int, Field(ge=0)]
+# integers are integers (a quoted "3" is a mistake, not a 3) and bounded (2**63 rounds is too)
+BIG = 10 ** 9
+PosInt = Annotated[int, Field(strict=True, gt=0, le=BIG)]
+NonNegInt = Annotated[int, Field(strict=True, ge=0, le=BIG)]
+Iterations = Annotated[int, Field(strict=True, gt=0, le=10 ** 6)]
 
 
 class _Strict(BaseModel):
@@ -57,10 +61,21 @@ class ModelSpec(_Strict):
     times: str | None = Field(None, description="Per-node measured unit times (CSV of `edgeplan profile --measured`).")
     measured_batch_size: PosInt | None = Field(
         None, description="Batch size at which a measured workbook was timed (default 128).")
-    input_shape: list[PosInt] = Field(default_factory=lambda: [3, 32, 32])
+    input_shape: list[Annotated[int, Field(strict=True, gt=0, le=65536)]] = Field(
+        default_factory=lambda: [3, 32, 32], min_length=1, max_length=3,
+        description="C,H,W of one sample (or H,W, or a length); each at most 65,536.")
     num_classes: PosInt = 10
     bytes_per_value: Literal[1, 2, 4, 8] = 4
     label_bytes: NonNegInt = 8
+
+    @model_validator(mode="after")
+    def _shape_size(self):
+        n = 1
+        for d in self.input_shape:
+            n *= d
+        if n > 10 ** 9:
+            raise ValueError(f"input_shape {self.input_shape} holds {n:,} values per sample; at most 10**9")
+        return self
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -72,14 +87,14 @@ class ModelSpec(_Strict):
 
 
 class TrainingSpec(_Strict):
-    batch_size: PosInt = 32
-    local_iterations: PosInt = 1
+    batch_size: Iterations = 32
+    local_iterations: Iterations = 1
     rounds: PosInt = 100
     optimizer: Literal["sgd", "adam"] = "sgd"
     learning_rate: Positive = 0.05
     dataset: str = "digits"
     server: str | None = Field(None, description="Server for fl/sl/psl (default: the fastest server).")
-    seed: int = 0
+    seed: Annotated[int, Field(strict=True, ge=0, le=2 ** 32 - 1)] = 0
     iid: bool = True
     dirichlet_alpha: Positive = 0.5
     client_state: Literal["reset", "keep"] = Field(
@@ -94,7 +109,7 @@ class TrainingSpec(_Strict):
 class NodeSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
     role: Literal["device", "server", "fog", "cloud"]
-    count: Annotated[int, Field(gt=0, le=10_000)] | None = Field(
+    count: Annotated[int, Field(strict=True, gt=0, le=10_000)] | None = Field(
         None, description="Expand into NAME-0 .. NAME-(count-1) (at most 10 000 per group).")
     compute: FlopRate | None = None
     memory: Bytes | None = None
@@ -103,7 +118,7 @@ class NodeSpec(_Strict):
     rx_power: WattsOrZero = 0.0
     samples: PosInt | None = None
     data_source: str | None = None
-    batch_size: PosInt | None = None
+    batch_size: Iterations | None = None
     measured: str | None = Field(None, description="Machine (sheet) of the model's measured times.")
     kappa: Positive | None = Field(None, description="Effective switched capacitance: E = kappa f^2 cycles.")
     cycles_per_flop: Positive | None = None
@@ -126,7 +141,8 @@ class LinkSpec(_Strict):
     to: str
     channel: str | None = None
     spectral_efficiency: Positive | None = Field(None, description="bit/s/Hz on the channel.")
-    gain_db: Real | None = Field(None, description="Channel gain (dB): Shannon rate with the channel's noise.")
+    gain_db: Annotated[float, Field(ge=-400, le=400)] | None = Field(
+        None, description="Channel gain (dB, -400..400): Shannon rate with the channel's noise.")
     uplink: BitRate | None = Field(None, description="Fixed rate from 'from' to 'to'.")
     downlink: BitRate | None = Field(None, description="Fixed rate from 'to' to 'from'.")
     latency: SecondsOrZero = 0.0
@@ -176,7 +192,7 @@ class PslSpec(SlSpec):
 
 
 class DsgdSpec(_Strict):
-    microbatches: PosInt = 1
+    microbatches: Iterations = 1
     path: list[str] | None = None
     source: str | None = Field(None, description="The device holding the data (default: the first device).")
 

@@ -75,6 +75,12 @@ _LOG_UNITS = {
 _ALIASES = {"Mbits/s": "Mbit/s", "Gbits/s": "Gbit/s", "kbits/s": "kbit/s", "bits/s": "bit/s"}
 
 
+def short(value, n: int = 40) -> str:
+    """A value as an error message echoes it: its repr, cut to about n characters."""
+    r = repr(value)
+    return r if len(r) <= n else r[: n - 3] + "..."
+
+
 def parse_quantity(value: object, dimension: str) -> float:
     """Return `value` in SI units of `dimension`.
 
@@ -87,20 +93,28 @@ def parse_quantity(value: object, dimension: str) -> float:
     if isinstance(value, (int, float)):
         x = float(value)
     elif isinstance(value, str):
-        m = _NUMBER.match(value)
+        m = _NUMBER.match(value) if len(value) <= 200 else None
         if not m:
-            raise ValueError(f"'{value}' is not a number with a unit; use e.g. {examples}")
+            raise ValueError(f"{short(value)} is not a number with a unit; use e.g. {examples}")
         x = float(m.group(1))
+        if x == 0 and any(ch in "123456789" for ch in m.group(1).split("e")[0].split("E")[0]):
+            raise ValueError(f"{short(value)} is too small to be represented (it underflows to 0)")
         unit = _ALIASES.get(m.group(2), m.group(2)).replace(" ", "")
         if unit == "":  # a bare number written as text (YAML reads 1e9 as a string): SI
             units = {"": 1.0}
         logs = _LOG_UNITS.get(dimension, {})
         if unit in logs:
-            return logs[unit](x)
+            try:
+                y = logs[unit](x)
+            except OverflowError:
+                raise ValueError(f"{short(value)} is far too large") from None
+            if not math.isfinite(y) or y == 0:
+                raise ValueError(f"{short(value)} is out of range")
+            return y
         if unit not in units:
             what = dimension.replace("_", " ")
             raise ValueError(
-                f"unit '{m.group(2)}' does not parse as a {what}; use e.g. {examples}"
+                f"unit {short(m.group(2))} does not parse as a {what}; use e.g. {examples}"
                 + (f" (SI: {si_name})" if si_name else "")
             )
         x *= units[unit]
@@ -108,7 +122,7 @@ def parse_quantity(value: object, dimension: str) -> float:
         raise ValueError(f"expected a number or a string with a unit such as {examples}, "
                          f"got {type(value).__name__}")
     if not math.isfinite(x):
-        raise ValueError(f"'{value}' is not a finite number")
+        raise ValueError(f"{short(value)} is not a finite number")
     return x
 
 

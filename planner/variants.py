@@ -236,6 +236,8 @@ def _integer_field(path: str) -> bool:
 
 def si_value(scn: Scenario, path: str, value) -> float:
     """The SI number a value takes at `path` (by building the variant and reading it back)."""
+    if isinstance(value, str):
+        value = _number(value.strip())       # a bare number written on the command line is a number
     if isinstance(value, (int, float)):
         return float(value)
     v = variant(scn, {path: value})

@@ -20,6 +20,7 @@ import pandas as pd
 from . import paradigms
 from .costs import CostModel
 from .errors import InfeasibleError, PlanError, ScenarioError
+from .files import save_figure
 from .scenario import Scenario
 from .variants import grid, read, resolve, variant
 
@@ -279,7 +280,7 @@ def sweep_plots(res: SweepResult, out_dir) -> list:
         ax.set_title(f"best plan per paradigm against {path}")
         fig.tight_layout()
         f = out / f"sweep-{path.replace('.', '_')}.png"
-        fig.savefig(f, dpi=110)
+        save_figure(fig, f, dpi=110)
         plt.close(fig)
         files.append(f)
     w = res.winners()
@@ -308,7 +309,7 @@ def sweep_plots(res: SweepResult, out_dir) -> list:
     ax.set_title(f"which paradigm wins where ({res.ranking_label})")
     fig.tight_layout()
     f = out / "sweep-winners.png"
-    fig.savefig(f, dpi=110)
+    save_figure(fig, f, dpi=110)
     plt.close(fig)
     files.append(f)
     return files
@@ -496,7 +497,7 @@ def pareto_plot(front: pd.DataFrame, path, title: str = "", to_target: bool = Fa
     ax.set_ylabel("energy to the target accuracy (J)" if to_target else "energy per round (J)")
     ax.set_title(title or "latency-energy front")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -153,7 +153,7 @@ def test_evaluate_rejects_plans_that_do_not_fit(tmp_path):
         evaluate_plan(scn, Plan.from_dict(bad))
     bad = copy.deepcopy(d)
     bad["assignments"][0]["channel_share"] = 1.5
-    with pytest.raises(PlanError, match=r"pi-0: channel_share 1\.5 must be in \[0, 1\]"):
+    with pytest.raises(PlanError, match=r"assignment of 'pi-0': channel_share 1\.5 out of range \[0, 1\]"):
         evaluate_plan(scn, Plan.from_dict(bad))
 
 

@@ -125,7 +125,14 @@ def _idx(folder: Path) -> Dataset:
 def _npz(path: Path, seed: int) -> Dataset:
     if not path.is_file():
         raise ScenarioError("NPZ file not found", str(path), path="training.dataset")
-    d = np.load(path)
+    try:
+        d = np.load(path, allow_pickle=False)        # data, never code: pickled objects are refused
+    except (ValueError, OSError, EOFError) as e:
+        raise ScenarioError(f"not an NPZ file of arrays ({str(e).splitlines()[0][:120]})", str(path),
+                            path="training.dataset") from None
+    if not hasattr(d, "files"):
+        raise ScenarioError("a .npy array, not an NPZ archive of x_train, y_train, x_test, y_test", str(path),
+                            path="training.dataset")
     t = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
     if {"x_train", "y_train", "x_test", "y_test"} <= set(d.files):
         return Dataset(t(d["x_train"]), torch.tensor(d["y_train"], dtype=torch.int64), t(d["x_test"]),

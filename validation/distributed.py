@@ -106,6 +106,7 @@ def _node(rank: int, world: int, cfg: dict, q, token=None) -> None:
     time of processes contending for 2 cores ran 15-20% above the same work alone)."""
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _die_with_parent(cfg.get("parent"))
     try:
         if cfg.get("netns") and cfg["netns"][rank]:
             from .netns import enter
@@ -122,6 +123,22 @@ def _node(rank: int, world: int, cfg: dict, q, token=None) -> None:
     except Exception as e:  # report and exit non-zero: the parent names this node
         q.put(("error", rank, f"{type(e).__name__}: {e}", traceback.format_exc()))
         sys.exit(1)
+
+
+def _die_with_parent(parent: int | None) -> None:
+    """A node process ends when its launcher does, however the launcher ends (SIGKILL included):
+    the kernel sends it SIGKILL (Linux prctl PR_SET_PDEATHSIG), and a launcher already gone by
+    then is noticed at once. Orphans would train on and overwrite the checkpoints a resume needs."""
+    if parent is None:
+        return
+    try:
+        import ctypes
+        import signal as sig
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(sig.SIGKILL))   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 class _Program:
@@ -156,22 +173,31 @@ class _Program:
         return self.out / f"rank{self.rank}.pt"
 
     def _save(self, r: int) -> None:
+        """This node's state after round r; the state before it stays beside it, so a resume can
+        go back one round to where every node and the launcher's record agree."""
         if self.out is None:
             return
-        st = {"round": r, "engine": self.engine.state(),
-              "shards": {d: s.state() for d, s in self.job.shards.items()}}
-        tmp = self._state_path().with_suffix(".tmp")
-        torch.save(st, tmp)
-        os.replace(tmp, self._state_path())
+        from .runner import save_checkpoint
+        cur = self._state_path()
+        if cur.exists():
+            os.replace(cur, _previous(cur))
+        save_checkpoint(cur, {"round": r, "plan": self.plan.to_dict(), "engine": self.engine.state(),
+                              "shards": {d: s.state() for d, s in self.job.shards.items()}})
 
     def _load(self) -> int:
-        if self.out is None or not self.cfg.get("resume") or not self._state_path().exists():
+        target = self.cfg.get("resume_round")
+        if self.out is None or not target:
             return 0
-        st = torch.load(self._state_path(), weights_only=False)
-        self.engine.load(st["engine"])
-        for d, s in st["shards"].items():
-            self.job.shards[d].load(s)
-        return int(st["round"])
+        from .runner import load_checkpoint
+        for path in (self._state_path(), _previous(self._state_path())):
+            if path.exists():
+                st = load_checkpoint(path)
+                if int(st["round"]) == target:
+                    self.engine.load(st["engine"])
+                    for d, s in st["shards"].items():
+                        self.job.shards[d].load(s)
+                    return target
+        raise RuntimeError(f"no state of round {target} in {self._state_path()} (checked by the launcher first)")
 
     def _warm_up(self) -> None:
         """Untimed training steps of a throwaway copy of the whole model, which also calibrate
@@ -626,6 +652,37 @@ def _silent_death(procs, q, reported: set, grace: float = 5.0) -> int | None:
     return None
 
 
+def _previous(path: Path) -> Path:
+    return path.with_name(path.stem + ".prev.pt")
+
+
+def _check_resume(out: Path, plan, done: int, world: int) -> int:
+    """The round every node can resume from: the launcher's last recorded round, or one before
+    it where a node was stopped before saving it. Every rank must hold a state of that round and
+    this plan; states of other rounds (a node that ran on after its launcher, another run in the
+    same folder) are refused."""
+    from planner.errors import PlanError
+
+    from .runner import load_checkpoint
+    rounds = {}
+    for rank in range(world):
+        have = {}
+        for path in (out / f"rank{rank}.pt", _previous(out / f"rank{rank}.pt")):
+            if path.exists():
+                st = load_checkpoint(path)
+                if st.get("plan") != plan.to_dict():
+                    raise PlanError(f"{path} belongs to another plan; start afresh in a new --out")
+                have[int(st.get("round", -1))] = path
+        rounds[rank] = have
+    target = min([done] + [max(h) if h else 0 for h in rounds.values()])
+    for rank, have in rounds.items():
+        if target and target not in have:
+            got = ", ".join(str(r) for r in sorted(have)) or "none"
+            raise PlanError(f"rank {rank} holds the states of rounds {got}, the run recorded {done}: the states do not "
+                            "fit together (a node ran on after its launcher?); start afresh in a new --out")
+    return target
+
+
 def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir=None, resume: bool = False,
                     progress: bool = False, seed: int | None = None, timeout: float = 120.0,
                     kill: dict | None = None, shaped: bool = False):
@@ -643,6 +700,7 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
                         "--executor inprocess")
     scn = load_scenario(scenario_path)
     job, cm, _ = make_job(scn, plan, seed)
+    plan = job.plan
     rounds = rounds or scn.spec.training.rounds
     curve = accuracy_curve(scn, plan, cm, job.decisions)
     spr = float(plan.predicted.get("samples_per_round") or 0.0) or None
@@ -661,6 +719,10 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
         if resume and (out / "rounds.json").exists():
             saved = json.loads((out / "rounds.json").read_text())
             rows, node_rows = saved["rounds"], saved["nodes"]
+        if resume:
+            target = _check_resume(out, plan, len(rows), world)
+            rows = rows[:target]
+            node_rows = [r for r in node_rows if r.get("round", 0) <= target]
     if plan.paradigm == "dsgd":
         names = [f"source {job.decisions['source']}"] + [f"stage node {n}" for n in others]
     else:
@@ -669,7 +731,8 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
     net = None
     cfg = {"scenario": str(Path(scenario_path).resolve()), "plan": plan.to_dict(), "rounds": rounds,
            "seed": job.seed, "out": str(out) if out else None, "resume": resume, "timeout": timeout,
-           "host_rate": host_rate, "kill": kill, "shaped": shaped}
+           "host_rate": host_rate, "kill": kill, "shaped": shaped, "parent": os.getpid(),
+           "resume_round": len(rows) if resume else 0}
     if shaped and plan.paradigm == "dsgd":
         raise PlanError("--shaped covers devices and their servers; run dsgd distributed without it")
     if shaped:
@@ -717,10 +780,10 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
                 node_rows += nodes
                 done, last = r, time.monotonic()
                 if out is not None:
-                    from models.profile_io import atomic_write_text
+                    from planner.files import atomic_write_text, write_csv
                     atomic_write_text(out / "rounds.json", json.dumps({"rounds": rows, "nodes": node_rows},
                                                                        default=float))
-                    pd.DataFrame(rows).to_csv(out / "rounds.csv", index=False)
+                    write_csv(pd.DataFrame(rows), out / "rounds.csv")
                 if bar:
                     bar[0].update(bar[1], completed=done, description=f"round {r}/{rounds}: acc {row['test_accuracy']:.3f}")
                 continue

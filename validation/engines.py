@@ -60,11 +60,13 @@ class Shard:
         return self.ds.x_train[t], self.ds.y_train[t]
 
     def state(self) -> dict:
-        return {"rng": self.rng.bit_generator.state, "order": self.order, "pos": self.pos}
+        """Plain data and tensors only (checkpoints load with weights_only=True: no code)."""
+        return {"rng": self.rng.bit_generator.state, "order": torch.as_tensor(np.asarray(self.order, np.int64)),
+                "pos": int(self.pos)}
 
     def load(self, s: dict) -> None:
         self.rng.bit_generator.state = s["rng"]
-        self.order, self.pos = s["order"], s["pos"]
+        self.order, self.pos = np.asarray(s["order"]).astype(int), int(s["pos"])
 
 
 @dataclass
@@ -77,6 +79,7 @@ class Job:
     seed: int
     split: list = None          # per device: samples held, asked, classes (data.split_summary)
     coverage: float = 1.0       # share of test samples whose class the training data holds
+    plan: object = None         # the plan as evaluated against the scenario (planner.plan.Plan)
 
     @property
     def spec(self):

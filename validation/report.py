@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from planner.files import save_figure  # noqa: E402
+
 COLORS = {"device": "#4C72B0", "uplink": "#DD8452", "server": "#55A868", "trunk": "#55A868",
           "downlink": "#C44E52", "sync": "#8172B3", "handoff": "#8172B3", "download": "#C44E52",
           "upload": "#DD8452", "compute": "#4C72B0"}
@@ -46,7 +48,7 @@ def gantt(events: list[dict], paradigm: str, path: Path, title: str = "") -> Non
     ax.set_title(title or "one round")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.32), fontsize=8, ncols=8, frameon=False)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -72,7 +74,7 @@ def curves(rounds, path: Path, title: str = "") -> None:
         a.set_xlabel("round")
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

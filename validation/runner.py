@@ -4,7 +4,6 @@ checkpoint every round (a run resumes from the last one); report predicted again
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from models.profile import one_torch_thread
 from planner import paradigms
 from planner.costs import CostModel
 from planner.errors import PlanError, ScenarioError
+from planner.files import atomic_path, write_csv
 from planner.plan import Plan
 from planner.scenario import Scenario
 
@@ -152,19 +152,22 @@ def predicted_accuracy(curve, r: int, samples_per_round: float) -> dict:
     return {"predicted_accuracy": p["value"], "predicted_accuracy_low": p["low"], "predicted_accuracy_high": p["high"]}
 
 
-def check_plan(scn: Scenario, plan: Plan) -> None:
+def check_plan(scn: Scenario) -> None:
     if scn.spec.model.zoo is None:
         raise ScenarioError("validation trains a torch model: the scenario needs model.zoo (a profile or a "
                             "measured workbook has no model to train)", scn.source, path="model")
-    if plan.scenario != scn.name:
-        raise PlanError(f"the plan was made for scenario '{plan.scenario}', not '{scn.name}'")
 
 
 def make_job(scn: Scenario, plan: Plan, seed: int | None = None) -> tuple[Job, CostModel, object]:
-    check_plan(scn, plan)
-    cm = CostModel(scn)
-    para = paradigms.get(plan.paradigm)
-    decisions = para.decode(cm, plan)
+    """The training job of a plan: decoded and costed exactly as `evaluate` does (planner.evaluate),
+    so a plan that does not fit the scenario is refused before any training."""
+    from planner.evaluate import decode_plan
+    check_plan(scn)
+    dec = decode_plan(scn, plan)
+    cm, para, decisions = dec.cm, dec.paradigm, dec.decisions
+    method = plan.solver.get("method")
+    # the plan as the cost model costs it now: its predictions are what the run is compared with
+    evaluated = para.to_plan(cm, decisions, dec.costs, method if isinstance(method, str) else "given", "evaluated", 0.0)
     tr = scn.spec.training
     seed = tr.seed if seed is None else seed
     ds = load(tr.dataset, scn.spec.model.input_shape, scn.spec.model.num_classes, seed, scn.base_dir)
@@ -180,7 +183,7 @@ def make_job(scn: Scenario, plan: Plan, seed: int | None = None) -> tuple[Job, C
                             scn.source, path="training.dirichlet_alpha")
     shards = {d: Shard(ds, ix, seed * 1000 + k) for k, (d, ix) in enumerate(zip(devices, idx))}
     split = split_summary(ds.y_train, devices, idx, sizes)
-    return Job(cm, decisions, ds, shards, seed, split, class_coverage(ds, idx)), cm, para
+    return Job(cm, decisions, ds, shards, seed, split, class_coverage(ds, idx), evaluated), cm, para
 
 
 def class_coverage(ds, shards) -> float:
@@ -191,9 +194,25 @@ def class_coverage(ds, shards) -> float:
 
 
 def _save_checkpoint(out: Path, state: dict) -> None:
-    tmp = out / (CHECKPOINT + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, out / CHECKPOINT)
+    save_checkpoint(out / CHECKPOINT, state)
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Tensors and plain data only (numbers, strings, lists, dicts), written atomically."""
+    from planner.jsonio import jsonable
+    with atomic_path(path, ".pt") as tmp:
+        torch.save({k: (v if k in ("engine", "shards") else jsonable(v)) for k, v in state.items()}, tmp)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint, loaded as data: `weights_only=True` refuses anything that would run code
+    (a crafted file in --out cannot execute on --resume)."""
+    try:
+        return torch.load(path, weights_only=True)
+    except Exception as e:          # torch raises UnpicklingError, RuntimeError, EOFError, ... for bad files
+        raise ScenarioError(f"not a checkpoint this tool wrote ({type(e).__name__}: "
+                            f"{str(e).splitlines()[0][:160] if str(e) else ''}); use a fresh --out directory",
+                            str(path)) from None
 
 
 def run_inprocess(scn: Scenario, plan: Plan, rounds: int | None = None, out_dir: str | Path | None = None,
@@ -207,6 +226,7 @@ def run_inprocess(scn: Scenario, plan: Plan, rounds: int | None = None, out_dir:
 
 def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host_rate=None) -> RunResult:
     job, cm, para = make_job(scn, plan, seed)
+    plan = job.plan
     engine = ENGINES[plan.paradigm](job)
     rounds = rounds or scn.spec.training.rounds
     out = Path(out_dir) if out_dir else None
@@ -214,7 +234,7 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         if resume and (out / CHECKPOINT).exists():
-            st = torch.load(out / CHECKPOINT, weights_only=False)
+            st = load_checkpoint(out / CHECKPOINT)
             if st["plan"] != plan.to_dict():
                 raise PlanError(f"{out / CHECKPOINT} belongs to another plan; use a fresh --out directory")
             engine.load(st["engine"])
@@ -249,7 +269,7 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host
             _save_checkpoint(out, {"plan": plan.to_dict(), "engine": engine.state(), "round": r + 1,
                                    "shards": {d: s.state() for d, s in job.shards.items()},
                                    "rounds": rows, "nodes": node_rows, "host_rate": host_rate})
-            pd.DataFrame(rows).to_csv(out / "rounds.csv", index=False)
+            write_csv(pd.DataFrame(rows), out / "rounds.csv")
         if bar:
             bar[0].update(bar[1], advance=1, description=f"round {r + 1}/{rounds}: loss {loss:.3f}, acc {acc:.3f}")
         if on_round is not None:
@@ -284,10 +304,10 @@ def write_outputs(result: RunResult, out: Path) -> None:
     """JSON, CSV and plots beside the checkpoint in --out DIR."""
     from .report import write_report
     out.mkdir(parents=True, exist_ok=True)
-    result.rounds.to_csv(out / "rounds.csv", index=False)
-    result.nodes.to_csv(out / "nodes.csv", index=False)
+    write_csv(result.rounds, out / "rounds.csv")
+    write_csv(result.nodes, out / "nodes.csv")
     summ = result.summary()
-    summ.to_csv(out / "summary.csv", index=False)
+    write_csv(summ, out / "summary.csv")
     doc = {"scenario": result.plan.scenario, "paradigm": result.plan.paradigm, "executor": result.executor,
            "host_flops": result.host_rate, "predicted": result.plan.predicted,
            "summary": summ.to_dict("records"), "rounds": result.rounds.to_dict("records"),

@@ -155,24 +155,91 @@ class Paradigm:
                     predicted=_py(predicted), assignments=_py(out), paradigm_detail=_py(detail))
 
     # -- helpers for decode
-    @staticmethod
-    def device_rows(cm: CostModel, plan: Plan, keys: tuple[str, ...]) -> list[dict]:
-        rows = []
+    # the keys an assignment row may carry: what a paradigm decides, and what every plan reports
+    decision_keys: tuple[str, ...] = ()
+
+    def device_rows(self, cm: CostModel, plan: Plan, keys: tuple[str, ...]) -> list[dict]:
+        """The plan's device rows, in the scenario's device order: every device once, every node
+        defined, no decision of another paradigm (a plan relabelled must not pass)."""
+        rows, seen = [], set()
         for r in plan.assignments:
-            n = r.get("node")
+            n = r["node"]
             if n not in cm.idx:
-                raise PlanError(f"plan names node '{n}', which the scenario does not define")
+                raise PlanError(f"plan names node {_q(n)}, which the scenario does not define")
+            foreign = [k for k in r if k not in ROW_KEYS and k not in self.decision_keys]
+            if foreign:
+                owner = next((p for p, ks in DECISIONS.items() if foreign[0] in ks), None)
+                raise PlanError(f"assignment of '{n}' has {_q(foreign[0])}, which {self.name} plans do not have"
+                                + (f" (a {owner} decision: is this a {owner} plan?)" if owner else ""))
             if cm.role[cm.idx[n]] == "device":
+                if n in seen:
+                    raise PlanError(f"device '{n}' has two assignments")
+                seen.add(n)
                 missing = [k for k in keys if k not in r]
                 if missing:
                     raise PlanError(f"assignment of '{n}' lacks '{missing[0]}'")
                 rows.append(r)
-        devs = [r["node"] for r in rows]
-        unknown = [d for d in cm.devices if d not in devs]
+        unknown = [d for d in cm.devices if d not in seen]
         if unknown and keys:
             raise PlanError(f"the plan has no assignment for device '{unknown[0]}' (was the scenario changed? "
                             "re-plan with `edgeplan plan`)")
-        return rows
+        order = {d: i for i, d in enumerate(cm.devices)}
+        return sorted(rows, key=lambda r: order[r["node"]])
+
+
+ROW_KEYS = {"node", "role", "round_latency_s", "energy_j", "up_bytes", "down_bytes", "memory_bytes"}
+DECISIONS = {"fl": ("channel_share",), "sl": ("cut", "channel_share"),
+             "psl": ("cut", "channel_share", "server_share", "server"), "dsgd": ("stage", "units"),
+             "fpl": ("group", "junction", "channel_share", "server_share"),
+             "pel": ("parameters", "channel_share", "bandwidth_hz", "block", "units", "channel_share_down",
+                     "bandwidth_down_hz")}
+
+
+def _q(v) -> str:
+    r = repr(v)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+def integer(row: dict, key: str, lo: int | None = None, hi: int | None = None, why: str = "") -> int:
+    """An assignment's integer field, range-checked (a boolean or a string is not an integer)."""
+    v = row.get(key)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or (isinstance(v, float) and not v.is_integer()):
+        raise PlanError(f"assignment of '{row['node']}': {key} must be an integer, got {_q(v)}")
+    v = int(v)
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        raise PlanError(f"assignment of '{row['node']}': {key} {v} out of range: "
+                        + (f"{why}, so a {key} is an integer in {lo}..{hi}" if why else f"{lo}..{hi}"))
+    return v
+
+
+def number(row: dict, key: str, lo: float | None = None, hi: float | None = None, default=None) -> float:
+    """An assignment's numeric field, finite and range-checked."""
+    v = row.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+        raise PlanError(f"assignment of '{row['node']}': {key} must be a finite number, got {_q(v)}")
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        rng = f"[{lo:g}, {hi:g}]" if hi is not None else f"at least {lo:g}"
+        raise PlanError(f"assignment of '{row['node']}': {key} {v:g} out of range {rng}")
+    return float(v)
+
+
+def text(row: dict, key: str) -> str:
+    v = row.get(key)
+    if not isinstance(v, str):
+        raise PlanError(f"assignment of '{row['node']}': {key} must be a name (a string), got {_q(v)}")
+    return v
+
+
+def detail_node(cm: CostModel, plan: Plan, key: str, roles=("server", "fog", "cloud")) -> str:
+    """A node named in paradigm_detail (the server, the trunk), defined and of a server role."""
+    v = plan.paradigm_detail.get(key)
+    if v is None:
+        return cm.server()
+    if not isinstance(v, str) or v not in cm.idx:
+        raise PlanError(f"paradigm_detail.{key}: {_q(v)} is not a node of the scenario")
+    if cm.role[cm.idx[v]] not in roles:
+        raise PlanError(f"paradigm_detail.{key}: '{v}' is a {cm.role[cm.idx[v]]}; it must be one of {', '.join(roles)}")
+    return v
 
 
 def _with_metrics(row: dict, i: int, cols: dict) -> dict:

@@ -8,7 +8,7 @@ from .. import costs as C
 from ..costs import CostModel
 from ..errors import PlanError
 from ..graph import shortest_path
-from .base import Paradigm, Solution, SolverSpec
+from .base import DECISIONS, Paradigm, Solution, SolverSpec, integer
 
 
 class DSGD(Paradigm):
@@ -33,21 +33,35 @@ class DSGD(Paradigm):
                 for k, (n, a, b) in enumerate(d["stages"])]
         return rows, {"path": list(d["path"]), "microbatches": int(d["microbatches"]), "source": d["source"]}
 
+    decision_keys = DECISIONS["dsgd"]
+
     def decode(self, cm, plan):
-        rows = sorted((r for r in plan.assignments if "stage" in r), key=lambda r: r["stage"])
+        self.device_rows(cm, plan, ())                  # every node defined, no other paradigm's decisions
+        rows = [r for r in plan.assignments if "stage" in r]
         for r in rows:
-            if r["node"] not in cm.idx:
-                raise PlanError(f"plan names node '{r['node']}', which the scenario does not define")
-            if not (isinstance(r.get("units"), list) and len(r["units"]) == 2):
-                raise PlanError(f"stage on '{r['node']}' needs 'units': [first, last]")
+            integer(r, "stage", 0, 10 ** 6)
+            u = r.get("units")
+            if not (isinstance(u, list) and len(u) == 2 and all(isinstance(x, int) and not isinstance(x, bool)
+                                                                for x in u)):
+                raise PlanError(f"stage on '{r['node']}' needs 'units': [first, last] (integers)")
+        if not rows:
+            raise PlanError("a dsgd plan has stages: assignments with 'stage' and 'units'")
+        rows.sort(key=lambda r: r["stage"])
         det = plan.paradigm_detail
         path = det.get("path") or path_of(cm)
+        if not isinstance(path, list) or not all(isinstance(n, str) for n in path):
+            raise PlanError("paradigm_detail.path must be a list of node names")
         for n in path:
             if n not in cm.idx:
-                raise PlanError(f"plan's path names node '{n}', which the scenario does not define")
-        return {"stages": [(r["node"], int(r["units"][0]), int(r["units"][1])) for r in rows], "path": path,
-                "microbatches": int(det.get("microbatches", cm.scn.spec.paradigms.dsgd.microbatches)),
-                "source": det.get("source") or path[0]}
+                raise PlanError(f"plan's path names node {n[:40]!r}, which the scenario does not define")
+        m = det.get("microbatches", cm.scn.spec.paradigms.dsgd.microbatches)
+        if isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= 10 ** 6:
+            raise PlanError(f"paradigm_detail.microbatches must be an integer from 1, got {str(m)[:40]!r}")
+        source = det.get("source") or path[0]
+        if not isinstance(source, str) or source not in cm.idx or cm.role[cm.idx[source]] != "device":
+            raise PlanError(f"paradigm_detail.source {str(source)[:40]!r} is not a device of the scenario")
+        return {"stages": [(r["node"], r["units"][0], r["units"][1]) for r in rows], "path": path,
+                "microbatches": m, "source": source}
 
 
 def source_of(cm: CostModel) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import costs as C
 from ..costs import CostModel
-from .base import Paradigm, Solution, SolverSpec
+from .base import DECISIONS, Paradigm, Solution, SolverSpec, detail_node, number
 
 
 class FL(Paradigm):
@@ -27,10 +27,13 @@ class FL(Paradigm):
         return ([{"node": n, "role": "device", "channel_share": float(s)} for n, s in zip(d["devices"], d["share"])],
                 {"server": d["server"]})
 
+    decision_keys = DECISIONS["fl"]
+
     def decode(self, cm, plan):
         rows = self.device_rows(cm, plan, ("channel_share",))
-        return {"devices": [r["node"] for r in rows], "share": np.array([r["channel_share"] for r in rows], float),
-                "server": plan.paradigm_detail.get("server") or cm.server()}
+        return {"devices": [r["node"] for r in rows],
+                "share": np.array([number(r, "channel_share", 0, 1) for r in rows]),
+                "server": detail_node(cm, plan, "server")}
 
 
 def _base(cm: CostModel) -> dict:

@@ -8,7 +8,7 @@ import numpy as np
 from .. import costs as C
 from ..costs import CostModel
 from ..errors import PlanError
-from .base import Paradigm, Solution, SolverSpec
+from .base import DECISIONS, Paradigm, Solution, SolverSpec, detail_node, integer, number, text
 from .common import fpl_groups
 
 
@@ -55,20 +55,22 @@ class FPL(Paradigm):
                       "junction_extra_params": int(round(extra / max(cm.scn.spec.model.bytes_per_value, 1))),
                       "junction_extra_bytes": extra}
 
+    decision_keys = DECISIONS["fpl"]
+
     def decode(self, cm, plan):
         rows = self.device_rows(cm, plan, ("group", "junction", "channel_share"))
-        js = {int(r["junction"]) for r in rows}
+        js = {integer(r, "junction", 0, cm.L - 1, f"the model has {cm.L} units") for r in rows}
         if len(js) != 1:
             raise PlanError(f"fpl has one junction position; the plan has {sorted(js)}")
-        trunk = plan.paradigm_detail.get("trunk")
-        if trunk not in cm.idx:
-            raise PlanError(f"plan's trunk node '{trunk}' is not defined in the scenario")
+        if "trunk" not in plan.paradigm_detail:
+            raise PlanError("paradigm_detail.trunk is missing: the node that runs the junction and the trunk")
+        trunk = detail_node(cm, plan, "trunk")
         alpha = None
         if any("server_share" in r for r in rows):
-            alpha = np.array([r.get("server_share", np.nan) for r in rows], float)
+            alpha = np.array([number(r, "server_share", 0, 1, default=None) for r in rows])
         return {"devices": [r["node"] for r in rows], "junction": js.pop(), "trunk": trunk,
-                "groups": {r["node"]: str(r["group"]) for r in rows},
-                "share": np.array([r["channel_share"] for r in rows], float), "alpha": alpha}
+                "groups": {r["node"]: text(r, "group") for r in rows},
+                "share": np.array([number(r, "channel_share", 0, 1) for r in rows]), "alpha": alpha}
 
 
 def trunk_default(cm: CostModel) -> str:

@@ -9,7 +9,7 @@ from .. import costs as C
 from ..costs import CostModel
 from ..errors import PlanError
 from ..pel_costs import backprop
-from .base import Paradigm, Solution, SolverSpec
+from .base import DECISIONS, Paradigm, Solution, SolverSpec, detail_node, number
 
 
 def _per_parameter(cm: CostModel) -> bool:
@@ -90,11 +90,13 @@ class PEL(Paradigm):
             detail["flops_per_parameter"] = "from the model" if c is None else c
         return rows, detail
 
+    decision_keys = DECISIONS["pel"]
+
     def decode(self, cm, plan):
         rows = self.device_rows(cm, plan, ("channel_share",) if backprop(cm) else ("parameters", "channel_share"))
         dn = None
         if any("channel_share_down" in r for r in rows):
-            dn = np.array([r.get("channel_share_down", np.nan) for r in rows], float)
+            dn = np.array([number(r, "channel_share_down", 0, 1, default=None) for r in rows])
         blocks = None
         if backprop(cm):
             if not any("units" in r for r in rows) and any(float(r.get("parameters") or 0) > 0 for r in rows):
@@ -104,10 +106,10 @@ class PEL(Paradigm):
         elif any(r.get("units") for r in rows):
             raise PlanError("the plan gives workers blocks of units (compute: backprop); this scenario uses compute: "
                             "per_parameter; re-plan with `edgeplan plan`")
-        params = np.array([float(r.get("parameters") or 0.0) for r in rows], float)
+        params = np.array([number(r, "parameters", 0, None, default=0.0) for r in rows])
         return {"devices": [r["node"] for r in rows], "params": params,
-                "share_up": np.array([r["channel_share"] for r in rows], float), "share_dn": dn,
-                "server": plan.paradigm_detail.get("server") or cm.server(), "blocks": blocks}
+                "share_up": np.array([number(r, "channel_share", 0, 1) for r in rows]), "share_dn": dn,
+                "server": detail_node(cm, plan, "server"), "blocks": blocks}
 
 
 def equal(cm: CostModel) -> Solution:

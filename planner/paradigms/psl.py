@@ -8,7 +8,7 @@ import numpy as np
 from .. import costs as C
 from ..costs import CostModel
 from ..errors import PlanError
-from .base import Paradigm, Solution, SolverSpec
+from .base import DECISIONS, Paradigm, Solution, SolverSpec, detail_node, integer, number, text
 from .common import cut_range, half_flops_cut
 
 
@@ -52,21 +52,24 @@ class PSL(Paradigm):
                   "server_shares": "allocated" if alpha is not None else "equal"}
         return rows, detail
 
+    decision_keys = DECISIONS["psl"]
+
     def decode(self, cm, plan):
         rows = self.device_rows(cm, plan, ("cut", "channel_share"))
         devs = [r["node"] for r in rows]
         if any("server" in r for r in rows):
-            server = [r.get("server") for r in rows]
-            bad = [s for s in server if s not in cm.idx]
-            if bad:
-                raise PlanError(f"plan names server '{bad[0]}', which the scenario does not define")
+            server = [text(r, "server") for r in rows]
+            for r, s in zip(rows, server):
+                if s not in cm.idx or cm.role[cm.idx[s]] == "device":
+                    raise PlanError(f"assignment of '{r['node']}': server {s!r} is not a server, fog or cloud node "
+                                    "of the scenario")
         else:
-            server = plan.paradigm_detail.get("server") or cm.server()
+            server = detail_node(cm, plan, "server")
         alpha = None
         if any("server_share" in r for r in rows):
-            alpha = np.array([r.get("server_share", np.nan) for r in rows], float)
-        return {"devices": devs, "cuts": np.array([r["cut"] for r in rows]),
-                "share": np.array([r["channel_share"] for r in rows], float), "alpha": alpha, "server": server}
+            alpha = np.array([number(r, "server_share", 0, 1, default=None) for r in rows])
+        return {"devices": devs, "cuts": np.array([integer(r, "cut", 0, cm.L, f"the model has {cm.L} units") for r in rows]),
+                "share": np.array([number(r, "channel_share", 0, 1) for r in rows]), "alpha": alpha, "server": server}
 
 
 def _uniform(cm: CostModel) -> Solution:

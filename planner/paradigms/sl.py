@@ -8,7 +8,7 @@ from .. import costs as C
 from ..costs import CostModel
 from ..errors import InfeasibleError
 from ..units import fmt_si
-from .base import Paradigm, Solution, SolverSpec
+from .base import DECISIONS, Paradigm, Solution, SolverSpec, detail_node, integer, number
 from .common import cut_range, half_flops_cut
 
 
@@ -30,14 +30,18 @@ class SL(Paradigm):
         return ([{"node": n, "role": "device", "cut": int(d["cut"]), "channel_share": 1.0} for n in d["devices"]],
                 {"server": d["server"], "cut": int(d["cut"]), "order": list(d["devices"])})
 
+    decision_keys = DECISIONS["sl"]
+
     def decode(self, cm, plan):
         rows = self.device_rows(cm, plan, ("cut",))
-        cuts = {int(r["cut"]) for r in rows}
+        cuts = {integer(r, "cut", 0, cm.L, f"the model has {cm.L} units") for r in rows}
         if len(cuts) != 1:
             from ..errors import PlanError
             raise PlanError(f"sl uses one cut for every device; the plan has {sorted(cuts)}")
-        return {"devices": [r["node"] for r in rows], "cut": cuts.pop(),
-                "server": plan.paradigm_detail.get("server") or cm.server()}
+        for r in rows:
+            if "channel_share" in r:
+                number(r, "channel_share", 0, 1)
+        return {"devices": [r["node"] for r in rows], "cut": cuts.pop(), "server": detail_node(cm, plan, "server")}
 
 
 def _uniform(cm: CostModel) -> Solution:
@@ -67,4 +71,7 @@ def _exact(cm: CostModel) -> Solution:
         v = cost.objective(obj) + (0 if cost.feasible else 1e30)
         if v < best:
             best, best_c = v, c
+    if best_c is None:
+        raise InfeasibleError(f"no cut in {lo}..{hi} gives a finite sl round (every cut's round overflows: check the "
+                              "scenario's rates and compute)", resource="latency")
     return Solution({"devices": devs, "server": srv, "cut": best_c}, "optimal", 0.0)

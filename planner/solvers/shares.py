@@ -124,7 +124,12 @@ def minmax_time(R: Routes, A, U, D, rel_tol: float = 1e-12) -> tuple[float, np.n
             break
         hi *= 2.0
     else:
-        raise RuntimeError("no finite round time fits the channels")
+        from ..errors import InfeasibleError
+        stuck = np.flatnonzero(~np.isfinite(least_shares(R, A, U, D, hi)))
+        who = R.src[int(stuck[0])] if len(stuck) else "a device"
+        raise InfeasibleError(f"{who}: no round time is long enough: even the whole channel gives it no usable rate "
+                              "(check the channel's bandwidth and the link's spectral efficiency or gain)",
+                              node=who, resource="channel")
     while hi - lo > rel_tol * hi:
         mid = 0.5 * (lo + hi)
         ok, _ = feasible_at(R, A, U, D, mid, groups)

@@ -1,0 +1,76 @@
+"""Files the tool writes appear whole or not at all, with the user's permissions.
+
+Every output goes to a temporary file beside its destination and is renamed over it once
+complete (a rename within a folder is atomic); an exception, including the KeyboardInterrupt
+that SIGINT and (through `on_termination`) SIGTERM raise, removes the temporary file. The file
+is given the mode a plain `open()` would (0666 less the umask), not mkstemp's private 0600, so a
+report can be shared or served.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_path(path: str | Path, suffix: str = ""):
+    """Yield a temporary path beside `path`; on success it replaces `path`, else it is removed.
+    For writers that want a file name (matplotlib, pandas' parquet, torch.save)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write(path: str | Path, data: str | bytes) -> None:
+    """Write text (UTF-8) or bytes whole or not at all."""
+    with atomic_path(path) as tmp:
+        if isinstance(data, bytes):
+            tmp.write_bytes(data)
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="") as f:
+                f.write(data)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write(path, text)
+
+
+def save_figure(fig, path: str | Path, **kwargs) -> None:
+    """matplotlib's savefig, atomically (savefig writes in place: a kill mid-way left 0 bytes)."""
+    suffix = Path(path).suffix or ".png"
+    with atomic_path(path, suffix) as tmp:
+        fig.savefig(tmp, format=suffix.lstrip("."), **kwargs)
+
+
+def write_csv(df, path: str | Path, **kwargs) -> None:
+    atomic_write(path, df.to_csv(index=False, **kwargs))
+
+
+def on_termination() -> None:
+    """Treat SIGTERM (what `timeout`, systemd and CI send) like SIGINT: an exception that unwinds
+    the stack, so temporary files are removed and worker processes are stopped."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:          # not the main thread (embedded use): leave the default
+        pass

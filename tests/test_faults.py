@@ -1,0 +1,155 @@
+"""Faults the launcher meets (what `timeout`, systemd and CI send), output that is whole or not
+there at all, and checkpoints that are data, never code."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+
+from planner import paradigms
+from planner.costs import CostModel
+from planner.errors import ScenarioError
+from planner.scenario import load_scenario
+
+from .conftest import SCENARIOS
+
+DIGITS = SCENARIOS / "digits-small.yaml"
+
+
+def _cli(*args, **kw):
+    return subprocess.Popen([sys.executable, "-m", "planner.cli", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            out += [int(x) for x in f.read().split()]
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_rounds(out, n: int, proc, limit: float = 240.0) -> None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        f = out / "rounds.json"
+        if f.exists() and len(json.loads(f.read_text())["rounds"]) >= n:
+            return
+        assert proc.poll() is None, proc.stdout.read()
+        time.sleep(0.2)
+    raise AssertionError("the run made no progress")
+
+
+def _two_devices(tmp_path):
+    data = yaml.safe_load(DIGITS.read_text())
+    data["nodes"][1]["count"] = 1
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(data))
+    scn = load_scenario(path)
+    plan = paradigms.get("psl").solve(CostModel(scn))
+    plan.save(tmp_path / "plan.json")
+    return path, scn, plan
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_node_processes_die_with_their_launcher_and_resume_reaches_the_whole_run(tmp_path, sig):
+    from validation.runner import run_inprocess
+    path, scn, plan = _two_devices(tmp_path)
+    out = tmp_path / "run"
+    proc = _cli("validate", path, tmp_path / "plan.json", "--executor", "distributed", "--rounds", "5", "--out", out,
+                "--timeout", "60")
+    _wait_rounds(out, 2, proc)
+    kids = _children(proc.pid)
+    assert kids, "the launcher runs its nodes as child processes"
+    os.kill(proc.pid, sig)
+    code = proc.wait(60)
+    if sig == signal.SIGTERM:
+        assert code == 130, proc.stdout.read()           # handled like Ctrl-C
+    deadline = time.monotonic() + 10
+    while any(_alive(k) for k in kids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(k) for k in kids), "node processes outlived their launcher"
+    assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
+    done = subprocess.run([sys.executable, "-m", "planner.cli", "validate", path, tmp_path / "plan.json",
+                           "--executor", "distributed", "--rounds", "5", "--out", out, "--resume", "--timeout", "60",
+                           "--format", "json"], capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rounds = json.loads(done.stdout)["rounds"]
+    assert [r["round"] for r in rounds] == [1, 2, 3, 4, 5]
+    full = run_inprocess(scn, plan, rounds=5)
+    np.testing.assert_array_equal([r["test_accuracy"] for r in rounds], full.rounds.test_accuracy)
+
+
+def test_resume_refuses_states_that_do_not_fit(tmp_path):
+    from planner.errors import PlanError
+    from validation.distributed import _check_resume
+    from validation.runner import save_checkpoint
+    _, _, plan = _two_devices(tmp_path)
+    for rank, r in ((0, 6), (1, 20)):                     # rank 1 trained on alone to round 20
+        save_checkpoint(tmp_path / f"rank{rank}.pt", {"round": r, "plan": plan.to_dict(), "engine": {}, "shards": {}})
+    save_checkpoint(tmp_path / "rank1.prev.pt", {"round": 19, "plan": plan.to_dict(), "engine": {}, "shards": {}})
+    with pytest.raises(PlanError, match=r"rank 1 holds the states of rounds 19, 20, the run recorded 6: the states do "
+                                        r"not fit together"):
+        _check_resume(tmp_path, plan, 6, 2)
+    save_checkpoint(tmp_path / "rank1.pt", {"round": 7, "plan": plan.to_dict(), "engine": {}, "shards": {}})
+    save_checkpoint(tmp_path / "rank1.prev.pt", {"round": 6, "plan": plan.to_dict(), "engine": {}, "shards": {}})
+    assert _check_resume(tmp_path, plan, 6, 2) == 6       # one round ahead: its previous state fits
+
+
+def test_a_crafted_checkpoint_runs_no_code(tmp_path):
+    """`--resume` loads checkpoints with weights_only: a pickle that would run code is refused."""
+    from validation.runner import run_inprocess
+    scn = load_scenario(DIGITS)
+    plan = paradigms.get("fl").solve(CostModel(scn))
+    out = tmp_path / "run"
+    out.mkdir()
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+    with open(out / "checkpoint.pt", "wb") as f:
+        pickle.dump({"plan": Evil()}, f)
+    with pytest.raises(ScenarioError, match="not a checkpoint this tool wrote"):
+        run_inprocess(scn, plan, rounds=1, out_dir=out, resume=True)
+    assert not marker.exists()
+
+
+def test_sigterm_during_a_sweep_leaves_no_partial_files(tmp_path):
+    out = tmp_path / "sweep"
+    proc = _cli("sweep", SCENARIOS / "psl-hetero.yaml", "--vary", "channels.ap0.bandwidth=log:1MHz:1GHz:4000",
+                "--workers", "1", "--out", out)
+    time.sleep(12)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) in (0, 130)
+    if out.exists():
+        left = os.listdir(out)
+        assert not [f for f in left if f.startswith(".") or f.endswith(".tmp")], left
+        assert all(os.path.getsize(out / f) > 0 for f in left)
+
+
+def test_outputs_have_the_users_permissions(tmp_path):
+    from planner.files import atomic_write
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "r.html", "<p>hi</p>")
+    finally:
+        os.umask(old)
+    assert oct(os.stat(tmp_path / "r.html").st_mode & 0o777) == oct(0o644)
