@@ -577,6 +577,15 @@ def dsgd(cm: CostModel, stages: list[tuple[str, int, int]], path: list[str] | No
     src = source or (path[0] if path else stages[0][0])
     path = list(path) if path else _stage_path(cm, src, [st[0] for st in stages])
     pos = {n: i for i, n in enumerate(path)}
+    if len(pos) != len(path):
+        raise PlanError(f"the path {path[:6]} visits a node twice")
+    if src not in pos:
+        raise PlanError(f"the data's source '{src}' is not on the path {path[:6]}")
+    from .graph import graph
+    g = graph(cm.scn)
+    unlinked = next(((a, b) for a, b in zip(path, path[1:]) if not g.has_edge(a, b)), None)
+    if unlinked:
+        raise PlanError(f"no link joins '{unlinked[0]}' and '{unlinked[1]}' on the path")
     expect = 1
     last_pos = -1
     for node, first, last in stages:

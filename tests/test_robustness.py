@@ -198,3 +198,16 @@ def test_fuzzed_scenarios_and_plans_never_raise_internal_errors():
         t.add(f"evaluate #{k}", code, out, s)
     assert not t.internal, t.internal[:3]
     assert not t.slow, t.slow
+
+
+@pytest.mark.parametrize("detail, message", [
+    ({"path": ["edge", "edge"]}, "visits a node twice"),
+    ({"path": ["edge"], "source": "pi-0"}, "the data's source 'pi-0' is not on the path"),
+])
+def test_dsgd_plans_with_impossible_paths(tmp_path, detail, message):
+    code, text = _cli("plan", DIGITS, "-p", "dsgd", "--out", tmp_path / "d.json")
+    assert code == 0, text
+    d = json.loads((tmp_path / "d.json").read_text())
+    d["paradigm_detail"].update(detail)
+    code, out = _cli("evaluate", DIGITS, _plan_file(tmp_path, d))
+    assert code == 2 and message in out, out
