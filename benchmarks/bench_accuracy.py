@@ -22,10 +22,9 @@ import numpy as np
 import pandas as pd
 import yaml
 from common import SCENARIOS, quick, show
-
-from planner.scenario import from_data
-from validation.calibrate import fit_curves, pilots
-from validation.runner import run_inprocess
+from edgeplan.scenario import from_data
+from edgeplan.validation.calibrate import fit_curves, pilots
+from edgeplan.validation.runner import run_inprocess
 
 SETTINGS = [("digits", "digits-small.yaml"), ("mnist1d", "mnist1d-small.yaml")]
 SPLITS = [("IID", {"iid": True}), ("Dirichlet 0.3", {"iid": False, "dirichlet_alpha": 0.3})]

@@ -12,11 +12,10 @@ import time
 
 import pandas as pd
 from common import SCENARIOS, quick, show
-
-from planner import paradigms
-from planner.costs import CostModel
-from planner.scenario import load_scenario
-from planner.synthetic import fpl_instance
+from edgeplan import paradigms
+from edgeplan.costs import CostModel
+from edgeplan.scenario import load_scenario
+from edgeplan.synthetic import fpl_instance
 
 FPL, FL = paradigms.get("fpl"), paradigms.get("fl")
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from common import SCENARIOS, quick, show, timed
-
-from planner import paradigms
-from planner.costs import CostModel
-from planner.scenario import load_scenario
-from planner.synthetic import pel_instance
+from edgeplan import paradigms
+from edgeplan.costs import CostModel
+from edgeplan.scenario import load_scenario
+from edgeplan.synthetic import pel_instance
 
 PEL = paradigms.get("pel")
 
@@ -44,7 +43,7 @@ def speed():
 
 
 def _variant(name: str, compute: str):
-    from planner.variants import variant
+    from edgeplan.variants import variant
     scn = load_scenario(SCENARIOS / f"{name}.yaml")
     return variant(scn, {"paradigms.pel.compute": compute})
 
@@ -101,8 +100,8 @@ def backprop_speed():
 def _fleet(K: int, kinds: int | None):
     """K workers on one spectral channel: `kinds` kinds of device (identical within a kind), or
     every worker its own (random compute and link)."""
-    from planner.scenario import from_data
-    from planner.synthetic import _DIR, random_profile
+    from edgeplan.scenario import from_data
+    from edgeplan.synthetic import _DIR, random_profile
     rng = np.random.default_rng(K)
     prof = random_profile(10, rng)
     nodes = [{"name": "bs", "role": "server", "compute": 1e13, "power": 300.0, "tx_power": 1.0}]

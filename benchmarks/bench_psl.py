@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import pandas as pd
 from common import SCENARIOS, quick, show, timed
-
-from planner import paradigms
-from planner.compare import speedups
-from planner.costs import CostModel
-from planner.scenario import load_scenario
-from planner.synthetic import psl_instance
+from edgeplan import paradigms
+from edgeplan.compare import speedups
+from edgeplan.costs import CostModel
+from edgeplan.scenario import load_scenario
+from edgeplan.synthetic import psl_instance
 
 PSL = paradigms.get("psl")
 

@@ -12,10 +12,9 @@ import time
 
 import pandas as pd
 from common import SCENARIOS, quick, show
-
-from planner.scenario import load_scenario
-from planner.variants import parse_values
-from planner.whatif import sweep
+from edgeplan.scenario import load_scenario
+from edgeplan.variants import parse_values
+from edgeplan.whatif import sweep
 
 
 def main():

@@ -20,15 +20,14 @@ import pandas as pd
 import torch
 import yaml
 from common import SCENARIOS, quick, show
-
-from models.profile import profile_zoo
-from models.profile_io import MeasuredTimes, host_times, write_times_csv
-from planner import paradigms
-from planner.costs import CostModel
-from planner.scenario import from_data, load_scenario
-from planner.units import parse_quantity
-from validation.engines import train_centralized
-from validation.runner import make_job, run_inprocess
+from edgeplan import paradigms
+from edgeplan.costs import CostModel
+from edgeplan.models.profile import profile_zoo
+from edgeplan.models.profile_io import MeasuredTimes, host_times, write_times_csv
+from edgeplan.scenario import from_data, load_scenario
+from edgeplan.units import parse_quantity
+from edgeplan.validation.engines import train_centralized
+from edgeplan.validation.runner import make_job, run_inprocess
 
 DIGITS = SCENARIOS / "digits-small.yaml"
 
@@ -113,8 +112,8 @@ def shaped_errors():
     """Distributed, each device behind a tc rate limit equal to its planned rate. Compute from
     this host's measured unit times (as in `measured_profile_errors`), so the figure tests the
     links and the executor, not the FLOP-proportional assumption (shown apart above)."""
-    from validation.distributed import run_distributed
-    from validation.netns import available
+    from edgeplan.validation.distributed import run_distributed
+    from edgeplan.validation.netns import available
     ok, why = available()
     if not ok:
         print(f"\n(distributed on shaped links skipped: {why})")

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from planner.errors import ScenarioError
+from edgeplan.errors import ScenarioError
 
 from .table import OPTIONAL_COLUMNS, PROFILE_COLUMNS, UnitTable
 
@@ -34,7 +33,7 @@ TIMES_COLUMNS = ["machine", "unit", "fwd_s", "bwd_s", "update_s", "batch_size"]
 MAX_UNMEASURED_SHARE = 0.25
 
 
-from planner.files import atomic_write_text  # noqa: E402  (one atomic writer for every output)
+from edgeplan.files import atomic_write_text  # noqa: E402  (one atomic writer for every output)
 
 # ---------------------------------------------------------------- profile CSV
 

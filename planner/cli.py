@@ -149,7 +149,7 @@ def schema():
 @app.command()
 @_handles_errors
 def profile(model: str = typer.Argument(None, help="Zoo model: " + ", ".join(
-                __import__("models.registry", fromlist=["ZOO_MODELS"]).ZOO_MODELS)),
+                __import__("edgeplan.models.registry", fromlist=["ZOO_MODELS"]).ZOO_MODELS)),
             input_shape: str = typer.Option("3,32,32", help="C,H,W of one input sample."),
             num_classes: int = typer.Option(10, help="Output classes."),
             bytes_per_value: int = typer.Option(4, help="4 for fp32, 2 for fp16."),
@@ -161,7 +161,7 @@ def profile(model: str = typer.Argument(None, help="Zoo model: " + ", ".join(
                                                        "--measure (per-layer overheads do not scale with it)."),
             times_out: Path = typer.Option(None, "--times-out", help="Write measured times (CSV) here.")):
     """Per-unit profile table of a zoo model, or of a measured workbook."""
-    from models.profile_io import host_times, write_profile_csv, write_times_csv
+    from edgeplan.models.profile_io import host_times, write_profile_csv, write_times_csv
 
     try:
         shape = [int(x) for x in input_shape.split(",")]
@@ -169,8 +169,7 @@ def profile(model: str = typer.Argument(None, help="Zoo model: " + ", ".join(
         _bad_option(f"--input-shape '{input_shape}': give integers like 3,32,32")
     if measured is not None:
         import numpy as np
-
-        from models.profile_io import read_workbook
+        from edgeplan.models.profile_io import read_workbook
         table, times = read_workbook(measured, batch_size, float(np.prod(shape)) * bytes_per_value, bytes_per_value)
         if sheet is not None:
             try:
@@ -184,10 +183,10 @@ def profile(model: str = typer.Argument(None, help="Zoo model: " + ", ".join(
     else:
         if model is None:
             _bad_option("give a zoo MODEL, or --measured WORKBOOK")
-        from models.registry import ZOO_MODELS
+        from edgeplan.models.registry import ZOO_MODELS
         if model not in ZOO_MODELS:
             _bad_option(f"unknown zoo model '{model}'; available: {', '.join(ZOO_MODELS)}")
-        from models.profile import profile_zoo
+        from edgeplan.models.profile import profile_zoo
         table = profile_zoo(model, shape, num_classes, bytes_per_value, measure=measure,   # timed at the batch given
                             **({"measure_batch": batch_size} if measure else {}))
         times = host_times(table, "this-host", batch_size) if measure else None
@@ -359,7 +358,7 @@ def compare(scenario: Path = typer.Argument(...),
         for n in notes + [f"{r.paradigm}: {r.note}" for _, r in best.iterrows() if str(r.note)]:
             out.print(n, markup=False)
     if out_file is not None:
-        from models.profile_io import atomic_write_text
+        from edgeplan.models.profile_io import atomic_write_text
         atomic_write_text(out_file, df.to_csv(index=False))
         err.print(f"wrote {out_file}")
     if html_file is not None:
@@ -400,10 +399,10 @@ def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
     scn = load_scenario(scenario)
     p = Plan.load(plan_file)
     if executor == "inprocess":
-        from validation.runner import run_inprocess
+        from edgeplan.validation.runner import run_inprocess
         res = run_inprocess(scn, p, rounds, out_dir, resume, progress=fmt == "table")
     else:
-        from validation.distributed import WorkerFailed, run_distributed
+        from edgeplan.validation.distributed import WorkerFailed, run_distributed
         try:
             res = run_distributed(str(scenario), p, rounds, out_dir, resume, progress=fmt == "table",
                                   timeout=timeout, shaped=shaped)
@@ -423,7 +422,7 @@ def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
             f"{k} {fmt_si(r.predicted_s, 's')} predicted / {fmt_si(r.measured_s, 's')} measured"
             for k, r in g.iterrows()), markup=False)
     if out_dir is not None:
-        from validation.runner import write_outputs
+        from edgeplan.validation.runner import write_outputs
         write_outputs(res, out_dir)
         from .htmlreport import Report
         r = Report(f"validate: {res.plan.scenario}, {res.plan.paradigm}", f"{len(res.rounds)} rounds, {res.executor}")
@@ -440,7 +439,7 @@ def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
 
 
 def _print_validation(res):
-    from validation.runner import summary_text
+    from edgeplan.validation.runner import summary_text
 
     from .tables import make_table
     s = summary_text(res.summary())
@@ -452,7 +451,7 @@ def _print_validation(res):
                   f"{last.test_loss:.3f}, train loss {res.rounds.train_loss.iloc[0]:.3f} -> {last.train_loss:.3f}); "
                   f"this host calibrated at {fmt_si(res.host_rate, 'FLOP/s')}", markup=False)
     if res.extra.get("split"):
-        from validation.data import describe_split
+        from edgeplan.validation.data import describe_split
         out.print(describe_split(res.extra["split"], res.extra.get("split_kind", "")), markup=False)
 
 
@@ -479,10 +478,10 @@ def calibrate(scenario: Path = typer.Argument(...),
     if seeds < 1:
         _bad_option("--seeds: at least 1")
     if from_log is not None:
-        from validation.calibrate import import_log
+        from edgeplan.validation.calibrate import import_log
         curves = import_log(scn, from_log, paradigm or None, out_file)
     else:
-        from validation.calibrate import calibrate as run_calibration
+        from edgeplan.validation.calibrate import calibrate as run_calibration
         k = rounds or max(5, -(-scn.spec.training.rounds // 5))
         curves, _ = run_calibration(scn, names, k, seeds, out_file, resume, progress=True)
     _print_curves(scn, curves)
@@ -549,7 +548,7 @@ def sweep(scenario: Path = typer.Argument(...),
     out.print(t)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        from models.profile_io import atomic_write_text
+        from edgeplan.models.profile_io import atomic_write_text
         atomic_write_text(out_dir / "sweep.csv", res.table.to_csv(index=False))
         from .files import atomic_path
         with atomic_path(out_dir / "sweep.parquet", ".parquet") as tmp:
@@ -654,7 +653,7 @@ def pareto(scenario: Path = typer.Argument(...), paradigm: str = typer.Option("p
     out.print(t)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-        from models.profile_io import atomic_write_text
+        from edgeplan.models.profile_io import atomic_write_text
         atomic_write_text(out_dir / "pareto.csv", shown.to_csv(index=False))
         pareto_plot(front, out_dir / "pareto.png", f"{scn.name}: {paradigm}", to_target)
         from .htmlreport import Report

@@ -102,7 +102,7 @@ def _workers(configuration: str) -> int:
 
 
 def write_table(path, curves: list[Curve], scn) -> None:
-    from models.profile_io import atomic_write_text
+    from edgeplan.models.profile_io import atomic_write_text
     parts = fingerprint_parts(scn)
     fp = fingerprint(scn)
     rows = []

@@ -145,7 +145,7 @@ def unit_table(scn: Scenario):
     if m.zoo is not None:
         key = (m.zoo, tuple(m.input_shape), m.num_classes)
         if key not in _ZOO_CACHE:
-            from models.profile import profile_zoo
+            from edgeplan.models.profile import profile_zoo
             try:
                 _ZOO_CACHE[key] = profile_zoo(m.zoo, m.input_shape, m.num_classes)
             except (ValueError, RuntimeError, TypeError, MemoryError) as e:
@@ -157,7 +157,7 @@ def unit_table(scn: Scenario):
     elif m.profile.lower().endswith(".xlsx"):
         table, times = _workbook(scn)
     else:
-        from models.profile_io import read_profile_csv
+        from edgeplan.models.profile_io import read_profile_csv
         table = read_profile_csv(scn.resolve(m.profile), m.bytes_per_value)
     scn._cache["units"] = table
     return table
@@ -165,8 +165,7 @@ def unit_table(scn: Scenario):
 
 def _workbook(scn: Scenario):
     import numpy as np
-
-    from models.profile_io import read_workbook
+    from edgeplan.models.profile_io import read_workbook
     m = scn.spec.model
     if "workbook" not in scn._cache:
         input_bytes = float(np.prod(m.input_shape)) * m.bytes_per_value
@@ -182,7 +181,7 @@ def measured_times(scn: Scenario):
     m = scn.spec.model
     times = None
     if m.times is not None:
-        from models.profile_io import read_times_csv
+        from edgeplan.models.profile_io import read_times_csv
         times = read_times_csv(scn.resolve(m.times), unit_table(scn).names)
     elif m.profile is not None and m.profile.lower().endswith(".xlsx"):
         times = _workbook(scn)[1]

@@ -9,8 +9,7 @@ import html
 from pathlib import Path
 
 import pandas as pd
-
-from models.profile_io import atomic_write_text
+from edgeplan.models.profile_io import atomic_write_text
 
 STYLE = """
 body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; margin: 2rem auto; max-width: 1100px;

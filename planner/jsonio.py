@@ -31,5 +31,5 @@ def dumps(x, indent: int | None = 2) -> str:
 
 
 def write_json(path, x, indent: int | None = 2) -> None:
-    from models.profile_io import atomic_write_text
+    from edgeplan.models.profile_io import atomic_write_text
     atomic_write_text(path, dumps(x, indent))

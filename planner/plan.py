@@ -77,7 +77,7 @@ class Plan:
         return json.dumps(_finite(self.to_dict()), indent=2, sort_keys=False) + "\n"
 
     def save(self, path: str | Path) -> None:
-        from models.profile_io import atomic_write_text
+        from edgeplan.models.profile_io import atomic_write_text
         atomic_write_text(path, self.to_json())
 
     @classmethod

@@ -426,7 +426,7 @@ def _check_references(scn: Scenario) -> None:
 
     m = spec.model
     if m.zoo is not None:
-        from models.registry import ZOO_MODELS
+        from edgeplan.models.registry import ZOO_MODELS
         if m.zoo not in ZOO_MODELS:
             raise scn.error(("model", "zoo"), f"unknown zoo model '{m.zoo}'" +
                             (_suggest(m.zoo, ZOO_MODELS) or f"; available: {', '.join(ZOO_MODELS)}"))

@@ -119,9 +119,8 @@ class Tally:
 
 
 def run_cli(args: list[str]) -> tuple[int, str, float]:
+    from edgeplan.cli import app
     from typer.testing import CliRunner
-
-    from planner.cli import app
     t0 = time.perf_counter()
     r = CliRunner().invoke(app, args)
     code = r.exit_code if not (r.exception and not isinstance(r.exception, SystemExit)) else 1

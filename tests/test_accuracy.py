@@ -9,15 +9,14 @@ import json
 import numpy as np
 import pytest
 import torch
-
-from planner import paradigms
-from planner.costs import CostModel
-from planner.plan import Plan
-from planner.scenario import load_scenario
-from validation.data import split_across, split_summary
-from validation.engines import ENGINES, LOSS, Shard, train_centralized
-from validation.meters import RoundMeter
-from validation.runner import make_job
+from edgeplan import paradigms
+from edgeplan.costs import CostModel
+from edgeplan.plan import Plan
+from edgeplan.scenario import load_scenario
+from edgeplan.validation.data import split_across, split_summary
+from edgeplan.validation.engines import ENGINES, LOSS, Shard, train_centralized
+from edgeplan.validation.meters import RoundMeter
+from edgeplan.validation.runner import make_job
 
 from .conftest import SCENARIOS, write
 
@@ -125,7 +124,7 @@ def test_dirichlet_split_is_drawn_as_asked():
 
 
 def test_runs_report_the_split_they_got(tmp_path):
-    from validation.runner import run_inprocess
+    from edgeplan.validation.runner import run_inprocess
     text = DIGITS.read_text().replace("dataset: digits}", "dataset: digits, iid: false, dirichlet_alpha: 0.1}")
     scn = load_scenario(write(tmp_path, text))
     plan = paradigms.get("fl").solve(CostModel(scn))
@@ -137,9 +136,8 @@ def test_runs_report_the_split_they_got(tmp_path):
 def test_calibrate_plan_for_a_target_and_validate(tmp_path):
     """The tiny end-to-end run (seconds): curves from a pilot, a plan that predicts its accuracy
     and rounds to the target (round-tripping through JSON), validation comparing both."""
+    from edgeplan.cli import app
     from typer.testing import CliRunner
-
-    from planner.cli import app
     text = DIGITS.read_text().replace("dataset: digits}", "dataset: digits, convergence: curves.csv, "
                                       "target_accuracy: 0.8}") + "objective: time_to_target\n"
     scn_file = write(tmp_path, text)
@@ -170,16 +168,15 @@ def test_calibrate_plan_for_a_target_and_validate(tmp_path):
 
 
 def test_calibrate_imports_a_training_log(tmp_path):
+    from edgeplan.cli import app
     from typer.testing import CliRunner
-
-    from planner.cli import app
     log = tmp_path / "log.csv"
     acc = 0.95 - 0.8 * np.exp(-np.arange(1, 11) / 3.0)
     log.write_text("round,accuracy\n" + "".join(f"{r},{a:.5f}\n" for r, a in zip(range(1, 11), acc)))
     r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "fl", "--from-log", str(log),
                                  "--out", str(tmp_path / "curves.csv")])
     assert r.exit_code == 0, r.output
-    from planner.curves import read_table
+    from edgeplan.curves import read_table
     cv, _ = read_table(tmp_path / "curves.csv").find("fl", "fl")
     assert cv.accuracy.plateau == pytest.approx(0.95, abs=1e-3)
     log.write_text("round,accuracy\n1,95\n")

@@ -10,7 +10,7 @@ from .conftest import SCENARIOS, write
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "planner.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "edgeplan.cli", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, timeout=300)
 
 
@@ -48,11 +48,10 @@ def test_measured_unit_times_of_this_host_feed_a_scenario(tmp_path):
     """`profile --measure --batch-size --times-out` writes times a scenario can plan with."""
     import pytest
     import yaml
-
-    from models.profile_io import read_times_csv
-    from planner import paradigms
-    from planner.costs import CostModel
-    from planner.scenario import load_scenario
+    from edgeplan import paradigms
+    from edgeplan.costs import CostModel
+    from edgeplan.models.profile_io import read_times_csv
+    from edgeplan.scenario import load_scenario
     times = tmp_path / "host.csv"
     r = run("profile", "fpl_cnn", "--input-shape", "1,8,8", "--measure", "--batch-size", "16", "--times-out", times)
     assert r.returncode == 0, r.stderr

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from planner.convergence import Curve, Fit, FitError, fit_joint, fit_points
-from planner.curves import fingerprint, read_table, write_table
-from planner.errors import ScenarioError
-from planner.scenario import load_scenario
+from edgeplan.convergence import Curve, Fit, FitError, fit_joint, fit_points
+from edgeplan.curves import fingerprint, read_table, write_table
+from edgeplan.errors import ScenarioError
+from edgeplan.scenario import load_scenario
 
 from .conftest import SCENARIOS, write
 
@@ -95,14 +94,14 @@ def test_curve_tables_round_trip_and_predict(tmp_path):
     assert table.fingerprint == fingerprint(scn)
     cv, how = table.find("fl", "fl")
     assert how == "" and cv.accuracy.params[2] == 3.0
-    from planner import paradigms
-    from planner.costs import CostModel
+    from edgeplan import paradigms
+    from edgeplan.costs import CostModel
     plan = paradigms.get("fl").solve(CostModel(scn))
     pr = plan.predicted
     assert pr["accuracy"]["value"] == pytest.approx(0.97 - 0.9 * np.exp(-20 / 3.0), abs=1e-9)
     assert pr["rounds_to_target"] == int(np.ceil(-3.0 * np.log(0.02 / 0.9)))
     assert pr["time_to_target_s"] == pytest.approx(pr["rounds_to_target"] * pr["round_latency_s"])
-    from planner.plan import Plan
+    from edgeplan.plan import Plan
     again = Plan.from_dict(__import__("json").loads(plan.to_json()))
     assert again.predicted["accuracy"] == pr["accuracy"]
 
@@ -110,8 +109,8 @@ def test_curve_tables_round_trip_and_predict(tmp_path):
 def test_unreachable_target_is_a_value_not_a_crash(tmp_path):
     scn = load_scenario(_curves_scenario(tmp_path, ", target_accuracy: 0.99"))
     _table(scn, tmp_path / "curves.csv")
-    from planner import paradigms
-    from planner.costs import CostModel
+    from edgeplan import paradigms
+    from edgeplan.costs import CostModel
     pr = paradigms.get("fl").solve(CostModel(scn)).predicted
     assert pr["rounds_to_target"] is None and pr["time_to_target_s"] is None
     assert pr["unreachable"] == {"plateau": pytest.approx(0.97), "target": 0.99}
@@ -124,7 +123,7 @@ def test_a_table_for_another_data_set_is_refused(tmp_path):
     _table(scn, tmp_path / "curves.csv")
     other = load_scenario(write(tmp_path, (tmp_path / "s.yaml").read_text().replace("dataset: digits",
                                                                                     "dataset: mnist1d"), "o.yaml"))
-    from planner.curves import curves_for
+    from edgeplan.curves import curves_for
     with pytest.raises(ScenarioError, match=r"o.yaml:\d+: training.convergence: curves.csv was calibrated for a "
                                             r"different data set \(training.dataset\): 'digits' there, 'mnist1d' "
                                             r"here; re-run `edgeplan calibrate`"):
@@ -135,15 +134,15 @@ def test_a_table_for_another_split_is_refused(tmp_path):
     scn = load_scenario(_curves_scenario(tmp_path))
     _table(scn, tmp_path / "curves.csv")
     text = (tmp_path / "s.yaml").read_text().replace("dataset: digits,", "dataset: digits, iid: false,")
-    from planner.curves import curves_for
+    from edgeplan.curves import curves_for
     with pytest.raises(ScenarioError, match="calibrated for a different data split"):
         curves_for(load_scenario(write(tmp_path, text, "o.yaml")))
 
 
 def test_a_missing_table_names_the_field_and_the_fix(tmp_path):
     scn = load_scenario(_curves_scenario(tmp_path, ", target_accuracy: 0.9"))
-    from planner import paradigms
-    from planner.costs import CostModel
+    from edgeplan import paradigms
+    from edgeplan.costs import CostModel
     with pytest.raises(ScenarioError, match=r"training.convergence: file 'curves.csv' not found .*edgeplan "
                                             r"calibrate .* --out curves.csv"):
         paradigms.get("fl").solve(CostModel(scn))

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from planner import costs as C
-from planner.costs import CostModel
-from planner.scenario import load_scenario
+from edgeplan import costs as C
+from edgeplan.costs import CostModel
+from edgeplan.scenario import load_scenario
 
 F = [0.0, 3e6, 9e6, 9.3e6]
 WT = [0.0, 40.0, 440.0, 520.0]

@@ -8,14 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from edgeplan import paradigms
+from edgeplan.costs import CostModel
+from edgeplan.evaluate import evaluate_plan
+from edgeplan.plan import Plan
+from edgeplan.scenario import from_data, load_scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from planner import paradigms
-from planner.costs import CostModel
-from planner.evaluate import evaluate_plan
-from planner.plan import Plan
-from planner.scenario import from_data, load_scenario
 
 from .conftest import SCENARIOS
 
@@ -133,7 +132,7 @@ def test_evaluate_of_written_plan_equals_its_prediction(tmp_path, scenario, name
 
 
 def test_evaluate_rejects_plans_that_do_not_fit(tmp_path):
-    from planner.errors import PlanError
+    from edgeplan.errors import PlanError
     scn = load_scenario(SCENARIOS / "digits-small.yaml")
     p = paradigms.get("psl").solve(CostModel(scn))
     d = p.to_dict()

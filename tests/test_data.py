@@ -7,9 +7,8 @@ import struct
 
 import numpy as np
 import pytest
-
-from planner.errors import ScenarioError
-from validation.data import load, read_idx, split_across
+from edgeplan.errors import ScenarioError
+from edgeplan.validation.data import load, read_idx, split_across
 
 
 def _idx(path, arr: np.ndarray, gz: bool = False):

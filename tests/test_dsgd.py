@@ -6,12 +6,11 @@ import itertools
 
 import numpy as np
 import pytest
-
-from planner import costs as C
-from planner import paradigms
-from planner.costs import CostModel
-from planner.scenario import from_data
-from planner.synthetic import random_profile
+from edgeplan import costs as C
+from edgeplan import paradigms
+from edgeplan.costs import CostModel
+from edgeplan.scenario import from_data
+from edgeplan.synthetic import random_profile
 
 DSGD = paradigms.get("dsgd")
 

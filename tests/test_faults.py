@@ -14,11 +14,10 @@ import time
 import numpy as np
 import pytest
 import yaml
-
-from planner import paradigms
-from planner.costs import CostModel
-from planner.errors import ScenarioError
-from planner.scenario import load_scenario
+from edgeplan import paradigms
+from edgeplan.costs import CostModel
+from edgeplan.errors import ScenarioError
+from edgeplan.scenario import load_scenario
 
 from .conftest import SCENARIOS
 
@@ -26,7 +25,7 @@ DIGITS = SCENARIOS / "digits-small.yaml"
 
 
 def _cli(*args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "planner.cli", *map(str, args)], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "edgeplan.cli", *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, **kw)
 
 
@@ -70,7 +69,7 @@ def _two_devices(tmp_path):
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_node_processes_die_with_their_launcher_and_resume_reaches_the_whole_run(tmp_path, sig):
-    from validation.runner import run_inprocess
+    from edgeplan.validation.runner import run_inprocess
     path, scn, plan = _two_devices(tmp_path)
     out = tmp_path / "run"
     proc = _cli("validate", path, tmp_path / "plan.json", "--executor", "distributed", "--rounds", "5", "--out", out,
@@ -87,7 +86,7 @@ def test_node_processes_die_with_their_launcher_and_resume_reaches_the_whole_run
         time.sleep(0.1)
     assert not any(_alive(k) for k in kids), "node processes outlived their launcher"
     assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
-    done = subprocess.run([sys.executable, "-m", "planner.cli", "validate", path, tmp_path / "plan.json",
+    done = subprocess.run([sys.executable, "-m", "edgeplan.cli", "validate", path, tmp_path / "plan.json",
                            "--executor", "distributed", "--rounds", "5", "--out", out, "--resume", "--timeout", "60",
                            "--format", "json"], capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -98,9 +97,9 @@ def test_node_processes_die_with_their_launcher_and_resume_reaches_the_whole_run
 
 
 def test_resume_refuses_states_that_do_not_fit(tmp_path):
-    from planner.errors import PlanError
-    from validation.distributed import _check_resume
-    from validation.runner import save_checkpoint
+    from edgeplan.errors import PlanError
+    from edgeplan.validation.distributed import _check_resume
+    from edgeplan.validation.runner import save_checkpoint
     _, _, plan = _two_devices(tmp_path)
     for rank, r in ((0, 6), (1, 20)):                     # rank 1 trained on alone to round 20
         save_checkpoint(tmp_path / f"rank{rank}.pt", {"round": r, "plan": plan.to_dict(), "engine": {}, "shards": {}})
@@ -115,7 +114,7 @@ def test_resume_refuses_states_that_do_not_fit(tmp_path):
 
 def test_a_crafted_checkpoint_runs_no_code(tmp_path):
     """`--resume` loads checkpoints with weights_only: a pickle that would run code is refused."""
-    from validation.runner import run_inprocess
+    from edgeplan.validation.runner import run_inprocess
     scn = load_scenario(DIGITS)
     plan = paradigms.get("fl").solve(CostModel(scn))
     out = tmp_path / "run"
@@ -146,7 +145,7 @@ def test_sigterm_during_a_sweep_leaves_no_partial_files(tmp_path):
 
 
 def test_outputs_have_the_users_permissions(tmp_path):
-    from planner.files import atomic_write
+    from edgeplan.files import atomic_write
     old = os.umask(0o022)
     try:
         atomic_write(tmp_path / "r.html", "<p>hi</p>")

@@ -7,17 +7,16 @@ import json
 
 import numpy as np
 import pytest
-
-from planner import costs as C
-from planner import paradigms
-from planner.costs import CostModel
-from planner.errors import InfeasibleError
-from planner.plan import Plan
-from planner.replan import replan
-from planner.scenario import from_data, load_scenario
-from planner.solvers.fpl_solvers import groupings, junctions, trunk_candidates
-from planner.solvers.shares import minmax_time
-from planner.synthetic import fpl_instance
+from edgeplan import costs as C
+from edgeplan import paradigms
+from edgeplan.costs import CostModel
+from edgeplan.errors import InfeasibleError
+from edgeplan.plan import Plan
+from edgeplan.replan import replan
+from edgeplan.scenario import from_data, load_scenario
+from edgeplan.solvers.fpl_solvers import groupings, junctions, trunk_candidates
+from edgeplan.solvers.shares import minmax_time
+from edgeplan.synthetic import fpl_instance
 
 from .conftest import SCENARIOS
 
@@ -28,7 +27,7 @@ def brute(cm: CostModel) -> float:
     """Every junction x grouping x trunk; min-max shares by scipy's brentq on each channel."""
     best = np.inf
     for j, g, t in itertools.product(junctions(cm), groupings(cm), trunk_candidates(cm)):
-        from planner.solvers.fpl_solvers import FplCase
+        from edgeplan.solvers.fpl_solvers import FplCase
         case = FplCase(cm, j, t, g)
         if not case.fits:
             continue
@@ -129,14 +128,14 @@ def test_replan_cli_prints_changes(tmp_path):
     import yaml
     src = SCENARIOS / "fpl-fog.yaml"
     old = tmp_path / "old.json"
-    r = subprocess.run([sys.executable, "-m", "planner.cli", "plan", src, "-p", "fpl", "--out", old],
+    r = subprocess.run([sys.executable, "-m", "edgeplan.cli", "plan", src, "-p", "fpl", "--out", old],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     data = yaml.safe_load(src.read_text())
     data["nodes"][1]["count"] = 7                       # cam-b-6 joins
     new_scn = tmp_path / "fpl-fog.yaml"
     new_scn.write_text(yaml.safe_dump(data))
-    r = subprocess.run([sys.executable, "-m", "planner.cli", "plan", new_scn, "-p", "fpl", "--from", old],
+    r = subprocess.run([sys.executable, "-m", "edgeplan.cli", "plan", new_scn, "-p", "fpl", "--from", old],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "what changed" in r.stdout and "added cam-b-6" in r.stdout
@@ -151,8 +150,7 @@ def _with_trunk_shares(scn):
 def _cvxpy_round(case) -> float:
     """The same case's least round with trunk and channel shares free, by Clarabel."""
     import cvxpy as cp
-
-    from planner.solvers.shares import channel_positions
+    from edgeplan.solvers.shares import channel_positions
     R, n, K = case.R, len(case.A0), case.K
     al, be, T = cp.Variable(n, pos=True), cp.Variable(n, pos=True), cp.Variable()
     cons = [case.A0[i] + case.trunk_c[i] * cp.inv_pos(al[i]) + (K[i] * cp.inv_pos(be[i]) if K[i] > 0 else 0) <= T
@@ -164,7 +162,7 @@ def _cvxpy_round(case) -> float:
 
 @pytest.mark.parametrize("seed", range(10))
 def test_trunk_shares_match_a_convex_solver_and_never_lose(seed):
-    from planner.solvers.fpl_solvers import FplCase
+    from edgeplan.solvers.fpl_solvers import FplCase
     rng = np.random.default_rng(100 + seed)
     scn = fpl_instance(int(rng.integers(2, 7)), int(rng.integers(1, 4)), seed, zoo=None, L=int(rng.integers(2, 5)))
     equal = FPL.solve(CostModel(scn), "exact").predicted["round_latency_s"]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from planner import paradigms
-from planner.costs import CostModel
-from planner.scenario import from_data
-from planner.synthetic import pel_instance, random_profile
+from edgeplan import paradigms
+from edgeplan.costs import CostModel
+from edgeplan.scenario import from_data
+from edgeplan.synthetic import pel_instance, random_profile
 
 from .conftest import ROOT
 
@@ -119,7 +118,7 @@ def test_separate_bandwidth(tmp_path):
 
 
 def test_unreachable_budget_is_explained(tmp_path):
-    from planner.errors import InfeasibleError
+    from edgeplan.errors import InfeasibleError
     cm = _two(tmp_path)
     best = PEL.solve(cm).predicted["round_latency_s"]
     data = dict(cm.scn.raw)
@@ -136,8 +135,8 @@ def _brute_force(cm):
     workers, the min-max shares for each: the least round."""
     import itertools
 
-    from planner.solvers.pel_layers import LayerInstance
-    from planner.solvers.shares import minmax_time
+    from edgeplan.solvers.pel_layers import LayerInstance
+    from edgeplan.solvers.shares import minmax_time
     inst = LayerInstance(cm)
     M, n = inst.M, len(inst.devices)
     best = np.inf
@@ -174,14 +173,14 @@ def test_backprop_joint_equals_brute_force_and_the_milp(seed):
 
 
 def test_backprop_identical_devices_form_one_kind():
-    from planner.scenario import load_scenario
-    from planner.solvers.pel_layers import CoverDP, LayerInstance
+    from edgeplan.scenario import load_scenario
+    from edgeplan.solvers.pel_layers import CoverDP, LayerInstance
     inst = LayerInstance(CostModel(load_scenario(ROOT / "scenarios" / "psl-hetero.yaml")))
     assert inst.kinds == 4 and CoverDP.fits(inst)        # jetson, rpi4, rpi3, phone
 
 
 def test_backprop_idle_workers_do_nothing_and_do_not_count():
-    from planner.scenario import load_scenario
+    from edgeplan.scenario import load_scenario
     cm = CostModel(load_scenario(ROOT / "scenarios" / "digits-small.yaml"))
     p = PEL.solve(cm, "joint")
     idle = [a for a in p.assignments if a.get("role") == "device" and a.get("units") is None]
@@ -194,8 +193,8 @@ def test_backprop_idle_workers_do_nothing_and_do_not_count():
 
 
 def test_backprop_compute_depends_on_where_the_block_starts():
-    from planner.pel_costs import backprop_model
-    from planner.scenario import load_scenario
+    from edgeplan.pel_costs import backprop_model
+    from edgeplan.scenario import load_scenario
     cm = CostModel(load_scenario(ROOT / "scenarios" / "digits-small.yaml"))
     bp = backprop_model(cm)
     v, b, L = cm.idx["pi-0"], 32, cm.L
@@ -207,10 +206,9 @@ def test_backprop_compute_depends_on_where_the_block_starts():
 
 def test_backprop_engine_stops_the_backward_at_the_block():
     import torch
-
-    from planner.scenario import load_scenario
-    from validation.engines import ENGINES
-    from validation.runner import make_job
+    from edgeplan.scenario import load_scenario
+    from edgeplan.validation.engines import ENGINES
+    from edgeplan.validation.runner import make_job
     scn = load_scenario(ROOT / "scenarios" / "digits-small.yaml")
     cm = CostModel(scn)
     plan = PEL.solve(cm, "equal")
@@ -232,8 +230,8 @@ def test_backprop_engine_stops_the_backward_at_the_block():
 
 
 def test_backprop_plan_of_another_compute_model_is_refused():
-    from planner.errors import PlanError
-    from planner.scenario import load_scenario
+    from edgeplan.errors import PlanError
+    from edgeplan.scenario import load_scenario
     cm = CostModel(load_scenario(ROOT / "scenarios" / "digits-small.yaml"))
     p = PEL.solve(cm, "joint")
     for a in p.assignments:
@@ -243,8 +241,8 @@ def test_backprop_plan_of_another_compute_model_is_refused():
 
 
 def test_backprop_settings_that_belong_to_paba_are_refused(tmp_path):
-    from planner.errors import ScenarioError
-    from planner.scenario import load_scenario
+    from edgeplan.errors import ScenarioError
+    from edgeplan.scenario import load_scenario
     text = (ROOT / "scenarios" / "digits-small.yaml").read_text() + "paradigms:\n  pel: {flops_per_parameter: 1e4}\n"
     (tmp_path / "s.yaml").write_text(text)
     with pytest.raises(ScenarioError, match="paradigms.pel: flops_per_parameter belongs to compute: per_parameter"):

@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from edgeplan.errors import ScenarioError
+from edgeplan.models.profile import profile_model, profile_zoo, split_at, trace_units
+from edgeplan.models.profile_io import read_profile_csv, write_profile_csv
+from edgeplan.models.registry import ZOO_MODELS
+from edgeplan.models.zoo import build
 from torch import nn
-
-from models.profile import profile_model, profile_zoo, split_at, trace_units
-from models.profile_io import read_profile_csv, write_profile_csv
-from models.registry import ZOO_MODELS
-from models.zoo import build
-from planner.errors import ScenarioError
 
 SMALL = {"fpl_cnn": (1, 28, 28), "lenet5": (1, 8, 8), "mlp": (1, 8, 8), "vgg11": (3, 32, 32), "vgg16": (3, 32, 32),
          "vgg19": (1, 8, 8), "resnet18": (3, 32, 32), "mobilenetv2": (3, 32, 32),

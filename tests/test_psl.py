@@ -6,15 +6,14 @@ import itertools
 
 import numpy as np
 import pytest
+from edgeplan import costs as C
+from edgeplan import paradigms
+from edgeplan.costs import CostModel
+from edgeplan.errors import InfeasibleError
+from edgeplan.scenario import load_scenario
+from edgeplan.solvers.psl_milp import solve_milp
+from edgeplan.synthetic import psl_instance
 from scipy.optimize import brentq
-
-from planner import costs as C
-from planner import paradigms
-from planner.costs import CostModel
-from planner.errors import InfeasibleError
-from planner.scenario import load_scenario
-from planner.solvers.psl_milp import solve_milp
-from planner.synthetic import psl_instance
 
 from .conftest import write
 

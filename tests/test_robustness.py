@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from edgeplan.cli import app
 from typer.testing import CliRunner
-
-from planner.cli import app
 
 from .conftest import SCENARIOS, TINY_PROFILE
 from .fuzzing import Tally, plan_cases, run_cli, scenario_cases

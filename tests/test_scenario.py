@@ -6,10 +6,9 @@ import re
 
 import pytest
 import yaml
-
-from planner.errors import ScenarioError
-from planner.graph import build_graph, channel_members, shortest_path
-from planner.scenario import load_scenario
+from edgeplan.errors import ScenarioError
+from edgeplan.graph import build_graph, channel_members, shortest_path
+from edgeplan.scenario import load_scenario
 
 from .conftest import SCENARIOS, shipped_scenarios, write
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import copy
 
 import yaml
+from edgeplan.errors import ScenarioError
+from edgeplan.scenario import from_data, from_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from planner.errors import ScenarioError
-from planner.scenario import from_data, from_text
 
 from .conftest import SCENARIOS
 

@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from edgeplan import paradigms
+from edgeplan.costs import CostModel
+from edgeplan.models.profile import split_at, trace_units
+from edgeplan.models.zoo import build
+from edgeplan.scenario import load_scenario
+from edgeplan.validation.runner import run_inprocess, write_outputs
 from torch import nn
-
-from models.profile import split_at, trace_units
-from models.zoo import build
-from planner import paradigms
-from planner.costs import CostModel
-from planner.scenario import load_scenario
-from validation.runner import run_inprocess, write_outputs
 
 from .conftest import SCENARIOS
 
@@ -120,7 +119,7 @@ def _two_devices():
 
 @pytest.mark.parametrize("name", ["psl", "fpl", "pel"])
 def test_distributed_agrees_with_inprocess(tmp_path, name):
-    from validation.distributed import run_distributed
+    from edgeplan.validation.distributed import run_distributed
     path = tmp_path / "two.yaml"
     path.write_text(yaml.safe_dump(_two_devices()))
     scn = load_scenario(path)
@@ -134,7 +133,7 @@ def test_distributed_agrees_with_inprocess(tmp_path, name):
 
 
 def test_killed_worker_ends_the_run_with_its_name_and_keeps_rounds(tmp_path):
-    from validation.distributed import WorkerFailed, run_distributed
+    from edgeplan.validation.distributed import WorkerFailed, run_distributed
     path = tmp_path / "two.yaml"
     path.write_text(yaml.safe_dump(_two_devices()))
     scn = load_scenario(path)
@@ -155,7 +154,7 @@ def test_killed_worker_ends_the_run_with_its_name_and_keeps_rounds(tmp_path):
 
 def test_distributed_dsgd_pipeline_agrees_with_inprocess(tmp_path):
     """Four stage processes along the chain, four micro-batches of unequal size (30 = 8+8+8+6)."""
-    from validation.distributed import run_distributed
+    from edgeplan.validation.distributed import run_distributed
     data = yaml.safe_load((SCENARIOS / "dsgd-chain.yaml").read_text())
     data["model"] = {"zoo": "fpl_cnn", "input_shape": [1, 8, 8], "num_classes": 10}
     data["training"]["batch_size"] = 30
@@ -173,7 +172,7 @@ def test_distributed_dsgd_pipeline_agrees_with_inprocess(tmp_path):
 
 
 def test_validation_needs_a_zoo_model():
-    from planner.errors import ScenarioError
+    from edgeplan.errors import ScenarioError
     scn = load_scenario(SCENARIOS / "measured-vgg19.yaml")
     plan = paradigms.get("psl").solve(CostModel(scn))
     with pytest.raises(ScenarioError, match=r"validation trains a torch model: the scenario needs model\.zoo"):
@@ -181,7 +180,7 @@ def test_validation_needs_a_zoo_model():
 
 
 def test_plan_for_another_scenario_is_rejected(digits):
-    from planner.errors import PlanError
+    from edgeplan.errors import PlanError
     scn, cm = digits
     other = load_scenario(SCENARIOS / "fpl-fog.yaml")
     plan = paradigms.get("fl").solve(CostModel(other))
@@ -192,7 +191,7 @@ def test_plan_for_another_scenario_is_rejected(digits):
 def test_hung_worker_ends_the_run_within_the_timeout(tmp_path):
     import time
 
-    from validation.distributed import WorkerFailed, run_distributed
+    from edgeplan.validation.distributed import WorkerFailed, run_distributed
     path = tmp_path / "two.yaml"
     path.write_text(yaml.safe_dump(_two_devices()))
     plan = paradigms.get("psl").solve(CostModel(load_scenario(path)))
@@ -207,11 +206,11 @@ def test_hung_worker_ends_the_run_within_the_timeout(tmp_path):
 def test_shaped_links_in_network_namespaces(tmp_path):
     """As root: each device behind a tc rate limit equal to its allocated rate; transfers are
     timed for real. Skips cleanly elsewhere."""
-    from validation.netns import available
+    from edgeplan.validation.netns import available
     ok, why = available()
     if not ok:
         pytest.skip(f"shaped links: {why}")
-    from validation.distributed import run_distributed
+    from edgeplan.validation.distributed import run_distributed
     data = _two_devices()
     data["channels"][0]["bandwidth"] = "20 MHz"            # tens of Mbit/s: a round takes a second or two
     path = tmp_path / "two.yaml"

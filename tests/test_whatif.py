@@ -10,13 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
-from planner import paradigms
-from planner.costs import CostModel
-from planner.errors import ScenarioError
-from planner.scenario import from_data, load_scenario
-from planner.variants import parse_values, variant
-from planner.whatif import capacity, pareto, sweep
+from edgeplan import paradigms
+from edgeplan.costs import CostModel
+from edgeplan.errors import ScenarioError
+from edgeplan.scenario import from_data, load_scenario
+from edgeplan.variants import parse_values, variant
+from edgeplan.whatif import capacity, pareto, sweep
 
 from .conftest import SCENARIOS
 
@@ -76,7 +75,7 @@ def test_bad_path_is_explained():
 
 def test_ranges_parse_with_units():
     scn = load_scenario(HETERO)
-    from planner.variants import expand
+    from edgeplan.variants import expand
     assert expand(scn, "channels.ap0.bandwidth", parse_values("10 MHz:30 MHz:3")) == [10e6, 20e6, 30e6]
     assert expand(scn, "channels.ap0.bandwidth", parse_values("log:1e6:1e8:3")) == pytest.approx([1e6, 1e7, 1e8])
     assert expand(scn, "nodes.jetson.count", parse_values("1:10:4")) == [1, 4, 7, 10]
@@ -176,7 +175,7 @@ def test_html_report_renders_in_headless_chromium(tmp_path, command):
     if browser is None:
         pytest.skip("no chromium (Debian: apt-get install chromium)")
     scn = SCENARIOS / "digits-small.yaml"
-    cli = [sys.executable, "-m", "planner.cli"]
+    cli = [sys.executable, "-m", "edgeplan.cli"]
     if command == "compare":
         args, page = ["compare", scn, "--html", tmp_path / "r.html"], tmp_path / "r.html"
     elif command == "sweep":

@@ -7,9 +7,8 @@ import shutil
 import numpy as np
 import openpyxl
 import pytest
-
-from models.profile_io import read_times_csv, read_workbook, write_times_csv
-from planner.errors import ScenarioError
+from edgeplan.errors import ScenarioError
+from edgeplan.models.profile_io import read_times_csv, read_workbook, write_times_csv
 
 from .conftest import WORKBOOKS, needs_shared
 
@@ -92,8 +91,8 @@ def test_not_a_workbook(tmp_path):
 
 
 def test_scenario_on_unmeasured_machine_is_an_error(tmp_path):
-    from planner.costs import CostModel
-    from planner.scenario import load_scenario
+    from edgeplan.costs import CostModel
+    from edgeplan.scenario import load_scenario
     _workbook(tmp_path / "w.xlsx", {"ok": [(1, 2, 0)] * 3, "zeros": [(0, 0, 0)] * 3}, [(1.0, 1.0)] * 3)
     (tmp_path / "s.yaml").write_text("""name: w
 model: {profile: w.xlsx, input_shape: [1, 8, 8]}

@@ -20,14 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from planner import paradigms
-from planner.convergence import MIN_ROUNDS, Curve, FitError, fit_joint, fit_points
-from planner.costs import CostModel
-from planner.curves import fingerprint, write_table
-from planner.errors import PlanError, ScenarioError
-from planner.plan import Plan
-from planner.scenario import Scenario
+from edgeplan import paradigms
+from edgeplan.convergence import MIN_ROUNDS, Curve, FitError, fit_joint, fit_points
+from edgeplan.costs import CostModel
+from edgeplan.curves import fingerprint, write_table
+from edgeplan.errors import PlanError, ScenarioError
+from edgeplan.plan import Plan
+from edgeplan.scenario import Scenario
 
 POINT_COLUMNS = ["paradigm", "configuration", "seed", "round", "samples", "accuracy", "loss", "coverage",
                  "fingerprint"]
@@ -47,7 +46,7 @@ class Pilot:
 def planning_scenario(scn: Scenario) -> Scenario:
     """The scenario without curves (calibration makes them): a time- or energy-to-target
     objective becomes its per-round twin."""
-    from planner.variants import variant
+    from edgeplan.variants import variant
     obj = scn.spec.objective
     changes = {}
     if scn.spec.training.convergence is not None:
@@ -96,7 +95,7 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     bar = _bar(progress, len(runs) * rounds)
     points = [done]
     try:
-        from validation.runner import _calibrate, make_job, run_inprocess
+        from edgeplan.validation.runner import _calibrate, make_job, run_inprocess
         host_rate = None
         for p, seed in runs:
             have = done[(done.configuration == p.configuration) & (done.seed == seed)]
@@ -106,7 +105,7 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
                 continue
             if host_rate is None:
                 job, cm, _ = make_job(base, p.plan, seed)
-                from models.profile import one_torch_thread
+                from edgeplan.models.profile import one_torch_thread
                 with one_torch_thread():
                     host_rate = _calibrate(job, cm)
             spr = float(p.plan.predicted["samples_per_round"])
@@ -183,7 +182,7 @@ def _samples_per_round(g: pd.DataFrame, default: float | None, conf: str) -> flo
 
 
 def _write_points(path: Path, df: pd.DataFrame) -> None:
-    from models.profile_io import atomic_write_text
+    from edgeplan.models.profile_io import atomic_write_text
     atomic_write_text(path, df[POINT_COLUMNS].to_csv(index=False, lineterminator="\n"))
 
 

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from planner.errors import ScenarioError
+from edgeplan.errors import ScenarioError
 
 
 @dataclass
@@ -144,7 +143,7 @@ def _npz(path: Path, seed: int) -> Dataset:
 
 def _shape_to(x: torch.Tensor, shape) -> torch.Tensor:
     """Give samples the model's input shape (C,H,W): add a channel axis, resize, repeat channels."""
-    from models.zoo import _shape
+    from edgeplan.models.zoo import _shape
     c, h, w = _shape(shape)
     if x.dim() == 2:
         x = x.reshape(len(x), 1, 1, -1)

@@ -39,9 +39,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from edgeplan.models.profile import one_torch_thread
 from torch import nn
-
-from models.profile import one_torch_thread
 
 from .meters import cpu_clock
 
@@ -143,8 +142,8 @@ def _die_with_parent(parent: int | None) -> None:
 
 class _Program:
     def __init__(self, rank: int, cfg: dict, q, token=None):
-        from planner.plan import Plan
-        from planner.scenario import load_scenario
+        from edgeplan.plan import Plan
+        from edgeplan.scenario import load_scenario
 
         from .engines import ENGINES
         from .runner import make_job
@@ -661,7 +660,7 @@ def _check_resume(out: Path, plan, done: int, world: int) -> int:
     it where a node was stopped before saving it. Every rank must hold a state of that round and
     this plan; states of other rounds (a node that ran on after its launcher, another run in the
     same folder) are refused."""
-    from planner.errors import PlanError
+    from edgeplan.errors import PlanError
 
     from .runner import load_checkpoint
     rounds = {}
@@ -688,9 +687,8 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
                     kill: dict | None = None, shaped: bool = False):
     """Run fl/sl/psl with one process per node; returns a runner.RunResult."""
     import pandas as pd
-
-    from planner.errors import PlanError
-    from planner.scenario import load_scenario
+    from edgeplan.errors import PlanError
+    from edgeplan.scenario import load_scenario
 
     from .data import split_kind
     from .runner import RunResult, _bar, _calibrate, accuracy_curve, make_job, predicted_accuracy
@@ -780,7 +778,7 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
                 node_rows += nodes
                 done, last = r, time.monotonic()
                 if out is not None:
-                    from planner.files import atomic_write_text, write_csv
+                    from edgeplan.files import atomic_write_text, write_csv
                     atomic_write_text(out / "rounds.json", json.dumps({"rounds": rows, "nodes": node_rows},
                                                                        default=float))
                     write_csv(pd.DataFrame(rows), out / "rounds.csv")

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from edgeplan import costs as C
+from edgeplan.costs import CostModel
+from edgeplan.models.profile import one_torch_thread
 from torch import nn
-
-from models.profile import one_torch_thread
-from planner import costs as C
-from planner.costs import CostModel
 
 from .data import Dataset
 from .meters import RoundMeter, tensor_bytes

@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-
-from planner.costs import CostModel
+from edgeplan.costs import CostModel
 
 
 def cpu_clock() -> float:

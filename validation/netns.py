@@ -73,7 +73,7 @@ class ShapedNetwork:
     def for_plan(cls, cm, plan, decisions) -> ShapedNetwork:
         ok, why = available()
         if not ok:
-            from planner.errors import PlanError
+            from edgeplan.errors import PlanError
             raise PlanError(f"--shaped {why}")
         devs = list(decisions["devices"])
         srv = decisions.get("server") or decisions.get("trunk")      # fpl's trunk node serves its devices

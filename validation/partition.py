@@ -19,10 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from edgeplan.models.profile import UnitGraph, trace_units
+from edgeplan.models.zoo import build
 from torch import nn
-
-from models.profile import UnitGraph, trace_units
-from models.zoo import build
 
 
 def make_model(zoo: str, input_shape, num_classes: int, seed: int) -> nn.Module:

@@ -8,8 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-
-from planner.files import save_figure  # noqa: E402
+from edgeplan.files import save_figure  # noqa: E402
 
 COLORS = {"device": "#4C72B0", "uplink": "#DD8452", "server": "#55A868", "trunk": "#55A868",
           "downlink": "#C44E52", "sync": "#8172B3", "handoff": "#8172B3", "download": "#C44E52",

@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-
-from models.profile import one_torch_thread
-from planner import paradigms
-from planner.costs import CostModel
-from planner.errors import PlanError, ScenarioError
-from planner.files import atomic_path, write_csv
-from planner.plan import Plan
-from planner.scenario import Scenario
+from edgeplan import paradigms
+from edgeplan.costs import CostModel
+from edgeplan.errors import PlanError, ScenarioError
+from edgeplan.files import atomic_path, write_csv
+from edgeplan.models.profile import one_torch_thread
+from edgeplan.plan import Plan
+from edgeplan.scenario import Scenario
 
 from .data import load, split_across, split_kind, split_summary
 from .engines import ENGINES, Job, Shard
@@ -110,7 +109,7 @@ def summarize(plan: Plan, rounds: pd.DataFrame) -> pd.DataFrame:
 
 def summary_text(df: pd.DataFrame) -> pd.DataFrame:
     """The summary in words and human units (for the console and the report)."""
-    from planner.units import fmt_si
+    from edgeplan.units import fmt_si
 
     def val(x, unit):
         if x != x:
@@ -137,7 +136,7 @@ def summary_text(df: pd.DataFrame) -> pd.DataFrame:
 
 def accuracy_curve(scn: Scenario, plan: Plan, cm: CostModel, decisions: dict):
     """The learning curve the plan's accuracy is predicted from, or None."""
-    from planner.curves import curves_for
+    from edgeplan.curves import curves_for
     table = curves_for(scn)
     if table is None:
         return None
@@ -161,7 +160,7 @@ def check_plan(scn: Scenario) -> None:
 def make_job(scn: Scenario, plan: Plan, seed: int | None = None) -> tuple[Job, CostModel, object]:
     """The training job of a plan: decoded and costed exactly as `evaluate` does (planner.evaluate),
     so a plan that does not fit the scenario is refused before any training."""
-    from planner.evaluate import decode_plan
+    from edgeplan.evaluate import decode_plan
     check_plan(scn)
     dec = decode_plan(scn, plan)
     cm, para, decisions = dec.cm, dec.paradigm, dec.decisions
@@ -199,7 +198,7 @@ def _save_checkpoint(out: Path, state: dict) -> None:
 
 def save_checkpoint(path: Path, state: dict) -> None:
     """Tensors and plain data only (numbers, strings, lists, dicts), written atomically."""
-    from planner.jsonio import jsonable
+    from edgeplan.jsonio import jsonable
     with atomic_path(path, ".pt") as tmp:
         torch.save({k: (v if k in ("engine", "shards") else jsonable(v)) for k, v in state.items()}, tmp)
 
@@ -313,6 +312,6 @@ def write_outputs(result: RunResult, out: Path) -> None:
            "summary": summ.to_dict("records"), "rounds": result.rounds.to_dict("records"),
            "final_accuracy": float(result.rounds.test_accuracy.iloc[-1]) if len(result.rounds) else None,
            **result.extra}
-    from planner.jsonio import write_json
+    from edgeplan.jsonio import write_json
     write_json(out / "summary.json", doc)
     write_report(result, out)
