@@ -38,6 +38,11 @@ _ELEMENTWISE_FUNCTIONS = {torch.relu, torch.tanh, torch.sigmoid, torch.flatten, 
                           torch.nn.functional.silu, torch.nn.functional.softmax,
                           torch.nn.functional.log_softmax}
 _ELEMENTWISE_METHODS = {"relu", "view", "reshape", "flatten", "contiguous", "sigmoid", "tanh"}
+# the same operations as torch.export writes them (aten overloads)
+_aten = torch.ops.aten
+_ELEMENTWISE_FUNCTIONS |= {_aten.relu.default, _aten.relu_.default, _aten.tanh.default, _aten.sigmoid.default,
+                           _aten.gelu.default, _aten.silu.default, _aten.hardtanh.default, _aten.flatten.using_ints,
+                           _aten.view.default, _aten.reshape.default, _aten.dropout.default, _aten.clone.default}
 
 
 @dataclass
@@ -61,7 +66,7 @@ def trace_units(model: nn.Module, input_shape: Sequence[int]) -> UnitGraph:
     """
     from torch.fx.passes.shape_prop import ShapeProp
 
-    gm = fx.symbolic_trace(model)
+    gm = _graph_of(model)
     # shapes on the meta device: no compute, no memory
     meta_model = _meta_copy(gm)
     ShapeProp(meta_model).propagate(torch.empty(2, *_shape(input_shape), device="meta"))
@@ -112,14 +117,63 @@ def trace_units(model: nn.Module, input_shape: Sequence[int]) -> UnitGraph:
         return unit_of.get(node.name, 0) if node is not placeholder else 0
 
     split = split_module(gm, model, callback, keep_original_order=True)
-    units = [getattr(split, f"submod_{u}") for u in range(len(merged))]
-    for u, sub in enumerate(units):
+    calls = {n.target: n for n in split.graph.nodes if n.op == "call_module"}
+    units = []
+    for u in range(len(merged)):
+        sub = getattr(split, f"submod_{u}")
         ph = [n for n in sub.graph.nodes if n.op == "placeholder"]
-        if len(ph) != 1:  # cannot happen for a boundary with one live tensor; guard the invariant
-            raise RuntimeError(f"unit {u} of {type(model).__name__} takes {len(ph)} inputs")
+        if len(ph) > 1:
+            # a functional graph (torch.export) reads its weights with get_attr, which split_module
+            # passes in as extra inputs: bind them, so the unit takes one tensor like any other
+            extra = calls[f"submod_{u}"].args[1:]
+            if not all(getattr(a, "op", None) == "get_attr" for a in extra):
+                raise RuntimeError(f"unit {u} of {type(model).__name__} takes {len(ph)} inputs")
+            sub = _Bound(sub, [split.get_parameter(a.target) if _is_param(split, a.target) else
+                               split.get_buffer(a.target) for a in extra])
+        units.append(sub)
     names = [_unit_name(gm, [seq[i] for i in seg]) for seg in merged]
     kinds = [_unit_kind(gm, [seq[i] for i in seg]) for seg in merged]
     return UnitGraph(gm, units, names, kinds)
+
+
+class _Bound(nn.Module):
+    """A unit whose weights were graph inputs, with them bound (the same tensors as the model's)."""
+
+    def __init__(self, unit: nn.Module, tensors: list):
+        super().__init__()
+        self.unit = unit
+        self._names = []
+        for k, t in enumerate(tensors):
+            name = f"w{k}"
+            if isinstance(t, nn.Parameter):
+                self.register_parameter(name, t)
+            else:
+                self.register_buffer(name, t)
+            self._names.append(name)
+
+    def forward(self, x):
+        return self.unit(x, *[getattr(self, n) for n in self._names])
+
+
+def _is_param(mod: nn.Module, target: str) -> bool:
+    try:
+        mod.get_parameter(target)
+        return True
+    except AttributeError:
+        return False
+
+
+def _graph_of(model: nn.Module) -> fx.GraphModule:
+    """The model's torch.fx graph: traced, or (a torch.export program's module) its own graph
+    without the export's shape guards, which would otherwise be inlined as extra live values."""
+    if not isinstance(model, fx.GraphModule):
+        return fx.symbolic_trace(model)
+    gm = fx.GraphModule(model, model.graph)
+    for n in list(gm.graph.nodes):
+        if n.op == "call_module" and str(n.target).startswith("_guards") and not n.users:
+            gm.graph.erase_node(n)
+    gm.recompile()
+    return gm
 
 
 def _is_meta(m: nn.Module) -> bool:
@@ -178,6 +232,7 @@ def _unit_kind(gm, nodes) -> str:
     convs = sum(k.startswith("Conv") for k in kinds)
     if convs > 1 or "add" in kinds:
         return f"Block({convs} conv)"
+    kinds = [k.split(".")[0] for k in kinds]           # aten overloads: conv2d.default -> conv2d
     short = [k for k in kinds if k not in ("Flatten", "flatten", "Dropout", "Identity")]
     return "+".join(dict.fromkeys(short or kinds))
 

@@ -1,4 +1,7 @@
-"""EdgePlan's mathematical-programming core: scenarios, the cost model, paradigms, solvers."""
+"""EdgePlan: plan how to train a DNN across edge devices, servers, fog and cloud, and prove the
+plan by training it. `edgeplan.load`, `plan`, `compare`, `evaluate` and `validate` do in Python
+what the `edgeplan` command does (edgeplan.api); the parts: edgeplan.scenario, .costs,
+.paradigms, .solvers (the planner), edgeplan.models (the DNN side), edgeplan.validation."""
 
 import os as _os
 
@@ -6,8 +9,11 @@ import os as _os
 # planner's numpy work (and other processes on a small machine) then wait for
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from .errors import InfeasibleError, PlanError, ScenarioError
-from .scenario import Scenario, load_scenario
+from .api import compare, evaluate, load, plan, validate  # noqa: E402
+from .errors import InfeasibleError, PlanError, ScenarioError  # noqa: E402
+from .plan import Plan  # noqa: E402
+from .scenario import Scenario, load_scenario  # noqa: E402
 
-__all__ = ["Scenario", "load_scenario", "ScenarioError", "InfeasibleError", "PlanError"]
-__version__ = "0.1.0"
+__all__ = ["load", "plan", "compare", "evaluate", "validate", "Plan", "Scenario", "load_scenario",
+           "ScenarioError", "InfeasibleError", "PlanError"]
+__version__ = "0.2.0"

@@ -21,8 +21,8 @@ from .units import fmt_si
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="EdgePlan: plan how to train a DNN across edge devices, servers, fog and cloud.")
-out = Console(highlight=False, soft_wrap=True)   # sentences wrap in the terminal, not in the text
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)   # an error is one line (scripts grep it)
 
 
 @app.callback()
@@ -113,7 +113,7 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
         out.print(t)
     s = table.summary()
     m = scn.spec.model
-    src = f"zoo {m.zoo}" if m.zoo else f"profile {m.profile}"
+    src = f"profile {m.profile}" if m.profile else __import__("edgeplan.models.user", fromlist=["describe"]).describe(m)
     out.print(f"model: {src}, input {list(m.input_shape)}, {m.num_classes} classes: {s['units']} units, "
               f"{s['params']:,} parameters ({fmt_si(s['param_bytes'], 'B', True)}), "
               f"{fmt_si(s['fwd_flops'], 'FLOP')} forward + {fmt_si(s['bwd_flops'], 'FLOP')} backward per sample")
@@ -148,8 +148,10 @@ def schema():
 
 @app.command()
 @_handles_errors
-def profile(model: str = typer.Argument(None, help="Zoo model: " + ", ".join(
-                __import__("edgeplan.models.registry", fromlist=["ZOO_MODELS"]).ZOO_MODELS)),
+def profile(model: str = typer.Argument(None, help="A zoo model (" + ", ".join(
+                __import__("edgeplan.models.registry", fromlist=["ZOO_MODELS"]).ZOO_MODELS) + "), your own "
+                "'package.module:factory', or a torch.export file (.pt2)."),
+            kwargs: str = typer.Option(None, help="JSON keyword arguments for your factory, e.g. '{\"width\": 64}'."),
             input_shape: str = typer.Option("3,32,32", help="C,H,W of one input sample."),
             num_classes: int = typer.Option(10, help="Output classes."),
             bytes_per_value: int = typer.Option(4, help="4 for fp32, 2 for fp16."),
@@ -160,7 +162,7 @@ def profile(model: str = typer.Argument(None, help="Zoo model: " + ", ".join(
             batch_size: int = typer.Option(128, help="Batch size the workbook was measured at, or to time at with "
                                                        "--measure (per-layer overheads do not scale with it)."),
             times_out: Path = typer.Option(None, "--times-out", help="Write measured times (CSV) here.")):
-    """Per-unit profile table of a zoo model, or of a measured workbook."""
+    """Per-unit profile table of a model (the zoo's or your own), or of a measured workbook."""
     from edgeplan.models.profile_io import host_times, write_profile_csv, write_times_csv
 
     try:
@@ -182,13 +184,8 @@ def profile(model: str = typer.Argument(None, help="Zoo model: " + ", ".join(
         _print_profile(table, times, sheet)
     else:
         if model is None:
-            _bad_option("give a zoo MODEL, or --measured WORKBOOK")
-        from edgeplan.models.registry import ZOO_MODELS
-        if model not in ZOO_MODELS:
-            _bad_option(f"unknown zoo model '{model}'; available: {', '.join(ZOO_MODELS)}")
-        from edgeplan.models.profile import profile_zoo
-        table = profile_zoo(model, shape, num_classes, bytes_per_value, measure=measure,   # timed at the batch given
-                            **({"measure_batch": batch_size} if measure else {}))
+            _bad_option("give a MODEL (a zoo name, package.module:factory or a .pt2 file), or --measured WORKBOOK")
+        table = _profile_named(model, kwargs, shape, num_classes, bytes_per_value, measure, batch_size)
         times = host_times(table, "this-host", batch_size) if measure else None
         _print_profile(table, times, "this-host" if measure else None)
     if out_file is not None:
@@ -201,32 +198,43 @@ def profile(model: str = typer.Argument(None, help="Zoo model: " + ", ".join(
         err.print(f"wrote {times_out}")
 
 
+def _profile_named(model: str, kwargs: str | None, shape, num_classes, bytes_per_value, measure, batch_size):
+    """Profile a zoo model, a user's factory or a torch.export file (timed at `batch_size`)."""
+    from edgeplan.models.registry import ZOO_MODELS
+    timing = {"measure": measure, **({"measure_batch": batch_size} if measure else {})}
+    if model in ZOO_MODELS:
+        from edgeplan.models.profile import profile_zoo
+        return profile_zoo(model, shape, num_classes, bytes_per_value, **timing)
+    if ":" not in model and not model.endswith(".pt2"):
+        from .scenario import _suggest
+        _bad_option(f"unknown zoo model '{model}'{_suggest(model, ZOO_MODELS) or ''}; available: "
+                    f"{', '.join(ZOO_MODELS)}, or your own 'package.module:factory' or a .pt2 file")
+    try:
+        args = json.loads(kwargs) if kwargs else None
+    except json.JSONDecodeError as e:
+        _bad_option(f"--kwargs: not JSON ({e.msg})")
+    from edgeplan.models.profile import one_torch_thread, profile_model
+    from edgeplan.models.user import ModelError, user_model
+
+    from .schema import ModelSpec
+    spec = ModelSpec(module=model, kwargs=args) if ":" in model else ModelSpec(export=model)
+    try:
+        net = user_model(spec, Path.cwd(), seed=0)
+    except ModelError as e:
+        raise ScenarioError(str(e)) from None
+    with one_torch_thread():
+        try:
+            return profile_model(net, shape, bytes_per_value, name=model, **timing)
+        except Exception as e:
+            raise ScenarioError(f"{model} cannot be traced into units at input shape {shape}: {type(e).__name__}: "
+                                f"{(str(e).splitlines() or [''])[0][:200]}") from None
+
+
 def _print_profile(table, times, sheet):
-    import numpy as np
-    t = Table(title=f"{table.model}: {table.L} units", title_justify="left")
-    cols = ["#", "unit", "kind", "fwd FLOP", "bwd FLOP", "out bytes", "act bytes", "params"]
-    if sheet:
-        cols += [f"{sheet} s/sample"]
-    for c in cols:
-        t.add_column(c, justify="left" if c in ("unit", "kind") else "right")
-    per = times.per_sample(sheet) if sheet else None
-    for i, r in table.df.iterrows():
-        kind = table.kinds[i] if len(table.kinds) > i else ""
-        row = [str(i), r["name"], kind, fmt_si(r.fwd_flops, ""), fmt_si(r.bwd_flops, ""),
-               fmt_si(r.out_bytes, "B", True), fmt_si(r.act_bytes, "B", True), f"{int(r.params):,}"]
-        if sheet:
-            row.append("" if i == 0 else fmt_si(float(per[i - 1]), "s"))
-        t.add_row(*row)
-    s = table.summary()
-    tot = ["", "total", "", fmt_si(s["fwd_flops"], ""), fmt_si(s["bwd_flops"], ""), "",
-           fmt_si(float(table.act.sum()), "B", True), f"{s['params']:,}"]
-    if sheet:
-        tot.append(fmt_si(float(np.sum(per)), "s"))
-    t.add_row(*tot, style="bold")
-    out.print(t)
-    out.print(f"forward {s['fwd_flops'] / 2e9:.4g} GMAC ({fmt_si(s['fwd_flops'], 'FLOP')}), backward "
-              f"{fmt_si(s['bwd_flops'], 'FLOP')} per sample; {s['params']:,} parameters "
-              f"({fmt_si(s['param_bytes'], 'B', True)})")
+    from .tables import make_table, profile_view
+    headers, rows, footer = profile_view(table, times, sheet)
+    out.print(make_table(f"{table.model}: {table.L} units", headers, rows, left=("unit", "kind")))
+    out.print(footer, markup=False)
 
 
 # ---------------------------------------------------------------- plan, evaluate, compare

@@ -47,6 +47,10 @@ def fingerprint_parts(scn) -> dict[str, str]:
     m, tr = scn.spec.model, scn.spec.training
     if m.zoo is not None:
         src = f"zoo:{m.zoo}"
+    elif m.module is not None:
+        src = f"module:{m.module}:{json.dumps(m.kwargs or {}, sort_keys=True, default=str)}"
+    elif m.export is not None:
+        src = f"export:{Path(m.export).name}"
     else:
         src = f"profile:{Path(m.profile).name}"
     model = f"{src} input={list(m.input_shape)} classes={m.num_classes}"

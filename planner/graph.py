@@ -154,6 +154,12 @@ def unit_table(scn: Scenario):
                 raise scn.error(("model", "input_shape"), f"zoo model '{m.zoo}' cannot take input_shape "
                                 f"{list(m.input_shape)}: {why}") from None
         table = _ZOO_CACHE[key].scaled(m.bytes_per_value)
+    elif m.module is not None or m.export is not None:
+        from edgeplan.models.user import ModelError, profile_user
+        try:
+            table = profile_user(m, m.input_shape, scn.base_dir, m.bytes_per_value, scn.source)
+        except ModelError as e:
+            raise scn.error(("model", "module" if m.module else "export"), str(e)) from None
     elif m.profile.lower().endswith(".xlsx"):
         table, times = _workbook(scn)
     else:

@@ -134,9 +134,15 @@ def _fmt_path(path: tuple) -> str:
     return out
 
 
-def _suggest(word: str, choices) -> str:
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+def _suggest(word: str, choices, fallback: bool = False) -> str:
+    """'; did you mean ...?' for a close match; with `fallback`, else the defined names (up to ten)."""
+    names = list(dict.fromkeys(str(c) for c in choices))
+    close = difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    if fallback and names:
+        return "; defined: " + ", ".join(names[:10]) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
+    return ""
 
 
 # ---------------------------------------------------------------- the loaded scenario
@@ -345,7 +351,7 @@ def _tables(spec: ScenarioSpec, lines: dict, file):
             elif end in nodes.index:
                 ends.append([end])
             else:
-                raise ScenarioError(f"node '{end}' is not defined" + _suggest(end, names),
+                raise ScenarioError(f"node '{end}' is not defined" + _suggest(end, names, fallback=True),
                                     file, _line_of(lines, ("links", i, key)), f"links[{i}].{key}")
         for a in ends[0]:
             for b in ends[1]:
@@ -478,7 +484,7 @@ def _check_references(scn: Scenario) -> None:
 
 def _need_node(scn: Scenario, path: tuple, name: str, names, roles) -> None:
     if name not in scn.nodes.index:
-        raise scn.error(path, f"node '{name}' is not defined" + _suggest(name, names))
+        raise scn.error(path, f"node '{name}' is not defined" + _suggest(name, names, fallback=True))
     if roles and scn.nodes.loc[name, "role"] not in roles:
         raise scn.error(path, f"node '{name}' has role '{scn.nodes.loc[name, 'role']}'; "
                         f"it must be one of {', '.join(roles)}")

@@ -55,8 +55,15 @@ class _Strict(BaseModel):
 
 
 class ModelSpec(_Strict):
-    """The DNN: a zoo model or a per-unit profile (CSV, or a measured workbook)."""
-    zoo: str | None = Field(None, description="A model of models/zoo.py.")
+    """The DNN: a zoo model, your own torch model (a factory or a torch.export file) or a per-unit
+    profile (CSV, or a measured workbook)."""
+    zoo: str | None = Field(None, description="A model of the zoo (edgeplan.models.zoo).")
+    module: str | None = Field(None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+                               description="Your own model: 'package.module:factory', a function or class returning "
+                                           "an nn.Module (modules beside the scenario file import too).")
+    kwargs: dict | None = Field(None, description="Keyword arguments for model.module's factory.")
+    export: str | None = Field(None, description="Your own model as a torch.export program file (.pt2), exported "
+                                                 "with a dynamic batch dimension.")
     profile: str | None = Field(None, description="Per-unit table: CSV, or a measured .xlsx workbook.")
     times: str | None = Field(None, description="Per-node measured unit times (CSV of `edgeplan profile --measured`).")
     measured_batch_size: PosInt | None = Field(
@@ -79,11 +86,19 @@ class ModelSpec(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self):
-        if (self.zoo is None) == (self.profile is None):
-            both = "both" if self.zoo else "neither"
-            raise ValueError(f"give exactly one of 'zoo' (a model name) or 'profile' (a unit table file), "
-                             f"not {both}")
+        given = [k for k in ("zoo", "module", "export", "profile") if getattr(self, k) is not None]
+        if len(given) != 1:
+            which = ", ".join(given) if given else "none of them"
+            raise ValueError("give exactly one of 'zoo' (a model name), 'module' ('package.module:factory'), "
+                             f"'export' (a .pt2 file) or 'profile' (a unit table file), not {which}")
+        if self.kwargs is not None and self.module is None:
+            raise ValueError("'kwargs' go with 'module' (the factory's keyword arguments)")
         return self
+
+    @property
+    def trainable(self) -> bool:
+        """A model validation can build and train (not a profile table)."""
+        return self.profile is None
 
 
 class TrainingSpec(_Strict):

@@ -208,3 +208,28 @@ def label(col: str) -> str:
     """A column name as words, its unit suffix dropped (the value carries the unit)."""
     import re
     return re.sub(r"_(s|j|bytes|hz)$", "", col).replace("_", " ")
+
+
+def profile_view(table, times=None, sheet: str | None = None) -> tuple[list[str], list[list[str]], str]:
+    """(headers, rows, a sentence of totals) of a unit table."""
+    import numpy as np
+    headers = ["#", "unit", "kind", "fwd FLOP", "bwd FLOP", "out", "act", "params"]
+    per = times.per_sample(sheet) if sheet else None
+    if sheet:
+        headers.append(f"{sheet} s/sample")
+    rows = []
+    for i, r in table.df.iterrows():
+        kind = table.kinds[i] if len(table.kinds) > i else ""
+        row = [str(i), r["name"], kind, fmt_si(r.fwd_flops, ""), fmt_si(r.bwd_flops, ""),
+               fmt_si(r.out_bytes, "B", True), fmt_si(r.act_bytes, "B", True), f"{int(r.params):,}"]
+        if sheet:
+            row.append("" if i == 0 else fmt_si(float(per[i - 1]), "s"))
+        rows.append(row)
+    s_ = table.summary()
+    rows.append(["", "total", "", fmt_si(s_["fwd_flops"], ""), fmt_si(s_["bwd_flops"], ""), "",
+                 fmt_si(float(table.act.sum()), "B", True), f"{s_['params']:,}"] +
+                ([fmt_si(float(np.sum(per)), "s")] if sheet else []))
+    footer = (f"forward {s_['fwd_flops'] / 2e9:.4g} GMAC ({fmt_si(s_['fwd_flops'], 'FLOP')}), backward "
+              f"{fmt_si(s_['bwd_flops'], 'FLOP')} per sample; {s_['params']:,} parameters "
+              f"({fmt_si(s_['param_bytes'], 'B', True)})")
+    return headers, rows, footer

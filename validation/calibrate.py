@@ -79,9 +79,9 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     """Train the pilots, fit their curves, write the table; returns (curves, points)."""
     if rounds < MIN_ROUNDS:
         raise PlanError(f"--rounds {rounds}: a learning curve needs at least {MIN_ROUNDS} measured rounds")
-    if scn.spec.model.zoo is None:
-        raise ScenarioError("calibration trains a torch model: the scenario needs model.zoo", scn.source,
-                            path="model")
+    if not scn.spec.model.trainable:
+        raise ScenarioError("calibration trains a torch model: the scenario needs model.zoo, model.module or "
+                            "model.export (a profile table has no model to train)", scn.source, path="model")
     work = work_folder(out)
     fp = fingerprint(scn)
     done = _read_points(work / "points.csv", fp) if resume else pd.DataFrame(columns=POINT_COLUMNS)

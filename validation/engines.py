@@ -89,6 +89,9 @@ class Job:
 
     def model(self) -> nn.Module:
         m = self.spec.model
+        if m.zoo is None:                        # the user's own model (model.module / model.export)
+            from edgeplan.models.user import user_model
+            return user_model(m, self.cm.scn.base_dir, self.seed)
         return make_model(m.zoo, m.input_shape, m.num_classes, self.seed)
 
     def optimizer(self, params):

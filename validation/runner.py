@@ -152,8 +152,9 @@ def predicted_accuracy(curve, r: int, samples_per_round: float) -> dict:
 
 
 def check_plan(scn: Scenario) -> None:
-    if scn.spec.model.zoo is None:
-        raise ScenarioError("validation trains a torch model: the scenario needs model.zoo (a profile or a "
+    if not scn.spec.model.trainable:
+        raise ScenarioError("validation trains a torch model: the scenario needs model.zoo, model.module or "
+                            "model.export (a profile or a "
                             "measured workbook has no model to train)", scn.source, path="model")
 
 

@@ -1,0 +1,117 @@
+"""A user's own torch model: a factory named `package.module:function` (with keyword arguments),
+or a `torch.export` program file (.pt2). Profiled and cut by the same tracing as the zoo's
+(edgeplan.models.profile), trained by validation like any zoo model.
+
+Trust: naming a module runs its code (it is imported and its factory called), as `python -c
+"import package.module"` would; a .pt2 file is loaded by torch.export's own format. Use only
+models you would run yourself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from edgeplan.errors import ScenarioError
+from torch import nn
+
+
+class ModelError(ValueError):
+    """A user model that cannot be built or traced; the message names it and says why."""
+
+
+@contextmanager
+def _importable_from(folder: Path | None):
+    """Modules beside the scenario file import as well as installed ones."""
+    if folder is None or str(folder) in sys.path:
+        yield
+        return
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        try:
+            sys.path.remove(str(folder))
+        except ValueError:
+            pass
+
+
+def build_module(ref: str, kwargs: dict | None = None, base_dir: Path | None = None) -> nn.Module:
+    """The nn.Module that `package.module:factory` returns for `kwargs`."""
+    if ref.count(":") != 1 or not all(ref.split(":")):
+        raise ModelError(f"model.module {ref!r}: write it as 'package.module:factory' (a function or class that "
+                         "returns a torch nn.Module)")
+    mod_name, attr = ref.split(":")
+    with _importable_from(base_dir):
+        try:
+            mod = importlib.import_module(mod_name)
+        except ImportError as e:
+            raise ModelError(f"model.module {ref!r}: cannot import '{mod_name}' ({e}); install it, or put it "
+                             "beside the scenario file") from None
+        except Exception as e:   # the user's module failed while importing
+            raise ModelError(f"model.module {ref!r}: importing '{mod_name}' failed: {type(e).__name__}: "
+                             f"{_first_line(e)}") from None
+    factory = getattr(mod, attr, None)
+    if not callable(factory):
+        raise ModelError(f"model.module {ref!r}: '{mod_name}' has no callable '{attr}'")
+    try:
+        model = factory(**(kwargs or {}))
+    except Exception as e:
+        raise ModelError(f"model.module {ref!r}: {attr}(**kwargs) failed: {type(e).__name__}: {_first_line(e)}") \
+            from None
+    if not isinstance(model, nn.Module):
+        raise ModelError(f"model.module {ref!r}: {attr} returned a {type(model).__name__}, not a torch nn.Module")
+    return model
+
+
+def load_export(path: Path) -> nn.Module:
+    """The trainable module of a torch.export program (exported with a dynamic batch dimension)."""
+    import torch
+    try:
+        program = torch.export.load(str(path))
+    except FileNotFoundError:
+        raise ModelError(f"model.export: file '{path}' not found") from None
+    except Exception as e:
+        raise ModelError(f"model.export: '{path}' is not a torch.export program ({type(e).__name__}: "
+                         f"{_first_line(e)})") from None
+    return program.module()
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [""])[0][:200]
+
+
+def describe(spec) -> str:
+    """How the scenario names its model, for messages."""
+    if spec.module:
+        return f"module {spec.module}"
+    if spec.export:
+        return f"export {spec.export}"
+    return f"zoo {spec.zoo}"
+
+
+def user_model(spec, base_dir: Path | None, seed: int | None = None) -> nn.Module:
+    """The scenario's own model (model.module or model.export), freshly built (seeded)."""
+    import torch
+    if seed is not None:
+        torch.manual_seed(seed)
+    if spec.module:
+        return build_module(spec.module, spec.kwargs, base_dir)
+    path = Path(spec.export)
+    return load_export(path if path.is_absolute() or base_dir is None else base_dir / path)
+
+
+def profile_user(spec, input_shape: Sequence[int], base_dir: Path | None, bytes_per_value: int = 4, file=None):
+    """The unit table of the scenario's own model; errors name the model and the reason."""
+    from .profile import one_torch_thread, profile_model
+    with one_torch_thread():
+        model = user_model(spec, base_dir, seed=0)
+        try:
+            return profile_model(model, input_shape, bytes_per_value, name=describe(spec))
+        except Exception as e:   # torch.fx: data-dependent control flow, unsupported ops, wrong shapes
+            raise ScenarioError(f"{describe(spec)} cannot be traced into units at input_shape {list(input_shape)}: "
+                                f"{type(e).__name__}: {_first_line(e)} (EdgePlan cuts models with torch.fx: "
+                                "no Python control flow on tensor values in forward)", file, path="model") from None
