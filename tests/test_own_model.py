@@ -1,0 +1,99 @@
+"""A user's own model (model.module, model.export): profiled, planned and trained like the zoo's;
+errors that name the model and the reason."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from edgeplan.cli import app
+
+from .conftest import SCENARIOS
+
+NET = """
+import torch
+from torch import nn
+
+
+def build(width=8, classes=10):
+    return nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(width * 4 * 4, 32), nn.ReLU(), nn.Linear(32, classes))
+
+
+class Branchy(nn.Module):
+    def forward(self, x):
+        return x if x.sum() > 0 else -x
+"""
+
+
+def _scenario(tmp_path, model: dict):
+    (tmp_path / "mynet.py").write_text(NET)
+    data = yaml.safe_load((SCENARIOS / "digits-small.yaml").read_text())
+    data["model"] = {**model, "input_shape": [1, 8, 8], "num_classes": 10}
+    p = tmp_path / "own.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+def _cli(*args):
+    r = CliRunner().invoke(app, [str(a) for a in args])
+    return r.exit_code, r.output
+
+
+def test_a_factory_beside_the_scenario_plans_and_trains(tmp_path):
+    scn = _scenario(tmp_path, {"module": "mynet:build", "kwargs": {"width": 4}})
+    code, out = _cli("check", scn)
+    assert code == 0 and "module mynet:build" in out, out
+    code, out = _cli("plan", scn, "-p", "psl", "--out", tmp_path / "p.json")
+    assert code == 0, out
+    code, out = _cli("validate", scn, tmp_path / "p.json", "--rounds", "2", "--format", "json")
+    assert code == 0, out
+
+
+def test_a_torch_export_program_plans_and_trains(tmp_path):
+    import importlib.util
+
+    import torch
+    from torch.export import Dim, export
+    _scenario(tmp_path, {"zoo": "mlp"})
+    spec = importlib.util.spec_from_file_location("mynet", tmp_path / "mynet.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    program = export(mod.build(), (torch.randn(4, 1, 8, 8),), dynamic_shapes={"input": {0: Dim("batch")}})
+    torch.export.save(program, str(tmp_path / "net.pt2"))
+    scn = _scenario(tmp_path, {"export": "net.pt2"})
+    code, out = _cli("plan", scn, "-p", "fl", "--out", tmp_path / "f.json")
+    assert code == 0, out
+    code, out = _cli("validate", scn, tmp_path / "f.json", "--rounds", "1")
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("model, message", [
+    ({"module": "mynet:Branchy"}, "module mynet:Branchy cannot be traced into units at input_shape [1, 8, 8]: "
+                                  "TraceError"),
+    ({"module": "mynet:nope"}, "model.module: model.module 'mynet:nope': 'mynet' has no callable 'nope'"),
+    ({"module": "nosuchpkg.nets:build"}, "cannot import 'nosuchpkg.nets'"),
+    ({"module": "mynet:build", "kwargs": {"depth": 3}}, "build(**kwargs) failed: TypeError"),
+    ({"zoo": "mlp", "module": "mynet:build"}, "give exactly one of 'zoo'"),
+])
+def test_models_that_cannot_be_used_say_why(tmp_path, model, message):
+    code, out = _cli("check", _scenario(tmp_path, model))
+    assert code == 2 and message in out, out
+
+
+def test_profile_a_factory_from_the_command_line(tmp_path, monkeypatch):
+    (tmp_path / "mynet.py").write_text(NET)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    code, out = _cli("profile", "mynet:build", "--input-shape", "1,8,8", "--kwargs", '{"width": 4}')
+    assert code == 0 and "4 units" in out and "Conv2d" in out, out
+
+
+def test_an_unknown_short_name_lists_the_defined_ones(tmp_path):
+    data = yaml.safe_load((SCENARIOS / "digits-small.yaml").read_text())
+    data["links"][0]["from"] = "pQ"
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump(data))
+    code, out = _cli("check", p)
+    assert code == 2 and "node 'pQ' is not defined; defined: edge, pi, phone" in out, out
