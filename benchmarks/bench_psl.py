@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 from common import SCENARIOS, quick, show, timed
 from edgeplan import paradigms
-from edgeplan.compare import speedups
+from edgeplan.comparison import speedups
 from edgeplan.costs import CostModel
 from edgeplan.scenario import load_scenario
 from edgeplan.synthetic import psl_instance

@@ -11,7 +11,7 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .api import compare, evaluate, load, plan, validate  # noqa: E402
 from .errors import InfeasibleError, PlanError, ScenarioError  # noqa: E402
-from .plan import Plan  # noqa: E402
+from .planfile import Plan  # noqa: E402
 from .scenario import Scenario, load_scenario  # noqa: E402
 
 __all__ = ["load", "plan", "compare", "evaluate", "validate", "Plan", "Scenario", "load_scenario",

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import PlanError
-from .plan import Plan
+from .planfile import Plan
 from .scenario import Scenario, load_scenario
 
 
@@ -43,14 +43,14 @@ def plan(scenario, paradigm: str, solver: str | None = None) -> Plan:
 def compare(scenario, paradigms=None, all_methods: bool = False):
     """Each paradigm's best plan (or, with all_methods, every method's) as a DataFrame, ranked as
     `edgeplan compare` ranks them."""
-    from .compare import compare_table
+    from .comparison import compare_table
     every, best = compare_table(_scenario(scenario), paradigms, all_methods=all_methods)
     return every if all_methods else best
 
 
 def evaluate(scenario, plan) -> Plan:
     """A plan costed anew against the scenario (with the decoder `edgeplan evaluate` uses)."""
-    from .evaluate import evaluate_plan
+    from .evaluation import evaluate_plan
     p = _plan(plan)
     _, fresh = evaluate_plan(_scenario(scenario), p, None if isinstance(plan, Plan) else str(plan))
     return fresh

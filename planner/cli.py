@@ -188,6 +188,13 @@ def profile(model: str = typer.Argument(None, help="A zoo model (" + ", ".join(
         table = _profile_named(model, kwargs, shape, num_classes, bytes_per_value, measure, batch_size)
         times = host_times(table, "this-host", batch_size) if measure else None
         _print_profile(table, times, "this-host" if measure else None)
+        if measure:
+            from .compute import fit_host
+            h = fit_host(table, batch_size)
+            out.print(f"this host, fitted on these units at batch {batch_size}: compute {fmt_si(h['compute'], 'FLOPS')}, "
+                      f"call_overhead {fmt_si(h['call_overhead'], 's')}, memory_bandwidth "
+                      f"{fmt_si(h['memory_bandwidth'], 'B/s')} (node fields for a machine like this one)",
+                      markup=False)
     if out_file is not None:
         write_profile_csv(table, out_file)
         err.print(f"wrote {out_file}")
@@ -251,7 +258,7 @@ def plan(scenario: Path = typer.Argument(...),
     """Optimise one paradigm and write its plan."""
     from . import paradigms
     from .costs import CostModel
-    from .plan import Plan
+    from .planfile import Plan
     from .scenario import load_scenario
 
     _check_format(fmt)
@@ -313,8 +320,8 @@ def evaluate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
              wide: bool = typer.Option(False, help="Every column of the assignments."),
              fmt: str = typer.Option("table", "--format", help="table, csv (the assignments) or json (the plan).")):
     """Cost a given plan with the cost model (no optimisation)."""
-    from .evaluate import evaluate_plan
-    from .plan import Plan
+    from .evaluation import evaluate_plan
+    from .planfile import Plan
     from .scenario import load_scenario
 
     _check_format(fmt)
@@ -344,7 +351,7 @@ def compare(scenario: Path = typer.Argument(...),
             fmt: str = typer.Option("table", "--format", help="table, csv or json (for scripts)."),
             html_file: Path = typer.Option(None, "--html", help="Also write a self-contained HTML report.")):
     """The best plan of every paradigm side by side, on the same amount of training."""
-    from .compare import compare_table
+    from .comparison import compare_table
     from .scenario import load_scenario
     from .tables import FORMATS, compare_view, emit, make_table, show
 
@@ -370,7 +377,7 @@ def compare(scenario: Path = typer.Argument(...),
         atomic_write_text(out_file, df.to_csv(index=False))
         err.print(f"wrote {out_file}")
     if html_file is not None:
-        from .compare import speedups
+        from .comparison import speedups
         from .htmlreport import Report, compare_figure
         r = Report(f"compare: {scn.name}", f"{scn.spec.description} - {_objective_name(scn)} objective")
         r.heading("best plan per paradigm").table(best.drop(columns=["why"]))
@@ -396,7 +403,7 @@ def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
              fmt: str = typer.Option("table", "--format", help="table, csv (the summary) or json (summary and "
                                                               "rounds).")):
     """Train the partitioned network for real; report predicted against measured."""
-    from .plan import Plan
+    from .planfile import Plan
     from .scenario import load_scenario
 
     _check_format(fmt)

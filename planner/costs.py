@@ -31,8 +31,6 @@ K_OPT = {"sgd": 3, "adam": 4}
 # copies of the weights an optimizer keeps as state (SGD's momentum; Adam's two moments): sl hands
 # them on with the client part, so that the devices in turn train as one model (exactly SGD)
 K_STATE = {"sgd": 1, "adam": 2}
-# FLOPs to update one parameter in one optimizer step (SGD with momentum: scale, add, scale, add)
-UPDATE_FLOPS = 4.0
 
 
 # ---------------------------------------------------------------- results
@@ -143,6 +141,8 @@ class CostModel:
         freq = nodes.frequency.astype(float).to_numpy()
         self.compute_power = np.where(np.isnan(kappa), nodes.power.astype(float).to_numpy(),
                                       np.nan_to_num(kappa) * np.nan_to_num(freq) ** 3)
+        measured = nodes.measured.notna().to_numpy() & (nodes.measured.astype(str) != "None").to_numpy()
+        self.nominal = np.where(measured, np.nan, nodes.compute.astype(float).to_numpy())
         self.S = self._compute_prefix()
         dev = self.role == "device"
         held = nodes.samples.astype(float).to_numpy()[dev]
@@ -170,23 +170,30 @@ class CostModel:
 
     def _compute_prefix(self) -> np.ndarray:
         """S[v, c]: seconds per sample for node v to train units 1..c (forward + backward, and the
-        update where measured); the per-unit parts are kept in `unit_times`."""
+        update where measured); with C[v, c], the seconds per call (edgeplan.compute)."""
         u = self.unit_times
+        self.C = np.cumsum(u["call_fwd"] + u["call_bwd"], axis=1)
         return np.cumsum(u["fwd"] + u["bwd"] + u["upd"], axis=1)
+
+    def span(self, v, lo, hi, n):
+        """Seconds for node(s) v to train units lo+1..hi once (forward and backward) on n samples
+        in one call each: n per-sample seconds plus the units' per-call seconds."""
+        return n * (self.S[v, hi] - self.S[v, lo]) + (self.C[v, hi] - self.C[v, lo])
 
     @cached_property
     def unit_times(self) -> dict[str, np.ndarray]:
         """Per node and unit (arrays V x (L+1), column 0 the input): forward, backward and its
-        input-gradient part, and update seconds per sample; `upd_step` the update seconds per
-        step where they do not scale with the batch (UPDATE_FLOPS per parameter at FLOP rates)."""
+        input-gradient part, and update seconds per sample; `call_fwd`, `call_bwd` the seconds
+        every call pays (overhead, parameter traffic); `upd_step` the update seconds per step."""
+        from .compute import flop_node_times, node_figures
         scn, t = self.scn, self.table
         V, L = len(self.names), self.L
-        fwd, bwd, bin_, upd, step = (np.zeros((V, L + 1)) for _ in range(5))
+        fwd, bwd, bin_, upd, step, cf, cb = (np.zeros((V, L + 1)) for _ in range(7))
         in_share = np.divide(t.bwd_in, t.bwd, out=np.where(t.params > 0, 0.5, 1.0), where=t.bwd > 0)
         in_share[:2] = 0.0
         times = None
         measured = scn.nodes.measured.tolist()
-        compute = scn.nodes.compute.tolist()
+        f, o, bw = node_figures(scn.nodes)
         for v, n in enumerate(self.names):
             machine = measured[v]
             if machine is not None and not pd.isna(machine):
@@ -198,10 +205,10 @@ class CostModel:
                 if t.F[-1] <= 0:
                     raise scn.error(scn.node_path(n), f"node '{n}' has no measured times ('measured: MACHINE') and "
                                     "the model's profile has no FLOP counts (a measured workbook)")
-                f = float(compute[v])
-                fwd[v], bwd[v], step[v] = t.fwd / f, t.bwd / f, UPDATE_FLOPS * t.params / f
+                u = flop_node_times(t, f[v], o[v], bw[v])
+                fwd[v], bwd[v], cf[v], cb[v], step[v] = u["fwd"], u["bwd"], u["call_fwd"], u["call_bwd"], u["upd_step"]
             bin_[v] = bwd[v] * in_share
-        return {"fwd": fwd, "bwd": bwd, "bwd_in": bin_, "upd": upd, "upd_step": step}
+        return {"fwd": fwd, "bwd": bwd, "bwd_in": bin_, "upd": upd, "upd_step": step, "call_fwd": cf, "call_bwd": cb}
 
     # ------------------------------------------------------------ helpers
 
@@ -218,8 +225,14 @@ class CostModel:
         return np.where(np.asarray(c) > 0, self.out[c], 0.0)
 
     def flops_rate(self, v: int) -> float:
-        """Effective training FLOP/s of node v (from its measured times where it has them)."""
-        return float(self.table.F[-1] / self.S[v, -1]) if self.S[v, -1] > 0 else np.inf
+        """Node v's rate in the effective FLOP-equivalents of edgeplan.compute: its compute for a
+        node given by figures, else its measured times' (at its batch)."""
+        from .compute import effective_flops
+        if not np.isnan(self.nominal[v]):
+            return float(self.nominal[v])
+        b = self.batch[v]
+        sec = b * self.S[v, -1] + self.C[v, -1]
+        return float(effective_flops(self.table, b) * b / sec) if sec > 0 else np.inf
 
     def server(self) -> str:
         return default_server(self.scn)
@@ -465,7 +478,7 @@ def fl(cm: CostModel, share=None, server: str | None = None, devices: list[str] 
     _check_shares(cm, devs, R, share)
     d, L, W = cm.ix(devs), cm.L, cm.Wt[cm.L]
     b = cm.batch[d]
-    comp = cm.tau * b * cm.S[d, L]
+    comp = cm.tau * cm.span(d, 0, L, b)
     t_dn = R.time(np.full(len(devs), W), share, False)
     t_up = R.time(np.full(len(devs), W), share, True)
     T = comp + t_dn + t_up
@@ -486,8 +499,8 @@ def sl(cm: CostModel, cut: int, server: str | None = None, devices: list[str] | 
     share = np.ones(n)  # in turn: each device has its channel to itself while it sends
     d, s, L = cm.ix(devs), cm.idx[srv], cm.L
     b = cm.batch[d]
-    dev_it = b * cm.S[d, c]
-    srv_it = b * (cm.S[s, L] - cm.S[s, c])
+    dev_it = cm.span(d, 0, c, b)
+    srv_it = cm.span(s, c, L, b)
     up_x, dn_x = b * (cm.out[c] + cm.label), b * cm.grad_out(c)
     t_up, t_dn = R.time(up_x, share, True), R.time(dn_x, share, False)
     W = np.full(n, cm.Wt[c] * (1 + cm.kstate))      # the client part with its optimizer state
@@ -527,7 +540,7 @@ def psl(cm: CostModel, cuts, share=None, alpha=None, server: str | list[str] | N
     T = t["T"]
     phases = {k: t[k] for k in ("device", "uplink", "server", "downlink", "sync")}
     compute = dict(zip(devs, t["device"]))
-    srv_busy = cm.tau * b * (cm.S[s, L] - cm.S[s, c])
+    srv_busy = cm.tau * cm.span(s, c, L, b)
     for i in range(n):
         compute[servers[i]] = compute.get(servers[i], 0.0) + float(srv_busy[i])
     Wc = cm.Wt[c]
@@ -542,8 +555,8 @@ def psl(cm: CostModel, cuts, share=None, alpha=None, server: str | list[str] | N
 def psl_terms(cm: CostModel, R: Routes, d, s, b, c, share, alpha) -> dict[str, np.ndarray]:
     """psl's per-device round time and its phases (used by the solvers too)."""
     L, tau = cm.L, cm.tau
-    dev_it = b * cm.S[d, c]
-    srv_it = b * (cm.S[s, L] - cm.S[s, c]) / alpha
+    dev_it = cm.span(d, 0, c, b)
+    srv_it = cm.span(s, c, L, b) / alpha
     t_up = R.time(b * (cm.out[c] + cm.label), share, True)
     t_dn = R.time(b * cm.grad_out(c), share, False)
     Wc = cm.Wt[c]
@@ -557,8 +570,8 @@ def psl_energy(cm: CostModel, R: Routes, d, s, b, c, share) -> tuple[np.ndarray,
     """psl's round energy attributable to each device (its compute, the server's compute for its
     part, the radio on its route) and the device's own part."""
     L, tau = cm.L, cm.tau
-    e_dev = cm.compute_power[d] * tau * b * cm.S[d, c]
-    e_srv = cm.compute_power[s] * tau * b * (cm.S[s, L] - cm.S[s, c])
+    e_dev = cm.compute_power[d] * tau * cm.span(d, 0, c, b)
+    e_srv = cm.compute_power[s] * tau * cm.span(s, c, L, b)
     ub = tau * b * (cm.out[c] + cm.label) + cm.Wt[c]
     db = tau * b * cm.grad_out(c) + cm.Wt[c]
     tot, own = cm.route_energy(R, ub, db, share)
@@ -610,7 +623,7 @@ def dsgd(cm: CostModel, stages: list[tuple[str, int, int]], path: list[str] | No
     bounds = [0] + [st[2] for st in stages]
     for k, (node, first, last) in enumerate(stages):
         v = cm.idx[node]
-        t = mb * (cm.S[v, last] - cm.S[v, first - 1])
+        t = cm.span(v, first - 1, last, mb)
         items.append(t)
         labels.append((node, "compute"))
         compute[node] = compute.get(node, 0.0) + cm.tau * m * t
@@ -674,8 +687,8 @@ def fpl(cm: CostModel, junction: int, groups: dict[str, str], trunk: str, share=
     b = cm.batch[d]
     sizes = pd.Series([groups[x] for x in devs]).value_counts()
     multi = np.array([sizes[groups[x]] > 1 for x in devs])
-    dev_it = b * cm.S[d, j]
-    trunk_it = b * (cm.S[t, L] - cm.S[t, j]) / a
+    dev_it = cm.span(d, 0, j, b)
+    trunk_it = cm.span(t, j, L, b) / a
     t_up = R.time(b * (cm.out[j] + cm.label), share, True)
     t_dn = R.time(b * cm.grad_out(j), share, False)
     Wj = np.where(multi, cm.Wt[j], 0.0)   # a group of one has nothing to average
@@ -684,7 +697,7 @@ def fpl(cm: CostModel, junction: int, groups: dict[str, str], trunk: str, share=
     phases = {"device": cm.tau * dev_it, "uplink": cm.tau * t_up, "trunk": cm.tau * trunk_it,
               "downlink": cm.tau * t_dn, "sync": sync}
     compute = dict(zip(devs, cm.tau * dev_it))
-    compute[trunk] = compute.get(trunk, 0.0) + float((cm.tau * b * (cm.S[t, L] - cm.S[t, j])).sum())
+    compute[trunk] = compute.get(trunk, 0.0) + float((cm.tau * cm.span(t, j, L, b)).sum())
     transfers = [(R, i, cm.tau * b[i] * (cm.out[j] + cm.label) + Wj[i], cm.tau * b[i] * cm.grad_out(j) + Wj[i], share[i])
                  for i in range(n)]
     mem = {nm: cm.kopt * cm.Wt[j] + b[i] * cm.A[j] for i, nm in enumerate(devs)}

@@ -7,7 +7,7 @@ import numpy as np
 
 from .costs import CostModel
 from .errors import PlanError
-from .plan import Plan
+from .planfile import Plan
 from .units import fmt_si
 
 

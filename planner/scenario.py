@@ -319,7 +319,8 @@ def _translate(e: ValidationError, data, lines: dict, file) -> ScenarioError:
 # ---------------------------------------------------------------- tables
 
 NODE_COLUMNS = ["role", "group", "spec_index", "compute", "memory", "power", "tx_power", "rx_power",
-                "samples", "data_source", "batch_size", "measured", "kappa", "cycles_per_flop", "frequency"]
+                "samples", "data_source", "batch_size", "measured", "kappa", "cycles_per_flop", "frequency",
+                "call_overhead", "memory_bandwidth"]
 
 
 def _tables(spec: ScenarioSpec, lines: dict, file):
@@ -395,7 +396,8 @@ def _node_row(n: NodeSpec, name: str, i: int) -> dict:
     return dict(name=name, role=n.role, group=n.name, spec_index=i, compute=n.compute, memory=n.memory,
                 power=n.power, tx_power=n.tx_power, rx_power=n.rx_power, samples=n.samples,
                 data_source=n.data_source, batch_size=n.batch_size, measured=n.measured, kappa=n.kappa,
-                cycles_per_flop=n.cycles_per_flop, frequency=n.frequency)
+                cycles_per_flop=n.cycles_per_flop, frequency=n.frequency, call_overhead=n.call_overhead,
+                memory_bandwidth=n.memory_bandwidth)
 
 
 # ---------------------------------------------------------------- cross references

@@ -138,6 +138,11 @@ class NodeSpec(_Strict):
     kappa: Positive | None = Field(None, description="Effective switched capacitance: E = kappa f^2 cycles.")
     cycles_per_flop: Positive | None = None
     frequency: Hertz | None = Field(None, description="CPU frequency for the kappa model.")
+    call_overhead: SecondsOrZero | None = Field(
+        None, description="Seconds every unit call costs beyond its FLOPs (default: scaled from compute; "
+                          "`edgeplan profile --measure` fits it on a host).")
+    memory_bandwidth: BitRate | None = Field(
+        None, description="Bytes/s the node moves tensors at (e.g. '12 GB/s'; default: scaled from compute).")
 
     @model_validator(mode="after")
     def _compute_source(self):

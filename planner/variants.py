@@ -26,7 +26,7 @@ from .scenario import Scenario, from_data
 from .schema import ChannelSpec, LinkSpec, NodeSpec
 
 FAST_NODE = {"compute", "memory", "power", "tx_power", "rx_power", "samples", "batch_size", "kappa",
-             "cycles_per_flop", "frequency"}
+             "cycles_per_flop", "frequency", "call_overhead", "memory_bandwidth"}
 FAST_LINK = {"latency", "uplink", "downlink", "spectral_efficiency", "gain_db"}
 FAST_CHANNEL = {"bandwidth", "noise_density"}
 FAST_TOP = {"training", "constraints", "paradigms", "objective"}

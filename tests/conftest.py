@@ -28,13 +28,15 @@ u2,2e6,4e6,50,100,100,400
 u3,1e5,2e5,40,40,20,80
 """
 
+# a world without per-call overheads or memory traffic (call_overhead 0, memory_bandwidth beyond
+# reach), so the hand computations of tests/test_costs_hand.py are FLOPs over rates
 TINY_SCENARIO = """name: tiny
 model: {{profile: tiny.csv}}
 training: {{batch_size: 10, local_iterations: 2, rounds: 5}}
 nodes:
-  - {{name: srv, role: server, compute: 1e9, power: 100, tx_power: 2, rx_power: 1}}
-  - {{name: d0, role: device, compute: 1e8, power: 5, tx_power: 1, rx_power: 0.5}}
-  - {{name: d1, role: device, compute: 2e8, power: 4, tx_power: 1, rx_power: 0.5}}
+  - {{name: srv, role: server, compute: 1e9, power: 100, tx_power: 2, rx_power: 1, call_overhead: 0, memory_bandwidth: 1e300}}
+  - {{name: d0, role: device, compute: 1e8, power: 5, tx_power: 1, rx_power: 0.5, call_overhead: 0, memory_bandwidth: 1e300}}
+  - {{name: d1, role: device, compute: 2e8, power: 4, tx_power: 1, rx_power: 0.5, call_overhead: 0, memory_bandwidth: 1e300}}
   {extra_nodes}
 links:
   - {{from: d0, to: srv, channel: ch, spectral_efficiency: 2, latency: 0.01}}

@@ -11,7 +11,7 @@ import pytest
 import torch
 from edgeplan import paradigms
 from edgeplan.costs import CostModel
-from edgeplan.plan import Plan
+from edgeplan.planfile import Plan
 from edgeplan.scenario import load_scenario
 from edgeplan.validation.data import split_across, split_summary
 from edgeplan.validation.engines import ENGINES, LOSS, Shard, train_centralized

@@ -101,7 +101,7 @@ def test_curve_tables_round_trip_and_predict(tmp_path):
     assert pr["accuracy"]["value"] == pytest.approx(0.97 - 0.9 * np.exp(-20 / 3.0), abs=1e-9)
     assert pr["rounds_to_target"] == int(np.ceil(-3.0 * np.log(0.02 / 0.9)))
     assert pr["time_to_target_s"] == pytest.approx(pr["rounds_to_target"] * pr["round_latency_s"])
-    from edgeplan.plan import Plan
+    from edgeplan.planfile import Plan
     again = Plan.from_dict(__import__("json").loads(plan.to_json()))
     assert again.predicted["accuracy"] == pr["accuracy"]
 

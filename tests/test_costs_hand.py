@@ -262,3 +262,22 @@ links:
     close(R.fix_dn[0], 1 / 8e6 + 2 / 4e6)
     alone = cm.routes(["d-0"], ["cloud"], concurrent=False)
     close(alone.fix_up[0], 1 / 8e6 + 1 / 8e6)
+
+
+def test_small_layers_pay_per_call_and_per_byte(tiny):
+    """A device with a call overhead and a memory bandwidth: every unit pays the overhead on its
+    forward and its backward call, its input and output cross memory once forward and twice
+    backward per sample, its parameters once forward and twice backward per call."""
+    path = tiny()
+    path.write_text(path.read_text().replace("call_overhead: 0, memory_bandwidth: 1e300}}\n  - {name: d1",
+                                             "call_overhead: 1 ms, memory_bandwidth: 8 Mbit/s}}\n  - {name: d1")
+                    .replace("call_overhead: 0, memory_bandwidth: 1e300}\n  - {name: d1",
+                             "call_overhead: 1 ms, memory_bandwidth: 8 Mbit/s}\n  - {name: d1"))
+    cm = CostModel(load_scenario(path))
+    bw = 1e6                                                   # 8 Mbit/s = 1 MB/s
+    io = sum(OUT[k - 1] + OUT[k] for k in (1, 2, 3))
+    per_sample = F[3] / 1e8 + 3 * io / bw
+    per_call = 3 * 2 * 1e-3 + 3 * WT[3] / bw
+    c = C.fl(cm, [0.5, 0.5])
+    close(c.phases.loc["d0", "device"], TAU * (B * per_sample + per_call))
+    close(c.phases.loc["d1", "device"], TAU * B * F[3] / 2e8)  # d1 keeps the plain FLOP model

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from edgeplan import paradigms
 from edgeplan.costs import CostModel
-from edgeplan.evaluate import evaluate_plan
-from edgeplan.plan import Plan
+from edgeplan.evaluation import evaluate_plan
+from edgeplan.planfile import Plan
 from edgeplan.scenario import from_data, load_scenario
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -11,7 +11,7 @@ from edgeplan import costs as C
 from edgeplan import paradigms
 from edgeplan.costs import CostModel
 from edgeplan.errors import InfeasibleError
-from edgeplan.plan import Plan
+from edgeplan.planfile import Plan
 from edgeplan.replan import replan
 from edgeplan.scenario import from_data, load_scenario
 from edgeplan.solvers.fpl_solvers import groupings, junctions, trunk_candidates

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from typer.testing import CliRunner
-
 from edgeplan.cli import app
+from typer.testing import CliRunner
 
 from .conftest import SCENARIOS
 

@@ -102,8 +102,8 @@ def test_device_that_reaches_no_server(tmp_path):
 
 
 def test_model_with_both_zoo_and_profile(tmp_path):
-    with pytest.raises(ScenarioError, match=r"s\.yaml:2: model: give exactly one of 'zoo' \(a model name\) or "
-                                            r"'profile' \(a unit table file\), not both"):
+    with pytest.raises(ScenarioError, match=r"s\.yaml:2: model: give exactly one of 'zoo' \(a model name\), 'module' "
+                                            r".* or 'profile' \(a unit table file\), not zoo, profile"):
         load_scenario(write(tmp_path, BASE.replace("zoo: mlp,", "zoo: mlp, profile: p.csv,")))
 
 

@@ -102,8 +102,8 @@ ONE = """name: one
 model: {{profile: p.csv}}
 training: {{batch_size: 10, local_iterations: 2}}
 nodes:
-  - {{name: s, role: server, compute: 1e12, power: 10}}
-  - {{name: d, role: device, compute: 1e9, power: 1, tx_power: 0.1}}
+  - {{name: s, role: server, compute: 1e12, power: 10, call_overhead: 0, memory_bandwidth: 1e300}}
+  - {{name: d, role: device, compute: 1e9, power: 1, tx_power: 0.1, call_overhead: 0, memory_bandwidth: 1e300}}
 links:
   - {{from: d, to: s, channel: c, spectral_efficiency: 2, latency: 0.01}}
 channels:

@@ -25,7 +25,7 @@ from edgeplan.convergence import MIN_ROUNDS, Curve, FitError, fit_joint, fit_poi
 from edgeplan.costs import CostModel
 from edgeplan.curves import fingerprint, write_table
 from edgeplan.errors import PlanError, ScenarioError
-from edgeplan.plan import Plan
+from edgeplan.planfile import Plan
 from edgeplan.scenario import Scenario
 
 POINT_COLUMNS = ["paradigm", "configuration", "seed", "round", "samples", "accuracy", "loss", "coverage",

@@ -142,7 +142,7 @@ def _die_with_parent(parent: int | None) -> None:
 
 class _Program:
     def __init__(self, rank: int, cfg: dict, q, token=None):
-        from edgeplan.plan import Plan
+        from edgeplan.planfile import Plan
         from edgeplan.scenario import load_scenario
 
         from .engines import ENGINES

@@ -78,7 +78,7 @@ class Job:
     seed: int
     split: list = None          # per device: samples held, asked, classes (data.split_summary)
     coverage: float = 1.0       # share of test samples whose class the training data holds
-    plan: object = None         # the plan as evaluated against the scenario (planner.plan.Plan)
+    plan: object = None         # the plan as evaluated against the scenario (edgeplan.planfile.Plan)
 
     @property
     def spec(self):

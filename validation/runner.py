@@ -16,7 +16,7 @@ from edgeplan.costs import CostModel
 from edgeplan.errors import PlanError, ScenarioError
 from edgeplan.files import atomic_path, write_csv
 from edgeplan.models.profile import one_torch_thread
-from edgeplan.plan import Plan
+from edgeplan.planfile import Plan
 from edgeplan.scenario import Scenario
 
 from .data import load, split_across, split_kind, split_summary
@@ -161,7 +161,7 @@ def check_plan(scn: Scenario) -> None:
 def make_job(scn: Scenario, plan: Plan, seed: int | None = None) -> tuple[Job, CostModel, object]:
     """The training job of a plan: decoded and costed exactly as `evaluate` does (planner.evaluate),
     so a plan that does not fit the scenario is refused before any training."""
-    from edgeplan.evaluate import decode_plan
+    from edgeplan.evaluation import decode_plan
     check_plan(scn)
     dec = decode_plan(scn, plan)
     cm, para, decisions = dec.cm, dec.paradigm, dec.decisions
@@ -282,12 +282,16 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host
 
 
 def _calibrate(job: Job, cm: CostModel) -> float:
+    """This host's rate in the cost model's effective FLOP-equivalents (FLOPs, memory traffic and
+    per-call overheads, edgeplan.compute): a part that took t seconds here takes
+    t x host_rate / rate(node) on a node, overheads included."""
+    from edgeplan.compute import effective_flops
     model = job.model()
     b = int(cm.scn.spec.training.batch_size)
     x, y = job.ds.x_train[:b], job.ds.y_train[:b]
     if len(x) < b:
         x, y = x.repeat(b // len(x) + 1, *[1] * (x.dim() - 1))[:b], y.repeat(b // len(y) + 1)[:b]
-    return calibrate_host(model, x, y, float(cm.table.F[-1]))
+    return calibrate_host(model, x, y, effective_flops(cm.table, b))
 
 
 def _bar(enabled: bool, total: int, done: int):

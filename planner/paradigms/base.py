@@ -16,7 +16,7 @@ import numpy as np
 
 from ..costs import CostModel, Costs
 from ..errors import InfeasibleError, PlanError
-from ..plan import Plan
+from ..planfile import Plan
 
 
 @dataclass

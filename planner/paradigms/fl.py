@@ -54,7 +54,7 @@ def _exact(cm: CostModel) -> Solution:
     devs, R = b["devices"], b["R"]
     d = cm.ix(devs)
     W = np.full(len(devs), cm.Wt[cm.L])
-    fixed = cm.tau * cm.batch[d] * cm.S[d, cm.L]
+    fixed = cm.tau * cm.span(d, 0, cm.L, cm.batch[d])
     share, T = minmax_shares(cm, devs, R, fixed, W, W)
     return Solution({"devices": devs, "server": b["server"], "share": share}, "optimal", 0.0,
                     {"bisection_round_latency_s": T})

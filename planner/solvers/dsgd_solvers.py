@@ -57,9 +57,9 @@ class PathTables:
         src = path[0]
         mb = cm.batch[cm.idx[src]] / m
         self.mb = mb
-        S = cm.S[cm.ix(path)]                                     # (K, L+1)
-        # comp[k, a, b]: units a..b (1-based, a <= b) on path node k
-        self.comp = mb * (S[:, None, :] - S[:, :, None])          # [k, a-1, b] -> use index a-1
+        S, C = cm.S[cm.ix(path)], cm.C[cm.ix(path)]               # (K, L+1)
+        # comp[k, a, b]: units a..b (1-based, a <= b) on path node k, one micro-batch
+        self.comp = mb * (S[:, None, :] - S[:, :, None]) + (C[:, None, :] - C[:, :, None])   # [k, a-1, b]
         fwd = np.full((K, K, L + 1), np.inf)
         bwd = np.full((K, K, L + 1), np.inf)
         x_f = mb * (cm.out + cm.label)

@@ -63,8 +63,8 @@ class FplCase:
             sizes[g] = sizes.get(g, 0) + 1
         multi = np.array([sizes[groups[x]] > 1 for x in devs])
         Wj = np.where(multi, cm.Wt[j], 0.0)
-        self.trunk_c = tau * b * (cm.S[t, L] - cm.S[t, j])   # trunk seconds per round on the whole node
-        fixed = tau * b * cm.S[d, j] + self.trunk_c / self.alpha
+        self.trunk_c = tau * cm.span(t, j, L, b)   # trunk seconds per round on the whole node
+        fixed = tau * cm.span(d, 0, j, b) + self.trunk_c / self.alpha
         up, dn = b * (cm.out[j] + cm.label), b * cm.grad_out(j)
         self.A, self.U, self.D = fixed_part(R, fixed, [(up, tau), Wj], [(dn, tau), Wj])
         self.up_bytes = tau * up + Wj

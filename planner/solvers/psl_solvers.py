@@ -86,14 +86,16 @@ def _instance(cm: CostModel, alpha, server, devices, allow_missing) -> PslInstan
     a = np.full(n, 1.0 / n) if alpha is None else np.asarray(alpha, float)
     b = cm.batch[d][:, None]
     C = cuts[None, :]
-    fixed = tau * b * cm.S[d][:, cuts] + tau * b * (cm.S[s, L] - cm.S[s, cuts])[None, :] / a[:, None]
+    dev = b * cm.S[d][:, cuts] + cm.C[d][:, cuts]                     # (devices, cuts)
+    on_srv = b * (cm.S[s, L] - cm.S[s, cuts])[None, :] + (cm.C[s, L] - cm.C[s, cuts])[None, :]
+    fixed = tau * dev + tau * on_srv / a[:, None]
     act_up = b * (cm.out[C] + cm.label)
     act_dn = b * cm.grad_out(C)
     W = np.broadcast_to(cm.Wt[C], act_up.shape)
     A, U, D = fixed_part(R, fixed, [(act_up, tau), W], [(act_dn, tau), W])
     mem = cm.kopt * cm.Wt[C] + b * cm.A[C]
     fits = mem <= cm.memory[d][:, None]
-    beta_e = _energy_floor(cm, R, d, tau * b * cm.S[d][:, cuts], tau * act_up + W, tau * act_dn + W)
+    beta_e = _energy_floor(cm, R, d, tau * dev, tau * act_up + W, tau * act_dn + W)
     return PslInstance(devs, srv, R, cuts, A, U, D, fits, beta_e, a)
 
 

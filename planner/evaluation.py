@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from . import paradigms
 from .costs import CostModel, Costs
 from .errors import PlanError
-from .plan import Plan
+from .planfile import Plan
 from .scenario import Scenario
 
 

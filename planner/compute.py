@@ -1,0 +1,88 @@
+"""How long a node computes a unit: FLOPs at its rate, plus what small layers really cost.
+
+FLOPs divided by a rate under-predicts small layers: every unit call pays a fixed overhead
+(dispatch, kernel launch, allocation) and moves its tensors through memory. Per node:
+
+    time of unit l for n samples, one call = n (FLOPs_l / f + traffic_l / beta) + overhead + params_l traffic / beta
+
+with `compute` f, `call_overhead` (seconds per call, forward and backward each) and
+`memory_bandwidth` beta (bytes/s). Traffic per sample: the unit's input and output, once in the
+forward and twice in the backward; per call, the parameters (once forward, twice backward).
+Without `call_overhead` or `memory_bandwidth` a node takes the defaults below, which scale with
+its compute (a node ten times slower pays ten times the overhead): CALL_FLOPS and FLOPS_PER_BYTE
+were fitted on the development machine (PyTorch on 2 x86 cores, one thread, five zoo models,
+per-unit timings at batch 32-64: 29 us per call and 12.9 GB/s at 102 GFLOP/s); `edgeplan profile
+MODEL --measure` fits the same three figures on any host. Nodes with measured times use them as
+they are (the overheads are in the measurements).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+CALL_FLOPS = 3.0e6         # a unit call's overhead in FLOP-equivalents (29 us x 102 GFLOP/s)
+FLOPS_PER_BYTE = 7.9       # memory traffic in FLOP-equivalents per byte (102 GFLOP/s / 12.9 GB/s)
+UPDATE_FLOPS = 4.0         # FLOPs to update one parameter in one SGD-with-momentum step
+
+
+def node_figures(nodes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(compute FLOP/s, call overhead s, memory bandwidth B/s) per node, defaults filled in."""
+    f = nodes.compute.astype(float).to_numpy()
+    o = nodes.call_overhead.astype(float).to_numpy() if "call_overhead" in nodes else np.full(len(f), np.nan)
+    bw = nodes.memory_bandwidth.astype(float).to_numpy() / 8.0 if "memory_bandwidth" in nodes else \
+        np.full(len(f), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        o = np.where(np.isnan(o), CALL_FLOPS / f, o)
+        bw = np.where(np.isnan(bw), f / FLOPS_PER_BYTE, bw)
+    return f, o, bw
+
+
+def traffic(table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Bytes moved per unit: (forward per sample, backward per sample, forward per call,
+    backward per call); index 0 (the input) moves nothing."""
+    out = table.out
+    io = np.concatenate([[0.0], out[:-1] + out[1:]])
+    pb = table.pbytes
+    return io, 2.0 * io, pb.copy(), 2.0 * pb
+
+
+def flop_node_times(table, f: float, o: float, bw: float) -> dict[str, np.ndarray]:
+    """Per-unit seconds of a node known by its figures: per sample (fwd, bwd) and per call."""
+    io_f, io_b, p_f, p_b = traffic(table)
+    one = np.where(np.arange(table.L + 1) > 0, o, 0.0)                # a forward call and a backward call
+    return {"fwd": table.fwd / f + io_f / bw, "bwd": table.bwd / f + io_b / bw,
+            "call_fwd": one + p_f / bw, "call_bwd": one + p_b / bw, "upd_step": UPDATE_FLOPS * table.params / f}
+
+
+def effective_flops(table, batch: float) -> float:
+    """One sample's training work in the FLOP-equivalents a node of the default figures runs at
+    its compute rate: FLOPs, memory traffic, and the calls' overheads shared over the batch. This
+    host's rate in these units converts its measured times to a node's (validation)."""
+    io_f, io_b, p_f, p_b = traffic(table)
+    per_sample = float(np.sum(table.fwd + table.bwd) + FLOPS_PER_BYTE * np.sum(io_f + io_b))
+    per_call = float(2 * table.L * CALL_FLOPS + FLOPS_PER_BYTE * np.sum(p_f + p_b))
+    return per_sample + per_call / max(batch, 1.0)
+
+
+def fit_host(table, batch: int) -> dict[str, float]:
+    """This host's figures from a `measure=True` profile timed at `batch`: compute (FLOP/s), call
+    overhead (s) and memory bandwidth (B/s), by non-negative least squares on every unit's
+    forward and backward times (relative errors, so small units count)."""
+    from scipy.optimize import nnls
+    df = table.df
+    if "fwd_time_s" not in df:
+        raise ValueError("fit_host needs a measured profile (measure=True)")
+    io_f, io_b, p_f, p_b = traffic(table)
+    X, y = [], []
+    for u in range(1, table.L + 1):
+        for flops, io, pb, t in ((table.fwd[u], io_f[u], p_f[u], df.fwd_time_s.iloc[u]),
+                                 (table.bwd[u], io_b[u], p_b[u], df.bwd_time_s.iloc[u])):
+            if t > 0:
+                X.append([batch * flops, 1.0, batch * io + pb])
+                y.append(batch * t)
+    X, y = np.array(X), np.array(y)
+    w = 1.0 / y
+    (a, o, c), _ = nnls(X * w[:, None], y * w)
+    return {"compute": 1.0 / a if a > 0 else float("inf"), "call_overhead": float(o),
+            "memory_bandwidth": 1.0 / c if c > 0 else float("inf")}
