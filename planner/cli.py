@@ -377,16 +377,8 @@ def compare(scenario: Path = typer.Argument(...),
         atomic_write_text(out_file, df.to_csv(index=False))
         err.print(f"wrote {out_file}")
     if html_file is not None:
-        from .comparison import speedups
-        from .htmlreport import Report, compare_figure
-        r = Report(f"compare: {scn.name}", f"{scn.spec.description} - {_objective_name(scn)} objective")
-        r.heading("best plan per paradigm").table(best.drop(columns=["why"]))
-        r.image(compare_figure(best, scn), "time, energy and bytes per paradigm")
-        r.heading("every method").table(df.drop(columns=["note"]))
-        sp = speedups(df)
-        if len(sp):
-            r.heading("the optimum against each baseline").table(sp)
-        r.write(html_file)
+        from .reports import compare_report
+        compare_report(scn, df, best, f"{_objective_name(scn)} objective", html_file)
         err.print(f"wrote {html_file}")
 
 
@@ -432,24 +424,18 @@ def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
     else:
         _print_validation(res)
     if len(ph) and fmt == "table":
-        g = ph.groupby("phase")[["predicted_s", "measured_s"]].sum()
+        g = ph.groupby(["phase", "how"], sort=False)[["predicted_s", "measured_s"]].sum().reset_index()
         out.print("last round by phase (sum over devices): " + ", ".join(
-            f"{k} {fmt_si(r.predicted_s, 's')} predicted / {fmt_si(r.measured_s, 's')} measured"
-            for k, r in g.iterrows()), markup=False)
+            f"{r.phase} {fmt_si(r.predicted_s, 's')} predicted / {fmt_si(r.measured_s, 's')} {r.how}"
+            for _, r in g.iterrows()), markup=False)
+        if not res.transfers_measured:
+            out.print("transfer times are modelled: the bytes that crossed, counted, at the allocated rates "
+                      "(--executor distributed --shaped times them on rate-limited links)", markup=False)
     if out_dir is not None:
         from edgeplan.validation.runner import write_outputs
         write_outputs(res, out_dir)
-        from .htmlreport import Report
-        r = Report(f"validate: {res.plan.scenario}, {res.plan.paradigm}", f"{len(res.rounds)} rounds, {res.executor}")
-        r.heading("predicted against measured").table(res.summary())
-        ph = res.phases(scn)
-        if len(ph):
-            r.heading("the last round, per device and phase (seconds on the planned nodes)").table(ph)
-        for f, alt in (("curves.png", "loss, accuracy and latency per round"), ("gantt.png", "one round")):
-            if (out_dir / f).exists():
-                r.image(out_dir / f, alt)
-        r.heading("rounds").table(res.rounds)
-        r.write(out_dir / "report.html")
+        from .reports import validate_report
+        validate_report(scn, res, out_dir)
         err.print(f"wrote {out_dir}/: report.html, summary.json, rounds.csv, nodes.csv, curves.png, gantt.png")
 
 
@@ -554,13 +540,12 @@ def sweep(scenario: Path = typer.Argument(...),
     n_pts = len(res.table.drop_duplicates(res.varied))
     out.print(f"{n_pts} points x {len(names)} paradigm(s): {len(res.table)} plans in {res.seconds:.1f} s "
               f"({n_pts / max(res.seconds, 1e-9):.0f} points/s, {res.engine}, {res.workers} worker(s))")
+    from .reports import quantity
+    from .tables import frame
     w = res.winners()
-    t = Table(title=f"which paradigm wins (least {res.ranking_label})", title_justify="left")
-    for c in w.columns:
-        t.add_column(c)
-    for _, r in w.head(30).iterrows():
-        t.add_row(*[cell(c, v) for c, v in r.items()])
-    out.print(t)
+    out.print(frame(f"which paradigm wins (least {res.ranking_label})", w.head(30),
+                    {**{p: p for p in res.varied}, "paradigm": None, "method": None, res.ranking: res.ranking_label},
+                    left=("paradigm", "method"), quantities={p: (lambda v, p=p: quantity(p, v)) for p in res.varied}))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         from edgeplan.models.profile_io import atomic_write_text
@@ -569,13 +554,8 @@ def sweep(scenario: Path = typer.Argument(...),
         with atomic_path(out_dir / "sweep.parquet", ".parquet") as tmp:
             res.table.astype({c: str for c in ("why", "status", "kind")}).to_parquet(tmp, index=False)
         files = sweep_plots(res, out_dir)
-        from .htmlreport import Report
-        r = Report(f"sweep: {scn.name}", ", ".join(v for v in vary))
-        r.heading("which paradigm wins where").table(w)
-        for f in files:
-            r.image(f, f.stem)
-        r.heading("best plan per paradigm and point").table(res.best().drop(columns=["why"]))
-        r.write(out_dir / "report.html")
+        from .reports import sweep_report
+        sweep_report(scn, res, vary, files, out_dir)
         err.print(f"wrote {out_dir}/: sweep.csv, sweep.parquet, {len(files)} plots, report.html")
 
 
@@ -605,44 +585,17 @@ def capacity(scenario: Path = typer.Argument(...),
     lo_v = si_value(scn, vary, lo) if lo is not None else None
     hi_v = si_value(scn, vary, hi) if hi is not None else None
     res = run_capacity(scn, (metric.strip(), goal), vary, paradigm, solver, lo_v, hi_v)
-    t = Table(title=f"probes of {vary}", title_justify="left")
-    for c in res.probes.columns:
-        t.add_column(c, justify="right")
-    for _, r in res.probes.iterrows():
-        t.add_row(*[f"{v:.5g}" if isinstance(v, float) else str(v) for v in r.values])
-    out.print(t)
+    from .reports import quantity
+    from .tables import frame
+    out.print(frame(f"probes of {vary}", res.probes, {vary: vary, metric.strip(): None, "meets": None},
+                    quantities={vary: lambda v: quantity(vary, v)}))
     out.print(res.message, markup=False)
     if html_file is not None:
-        from .htmlreport import Report
-        r = Report(f"capacity: {scn.name}", f"{vary}, {paradigm}, {metric} <= {goal:g}")
-        r.text(res.message, "" if res.monotone else "bad")
-        r.heading("probes").table(res.probes)
-        r.image(_capacity_plot(res), "metric against the quantity")
-        r.write(html_file)
+        from .reports import capacity_report
+        capacity_report(scn, res, paradigm, html_file)
         err.print(f"wrote {html_file}")
     if res.value is None:
         raise typer.Exit(3 if res.monotone else 1)
-
-
-def _capacity_plot(res) -> bytes:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .htmlreport import figure_png
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.plot(res.probes[res.path], res.probes[res.metric], "o-")
-    ax.axhline(res.target, color="#C44E52", ls="--", label="target")
-    if res.value is not None:
-        ax.axvline(res.value, color="#55A868", ls=":", label=f"{res.direction}: {res.value:.4g}")
-    ax.set_xlabel(res.path)
-    ax.set_ylabel(res.metric)
-    ax.set_xscale("log" if res.probes[res.path].min() > 0 and res.probes[res.path].max() / res.probes[res.path].min() > 50 else "linear")
-    ax.legend()
-    fig.tight_layout()
-    data = figure_png(fig)
-    plt.close(fig)
-    return data
 
 
 @app.command()
@@ -660,21 +613,17 @@ def pareto(scenario: Path = typer.Argument(...), paradigm: str = typer.Option("p
     scn = load_scenario(scenario)
     front = run_pareto(scn, paradigm, points, to_target)
     shown = front.drop(columns=["plan"])
-    t = Table(title=f"{scn.name}: {paradigm} latency-energy front", title_justify="left")
-    for c in shown.columns:
-        t.add_column(c, justify="right")
-    for _, r in shown.iterrows():
-        t.add_row(*[cell(c, v) for c, v in r.items()])
-    out.print(t)
+    from .tables import frame
+    out.print(frame(f"{scn.name}: {paradigm} latency-energy front", shown,
+                    {"round_latency_s": "round", "energy_j": "energy/round", "device_energy_j": "devices",
+                     "comm_bytes": "bytes/round", "time_to_target_s": "to target", "how": None}, left=("how",)))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         from edgeplan.models.profile_io import atomic_write_text
         atomic_write_text(out_dir / "pareto.csv", shown.to_csv(index=False))
         pareto_plot(front, out_dir / "pareto.png", f"{scn.name}: {paradigm}", to_target)
-        from .htmlreport import Report
-        r = Report(f"pareto: {scn.name}", f"{paradigm}: least energy under each latency cap")
-        r.table(shown).image(out_dir / "pareto.png", "front")
-        r.write(out_dir / "report.html")
+        from .reports import pareto_report
+        pareto_report(scn, front, paradigm, out_dir)
         err.print(f"wrote {out_dir}/: pareto.csv, pareto.png, report.html")
 
 

@@ -168,6 +168,17 @@ class CostModel:
             self._links = list(self.scn.links.itertuples(index=False))
         return self._links
 
+    def without_channel(self) -> set[str]:
+        """Devices none of whose links is on a shared channel: a channel share means nothing
+        for them, so plans leave it out (and read it as 1 where a plan gives none)."""
+        if getattr(self, "_no_channel", None) is None:
+            on = set()
+            for lk in self._link_rows():
+                if lk.channel is not None and not pd.isna(lk.channel):
+                    on.update((lk.src, lk.dst))
+            self._no_channel = {d for d in self.devices if d not in on}
+        return self._no_channel
+
     def _compute_prefix(self) -> np.ndarray:
         """S[v, c]: seconds per sample for node v to train units 1..c (forward + backward, and the
         update where measured); with C[v, c], the seconds per call (edgeplan.compute)."""
@@ -469,6 +480,13 @@ def _alpha(alpha, servers_ix: np.ndarray, names: list[str]) -> tuple[np.ndarray,
 
 # ---------------------------------------------------------------- the six paradigms
 
+def shared(n: int) -> float:
+    """1 when several devices share what they train (so it is averaged or handed on each round),
+    0 for a single device: it has nobody to synchronise with, whatever the paradigm (fpl's branch
+    group of one likewise)."""
+    return 1.0 if n > 1 else 0.0
+
+
 def fl(cm: CostModel, share=None, server: str | None = None, devices: list[str] | None = None) -> Costs:
     """Federated averaging: every device trains the whole model, then sends and receives it."""
     devs = devices or cm.devices
@@ -476,13 +494,13 @@ def fl(cm: CostModel, share=None, server: str | None = None, devices: list[str] 
     R = cm.routes(devs, [srv] * len(devs))
     share = cm.equal_shares(devs, R) if share is None else np.asarray(share, float)
     _check_shares(cm, devs, R, share)
-    d, L, W = cm.ix(devs), cm.L, cm.Wt[cm.L]
+    d, L, W = cm.ix(devs), cm.L, cm.Wt[cm.L] * shared(len(devs))
     b = cm.batch[d]
     comp = cm.tau * cm.span(d, 0, L, b)
     t_dn = R.time(np.full(len(devs), W), share, False)
     t_up = R.time(np.full(len(devs), W), share, True)
     T = comp + t_dn + t_up
-    mem = {n: cm.kopt * W + b[i] * cm.A[L] for i, n in enumerate(devs)}
+    mem = {n: cm.kopt * cm.Wt[L] + b[i] * cm.A[L] for i, n in enumerate(devs)}
     transfers = [(R, i, W, W, share[i]) for i in range(len(devs))]
     return cm.finish("fl", float(T.max()), devs, T, {"device": comp, "downlink": t_dn, "uplink": t_up},
                      dict(zip(devs, comp)), transfers, mem)
@@ -503,7 +521,7 @@ def sl(cm: CostModel, cut: int, server: str | None = None, devices: list[str] | 
     srv_it = cm.span(s, c, L, b)
     up_x, dn_x = b * (cm.out[c] + cm.label), b * cm.grad_out(c)
     t_up, t_dn = R.time(up_x, share, True), R.time(dn_x, share, False)
-    W = np.full(n, cm.Wt[c] * (1 + cm.kstate))      # the client part with its optimizer state
+    W = np.full(n, cm.Wt[c] * (1 + cm.kstate) * shared(n))      # the client part with its optimizer state
     hand_up = R.time(W, share, True)
     nxt = np.roll(np.arange(n), -1)
     hand_dn = R.time(W, share, False)[nxt]
@@ -543,12 +561,12 @@ def psl(cm: CostModel, cuts, share=None, alpha=None, server: str | list[str] | N
     srv_busy = cm.tau * cm.span(s, c, L, b)
     for i in range(n):
         compute[servers[i]] = compute.get(servers[i], 0.0) + float(srv_busy[i])
-    Wc = cm.Wt[c]
+    Wc = cm.Wt[c] * shared(n)
     transfers = [(R, i, cm.tau * b[i] * (cm.out[c[i]] + cm.label) + Wc[i], cm.tau * b[i] * cm.grad_out(c[i]) + Wc[i],
                   share[i]) for i in range(n)]
-    mem = {nm: cm.kopt * Wc[i] + b[i] * cm.A[c[i]] for i, nm in enumerate(devs)}
+    mem = {nm: cm.kopt * cm.Wt[c[i]] + b[i] * cm.A[c[i]] for i, nm in enumerate(devs)}
     for i in range(n):
-        mem[servers[i]] = mem.get(servers[i], 0.0) + cm.kopt * (cm.Wt[L] - Wc[i]) + b[i] * (cm.A[L] - cm.A[c[i]])
+        mem[servers[i]] = mem.get(servers[i], 0.0) + cm.kopt * (cm.Wt[L] - cm.Wt[c[i]]) + b[i] * (cm.A[L] - cm.A[c[i]])
     return cm.finish("psl", float(T.max()), devs, T, phases, compute, transfers, mem)
 
 
@@ -559,7 +577,7 @@ def psl_terms(cm: CostModel, R: Routes, d, s, b, c, share, alpha) -> dict[str, n
     srv_it = cm.span(s, c, L, b) / alpha
     t_up = R.time(b * (cm.out[c] + cm.label), share, True)
     t_dn = R.time(b * cm.grad_out(c), share, False)
-    Wc = cm.Wt[c]
+    Wc = cm.Wt[c] * shared(len(np.atleast_1d(d)))
     sync = R.time(Wc, share, True) + R.time(Wc, share, False)
     T = tau * (dev_it + t_up + srv_it + t_dn) + sync
     return {"T": T, "device": tau * dev_it, "uplink": tau * t_up, "server": tau * srv_it,
@@ -572,8 +590,9 @@ def psl_energy(cm: CostModel, R: Routes, d, s, b, c, share) -> tuple[np.ndarray,
     L, tau = cm.L, cm.tau
     e_dev = cm.compute_power[d] * tau * cm.span(d, 0, c, b)
     e_srv = cm.compute_power[s] * tau * cm.span(s, c, L, b)
-    ub = tau * b * (cm.out[c] + cm.label) + cm.Wt[c]
-    db = tau * b * cm.grad_out(c) + cm.Wt[c]
+    W = cm.Wt[c] * shared(len(np.atleast_1d(d)))
+    ub = tau * b * (cm.out[c] + cm.label) + W
+    db = tau * b * cm.grad_out(c) + W
     tot, own = cm.route_energy(R, ub, db, share)
     return e_dev + e_srv + tot, e_dev + own
 

@@ -1,6 +1,8 @@
 """One self-contained HTML file (tables, text and PNG images embedded as data URIs), written
-whole, to open in a browser. The page counts its images once they have decoded
-(`body[data-images-loaded]`), so a headless browser can check that it shows them."""
+whole, to open in a browser. Tables speak in words and units (never raw column names or
+`2.665e+08`) and fit the page. The page counts its images once they have decoded and the tables
+wider than the page (`body[data-images-loaded]`, `body[data-too-wide]`), so a headless browser
+can check both."""
 
 from __future__ import annotations
 
@@ -15,9 +17,10 @@ STYLE = """
 body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; margin: 2rem auto; max-width: 1100px;
        color: #222; line-height: 1.45; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
-th, td { padding: 0.25rem 0.6rem; border-bottom: 1px solid #eee; text-align: right; }
-th { background: #f5f5f5; } td:first-child, th:first-child { text-align: left; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; max-width: 100%; }
+th, td { padding: 0.25rem 0.5rem; border-bottom: 1px solid #eee; text-align: right; }
+td { white-space: nowrap; } th { background: #f5f5f5; font-weight: 600; vertical-align: bottom; }
+td.text, th.text { text-align: left; } td.wrap { white-space: normal; min-width: 14em; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5rem 0; }
 .note { color: #555; font-size: 0.9rem; } .bad { color: #b00; }
 """
@@ -29,8 +32,26 @@ window.addEventListener('load', function () {
   document.body.setAttribute('data-images-loaded', String(ok));
   document.body.setAttribute('data-images', String(imgs.length));
   document.body.setAttribute('data-tables', String(document.querySelectorAll('table tbody tr').length));
+  var page = document.body.clientWidth;
+  var wide = Array.prototype.slice.call(document.querySelectorAll('table')).filter(function (t) {
+    return t.getBoundingClientRect().width > page + 1; }).length;
+  document.body.setAttribute('data-too-wide', String(wide));
 });
 """
+
+
+from .tables import human  # noqa: E402  (one way to show a value, in the console and here)
+
+WRAP = {"note", "why", "message", "how_found"}
+
+
+def _header(col: str) -> str:
+    from .tables import label
+    return label(col)
+
+
+def _align(col: pd.Series) -> str:
+    return "num" if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) else "text"
 
 
 class Report:
@@ -46,11 +67,24 @@ class Report:
         self.parts.append(f'<p class="{cls}">{html.escape(text)}</p>')
         return self
 
-    def table(self, df: pd.DataFrame, floatfmt: str = "{:.4g}", max_rows: int = 500) -> Report:
+    def table(self, df: pd.DataFrame, columns=None, max_rows: int = 200) -> Report:
+        """A table in words and units: `columns` picks and orders the columns shown (a list, or a
+        dict column -> header); headers default to the column name in words, values are put in
+        units by the column's suffix (_s, _j, _bytes, _hz; shares and accuracies in %)."""
+        if columns is not None:
+            cols = dict(columns) if isinstance(columns, dict) else {c: None for c in columns}
+            df = df[[c for c in cols if c in df.columns]]
+        else:
+            cols = {}
         shown = df.head(max_rows)
-        fmt = {c: (lambda x, f=floatfmt: "" if pd.isna(x) else f.format(x)) for c in shown.columns
-               if pd.api.types.is_float_dtype(shown[c])}
-        self.parts.append(shown.to_html(index=False, formatters=fmt, border=0, escape=True, na_rep=""))
+        head = "".join(f'<th class="{_align(shown[c])}">{html.escape(cols.get(c) or _header(c))}</th>'
+                       for c in shown.columns)
+        body = []
+        for _, r in shown.iterrows():
+            cells = "".join(f'<td class="{_align(shown[c])}{" wrap" if c in WRAP else ""}">'
+                            f"{html.escape(human(c, r[c]))}</td>" for c in shown.columns)
+            body.append(f"<tr>{cells}</tr>")
+        self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
         if len(df) > max_rows:
             self.text(f"({len(df) - max_rows} more rows in the CSV)")
         return self

@@ -43,7 +43,8 @@ def diff_plans(old: Plan, new: Plan) -> list[str]:
     for k in sorted(set(old.paradigm_detail) | set(new.paradigm_detail)):
         va, vb = old.paradigm_detail.get(k), new.paradigm_detail.get(k)
         if va != vb and not (isinstance(va, float) and isinstance(vb, float) and np.isclose(va, vb)):
-            out.append(f"{k}: {va} -> {vb}")
+            from .tables import cell, label
+            out.append(f"{label(k)}: {cell(k, va)} -> {cell(k, vb)}")
     for n in sorted(a.keys() & b.keys()):
         for key in ("cut", "group", "junction", "server", "stage"):
             if key in a[n] or key in b[n]:
@@ -52,7 +53,8 @@ def diff_plans(old: Plan, new: Plan) -> list[str]:
         for key in ("channel_share", "server_share", "parameters"):
             va, vb = a[n].get(key), b[n].get(key)
             if va is not None and vb is not None and abs(va - vb) > 1e-3 * max(abs(va), abs(vb), 1e-12):
-                out.append(f"{n}: {key} {va:.4g} -> {vb:.4g}")
+                from .tables import human
+                out.append(f"{n}: {key.replace('_', ' ')} {human(key, va)} -> {human(key, vb)}")
     ra, rb = old.predicted.get("round_latency_s"), new.predicted.get("round_latency_s")
     if ra and rb and abs(ra - rb) > 1e-9 * ra:
         out.append(f"round latency {fmt_si(ra, 's')} -> {fmt_si(rb, 's')}")

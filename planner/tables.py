@@ -233,3 +233,34 @@ def profile_view(table, times=None, sheet: str | None = None) -> tuple[list[str]
               f"{fmt_si(s_['bwd_flops'], 'FLOP')} per sample; {s_['params']:,} parameters "
               f"({fmt_si(s_['param_bytes'], 'B', True)})")
     return headers, rows, footer
+
+
+PERCENT = ("accuracy", "share", "rel_error", "error_percent", "band_low", "band_high")
+
+
+def human(col: str, v) -> str:
+    """A value as a person reads it: units by the column, percentages, yes/no, no e-notation."""
+    import math
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, (bool,)) or type(v).__name__ == "bool_":
+        return "yes" if v else "no"
+    if isinstance(v, (int, float)) and any(k in col for k in PERCENT) and not col.endswith("_s"):
+        return f"{100 * float(v):.1f}%"
+    if col in ("speedup", "ratio") and isinstance(v, (int, float)):
+        return f"{float(v):.2f}x"
+    if isinstance(v, float) and not col.endswith(("_s", "_j", "_bytes", "_hz")):
+        return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
+    return cell(col, v)
+
+
+
+
+def frame(title: str, df: pd.DataFrame, columns: dict, left=(), quantities: dict | None = None) -> Table:
+    """A DataFrame as a console table: `columns` column -> header (None: the column in words),
+    values in words and units (`quantities`: path -> formatter for what-if quantities)."""
+    cols = [c for c in columns if c in df.columns]
+    headers = [columns[c] or label(c) for c in cols]
+    rows = [[(quantities[c](r[c]) if quantities and c in quantities else human(c, r[c])) for c in cols]
+            for _, r in df.iterrows()]
+    return make_table(title, headers, rows, left=tuple(columns[c] or label(c) for c in cols if c in left))

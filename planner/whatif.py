@@ -108,11 +108,12 @@ class SweepResult:
 
     def best(self) -> pd.DataFrame:
         """Each paradigm's best feasible method at each point."""
-        t = self.table[self.table.feasible.astype(bool)]
+        from .comparison import pick_best
+        t = self.table[self.table.feasible.astype(bool) & self.table.objective.notna()]
         if t.empty:
             return t
-        idx = t.groupby(self.varied + ["paradigm"], dropna=False).objective.idxmin()
-        return t.loc[idx].reset_index(drop=True)
+        picks = [pick_best(g) for _, g in t.groupby(self.varied + ["paradigm"], dropna=False, sort=False)]
+        return pd.DataFrame(picks).reset_index(drop=True)
 
     @property
     def ranking(self) -> str:
@@ -271,7 +272,7 @@ def sweep_plots(res: SweepResult, out_dir) -> list:
         for name, g in sl.groupby("paradigm"):
             g = g.sort_values(path)
             ax.plot(_numeric(g[path]), res.shown(g), "o-", label=name)
-        ax.set_xlabel(path)
+        ax.set_xlabel(_axis(path))
         ax.set_ylabel(res.ranking_label)
         ax.set_yscale("log")
         if _spread(sl[path]):
@@ -292,8 +293,8 @@ def sweep_plots(res: SweepResult, out_dir) -> list:
         ax.scatter(_numeric(w[p]), [colour[x] for x in w.paradigm], c=[colour[x] for x in w.paradigm], cmap="tab10",
                    vmin=0, vmax=9, s=60)
         ax.set_yticks(range(len(names)), names)
-        ax.set_xlabel(p)
-        if _spread(w[p]):
+        ax.set_xlabel(_axis(p))
+        if _spread(res.table[p]):          # the sweep's grid, not only the winners' points
             ax.set_xscale("log")
     else:
         a, b = res.varied[:2]
@@ -302,8 +303,11 @@ def sweep_plots(res: SweepResult, out_dir) -> list:
             sub = sub[sub[o] == sub[o].iloc[0]]
         sc = ax.scatter(_numeric(sub[a]), _numeric(sub[b]), c=[colour[x] for x in sub.paradigm], cmap="tab10",
                         vmin=0, vmax=9, s=80, marker="s")
-        ax.set_xlabel(a)
-        ax.set_ylabel(b)
+        ax.set_xlabel(_axis(a))
+        ax.set_ylabel(_axis(b))
+        for p, setter in ((a, ax.set_xscale), (b, ax.set_yscale)):
+            if _spread(res.table[p]):
+                setter("log")
         handles = [plt.Line2D([], [], marker="s", ls="", color=sc.cmap(sc.norm(colour[n])), label=n) for n in names]
         ax.legend(handles=handles, fontsize=8)
     ax.set_title(f"which paradigm wins where ({res.ranking_label})")
@@ -313,6 +317,12 @@ def sweep_plots(res: SweepResult, out_dir) -> list:
     plt.close(fig)
     files.append(f)
     return files
+
+
+def _axis(path: str) -> str:
+    from .reports import quantity_unit
+    unit = quantity_unit(path)
+    return path + (f" ({unit})" if unit else "")
 
 
 def _numeric(s: pd.Series):
@@ -385,15 +395,29 @@ def capacity(scn: Scenario, target: tuple[str, float], path: str, paradigm: str 
                               f"{metric} is not monotone in {path} over [{lo:g}, {hi:g}] (see the probes); bisection "
                               f"would not be reliable. Values meeting {metric} <= {goal:g}: {ok or 'none'}")
     direction = "least" if falling else "most"
+    from .reports import quantity
+    show = lambda x: quantity(path, int(x) if integer else float(x))  # noqa: E731
     if not meets.any():
-        best = np.nanmin(vals)
+        best = float(np.nanmin(vals))
+        v, x = np.array(vals)[finite], xs[finite]
+        ends = slice(-2, None) if falling else slice(0, 2)
+        tv, tx = v[ends], x[ends]
+        # levelled off: at the end of the range the metric hardly moves for a large move of the quantity
+        elastic = abs(tv[1] - tv[0]) / abs(best) / max(abs(tx[1] - tx[0]) / max(abs(tx).min(), 1e-300), 1e-300) \
+            if len(tv) == 2 and best else np.inf
+        if elastic <= 0.05:
+            why = _critical(scn, path, xs[-1] if falling else xs[0], paradigm, method)
+            return CapacityResult(path, metric, goal, direction, None, None, True, table,
+                                  f"{metric} levels off at {_metric_text(metric, best)} as {path} grows (limited by "
+                                  f"{why}): no value of {path} reaches {_metric_text(metric, goal)}")
         return CapacityResult(path, metric, goal, direction, None, None, True, table,
-                              f"no value of {path} in [{lo:g}, {hi:g}] meets {metric} <= {goal:g} (best "
-                              f"{best:.4g}); widen the range with --lo/--hi")
+                              f"no value of {path} from {show(lo)} to {show(hi)} meets {metric} <= "
+                              f"{_metric_text(metric, goal)} (best {_metric_text(metric, best)}); widen the range "
+                              f"with --lo/--hi")
     if meets.all():
         v = xs[0] if direction == "least" else xs[-1]
         return CapacityResult(path, metric, goal, direction, float(v), float(vals[0 if direction == "least" else -1]),
-                              True, table, f"every probed value meets the target; the {direction} probed is {v:g} "
+                              True, table, f"every probed value meets the target; the {direction} probed is {show(v)} "
                                            "(widen the range with --lo/--hi to look further)")
     # bracket: a (fails) .. b (meets) for least; a (meets) .. b (fails) for most
     k = int(np.argmax(meets)) if direction == "least" else int(len(meets) - 1 - np.argmax(meets[::-1]))
@@ -417,8 +441,23 @@ def capacity(scn: Scenario, target: tuple[str, float], path: str, paradigm: str 
     val = int(ok) if integer else float(ok)
     at = _metric(scn, path, val, paradigm, method, metric)
     return CapacityResult(path, metric, goal, direction, val, at, True, table,
-                          f"the {direction} {path} with {paradigm} {metric} <= {goal:g} is {val:.6g} "
-                          f"({metric} {at:.4g})")
+                          f"the {direction} {path} with {paradigm} {metric} <= {_metric_text(metric, goal)} is "
+                          f"{show(val)} ({metric} {_metric_text(metric, at)})")
+
+
+def _metric_text(metric: str, v: float) -> str:
+    from .tables import human
+    return human(metric, float(v))
+
+
+def _critical(scn: Scenario, path: str, value, paradigm: str, method) -> str:
+    """What bounds the round at `value`: its critical node and phase."""
+    try:
+        p = paradigms.get(paradigm).solve(CostModel(variant(scn, {path: value})), method)
+    except (InfeasibleError, PlanError):
+        return "something other than this quantity"
+    c = p.predicted.get("critical", {})
+    return f"{c.get('node')} {c.get('phase')}"
 
 
 # ---------------------------------------------------------------- Pareto fronts

@@ -281,3 +281,19 @@ def test_small_layers_pay_per_call_and_per_byte(tiny):
     c = C.fl(cm, [0.5, 0.5])
     close(c.phases.loc["d0", "device"], TAU * (B * per_sample + per_call))
     close(c.phases.loc["d1", "device"], TAU * B * F[3] / 2e8)  # d1 keeps the plain FLOP model
+
+
+def test_one_device_syncs_with_nobody(tiny):
+    """fl, sl and psl with a single device move no model (nobody to average with or hand on to),
+    as fpl's branch group of one: the same computation costs the same."""
+    path = tiny()
+    text = path.read_text()
+    text = text[:text.index("  - {name: d1")] + text[text.index("links:"):]
+    text = text.replace("  - {from: d1, to: srv, channel: ch, spectral_efficiency: 4, latency: 0.02}\n", "")
+    path.write_text(text)
+    cm = CostModel(load_scenario(path))
+    act = TAU * B * (OUT[1] + LABEL) + TAU * B * OUT[1]
+    for c in (C.sl(cm, 1), C.psl(cm, [1], [1.0]), C.fpl(cm, 1, {"d0": "g"}, "srv", [1.0])):
+        assert c.comm_bytes == pytest.approx(act), c.paradigm
+    assert C.fl(cm, [1.0]).comm_bytes == 0
+    close(C.sl(cm, 1).round_latency, C.psl(cm, [1], [1.0], alpha=[1.0]).round_latency)

@@ -116,7 +116,7 @@ def test_replan_after_removing_a_device_changes_only_what_it_must(tmp_path):
     assert new.paradigm_detail["junction"] == old.paradigm_detail["junction"]
     assert new.paradigm_detail["trunk"] == old.paradigm_detail["trunk"]
     # only site A's devices (who share cam-a-5's channel) see their shares change
-    moved = {c.split(":")[0] for c in changes if "channel_share" in c}
+    moved = {c.split(":")[0] for c in changes if "channel share" in c}
     assert moved and all(n.startswith("cam-a-") for n in moved)
     assert not any(c.startswith("cam-b-") and "group" in c for c in changes)
 

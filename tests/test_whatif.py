@@ -194,7 +194,7 @@ def test_html_report_renders_in_headless_chromium(tmp_path, command):
     assert r.returncode == 0, r.stderr
     dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                          f"--user-data-dir={tmp_path / 'chrome'}", "--virtual-time-budget=5000", "--dump-dom",
+                          "--window-size=1280,1000", f"--user-data-dir={tmp_path / 'chrome'}", "--virtual-time-budget=5000", "--dump-dom",
                           page.as_uri()], capture_output=True, text=True, timeout=120).stdout
     import re
     images = int(re.search(r'data-images="(\d+)"', dom).group(1))
@@ -202,3 +202,8 @@ def test_html_report_renders_in_headless_chromium(tmp_path, command):
     rows = int(re.search(r'data-tables="(\d+)"', dom).group(1))
     assert images >= 1 and loaded == images
     assert rows >= 1
+    # every table fits a 1280-pixel window, and speaks in words and units, not raw names or 1e+08
+    assert int(re.search(r'data-too-wide="(\d+)"', dom).group(1)) == 0
+    cells = " ".join(re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", dom, flags=re.S))
+    assert not re.search(r"\de[+-]\d\d", cells), cells[:500]
+    assert "round_latency_s" not in cells and "energy_j" not in cells

@@ -162,6 +162,7 @@ class _Program:
         self.evalwire = Wire()    # what only the accuracy test needs (not part of the plan's traffic)
         self.out = Path(cfg["out"]) if cfg.get("out") else None
         self.kill = cfg.get("kill")   # fault injection for tests: {"rank": r, "round": k}
+        self.losses: list[float] = []  # training losses computed on this node in the round (fl, pel devices)
 
     def beat(self, r: int) -> None:
         """Tell the parent this node is alive and where it is."""
@@ -241,13 +242,15 @@ class _Program:
         if par == "sl":
             from .partition import pack_client, unpack_client
             tau, n = self.cm.tau, len(e.devices)
-            if i > 0 or r > 0:   # the client part (weights and optimizer state) arrives from the previous device
+            if n > 1 and (i > 0 or r > 0):   # the client part (weights, optimizer state) from the previous device
                 vec, t = self.wire.recv(0)
                 unpack_client(e.head, e.opt_head, vec, (r * n + i) * tau)
                 self.sync_down_s += t
             for _ in range(tau):
                 compute += self._device_step(dev, e.head, e.opt_head, split=True)
-            self.wire.send(pack_client(e.head, e.opt_head), 0)
+            # handed on; a lone device keeps it (the server only needs it to test accuracy)
+            self.wire.send(pack_client(e.head, e.opt_head), 0) if n > 1 else \
+                self.evalwire.send(pack_client(e.head, e.opt_head), 0)
         elif par == "pel":
             gi = next(g for g, m in enumerate(e.groups) if i in m)
             blocks = e.blocks()
@@ -256,8 +259,9 @@ class _Program:
                 self.q.put(("beat", self.rank, None))
                 with self.token:
                     t0 = cpu_clock()
-                    update, _ = e.work(i, vec, blocks[gi])
+                    update, ls = e.work(i, vec, blocks[gi])
                     compute = cpu_clock() - t0
+                self.losses += ls
                 self.wire.send(update, 0)
             e.round_no += 1
         elif par == "fpl":
@@ -274,10 +278,14 @@ class _Program:
             full = e.cuts[i] == self.cm.L
             for _ in range(self.cm.tau):
                 compute += self._device_step(dev, head, e.opt_dev[i], split=not full, has_head=e.cuts[i] > 0)
-            self._send_params(head, 0)
-            self.sync_down_s += self._recv_head(head)
-        dist.send(torch.tensor([compute * self.speed, self.wire.payload, self.wire.framing, self.down_s, self.sync_down_s],
-                               dtype=torch.float64), 0)
+            if len(e.devices) > 1:                   # averaged with the others
+                self._send_params(head, 0)
+                self.sync_down_s += self._recv_head(head)
+            else:                                    # nobody to average with: only for the accuracy test
+                self._send_params(head, 0, self.evalwire)
+        dist.send(torch.tensor([compute * self.speed, self.wire.payload, self.wire.framing, self.down_s, self.sync_down_s,
+                                float(np.sum(self.losses)), float(len(self.losses))], dtype=torch.float64), 0)
+        self.losses = []
         self.wire.payload = self.wire.framing = 0
 
     def _device_step(self, dev: str, head, opt, split: bool, has_head: bool = True) -> float:
@@ -288,9 +296,12 @@ class _Program:
             with self.token:
                 t0 = cpu_clock()
                 opt.zero_grad(set_to_none=True)
-                LOSS(head(x), y).backward()
+                loss = LOSS(head(x), y)
+                loss.backward()
                 opt.step()
-                return cpu_clock() - t0
+                spent = cpu_clock() - t0
+            self.losses.append(float(loss.detach()))     # fl trains on the device: the loss is known here
+            return spent
         if not has_head:                      # cut 0: the raw input goes up, nothing comes back
             self.wire.send(x, 0)
             self.wire.send(y, 0)
@@ -337,13 +348,13 @@ class _Program:
             from .partition import pack_client, unpack_client
             for i in range(n):
                 src = i + 1
-                if i > 0 or r > 0:   # the client part handed on to device i
+                if n > 1 and (i > 0 or r > 0):   # the client part handed on to device i
                     self.wire.send(pack_client(e.head, e.opt_head), src)
                 for _ in range(cm.tau):
                     losses.append(self._serve(src, e.tail, [e.opt_srv], srv_host, i, e.cut > 0))
-                vec, sync_up[i] = self.wire.recv(src)
+                vec, sync_up[i] = (self.wire if n > 1 else self.evalwire).recv(src)
                 unpack_client(e.head, e.opt_head, vec, (r * n + i + 1) * cm.tau)
-                synced[i] = True
+                synced[i] = n > 1
         elif par == "pel":
             blocks = e.blocks()
             where = {k: gi for gi, g in enumerate(e.groups) for k in g}
@@ -382,16 +393,16 @@ class _Program:
                         losses.append(self._serve(i + 1, e.rep.tail(i), [e.opt_srv[i]], srv_host, i,
                                                   e.cuts[i] > 0))
             for i in range(n):
-                flat, sync_up[i] = self.wire.recv(i + 1)
+                flat, sync_up[i] = (self.wire if n > 1 else self.evalwire).recv(i + 1)
                 if flat.numel():
                     set_flat(e.rep.head(i), flat)
-                synced[i] = True
+                synced[i] = n > 1
             e.rep.average(e.weights(e.devices))
-            for i in range(n):
+            for i in range(n if n > 1 else 0):
                 self._send_params(e.rep.head(i), i + 1)
         stats = []
         for i in range(n):
-            st = torch.zeros(5, dtype=torch.float64)
+            st = torch.zeros(7, dtype=torch.float64)
             dist.recv(st, i + 1)
             stats.append(st.tolist())
         T = self._account(meter, srv_host, sync_up, synced, stats)
@@ -399,7 +410,11 @@ class _Program:
         acc, test_loss = e.evaluate()
         dev_payload = sum(int(st[1]) for st in stats)
         dev_framing = sum(int(st[2]) for st in stats)
-        self.q.put(("round", r + 1, {"train_loss": float(np.mean(losses)) if losses else float("nan"),
+        # the training loss where it was computed: on the server for the split paradigms, on the
+        # devices for fl and pel (they report it with their statistics)
+        total = float(np.sum(losses)) + sum(st[5] for st in stats)
+        count = len(losses) + sum(st[6] for st in stats)
+        self.q.put(("round", r + 1, {"train_loss": total / count if count else float("nan"),
                                      "test_loss": test_loss, "test_accuracy": acc, "round_latency_s": T,
                                      "energy_j": costs.energy, "device_energy_j": costs.device_energy,
                                      "comm_bytes": costs.comm_bytes,
@@ -420,7 +435,7 @@ class _Program:
         share = getattr(e, "share", getattr(e, "su", np.ones(n)))
         alpha = getattr(e, "alpha", np.ones(n))
         for i, dev in enumerate(e.devices):
-            compute, _, _, down_s, sync_down_s = stats[i]
+            compute, _, _, down_s, sync_down_s = stats[i][:5]
             on = compute * meter.ratio(dev)
             meter.busy[dev] = meter.busy.get(dev, 0.0) + on
             if par == "pel":
@@ -445,7 +460,7 @@ class _Program:
                 meter.send(e.R, i, b, True, share[i], dev, "uplink", t if shaped else None)
             for b in dn:
                 meter.send(e.R, i, b, False, share[i], dev, "downlink", per_dn if shaped else None)
-            if par == "sl":
+            if par == "sl" and n > 1:
                 wb = e.handoff_bytes()
                 meter.send(e.R, i, wb, True, 1.0, dev, "handoff", sync_up[i] if shaped else None)
                 nxt = (i + 1) % n
@@ -785,7 +800,8 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
                 if bar:
                     bar[0].update(bar[1], completed=done, description=f"round {r}/{rounds}: acc {row['test_accuracy']:.3f}")
                 continue
-            saved = f"; rounds 1..{done} are saved" + (f" in {out}" if out else "")
+            saved = (f"; rounds 1..{done} are saved" + (f" in {out}" if out else "")) if done else \
+                "; no round had finished"
             if msg is not None and msg[0] == "error":
                 # a peer's broken connection is a symptom: blame a node that died without a word
                 _, rank, text, tb = msg

@@ -258,7 +258,7 @@ class ReplicaEngine(Engine):
             for i in range(len(self.devices)):
                 losses.append(self.iteration(meter, i))
         up, down = ("uplink", "downlink") if self.paradigm == "fl" else ("sync", "sync")   # the cost model's names
-        for i, dev in enumerate(self.devices):   # client-side weights up, the average back down
+        for i, dev in enumerate(self.devices if len(self.devices) > 1 else []):   # up, the average back down
             wb = sum(p.numel() * p.element_size() for p in self.rep.head(i).parameters())
             meter.send(self.R, i, wb, True, self.share[i], dev, up)
             meter.send(self.R, i, wb, False, self.share[i], dev, down)
@@ -318,9 +318,9 @@ class SLEngine(Engine):
                 x, y = self.job.shards[dev].next(self.job.batch(dev))
                 losses.append(split_step(meter, self.R, i, dev, self.server, x, y, self.head, self.tail,
                                          self.opt_dev[i], [self.opt_srv], 1.0, has_head=self.cut > 0))
-            # the client part goes to the next device through the server
-            meter.send(self.R, i, wb, True, 1.0, dev, "handoff")
-            meter.send(self.R, (i + 1) % n, wb, False, 1.0, dev, "handoff")
+            if n > 1:   # the client part goes to the next device through the server (a lone device keeps it)
+                meter.send(self.R, i, wb, True, 1.0, dev, "handoff")
+                meter.send(self.R, (i + 1) % n, wb, False, 1.0, dev, "handoff")
         T = sum(e.seconds for e in meter.events)
         return float(np.mean(losses)), T
 

@@ -26,15 +26,17 @@ def _color(phase: str) -> str:
 
 
 def gantt(events: list[dict], paradigm: str, path: Path, title: str = "") -> None:
-    """Bars per device in event order; parallel paradigms start every device at 0."""
+    """Bars in event order, a lane per device (dsgd: per node, so the nodes holding stages show);
+    parallel paradigms start every device at 0."""
     sequential = paradigm in ("sl", "dsgd")
-    lanes = list(dict.fromkeys(e["device"] for e in events))
+    lane_of = (lambda e: e["node"]) if paradigm == "dsgd" else (lambda e: e["device"])  # noqa: E731
+    lanes = list(dict.fromkeys(lane_of(e) for e in events))
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(lanes) + 2.0))
     cursor = {d: 0.0 for d in lanes}
     t = 0.0
     seen = set()
     for e in events:
-        d = e["device"]
+        d = lane_of(e)
         start = t if sequential else cursor[d]
         label = e["phase"] if e["phase"] not in seen else None
         seen.add(e["phase"])
@@ -52,25 +54,34 @@ def gantt(events: list[dict], paradigm: str, path: Path, title: str = "") -> Non
 
 
 def curves(rounds, path: Path, title: str = "") -> None:
+    """Loss, accuracy (with its predicted band) and round latency per round, on axes that tell the
+    truth: whole rounds, accuracy on 0-100%, losses and latencies from 0."""
+    from matplotlib.ticker import MaxNLocator
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     r = rounds["round"]
-    axes[0].plot(r, rounds.train_loss, label="train")
-    axes[0].plot(r, rounds.test_loss, label="test")
+    for col, name in (("train_loss", "train"), ("test_loss", "test")):
+        if col in rounds and rounds[col].notna().any():
+            axes[0].plot(r, rounds[col], "o-", ms=3, label=name)
     axes[0].set_title("loss")
-    axes[0].legend()
+    axes[0].set_ylim(bottom=0)
+    if axes[0].lines:
+        axes[0].legend()
     axes[1].plot(r, 100 * rounds.test_accuracy, "o-", ms=3, label="measured")
     if "predicted_accuracy" in rounds and rounds.predicted_accuracy.notna().any():
         axes[1].plot(r, 100 * rounds.predicted_accuracy, "--", color="#C44E52", label="predicted")
         axes[1].fill_between(r, 100 * rounds.predicted_accuracy_low, 100 * rounds.predicted_accuracy_high,
                              color="#C44E52", alpha=0.15, label="90% band")
-        axes[1].legend()
+    axes[1].legend()
     axes[1].set_title("test accuracy (%)")
-    axes[2].plot(r, rounds.round_latency_s, "o-", label="measured")
+    axes[1].set_ylim(0, 100)
+    axes[2].plot(r, rounds.round_latency_s, "o-", ms=3, label="measured")
     axes[2].plot(r, rounds.predicted_round_latency_s, "--", label="predicted")
     axes[2].set_title("round latency (s)")
+    axes[2].set_ylim(bottom=0)
     axes[2].legend()
     for a in axes:
         a.set_xlabel("round")
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(title)
     fig.tight_layout()
     save_figure(fig, path, dpi=110)

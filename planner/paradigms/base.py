@@ -128,6 +128,9 @@ class Paradigm:
                 gap: float | None = None, info: dict | None = None) -> Plan:
         from ..curves import predictions
         rows, detail = self.rows(cm, d)
+        free = cm.without_channel()
+        rows = [{k: v for k, v in r.items() if not (k.startswith("channel_share") and r["node"] in free)}
+                for r in rows]
         obj = cm.scn.spec.objective
         name = obj if isinstance(obj, str) else "weighted"
         predicted = costs.predicted()
@@ -175,6 +178,8 @@ class Paradigm:
                 if n in seen:
                     raise PlanError(f"device '{n}' has two assignments")
                 seen.add(n)
+                if n in cm.without_channel() and "channel_share" in keys and "channel_share" not in r:
+                    r = {**r, "channel_share": 1.0}   # no channel: the device's links are its own
                 missing = [k for k in keys if k not in r]
                 if missing:
                     raise PlanError(f"assignment of '{n}' lacks '{missing[0]}'")

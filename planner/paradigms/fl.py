@@ -53,7 +53,7 @@ def _exact(cm: CostModel) -> Solution:
     b = _base(cm)
     devs, R = b["devices"], b["R"]
     d = cm.ix(devs)
-    W = np.full(len(devs), cm.Wt[cm.L])
+    W = np.full(len(devs), cm.Wt[cm.L] * C.shared(len(devs)))
     fixed = cm.tau * cm.span(d, 0, cm.L, cm.batch[d])
     share, T = minmax_shares(cm, devs, R, fixed, W, W)
     return Solution({"devices": devs, "server": b["server"], "share": share}, "optimal", 0.0,

@@ -76,7 +76,8 @@ class FplCase:
         self.A0 = self.A - self.trunk_c / self.alpha          # A without the trunk's part
         self.positions = channel_positions(R)                 # channel -> its devices' positions
         # channel seconds per round at the whole channel (time = K / share on spectral channels)
-        self.K = np.where(R.has_ch, 8.0 * (self.U + self.D) / (R.bw * np.nan_to_num(R.eta, nan=1.0)), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):      # devices off any channel: no channel time
+            self.K = np.where(R.has_ch, 8.0 * (self.U + self.D) / (R.bw * np.nan_to_num(R.eta, nan=1.0)), 0.0)
         self.fits = bool(np.all(self.dev_mem <= cm.memory[d])) and self.trunk_mem <= cm.memory[t]
 
     def minmax(self) -> tuple[float, np.ndarray]:

@@ -16,6 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .. import costs as C_
 from ..costs import CostModel, Routes
 from ..errors import InfeasibleError
 from ..paradigms.base import Solution
@@ -91,7 +92,7 @@ def _instance(cm: CostModel, alpha, server, devices, allow_missing) -> PslInstan
     fixed = tau * dev + tau * on_srv / a[:, None]
     act_up = b * (cm.out[C] + cm.label)
     act_dn = b * cm.grad_out(C)
-    W = np.broadcast_to(cm.Wt[C], act_up.shape)
+    W = np.broadcast_to(cm.Wt[C] * C_.shared(n), act_up.shape)
     A, U, D = fixed_part(R, fixed, [(act_up, tau), W], [(act_dn, tau), W])
     mem = cm.kopt * cm.Wt[C] + b * cm.A[C]
     fits = mem <= cm.memory[d][:, None]

@@ -1,0 +1,142 @@
+"""The HTML reports of `compare`, `validate`, `sweep`, `capacity` and `pareto`: the columns a
+person reads, in words and units (the CSV and JSON beside them keep every column)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .htmlreport import Report, compare_figure, figure_png
+from .units import fmt_si
+
+# the unit of a what-if quantity, by the field a dotted path ends in
+FIELD_UNITS = {"bandwidth": "Hz", "compute": "FLOPS", "memory": "B", "power": "W", "tx_power": "W", "rx_power": "W",
+               "latency": "s", "uplink": "bit/s", "downlink": "bit/s", "max_round_latency": "s",
+               "max_device_energy": "J", "max_round_energy": "J", "frequency": "Hz", "call_overhead": "s",
+               "memory_bandwidth": "bit/s", "noise_density": "W/Hz"}
+
+
+def quantity_unit(path: str) -> str:
+    return FIELD_UNITS.get(path.split(".")[-1], "")
+
+
+def quantity(path: str, v) -> str:
+    """A value of a what-if quantity in its unit: 109 MHz, not 1.092e+08."""
+    unit = quantity_unit(path)
+    if isinstance(v, (int, float)) and unit:
+        return fmt_si(float(v), unit)
+    return f"{v:,}" if isinstance(v, int) else (f"{v:.4g}" if isinstance(v, float) else str(v))
+
+
+def compare_report(scn, every, best, objective: str, path) -> None:
+    from .comparison import speedups
+    r = Report(f"compare: {scn.name}", f"{scn.spec.description} - {objective}")
+    target = scn.spec.training.target_accuracy
+    cols = {"paradigm": None, "method": None, "round_latency_s": "round", "samples_per_round": "samples per round",
+            "epoch_time_s": "time per epoch", "epoch_energy_j": "energy per epoch", "comm_bytes": "bytes per round",
+            "critical_node": "critical node", "critical_phase": "phase"}
+    if target is not None:
+        cols.update({"accuracy": f"accuracy after {scn.spec.training.rounds} rounds",
+                     "time_to_target_s": f"time to {target:.0%}", "energy_to_target_j": f"energy to {target:.0%}"})
+    r.heading("best plan per paradigm").table(best, cols)
+    notes = [f"{x.paradigm}: {x.note}" for _, x in best.iterrows() if str(x.note)]
+    for n in notes:
+        r.text(n)
+    r.image(compare_figure(best, scn), "time, energy and bytes per paradigm")
+    r.heading("every method").table(every, {"paradigm": None, "method": None, "kind": None, "status": None,
+                                            "round_latency_s": "round", "epoch_time_s": "time per epoch",
+                                            "energy_j": "energy per round", "comm_bytes": "bytes per round",
+                                            "feasible": None, "solve_time_s": "solved in"})
+    sp = speedups(every)
+    if len(sp):
+        r.heading("the optimum against each baseline").table(sp, {"paradigm": None, "baseline": None,
+                                                                  "baseline_round_s": "baseline round",
+                                                                  "optimum_round_s": "optimum round",
+                                                                  "speedup": "optimum faster by"})
+    r.write(path)
+
+
+def validate_report(scn, res, out_dir: Path) -> None:
+    from edgeplan.validation.runner import summary_text
+    r = Report(f"validate: {res.plan.scenario}, {res.plan.paradigm}", f"{len(res.rounds)} rounds, {res.executor}")
+    r.heading("predicted against measured").table(summary_text(res.summary()))
+    if not res.transfers_measured:
+        r.text("Transfer times are modelled: the bytes that crossed (counted) at the allocated rates. "
+               "`--executor distributed --shaped` times them on rate-limited links.")
+    ph = res.phases(scn)
+    if len(ph):
+        r.heading("the last round, per device and phase (on the planned nodes)").table(
+            ph, {"device": None, "phase": None, "predicted_s": "predicted", "measured_s": "measured or modelled",
+                 "how": None, "rel_error": "error"})
+    for f, alt in (("curves.png", "loss, accuracy and latency per round"), ("gantt.png", "one round")):
+        if (out_dir / f).exists():
+            r.image(out_dir / f, alt)
+    r.heading("rounds").table(res.rounds, {"round": None, "train_loss": "train loss", "test_loss": "test loss",
+                                           "test_accuracy": "accuracy", "predicted_accuracy": "predicted accuracy",
+                                           "round_latency_s": "round", "predicted_round_latency_s": "predicted round",
+                                           "energy_j": "energy", "comm_bytes": "bytes"})
+    r.write(out_dir / "report.html")
+
+
+def _with_units(df, varied: list[str]):
+    out = df.copy()
+    for p in varied:
+        out[p] = [quantity(p, v) for v in df[p]]
+    return out
+
+
+def sweep_report(scn, res, vary: list[str], files, out_dir: Path) -> None:
+    r = Report(f"sweep: {scn.name}", ", ".join(vary))
+    key = res.ranking
+    w = _with_units(res.winners(), res.varied)
+    r.heading(f"which paradigm wins where (least {res.ranking_label})").table(
+        w, {**{p: p for p in res.varied}, "paradigm": None, "method": None, key: res.ranking_label})
+    for f in files:
+        r.image(f, f.stem)
+    cols = {**{p: p for p in res.varied}, "paradigm": None, "method": None, "round_latency_s": "round",
+            "epoch_time_s": "time per epoch", "energy_j": "energy per round", "comm_bytes": "bytes per round"}
+    if "time_to_target_s" in res.table and res.table.time_to_target_s.notna().any():
+        cols.update({"accuracy": "accuracy", "time_to_target_s": "time to target"})
+    r.heading("best plan per paradigm and point").table(_with_units(res.best(), res.varied), cols)
+    r.write(out_dir / "report.html")
+
+
+def capacity_report(scn, res, paradigm: str, path) -> None:
+    r = Report(f"capacity: {scn.name}", f"{res.path}, {paradigm}, {res.metric} at most {res.target:g}")
+    r.text(res.message, "" if res.monotone else "bad")
+    probes = res.probes.copy()
+    probes[res.path] = [quantity(res.path, v) for v in probes[res.path]]
+    r.heading("probes").table(probes)
+    r.image(capacity_plot(res), "the metric against the quantity")
+    r.write(path)
+
+
+def capacity_plot(res) -> bytes:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    x = res.probes[res.path].astype(float)
+    ax.plot(x, res.probes[res.metric], "o-")
+    ax.axhline(res.target, color="#C44E52", ls="--", label="target")
+    if res.value is not None:
+        ax.axvline(res.value, color="#55A868", ls=":", label=f"{res.direction}: {quantity(res.path, res.value)}")
+    unit = quantity_unit(res.path)
+    ax.set_xlabel(res.path + (f" ({unit})" if unit else ""))
+    ax.set_ylabel(res.metric.replace("_", " "))
+    ax.set_ylim(bottom=0)
+    if x.min() > 0 and x.max() / x.min() > 50:
+        ax.set_xscale("log")
+    ax.legend()
+    fig.tight_layout()
+    data = figure_png(fig)
+    plt.close(fig)
+    return data
+
+
+def pareto_report(scn, front, paradigm: str, out_dir: Path) -> None:
+    r = Report(f"pareto: {scn.name}", f"{paradigm}: least energy under each latency cap")
+    r.table(front, {"round_latency_s": "round", "energy_j": "energy per round", "device_energy_j": "devices' energy",
+                    "comm_bytes": "bytes per round", "time_to_target_s": "time to target",
+                    "energy_to_target_j": "energy to target", "how": "how found"})
+    r.image(out_dir / "pareto.png", "front")
+    r.write(out_dir / "report.html")
