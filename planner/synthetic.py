@@ -115,3 +115,39 @@ def fpl_instance(D: int, F: int, seed: int = 0, sources: int = 2, zoo: str | Non
     data = {"name": f"fpl-{D}x{F}-{seed}", "model": model, "training": {"batch_size": 32, "local_iterations": 2},
             "nodes": nodes, "links": links, "channels": chans}
     return from_data(data, str(_DIR / "synthetic.yaml"))
+
+
+def pipedream_instance(csv_path: str | Path, n: int, microbatches: int = 16, link_rate: float = 1.25e9,
+                       out_dir: str | Path | None = None) -> Scenario:
+    """A straight pipeline over n identical nodes for one of PipeDream's profiles
+    (../shared/profiles/pipedream/*.csv: a unit per profiled node, fwd_s and bwd_s per
+    minibatch, cut_act_bytes crossing a cut after the unit).
+
+    One "sample" is PipeDream's minibatch (batch_size 1), so every node's measured time per unit
+    is the profiled one (a times CSV, machine `pipedream-gpu`; units of 0 s stay 0 s), a cut
+    carries `cut_act_bytes` forward and back (no labels), and the links run at `link_rate`
+    bytes/s both ways (default 10 Gbit/s) with no latency: PipeDream's own straight-pipeline
+    setting. The input row's bytes are the first unit's cut bytes (PipeDream drops the input).
+    The per-unit FLOPs are the profiled seconds x 1e12 (a 1 TFLOP/s node) for reference."""
+    import pandas as pd
+    src = Path(csv_path)
+    d = pd.read_csv(src)
+    out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix=f"edgeplan-{src.stem}-", dir=_DIR))
+    names = [f"u{i}" for i in range(len(d))]
+    prof = pd.DataFrame({"name": ["input"] + names,
+                         "fwd_flops": [0.0] + list(d.fwd_s * 1e12), "bwd_flops": [0.0] + list(d.bwd_s * 1e12),
+                         "out_bytes": [float(d.cut_act_bytes.iloc[0])] + list(d.cut_act_bytes.astype(float)),
+                         "act_bytes": [0.0] + list(d.out_act_bytes.astype(float)),
+                         "params": [0] + list((d.param_bytes // 4).astype(int)),
+                         "param_bytes": [0] + list(d.param_bytes.astype(int))})
+    prof.to_csv(out / "profile.csv", index=False, float_format="%.10g")
+    pd.DataFrame({"machine": "pipedream-gpu", "unit": names, "fwd_s": d.fwd_s, "bwd_s": d.bwd_s,
+                  "update_s": 0.0, "batch_size": 1}).to_csv(out / "times.csv", index=False, float_format="%.10g")
+    nodes = [{"name": f"gpu{k}", "role": "device" if k == 0 else "server", "measured": "pipedream-gpu",
+              "power": 250.0, "tx_power": 1.0, "rx_power": 1.0, "memory": 2.0 ** 40} for k in range(n)]
+    links = [{"from": f"gpu{k}", "to": f"gpu{k + 1}", "uplink": 8 * link_rate, "downlink": 8 * link_rate,
+              "latency": 0.0} for k in range(n - 1)]
+    data = {"name": f"pipedream-{src.stem}-n{n}", "model": {"profile": "profile.csv", "times": "times.csv", "label_bytes": 0},
+            "training": {"batch_size": 1, "local_iterations": 1}, "nodes": nodes, "links": links,
+            "paradigms": {"dsgd": {"microbatches": microbatches, "path": [f"gpu{k}" for k in range(n)]}}}
+    return from_data(data, str(out / "scenario.yaml"))

@@ -19,13 +19,15 @@ class FPL(Paradigm):
     def __init__(self):
         from ..solvers import fpl_solvers as S
         self.solvers = {
+            "exact": SolverSpec(S.exact, "exact", "enumeration of junction and trunk with min-max shares"),
             "milp": SolverSpec(S.milp, "milp", "pyomo + HiGHS over trunk placement and shares, enumerated over "
                                "junction positions"),
-            "exact": SolverSpec(S.exact, "exact", "enumeration of junction and trunk with min-max shares"),
             "last_layer": SolverSpec(_last_layer, "baseline", "junction before the last layer, trunk on the "
                                      "server, equal shares"),
         }
-        self.default = "milp"
+        # exact proves the same optimum as the MILP (the tests hold them to brute force) in about
+        # 50 ms where the MILP takes 4-21 s on the shipped scenarios
+        self.default = "exact"
         self.fastest = "exact"
 
     def configuration(self, cm, d):
