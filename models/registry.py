@@ -13,3 +13,12 @@ ZOO_DESCRIPTIONS = {
     "resnet18": "ResNet-18 (basic blocks; CIFAR stem below 64 px)",
     "mobilenetv2": "MobileNetV2 (width 1.0; CIFAR strides below 64 px)",
 }
+
+
+def describe(spec) -> str:
+    """How the scenario names its model, for messages."""
+    if spec.module:
+        return f"module {spec.module}"
+    if spec.export:
+        return f"export {spec.export}"
+    return f"zoo {spec.zoo}"

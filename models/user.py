@@ -80,17 +80,11 @@ def load_export(path: Path) -> nn.Module:
     return program.module()
 
 
+from .registry import describe  # noqa: E402  (torch-free: the planner names models without torch)
+
+
 def _first_line(e: Exception) -> str:
     return (str(e).strip().splitlines() or [""])[0][:200]
-
-
-def describe(spec) -> str:
-    """How the scenario names its model, for messages."""
-    if spec.module:
-        return f"module {spec.module}"
-    if spec.export:
-        return f"export {spec.export}"
-    return f"zoo {spec.zoo}"
 
 
 def user_model(spec, base_dir: Path | None, seed: int | None = None) -> nn.Module:

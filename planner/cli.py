@@ -26,8 +26,12 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)   # an error is one 
 
 
 @app.callback()
-def _options(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show solver logs and library warnings.")):
+def _options(verbose: bool = typer.Option(False, "--verbose", "-v", help="Show solver logs and library warnings."),
+             no_cache: bool = typer.Option(False, "--no-cache", help="Profile models afresh; read and write no "
+                                           "profile cache (EDGEPLAN_CACHE_DIR, else the user's cache folder).")):
     """EdgePlan: plan how to train a DNN across edge devices, servers, fog and cloud."""
+    from .profile_cache import enable
+    enable(not no_cache)
     from .solvers.highs import verbose as solver_verbose
     solver_verbose(verbose)
     if not verbose:
@@ -83,16 +87,23 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
     t = Table(title="nodes", title_justify="left")
     for c in ("name", "role", "compute", "memory", "power", "tx power", "samples", "data source"):
         t.add_column(c, justify="right" if c not in ("name", "role", "data source") else "left")
-    for name, r in scn.nodes.iterrows():
+    SHOW = 30      # a fleet of thousands: the first rows and a summary, not thousands of lines
+    for name, r in scn.nodes.head(SHOW).iterrows():
         comp = f"measured: {r.measured}" if isinstance(r.measured, str) else fmt_si(r.compute, "FLOP/s")
         t.add_row(name, r.role, comp, _opt(r.memory, "B", True), fmt_si(r.power, "W"), _opt(r.tx_power, "W"),
                   "" if r.samples != r.samples or r.samples is None else str(int(r.samples)),
                   r.data_source if isinstance(r.data_source, str) else "")
+    if len(scn.nodes) > SHOW:
+        rest = scn.nodes.iloc[SHOW:]
+        comp = rest.compute.dropna()
+        t.add_row(f"... {len(rest):,} more", ", ".join(f"{n:,} {k}" for k, n in rest.role.value_counts().items()),
+                  f"{fmt_si(comp.min(), 'FLOP/s')} to {fmt_si(comp.max(), 'FLOP/s')}" if len(comp) else "", "", "", "",
+                  "", "")
     out.print(t)
     t = Table(title="links", title_justify="left")
     for c in ("from", "to", "kind", "rate up / down", "latency"):
         t.add_column(c)
-    for _, r in scn.links.iterrows():
+    for _, r in scn.links.head(SHOW).iterrows():
         if isinstance(r.channel, str):
             kind = f"channel {r.channel}"
             rate = f"{r.spectral_efficiency:g} bit/s/Hz" if r.spectral_efficiency == r.spectral_efficiency and \
@@ -100,6 +111,8 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
         else:
             kind, rate = "fixed", f"{fmt_si(r.uplink, 'bit/s')} / {fmt_si(r.downlink, 'bit/s')}"
         t.add_row(r.src, r.dst, kind, rate, fmt_si(r.latency, "s"))
+    if len(scn.links) > SHOW:
+        t.add_row(f"... {len(scn.links) - SHOW:,} more", "", "", "", "")
     out.print(t)
     members = channel_members(scn)
     if len(scn.channels):
@@ -113,7 +126,7 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
         out.print(t)
     s = table.summary()
     m = scn.spec.model
-    src = f"profile {m.profile}" if m.profile else __import__("edgeplan.models.user", fromlist=["describe"]).describe(m)
+    src = f"profile {m.profile}" if m.profile else __import__("edgeplan.models.registry", fromlist=["describe"]).describe(m)
     out.print(f"model: {src}, input {list(m.input_shape)}, {m.num_classes} classes: {s['units']} units, "
               f"{s['params']:,} parameters ({fmt_si(s['param_bytes'], 'B', True)}), "
               f"{fmt_si(s['fwd_flops'], 'FLOP')} forward + {fmt_si(s['bwd_flops'], 'FLOP')} backward per sample")
@@ -632,8 +645,9 @@ def main():
     on_termination()          # SIGTERM unwinds like Ctrl-C: temporary files removed, workers stopped
     # --verbose is a global option; accept it after the command too (edgeplan plan ... --verbose)
     args = sys.argv[1:]
-    if any(a in ("--verbose", "-v") for a in args[1:]):
-        args = ["--verbose"] + [a for a in args if a not in ("--verbose", "-v")]
+    for flag, names in (("--verbose", ("--verbose", "-v")), ("--no-cache", ("--no-cache",))):
+        if any(a in names for a in args[1:]):
+            args = [flag] + [a for a in args if a not in names]
     app(args=args)
 
 

@@ -47,9 +47,11 @@ def traffic(table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return io, 2.0 * io, pb.copy(), 2.0 * pb
 
 
-def flop_node_times(table, f: float, o: float, bw: float) -> dict[str, np.ndarray]:
-    """Per-unit seconds of a node known by its figures: per sample (fwd, bwd) and per call."""
+def flop_node_times(table, f, o, bw) -> dict[str, np.ndarray]:
+    """Per-unit seconds of nodes known by their figures: per sample (fwd, bwd) and per call.
+    Scalars give arrays over the units; arrays of n nodes give (n, L+1) arrays."""
     io_f, io_b, p_f, p_b = traffic(table)
+    f, o, bw = (np.asarray(x, float)[..., None] for x in (f, o, bw))
     one = np.where(np.arange(table.L + 1) > 0, o, 0.0)                # a forward call and a backward call
     return {"fwd": table.fwd / f + io_f / bw, "bwd": table.bwd / f + io_b / bw,
             "call_fwd": one + p_f / bw, "call_bwd": one + p_b / bw, "upd_step": UPDATE_FLOPS * table.params / f}

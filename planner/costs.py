@@ -203,22 +203,27 @@ class CostModel:
         in_share = np.divide(t.bwd_in, t.bwd, out=np.where(t.params > 0, 0.5, 1.0), where=t.bwd > 0)
         in_share[:2] = 0.0
         times = None
-        measured = scn.nodes.measured.tolist()
+        measured = scn.nodes.measured.to_numpy()
         f, o, bw = node_figures(scn.nodes)
-        for v, n in enumerate(self.names):
+        by_figures = np.array([m is None or (isinstance(m, float) and np.isnan(m)) for m in measured], bool)
+        per_machine: dict = {}
+        for v in np.flatnonzero(~by_figures):
             machine = measured[v]
-            if machine is not None and not pd.isna(machine):
+            if machine not in per_machine:
                 times = times or measured_times(scn)
                 d = times.df[times.df.machine == machine]
                 bs = d.batch_size.to_numpy(float)
-                fwd[v, 1:], bwd[v, 1:], upd[v, 1:] = d.fwd_s / bs, d.bwd_s / bs, d.update_s / bs
-            else:
-                if t.F[-1] <= 0:
-                    raise scn.error(scn.node_path(n), f"node '{n}' has no measured times ('measured: MACHINE') and "
-                                    "the model's profile has no FLOP counts (a measured workbook)")
-                u = flop_node_times(t, f[v], o[v], bw[v])
-                fwd[v], bwd[v], cf[v], cb[v], step[v] = u["fwd"], u["bwd"], u["call_fwd"], u["call_bwd"], u["upd_step"]
-            bin_[v] = bwd[v] * in_share
+                per_machine[machine] = (d.fwd_s.to_numpy() / bs, d.bwd_s.to_numpy() / bs, d.update_s.to_numpy() / bs)
+            fwd[v, 1:], bwd[v, 1:], upd[v, 1:] = per_machine[machine]
+        if by_figures.any():
+            if t.F[-1] <= 0:
+                n = self.names[int(np.flatnonzero(by_figures)[0])]
+                raise scn.error(scn.node_path(n), f"node '{n}' has no measured times ('measured: MACHINE') and "
+                                "the model's profile has no FLOP counts (a measured workbook)")
+            ix = np.flatnonzero(by_figures)        # every node given by figures at once
+            u = flop_node_times(t, f[ix], o[ix], bw[ix])
+            fwd[ix], bwd[ix], cf[ix], cb[ix], step[ix] = u["fwd"], u["bwd"], u["call_fwd"], u["call_bwd"], u["upd_step"]
+        bin_[:] = bwd * in_share
         return {"fwd": fwd, "bwd": bwd, "bwd_in": bin_, "upd": upd, "upd_step": step, "call_fwd": cf, "call_bwd": cb}
 
     # ------------------------------------------------------------ helpers
@@ -386,7 +391,7 @@ class CostModel:
                         r = _one_rate(routes, i, share, toward_dst)
                     else:
                         r = ru if toward_dst else rd
-                    t = 8.0 * nbytes / r
+                    t = 8.0 * nbytes / r if r > 0 else np.inf    # no share: the transfer never ends
                     a, b = (hop.src, hop.dst) if toward_dst else (hop.dst, hop.src)
                     tx[self.idx[a]] += t
                     rx[self.idx[b]] += t
@@ -559,14 +564,16 @@ def psl(cm: CostModel, cuts, share=None, alpha=None, server: str | list[str] | N
     phases = {k: t[k] for k in ("device", "uplink", "server", "downlink", "sync")}
     compute = dict(zip(devs, t["device"]))
     srv_busy = cm.tau * cm.span(s, c, L, b)
-    for i in range(n):
-        compute[servers[i]] = compute.get(servers[i], 0.0) + float(srv_busy[i])
+    for srv_name, busy in zip(servers, srv_busy.tolist()):
+        compute[srv_name] = compute.get(srv_name, 0.0) + busy
     Wc = cm.Wt[c] * shared(n)
-    transfers = [(R, i, cm.tau * b[i] * (cm.out[c[i]] + cm.label) + Wc[i], cm.tau * b[i] * cm.grad_out(c[i]) + Wc[i],
-                  share[i]) for i in range(n)]
-    mem = {nm: cm.kopt * cm.Wt[c[i]] + b[i] * cm.A[c[i]] for i, nm in enumerate(devs)}
-    for i in range(n):
-        mem[servers[i]] = mem.get(servers[i], 0.0) + cm.kopt * (cm.Wt[L] - cm.Wt[c[i]]) + b[i] * (cm.A[L] - cm.A[c[i]])
+    up_x = cm.tau * b * (cm.out[c] + cm.label) + Wc
+    dn_x = cm.tau * b * cm.grad_out(c) + Wc
+    transfers = [(R, i, u, v, h) for i, (u, v, h) in enumerate(zip(up_x.tolist(), dn_x.tolist(), share.tolist()))]
+    mem = dict(zip(devs, (cm.kopt * cm.Wt[c] + b * cm.A[c]).tolist()))
+    srv_mem = cm.kopt * (cm.Wt[L] - cm.Wt[c]) + b * (cm.A[L] - cm.A[c])
+    for srv_name, m_ in zip(servers, srv_mem.tolist()):
+        mem[srv_name] = mem.get(srv_name, 0.0) + m_
     return cm.finish("psl", float(T.max()), devs, T, phases, compute, transfers, mem)
 
 

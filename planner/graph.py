@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 
+from .errors import ScenarioError
 from .scenario import SERVER_ROLES, Scenario
 
 
@@ -25,10 +27,10 @@ class Hop:
 
 def build_graph(scn: Scenario) -> nx.Graph:
     g = nx.Graph()
-    for name, r in scn.nodes.iterrows():
-        g.add_node(name, role=r.role)
-    for k, r in scn.links.iterrows():
-        g.add_edge(r.src, r.dst, link=k, latency=float(r.latency), channel=r.channel)
+    g.add_nodes_from((n, {"role": r}) for n, r in zip(scn.nodes.index, scn.nodes.role))
+    lk = scn.links
+    g.add_edges_from((a, b, {"link": k, "latency": float(t), "channel": c})
+                     for k, a, b, t, c in zip(lk.index, lk.src, lk.dst, lk.latency, lk.channel))
     return g
 
 
@@ -45,24 +47,70 @@ def _relay_view(scn: Scenario, src: str, dst: str) -> nx.Graph:
     return g.subgraph(keep)
 
 
+def _weight(u, v, d) -> float:
+    return d["latency"] + 1e-9      # a tiny per-hop weight breaks latency ties towards fewer hops
+
+
+def _backbone_tree(scn: Scenario, target: str):
+    """Shortest-latency distances and next hops towards `target` over the nodes that relay
+    (servers, fog, cloud): one Dijkstra per target, shared by every device's query."""
+    key = ("tree", target)
+    if key not in scn._cache:
+        g = graph(scn)
+        relay = scn._cache.get("relay_view")
+        if relay is None:
+            relay = g.subgraph([n for n, r in zip(scn.nodes.index, scn.nodes.role) if r != "device"])
+            scn._cache["relay_view"] = relay
+        dist, paths = nx.single_source_dijkstra(relay, target, weight=_weight)
+        scn._cache[key] = (dist, paths)
+    return scn._cache[key]
+
+
+def _hops(scn: Scenario, nodes: list[str]) -> list[Hop]:
+    g = graph(scn)
+    src = scn._cache.get("link_src")
+    if src is None:
+        src = scn._cache["link_src"] = scn.links.src.to_numpy()
+    hops = []
+    for u, v in zip(nodes[:-1], nodes[1:]):
+        k = g.edges[u, v]["link"]
+        hops.append(Hop(u, v, k, src[k] == u))
+    return hops
+
+
 def shortest_path(scn: Scenario, src: str, dst: str) -> list[Hop] | None:
-    """Shortest-latency path src -> dst as hops, or None if dst is unreachable."""
+    """Shortest-latency path src -> dst as hops, or None if dst is unreachable. Devices relay
+    nothing: a path is the source's own link into the backbone (servers, fog, cloud), a
+    shortest path there, and the destination's link out of it."""
     key = ("path", src, dst)
     if key in scn._cache:
         return scn._cache[key]
-    view = _relay_view(scn, src, dst)
-    try:
-        # a tiny per-hop weight breaks latency ties towards fewer hops
-        nodes = nx.shortest_path(view, src, dst, weight=lambda u, v, d: d["latency"] + 1e-9)
-    except (nx.NetworkXNoPath, nx.NodeNotFound):
-        scn._cache[key] = None
+    g = graph(scn)
+    if src not in g or dst not in g:
         return None
-    hops = []
-    for u, v in zip(nodes[:-1], nodes[1:]):
-        k = view.edges[u, v]["link"]
-        hops.append(Hop(u, v, k, scn.links.loc[k, "src"] == u))
-    scn._cache[key] = hops
-    return hops
+    role = g.nodes
+    if src == dst:
+        nodes = [src]
+    elif role[dst]["role"] != "device":
+        dist, paths = _backbone_tree(scn, dst)
+        if role[src]["role"] != "device":
+            nodes = paths[src][::-1] if src in paths else None
+        else:   # the device's best neighbour into the backbone
+            best, nodes = float("inf"), None
+            for x, d in g[src].items():
+                if x in dist and _weight(src, x, d) + dist[x] < best:
+                    best, nodes = _weight(src, x, d) + dist[x], [src] + paths[x][::-1]
+    else:
+        rev = shortest_path(scn, dst, src) if role[src]["role"] != "device" else None
+        if rev is not None or role[src]["role"] != "device":
+            scn._cache[key] = None if rev is None else [Hop(h.dst, h.src, h.link, not h.forward) for h in rev[::-1]]
+            return scn._cache[key]
+        try:            # device to device (a dsgd path): through the backbone between them
+            nodes = nx.shortest_path(_relay_view(scn, src, dst), src, dst, weight=_weight)
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            nodes = None
+    scn._cache[key] = None if nodes is None else _hops(scn, nodes)
+    return scn._cache[key]
 
 
 def path_through(scn: Scenario, nodes: list[str]) -> list[Hop]:
@@ -99,11 +147,11 @@ def check_reachability(scn: Scenario) -> None:
 def channel_members(scn: Scenario) -> dict[str, list[str]]:
     """Channel -> the devices whose access link is on it (they share its bandwidth)."""
     out: dict[str, list[str]] = {c: [] for c in scn.channels.index}
-    for _, r in scn.links.iterrows():
-        if r.channel is not None and not pd.isna(r.channel):
-            dev = r.src if scn.nodes.loc[r.src, "role"] == "device" else r.dst
-            if dev not in out[r.channel]:
-                out[r.channel].append(dev)
+    lk = scn.links[scn.links.channel.notna()]
+    is_dev = lk.src.map(scn.nodes.role).to_numpy() == "device"
+    dev = np.where(is_dev, lk.src.to_numpy(), lk.dst.to_numpy())
+    for ch, d in dict.fromkeys(zip(lk.channel, dev)):
+        out[ch].append(d)
     return out
 
 
@@ -119,9 +167,17 @@ def default_server(scn: Scenario) -> str:
 
 
 def _pick_server(scn: Scenario) -> str:
+    """Linear in the fleet: one backbone search per candidate, then each device's neighbours."""
+    g = graph(scn)
+    devices = scn.devices
     for roles in (("server",), SERVER_ROLES):
-        cands = [s for s in scn.servers if scn.nodes.loc[s, "role"] in roles
-                 and all(shortest_path(scn, d, s) is not None for d in scn.devices)]
+        cands = []
+        for s in scn.servers:
+            if scn.nodes.loc[s, "role"] not in roles:
+                continue
+            dist, _ = _backbone_tree(scn, s)
+            if all(any(x in dist for x in g[d]) for d in devices):
+                cands.append(s)
         if cands:
             comp = scn.nodes.compute.fillna(0.0)
             return max(cands, key=lambda s: (comp[s], -scn.servers.index(s)))
@@ -145,9 +201,14 @@ def unit_table(scn: Scenario):
     if m.zoo is not None:
         key = (m.zoo, tuple(m.input_shape), m.num_classes)
         if key not in _ZOO_CACHE:
-            from edgeplan.models.profile import profile_zoo
+            from .profile_cache import cached_table
+
+            def build():
+                from edgeplan.models.profile import profile_zoo
+                return profile_zoo(m.zoo, m.input_shape, m.num_classes)
             try:
-                _ZOO_CACHE[key] = profile_zoo(m.zoo, m.input_shape, m.num_classes)
+                _ZOO_CACHE[key] = cached_table({"zoo": m.zoo, "input_shape": list(m.input_shape),
+                                                "num_classes": m.num_classes}, build)
             except (ValueError, RuntimeError, TypeError, MemoryError) as e:
                 # torch's messages run to kilobytes of C++ context: keep the first line
                 why = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
@@ -155,10 +216,25 @@ def unit_table(scn: Scenario):
                                 f"{list(m.input_shape)}: {why}") from None
         table = _ZOO_CACHE[key].scaled(m.bytes_per_value)
     elif m.module is not None or m.export is not None:
-        from edgeplan.models.user import ModelError, profile_user
+        from .profile_cache import cached_table, code_digest, user_code
+
+        def build():
+            from edgeplan.models.user import profile_user
+            return profile_user(m, m.input_shape, scn.base_dir, m.bytes_per_value, scn.source)
+        files = user_code(m.module, m.export, scn.base_dir)
         try:
-            table = profile_user(m, m.input_shape, scn.base_dir, m.bytes_per_value, scn.source)
-        except ModelError as e:
+            if files is None:
+                table = build()
+            else:
+                table = cached_table({"module": m.module, "export": m.export, "kwargs": m.kwargs,
+                                      "code": code_digest(files), "input_shape": list(m.input_shape),
+                                      "num_classes": m.num_classes, "bytes_per_value": m.bytes_per_value}, build)
+        except ScenarioError:
+            raise
+        except Exception as e:
+            from edgeplan.models.user import ModelError
+            if not isinstance(e, ModelError):
+                raise
             raise scn.error(("model", "module" if m.module else "export"), str(e)) from None
     elif m.profile.lower().endswith(".xlsx"):
         table, times = _workbook(scn)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -236,8 +237,11 @@ def from_data(data: dict, file: str | None = None, lines: dict | None = None,
         spec = ScenarioSpec.model_validate(data)
     except ValidationError as e:
         raise _translate(e, data, lines, file) from None
-    nodes, links, channels = _tables(spec, lines, file)
+    base_dir = Path(file).resolve().parent if file else Path.cwd()
+    nodes, links, channels, digests = _tables(spec, lines, file, base_dir)
     sha = text_sha or hashlib.sha256(yaml.safe_dump(data, sort_keys=True).encode()).hexdigest()
+    if digests:         # a plan is for the scenario's tables too
+        sha = hashlib.sha256((sha + "".join(digests)).encode()).hexdigest()
     scn = Scenario(spec, data, file, sha, nodes, links, channels, lines)
     _check_references(scn)
     from .graph import check_reachability  # the graph module builds on these tables
@@ -255,6 +259,10 @@ def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
             continue
         if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
             return None
+        if cls is ScenarioSpec and part in ("nodes", "links"):   # entries: a node (link) or a table
+            from .schema import LinkSpec, NodeSpec
+            cls = NodeSpec if part == "nodes" else LinkSpec
+            continue
         f = cls.model_fields.get(part) or next(
             (v for v in cls.model_fields.values() if v.alias == part), None)
         if f is None:
@@ -281,6 +289,8 @@ class _Short:
 def _translate(e: ValidationError, data, lines: dict, file) -> ScenarioError:
     err = e.errors(include_url=False)[0]
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in ("str", "int", "float"))))
+    # a node or link entry is tagged 'entry' (or 'table' for a table file) by the discriminated union
+    loc = tuple(p for i, p in enumerate(loc) if not (p in ("entry", "table") and i == 2 and loc[0] in ("nodes", "links")))
     # pydantic adds union-member tags (e.g. 'literal['latency','energy']', 'Weights'); keep real fields
     known = [p for p in loc if isinstance(p, int) or not p[:1].isupper()]
     loc = tuple(known) or tuple(str(p)[:40] for p in err["loc"][-1:]) or ("(the file)",)
@@ -323,9 +333,16 @@ NODE_COLUMNS = ["role", "group", "spec_index", "compute", "memory", "power", "tx
                 "call_overhead", "memory_bandwidth"]
 
 
-def _tables(spec: ScenarioSpec, lines: dict, file):
-    rows, members, where = [], {}, {}
+def _tables(spec: ScenarioSpec, lines: dict, file, base_dir: Path):
+    from . import fleet_tables
+    from .schema import TableRef
+    rows, members, where, frames, digests = [], {}, {}, [], []
     for i, n in enumerate(spec.nodes):
+        if isinstance(n, TableRef):
+            path = _table_path(base_dir, n.table)
+            frames.append(fleet_tables.nodes(fleet_tables.read(path, file), path, i))
+            digests.append(_digest(path))
+            continue
         names = [n.name] if n.count is None else [f"{n.name}-{k}" for k in range(n.count)]
         if n.name in members:
             j = where[n.name]
@@ -335,16 +352,37 @@ def _tables(spec: ScenarioSpec, lines: dict, file):
         where[n.name] = i
         for name in names:
             rows.append(_node_row(n, name, i))
-    nodes = pd.DataFrame(rows).set_index("name")
+    parts = ([pd.DataFrame(rows)] if rows else []) + frames
+    nodes = (pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0])
+    # names as plain objects: pandas' Arrow strings iterate and `isin` 10x slower on large fleets
+    nodes = nodes.astype({c: object for c in ("name", "role", "group") if c in nodes}).set_index("name")
+    if "table_row" not in nodes.columns:
+        nodes["table_row"] = None
     dup = nodes.index[nodes.index.duplicated()]
     if len(dup):
         i = int(nodes.loc[dup[0], "spec_index"].iloc[-1])
-        raise ScenarioError(f"node name '{dup[0]}' is defined twice (a group's member and a node share it)",
-                            file, _line_of(lines, ("nodes", i, "name")), f"nodes[{i}].name")
+        raise ScenarioError(f"node name '{dup[0]}' is defined twice (a group's member and a node share it, or "
+                            "a table repeats it)", file, _line_of(lines, ("nodes", i, "name")), f"nodes[{i}]")
 
-    link_rows = []
-    names = list(members) + [m for ms in members.values() for m in ms if m not in members]
+    link_rows, link_frames = [], []
+    names = None
     for i, lk in enumerate(spec.links):
+        if isinstance(lk, TableRef):
+            path = _table_path(base_dir, lk.table)
+            t = fleet_tables.links(fleet_tables.read(path, file), path, i)
+            for col in ("src", "dst"):
+                bad = ~t[col].isin(nodes.index)
+                if bad.any():
+                    r = int(np.flatnonzero(bad.to_numpy())[0])
+                    raise ScenarioError(f"row {r + 1}: node '{t[col].iloc[r]}' is not defined (a table's links "
+                                        "name nodes, not groups)", str(path), r + 2)
+            same = (t.src == t.dst).to_numpy()
+            if same.any():
+                r = int(np.flatnonzero(same)[0])
+                raise ScenarioError(f"row {r + 1}: a link from '{t.src.iloc[r]}' to itself", str(path), r + 2)
+            link_frames.append(t)
+            digests.append(_digest(path))
+            continue
         ends = []
         for end, key in ((lk.from_, "from"), (lk.to, "to")):
             if end in members:
@@ -352,6 +390,7 @@ def _tables(spec: ScenarioSpec, lines: dict, file):
             elif end in nodes.index:
                 ends.append([end])
             else:
+                names = names or list(members) + [m for ms in members.values() for m in ms if m not in members]
                 raise ScenarioError(f"node '{end}' is not defined" + _suggest(end, names, fallback=True),
                                     file, _line_of(lines, ("links", i, key)), f"links[{i}].{key}")
         for a in ends[0]:
@@ -363,19 +402,27 @@ def _tables(spec: ScenarioSpec, lines: dict, file):
                                       spectral_efficiency=lk.spectral_efficiency, gain_db=lk.gain_db,
                                       uplink=lk.uplink, downlink=lk.downlink, latency=lk.latency,
                                       spec_index=i))
-    links = pd.DataFrame(link_rows, columns=["src", "dst", "channel", "spectral_efficiency", "gain_db",
-                                             "uplink", "downlink", "latency", "spec_index"])
+    cols = ["src", "dst", "channel", "spectral_efficiency", "gain_db", "uplink", "downlink", "latency", "spec_index"]
+    lparts = [pd.DataFrame(link_rows, columns=cols)] + [f[cols] for f in link_frames]
+    links = pd.concat(lparts, ignore_index=True) if len(lparts) > 1 else lparts[0]
+    links = links.astype({"src": object, "dst": object})
     links["channel"] = _none_for_nan(links["channel"])
     nodes["measured"] = _none_for_nan(nodes["measured"])
     nodes["data_source"] = _none_for_nan(nodes["data_source"])
-    seen = {}
-    for k, r in links.iterrows():
-        pair = frozenset((r.src, r.dst))
-        if pair in seen and seen[pair] != r.spec_index:
-            raise ScenarioError(f"a second link between '{r.src}' and '{r.dst}' (also links[{seen[pair]}]); "
-                                f"keep one", file, _line_of(lines, ("links", r.spec_index)),
-                                f"links[{r.spec_index}]")
-        seen[pair] = r.spec_index
+    # one link per pair of nodes (a group link expands to many pairs, each once)
+    a, b = links.src.to_numpy(str), links.dst.to_numpy(str)
+    pair = pd.Series(np.where(a < b, a, b)).str.cat(pd.Series(np.where(a < b, b, a)), sep="\x00")
+    dup = pair.duplicated(keep=False).to_numpy()
+    if dup.any():
+        first = pd.DataFrame({"pair": pair[dup], "spec": links.spec_index.to_numpy()[dup]})
+        for _, g in first.groupby("pair", sort=False):
+            if g.spec.nunique() > 1 or len(g) > 1:
+                k = g.index[-1]
+                r = links.loc[k]
+                j = int(g.spec.iloc[0])
+                raise ScenarioError(f"a second link between '{r.src}' and '{r.dst}' (also links[{j}]); "
+                                    f"keep one", file, _line_of(lines, ("links", int(r.spec_index))),
+                                    f"links[{int(r.spec_index)}]")
 
     ch_rows = []
     for i, c in enumerate(spec.channels):
@@ -384,7 +431,16 @@ def _tables(spec: ScenarioSpec, lines: dict, file):
                                 _line_of(lines, ("channels", i, "name")), f"channels[{i}].name")
         ch_rows.append(dict(name=c.name, bandwidth=c.bandwidth, noise_density=c.noise_density, spec_index=i))
     channels = pd.DataFrame(ch_rows, columns=["name", "bandwidth", "noise_density", "spec_index"]).set_index("name")
-    return nodes, links, channels
+    return nodes, links, channels, digests
+
+
+def _table_path(base_dir: Path, rel: str) -> Path:
+    p = Path(rel)
+    return p if p.is_absolute() else base_dir / p
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _none_for_nan(col: pd.Series) -> pd.Series:
@@ -404,33 +460,41 @@ def _node_row(n: NodeSpec, name: str, i: int) -> dict:
 
 def _check_references(scn: Scenario) -> None:
     spec, nodes = scn.spec, scn.nodes
-    names = list(nodes.index) + list(nodes.group.unique())
+    names = nodes.index.append(pd.Index(nodes.group.unique()))
     if not scn.devices:
         raise scn.error(("nodes",), "no node has role 'device'; a scenario trains on devices' data")
     if not scn.servers:
         raise scn.error(("nodes",), "no node has role 'server', 'fog' or 'cloud'; add one for the devices to reach")
 
-    for k, r in scn.links.iterrows():
-        i = int(r.spec_index)
-        if r.channel is None:
-            continue
-        if r.channel not in scn.channels.index:
-            raise scn.error(("links", i, "channel"), f"channel '{r.channel}' is not defined"
-                            + (_suggest(r.channel, scn.channels.index) or "; add it under 'channels'"))
-        roles = {nodes.loc[r.src, "role"], nodes.loc[r.dst, "role"]}
-        if "device" not in roles or roles == {"device"}:
-            raise scn.error(("links", i, "channel"),
-                            "a link on a shared channel joins a device to a server, fog or cloud node "
-                            "(shares are given per device); use a fixed-rate link here")
-        if r.gain_db is not None:
-            if pd.isna(scn.channels.loc[r.channel, "noise_density"]):
+    lk = scn.links
+    on = lk.channel.notna().to_numpy()
+    if on.any():
+        role = nodes.role
+        known = lk.channel.isin(scn.channels.index).to_numpy()
+        rs, rd = lk.src.map(role).to_numpy(), lk.dst.map(role).to_numpy()
+        one_device = (rs == "device") != (rd == "device")
+        shannon = lk.gain_db.notna().to_numpy() & on
+        noise = lk.channel.map(scn.channels.noise_density).notna().to_numpy() if len(scn.channels) else \
+            np.zeros(len(lk), bool)
+        tx = nodes.tx_power.notna()
+        tx_ok = lk.src.map(tx).fillna(False).to_numpy(bool) & lk.dst.map(tx).fillna(False).to_numpy(bool)
+        for k in np.flatnonzero(on & (~known | ~one_device | (shannon & (~noise | ~tx_ok)))):
+            r = lk.iloc[k]
+            i = int(r.spec_index)
+            if not known[k]:
+                raise scn.error(("links", i, "channel"), f"channel '{r.channel}' is not defined"
+                                + (_suggest(r.channel, scn.channels.index) or "; add it under 'channels'"))
+            if not one_device[k]:
+                raise scn.error(("links", i, "channel"),
+                                "a link on a shared channel joins a device to a server, fog or cloud node "
+                                "(shares are given per device); use a fixed-rate link here")
+            if not noise[k]:
                 ci = int(scn.channels.loc[r.channel, "spec_index"])
                 raise scn.error(("channels", ci), f"link with 'gain_db' on channel '{r.channel}' needs the "
                                 "channel's 'noise_density' (e.g. '-174 dBm/Hz')")
-            for end in (r.src, r.dst):
-                if pd.isna(nodes.loc[end, "tx_power"]):
-                    raise scn.error(scn.node_path(end), f"node '{end}' sends on a Shannon link "
-                                    f"(links[{i}] has 'gain_db'): give its 'tx_power', e.g. '0.2 W'")
+            end = r.src if not tx.get(r.src, False) else r.dst
+            raise scn.error(scn.node_path(end), f"node '{end}' sends on a Shannon link "
+                            f"(links[{i}] has 'gain_db'): give its 'tx_power', e.g. '0.2 W'")
 
     m = spec.model
     if m.zoo is not None:
@@ -443,7 +507,7 @@ def _check_references(scn: Scenario) -> None:
         if rel is not None and not scn.resolve(rel).is_file():
             raise scn.error(("model", key), f"file '{rel}' not found (relative paths are relative to "
                             f"the scenario file: {scn.resolve(rel)})")
-    measured = [n for n in nodes.index if nodes.loc[n, "measured"] is not None and not pd.isna(nodes.loc[n, "measured"])]
+    measured = list(nodes.index[nodes.measured.notna().to_numpy()][:1])
     if measured and m.times is None and not (m.profile or "").lower().endswith(".xlsx"):
         n = measured[0]
         raise scn.error(scn.node_path(n) + ("measured",), "nodes with 'measured' need measured times: "

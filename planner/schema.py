@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
 
 from .units import DIMENSIONS, parse_quantity
 
@@ -266,14 +275,33 @@ class ParadigmsSpec(_Strict):
     pel: PelSpec = Field(default_factory=PelSpec)
 
 
+class TableRef(_Strict):
+    """Nodes or links from a table file (CSV or Parquet; planner.fleet_tables), relative to the
+    scenario file: a fleet is a table, not thousands of YAML lines."""
+    table: str = Field(description="CSV or Parquet file: one row per node (or link), columns its fields.")
+
+
+def _entry_kind(v) -> str:
+    return "table" if isinstance(v, dict) and "table" in v else "entry"
+
+
+def _tables_of(v):
+    """`nodes: fleet.csv` is short for `nodes: [{table: fleet.csv}]`."""
+    return [{"table": v}] if isinstance(v, str) else v
+
+
+NodeEntry = Annotated[Annotated[NodeSpec, Tag("entry")] | Annotated[TableRef, Tag("table")], Discriminator(_entry_kind)]
+LinkEntry = Annotated[Annotated[LinkSpec, Tag("entry")] | Annotated[TableRef, Tag("table")], Discriminator(_entry_kind)]
+
+
 class ScenarioSpec(_Strict):
     """An EdgePlan scenario: nodes, links, channels, the model, training, what to optimise."""
     name: str
     description: str = ""
     model: ModelSpec
     training: TrainingSpec = Field(default_factory=TrainingSpec)
-    nodes: list[NodeSpec] = Field(min_length=1)
-    links: list[LinkSpec] = Field(default_factory=list)
+    nodes: Annotated[list[NodeEntry], BeforeValidator(_tables_of)] = Field(min_length=1)
+    links: Annotated[list[LinkEntry], BeforeValidator(_tables_of)] = Field(default_factory=list)
     channels: list[ChannelSpec] = Field(default_factory=list)
     objective: Literal["latency", "energy", "time_to_target", "energy_to_target"] | Weights = "latency"
     constraints: ConstraintsSpec = Field(default_factory=ConstraintsSpec)

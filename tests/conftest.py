@@ -13,6 +13,10 @@ SHARED = Path(os.environ.get("EDGEPLAN_SHARED", ROOT.parent / "shared"))
 WORKBOOKS = SHARED / "profiles" / "sfl-workflow"
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# the suite's profile cache is its own (shared by the processes it starts), not the user's
+if "EDGEPLAN_CACHE_DIR" not in os.environ:
+    import tempfile
+    os.environ["EDGEPLAN_CACHE_DIR"] = tempfile.mkdtemp(prefix="edgeplan-test-cache-")
 
 
 def shipped_scenarios() -> list[Path]:

@@ -32,10 +32,15 @@ def test_at_least_five_shipped_scenarios():
 def test_shipped_scenario_loads_and_graph_matches_file(path):
     scn = load_scenario(path)
     raw = yaml.safe_load(path.read_text())
-    expected_nodes = sum(n.get("count", 1) for n in raw["nodes"])
+
+    def rows(entry):            # a table entry holds one node (link) per row
+        import pandas as pd
+        return len(pd.read_csv(path.parent / entry["table"]))
+    expected_nodes = sum(rows(n) if "table" in n else n.get("count", 1) for n in raw["nodes"])
     assert len(scn.nodes) == expected_nodes
-    sizes = {n["name"]: n.get("count", 1) for n in raw["nodes"]}
-    expected_links = sum(sizes[lk["from"]] * sizes[lk["to"]] for lk in raw.get("links", []))
+    sizes = {n["name"]: n.get("count", 1) for n in raw["nodes"] if "table" not in n}
+    expected_links = sum(rows(lk) if "table" in lk else sizes[lk["from"]] * sizes[lk["to"]]
+                         for lk in raw.get("links", []))
     g = build_graph(scn)
     assert g.number_of_nodes() == expected_nodes
     assert g.number_of_edges() == expected_links == len(scn.links)

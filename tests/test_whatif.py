@@ -103,7 +103,7 @@ model: {{profile: p.csv}}
 training: {{batch_size: 10, local_iterations: 2}}
 nodes:
   - {{name: s, role: server, compute: 1e12, power: 10, call_overhead: 0, memory_bandwidth: 1e300}}
-  - {{name: d, role: device, compute: 1e9, power: 1, tx_power: 0.1, call_overhead: 0, memory_bandwidth: 1e300}}
+  - {{name: d, role: device, count: 2, compute: 1e9, power: 1, tx_power: 0.1, call_overhead: 0, memory_bandwidth: 1e300}}
 links:
   - {{from: d, to: s, channel: c, spectral_efficiency: 2, latency: 0.01}}
 channels:
@@ -124,7 +124,8 @@ def test_capacity_finds_the_hand_computed_bandwidth(tmp_path):
     comp = 2 * 10 * 6e6 / 1e9                    # tau b F(L) / f
     W = 5000.0                                    # model bytes, up and down
     target = 0.5
-    want = 16 * W / (2 * (target - comp - 2 * 0.01))   # fl: comp + 2 (lat + 8 W / (B eta)) = target
+    # fl, two devices on the channel (half each): comp + 2 (lat + 8 W / (B eta / 2)) = target
+    want = 16 * W / (target - comp - 2 * 0.01)
     res = capacity(scn, ("round_latency_s", target), "channels.c.bandwidth", "fl")
     assert res.monotone and res.direction == "least"
     assert res.value == pytest.approx(want, rel=2e-4)

@@ -257,8 +257,18 @@ def _with_metrics(row: dict, i: int, cols: dict) -> dict:
     return row
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def _py(x):
     """numpy scalars and arrays -> plain Python, so plans serialise and compare exactly."""
+    t = type(x)
+    if t is float:                        # the common cases first: plans of 100,000 rows
+        return x if x == x else None
+    if t in _PLAIN:
+        return x
+    if t is dict:
+        return {k if type(k) is str else str(k): _py(v) for k, v in x.items()}
     if isinstance(x, dict):
         return {str(k): _py(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
