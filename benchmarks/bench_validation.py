@@ -63,11 +63,18 @@ def _inprocess_errors(title: str, scenarios) -> None:
         cm = CostModel(scn)
         for name in paradigms.NAMES:
             plan = paradigms.get(name).solve(cm)
-            r = run_inprocess(scn, plan, rounds=3 if "vgg" in label else 6).rounds
+            res = run_inprocess(scn, plan, rounds=3 if "vgg" in label else 6)
+            r = res.rounds
             err = np.abs(r.round_latency_s - plan.predicted["round_latency_s"]) / r.round_latency_s
+            ph = res.phases(scn)        # the devices' own compute (issue: small layers cost what they cost)
+            dev = ph[ph.phase == "device"] if len(ph) else ph
+            dev_pred = float(dev.predicted_s.sum()) if len(dev) else float("nan")
+            dev_meas = float(dev.measured_s.sum()) if len(dev) else float("nan")
             rows.append({"model": label, "paradigm": name, "predicted_s": plan.predicted["round_latency_s"],
                          "measured_median_s": float(np.median(r.round_latency_s)),
                          "median_rel_error": float(np.median(err)),
+                         "device_phase_pred_s": dev_pred, "device_phase_meas_s": dev_meas,
+                         "device_phase_rel_error": abs(dev_pred - dev_meas) / dev_meas if dev_meas > 0 else float("nan"),
                          "bytes_rel_error": float(np.max(np.abs(r.comm_bytes - plan.predicted["comm_bytes"])
                                                          / max(plan.predicted["comm_bytes"], 1)))})
             print(f"  {title[:24]} {label} {name}: {rows[-1]['median_rel_error']:.3f}", flush=True)
@@ -133,6 +140,8 @@ def shaped_errors():
             rows.append({"compute from": label, "paradigm": name, "predicted_s": plan.predicted["round_latency_s"],
                          "measured_median_s": float(np.median(r.round_latency_s)),
                          "median_rel_error": float(np.median(err)),
+                         "device_phase_pred_s": dev_pred, "device_phase_meas_s": dev_meas,
+                         "device_phase_rel_error": abs(dev_pred - dev_meas) / dev_meas if dev_meas > 0 else float("nan"),
                          "transfer_pred_s": float(net.predicted_s.sum()),
                          "transfer_meas_s": float(net.measured_s.sum()),
                          # sl's first round has no hand-off into its first device

@@ -22,8 +22,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from .graph import default_server, measured_times, path_through, shortest_path, unit_table
-from .routes import Routes, _one_rate
+from .graph import default_server, measured_times, unit_table
+from .routes import Routes, _one_rate, build_routes
 from .scenario import Scenario
 from .units import fmt_si
 
@@ -261,64 +261,7 @@ class CostModel:
         key = (tuple(src), tuple(dst), concurrent, None if via is None else tuple(map(tuple, via)), allow_missing)
         if key in self._routes:
             return self._routes[key]
-        scn = self.scn
-        hops, missing = [], []
-        for i, (s, d) in enumerate(zip(src, dst)):
-            h = path_through(scn, via[i]) if via is not None else ([] if s == d else shortest_path(scn, s, d))
-            if h is None:
-                if not allow_missing:
-                    raise scn.error(scn.node_path(s), f"'{s}' has no path to '{d}'")
-                missing.append(i)
-                h = []
-            hops.append(h)
-        load: dict = {}
-        if concurrent:
-            for h in hops:   # every route carries traffic both ways: count each direction
-                for hop in h:
-                    for direction in (hop.forward, not hop.forward):
-                        load[(hop.link, direction)] = load.get((hop.link, direction), 0) + 1
-        n = len(src)
-        lat, fu, fd = np.zeros(n), np.zeros(n), np.zeros(n)
-        has, bw, eta = np.zeros(n, bool), np.zeros(n), np.full(n, np.nan)
-        su, sd = np.zeros(n), np.zeros(n)
-        chans, hop_rates = [], []
-        links, tx, chtab = self._link_rows(), self._tx, self._channels
-        for i, h in enumerate(hops):
-            ch, hr = None, []
-            for hop in h:
-                lk = links[hop.link]
-                lat[i] += lk.latency
-                if lk.channel is None or pd.isna(lk.channel):
-                    up_rate = (lk.uplink if hop.forward else lk.downlink) / max(1, load.get((hop.link, hop.forward), 1))
-                    dn_rate = (lk.downlink if hop.forward else lk.uplink) / max(1, load.get((hop.link, not hop.forward), 1))
-                    fu[i] += 1.0 / up_rate
-                    fd[i] += 1.0 / dn_rate
-                    hr.append((up_rate, dn_rate))
-                    continue
-                ch = lk.channel
-                has[i] = True
-                B, n0 = chtab[ch]
-                bw[i] = B
-                hr.append((None, None))
-                if lk.gain_db is not None and not pd.isna(lk.gain_db):
-                    g = 10.0 ** (float(lk.gain_db) / 10.0)
-                    su[i] = tx[hop.src] * g / (n0 * B)
-                    sd[i] = tx[hop.dst] * g / (n0 * B)
-                else:
-                    eta[i] = float(lk.spectral_efficiency)
-            chans.append(ch)
-            hop_rates.append(hr)
-        lat[missing] = np.inf
-        H = max((len(h) for h in hops), default=0)
-        ha, hb = np.full((n, H), -1), np.full((n, H), -1)
-        hru, hrd = np.zeros((n, H)), np.zeros((n, H))
-        for i, h in enumerate(hops):
-            for k, hop in enumerate(h):
-                ha[i, k], hb[i, k] = self.idx[hop.src], self.idx[hop.dst]
-                ru, rd = hop_rates[i][k]
-                hru[i, k] = np.nan if ru is None else ru
-                hrd[i, k] = np.nan if rd is None else rd
-        r = Routes(list(src), list(dst), hops, lat, fu, fd, has, bw, eta, su, sd, chans, hop_rates, ha, hb, hru, hrd)
+        r = build_routes(self, src, dst, concurrent, via, allow_missing)
         self._routes[key] = r
         return r
 
@@ -602,91 +545,6 @@ def psl_energy(cm: CostModel, R: Routes, d, s, b, c, share) -> tuple[np.ndarray,
     db = tau * b * cm.grad_out(c) + W
     tot, own = cm.route_energy(R, ub, db, share)
     return e_dev + e_srv + tot, e_dev + own
-
-
-def dsgd(cm: CostModel, stages: list[tuple[str, int, int]], path: list[str] | None = None,
-         microbatches: int = 1, source: str | None = None) -> Costs:
-    """Model parallelism: contiguous unit ranges (node, first, last) along a path of nodes.
-
-    The source device holds the data; activations (with labels) go forward stage to stage and
-    gradients come back. With m micro-batches (GPipe), an iteration is the sum of every stage
-    and transfer for one micro-batch plus (m-1) times the largest of them.
-    """
-    from .errors import PlanError
-    src = source or (path[0] if path else stages[0][0])
-    path = list(path) if path else _stage_path(cm, src, [st[0] for st in stages])
-    pos = {n: i for i, n in enumerate(path)}
-    if len(pos) != len(path):
-        raise PlanError(f"the path {path[:6]} visits a node twice")
-    if src not in pos:
-        raise PlanError(f"the data's source '{src}' is not on the path {path[:6]}")
-    from .graph import graph
-    g = graph(cm.scn)
-    unlinked = next(((a, b) for a, b in zip(path, path[1:]) if not g.has_edge(a, b)), None)
-    if unlinked:
-        raise PlanError(f"no link joins '{unlinked[0]}' and '{unlinked[1]}' on the path")
-    expect = 1
-    last_pos = -1
-    for node, first, last in stages:
-        if node not in pos:
-            raise PlanError(f"stage node '{node}' is not on the path {path}")
-        if pos[node] <= last_pos:
-            raise PlanError(f"stages must follow the path's order; '{node}' comes too early")
-        if first != expect or last < first or last > cm.L:
-            raise PlanError(f"stage on '{node}' covers units {first}..{last}; stages must cover 1..{cm.L} "
-                            "contiguously in order")
-        expect, last_pos = last + 1, pos[node]
-    if expect != cm.L + 1:
-        raise PlanError(f"stages cover units 1..{expect - 1} of {cm.L}")
-    m = int(microbatches)
-    b = cm.batch[cm.idx[src]]
-    mb = b / m
-    items, labels = [], []
-    compute: dict[str, float] = {}
-    mem: dict[str, float] = {}
-    transfers = []
-    holders = [src] + [st[0] for st in stages]
-    bounds = [0] + [st[2] for st in stages]
-    for k, (node, first, last) in enumerate(stages):
-        v = cm.idx[node]
-        t = cm.span(v, first - 1, last, mb)
-        items.append(t)
-        labels.append((node, "compute"))
-        compute[node] = compute.get(node, 0.0) + cm.tau * m * t
-        mem[node] = mem.get(node, 0.0) + cm.kopt * (cm.Wt[last] - cm.Wt[first - 1]) + b * (cm.A[last] - cm.A[first - 1])
-    for k in range(len(stages)):
-        a_node, b_node, unit = holders[k], holders[k + 1], bounds[k]
-        if a_node == b_node:
-            continue
-        seg = path[pos[a_node]: pos[b_node] + 1]
-        R = cm.routes([a_node], [b_node], concurrent=False, via=[seg])
-        fwd_x = mb * (cm.out[unit] + cm.label)
-        bwd_x = mb * cm.out[unit] if k > 0 else 0.0   # the input needs no gradient
-        tf = float(R.time(np.array([fwd_x]), np.ones(1), True)[0])
-        tb = float(R.time(np.array([bwd_x]), np.ones(1), False)[0])
-        items += [tf, tb]
-        labels += [(b_node, "forward"), (a_node, "backward")]     # the node receiving the transfer
-        transfers.append((R, 0, cm.tau * m * fwd_x, cm.tau * m * bwd_x, 1.0))
-    items = np.array(items)
-    it = items.sum() + (m - 1) * items.max()
-    T = cm.tau * it
-    k = int(np.argmax(items))
-    cost = cm.finish("dsgd", float(T), [src], np.array([T]), {"round": np.array([T])}, compute, transfers, mem)
-    cost.critical_node, cost.critical_phase = labels[k]
-    return cost
-
-
-def _stage_path(cm: CostModel, src: str, holders: list[str]) -> list[str]:
-    path = [src]
-    for h in holders:
-        if h == path[-1]:
-            continue
-        hops = shortest_path(cm.scn, path[-1], h)
-        if hops is None:
-            from .errors import PlanError
-            raise PlanError(f"no path from '{path[-1]}' to stage node '{h}'")
-        path += [hop.dst for hop in hops]
-    return path
 
 
 def fpl(cm: CostModel, junction: int, groups: dict[str, str], trunk: str, share=None, alpha=None,

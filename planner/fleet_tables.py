@@ -39,7 +39,13 @@ HEADER = re.compile(r"^\s*([A-Za-z_]+)\s*(?:\[(.+)\])?\s*$")
 
 def read(path: Path, file_label: str) -> pd.DataFrame:
     """The raw table (strings kept as written)."""
-    if not path.is_file():
+    if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise ScenarioError(f"a table is a .csv or .parquet file, not {str(path.name)[:60]!r}", file_label)
+    try:
+        exists = path.is_file()
+    except (OSError, ValueError):          # a name too long, a NUL byte: no such file
+        exists = False
+    if not exists:
         raise ScenarioError(f"table file '{path}' not found (relative paths are relative to the scenario file)",
                             file_label)
     try:

@@ -125,25 +125,6 @@ def path_through(scn: Scenario, nodes: list[str]) -> list[Hop]:
     return hops
 
 
-def check_reachability(scn: Scenario) -> None:
-    """Every device reaches at least one server, fog or cloud node through the links (one
-    search from all servers over the non-device nodes; devices do not relay)."""
-    g = graph(scn)
-    reach, stack = set(scn.servers), list(scn.servers)
-    while stack:
-        u = stack.pop()
-        for v in g.neighbors(u):
-            if v not in reach and g.nodes[v]["role"] != "device":
-                reach.add(v)
-                stack.append(v)
-    for d in scn.devices:
-        if not any(v in reach for v in g.neighbors(d)):
-            nb = list(graph(scn).neighbors(d))
-            hint = (f"it links only to {', '.join(nb)}" if nb else "it has no link")
-            raise scn.error(scn.node_path(d), f"device '{d}' reaches no server ({hint}); add a link "
-                            f"from it to a node with role {', '.join(SERVER_ROLES)}")
-
-
 def channel_members(scn: Scenario) -> dict[str, list[str]]:
     """Channel -> the devices whose access link is on it (they share its bandwidth)."""
     out: dict[str, list[str]] = {c: [] for c in scn.channels.index}

@@ -244,8 +244,7 @@ def from_data(data: dict, file: str | None = None, lines: dict | None = None,
         sha = hashlib.sha256((sha + "".join(digests)).encode()).hexdigest()
     scn = Scenario(spec, data, file, sha, nodes, links, channels, lines)
     _check_references(scn)
-    from .graph import check_reachability  # the graph module builds on these tables
-    check_reachability(scn)
+    _check_reachability(scn)         # on the tables: graph.py builds on this module, not the reverse
     return scn
 
 
@@ -546,6 +545,33 @@ def _check_references(scn: Scenario) -> None:
     for g, ws in (spec.paradigms.pel.groups or {}).items():
         for i, w in enumerate(ws):
             _need_node(scn, ("paradigms", "pel", "groups", g, i), w, list(nodes.index), ("device",))
+
+
+def _check_reachability(scn: Scenario) -> None:
+    """Every device reaches at least one server, fog or cloud node through the links (one
+    search from all servers over the non-device nodes; devices do not relay)."""
+    lk, role = scn.links, scn.nodes.role
+    dev_s = (lk.src.map(role) == "device").to_numpy()
+    dev_d = (lk.dst.map(role) == "device").to_numpy()
+    adj: dict[str, list[str]] = {}
+    relay = ~dev_s & ~dev_d
+    for a, b in zip(lk.src.to_numpy()[relay], lk.dst.to_numpy()[relay]):
+        adj.setdefault(a, []).append(b)
+        adj.setdefault(b, []).append(a)
+    reach, stack = set(scn.servers), list(scn.servers)
+    while stack:
+        for v in adj.get(stack.pop(), ()):
+            if v not in reach:
+                reach.add(v)
+                stack.append(v)
+    ok = set(lk.src.to_numpy()[dev_s & lk.dst.isin(reach).to_numpy()]) | \
+        set(lk.dst.to_numpy()[dev_d & lk.src.isin(reach).to_numpy()])
+    for d in scn.devices:
+        if d not in ok:
+            nb = sorted(set(lk.dst[lk.src == d]) | set(lk.src[lk.dst == d]))
+            hint = (f"it links only to {', '.join(nb)}" if nb else "it has no link")
+            raise scn.error(scn.node_path(d), f"device '{d}' reaches no server ({hint}); add a link "
+                            f"from it to a node with role {', '.join(SERVER_ROLES)}")
 
 
 def _need_node(scn: Scenario, path: tuple, name: str, names, roles) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from edgeplan import costs as C
 from edgeplan.costs import CostModel
+from edgeplan.dsgd_costs import dsgd as dsgd_cost
 from edgeplan.scenario import load_scenario
 
 F = [0.0, 3e6, 9e6, 9.3e6]
@@ -129,7 +130,7 @@ def test_dsgd(cm, m):
     it = sum(items) + (m - 1) * max(items)
     E = (DEV["d0"]["p"] * TAU * B * F[1] / DEV["d0"]["f"] + PS * TAU * B * (F[3] - F[1]) / FS
          + m * TAU * radio("d0", mb * (OUT[1] + LABEL), mb * OUT[1], 1))
-    c = C.dsgd(cm, [("d0", 1, 1), ("srv", 2, 3)], ["d0", "srv"], m)
+    c = dsgd_cost(cm, [("d0", 1, 1), ("srv", 2, 3)], ["d0", "srv"], m)
     close(c.round_latency, TAU * it)
     close(c.energy, E)
     close(c.comm_bytes, TAU * B * (2 * OUT[1] + LABEL))

@@ -6,9 +6,9 @@ import itertools
 
 import numpy as np
 import pytest
-from edgeplan import costs as C
 from edgeplan import paradigms
 from edgeplan.costs import CostModel
+from edgeplan.dsgd_costs import dsgd as dsgd_cost
 from edgeplan.scenario import from_data
 from edgeplan.synthetic import random_profile
 
@@ -42,7 +42,7 @@ def brute(cm: CostModel, path: list[str], m: int) -> float:
             for cuts in itertools.combinations(range(1, L), s - 1):
                 bounds = [0, *cuts, L]
                 stages = [(path[h], bounds[i] + 1, bounds[i + 1]) for i, h in enumerate(holders)]
-                best = min(best, C.dsgd(cm, stages, path, m, path[0]).round_latency)
+                best = min(best, dsgd_cost(cm, stages, path, m, path[0]).round_latency)
     return best
 
 
@@ -61,8 +61,8 @@ def test_more_microbatches_overlap_stages():
     unpipelined iteration (sum plus (m-1) x max, each item 1/m of its whole-batch time)."""
     cm, path, _ = chain(7)
     stages = DSGD.solvers["equal_flops"].fn(cm).decisions["stages"]
-    one = C.dsgd(cm, stages, path, 1).round_latency
-    many = C.dsgd(cm, stages, path, 8).round_latency
+    one = dsgd_cost(cm, stages, path, 1).round_latency
+    many = dsgd_cost(cm, stages, path, 8).round_latency
     assert many <= one * (1 + 1e-12) or any(cm.scn.links.latency > 0)
 
 

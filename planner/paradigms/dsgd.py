@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import costs as C
 from ..costs import CostModel
+from ..dsgd_costs import dsgd as dsgd_cost
 from ..errors import PlanError
-from ..graph import shortest_path
+from ..solvers.dsgd_solvers import path_of, source_of
 from .base import DECISIONS, Paradigm, Solution, SolverSpec, integer
 
 
@@ -26,7 +26,7 @@ class DSGD(Paradigm):
         self.default = "exact"
 
     def cost(self, cm, d):
-        return C.dsgd(cm, d["stages"], d["path"], d["microbatches"], d["source"])
+        return dsgd_cost(cm, d["stages"], d["path"], d["microbatches"], d["source"])
 
     def rows(self, cm, d):
         rows = [{"node": n, "role": str(cm.role[cm.idx[n]]), "stage": k, "units": [int(a), int(b)]}
@@ -62,25 +62,6 @@ class DSGD(Paradigm):
             raise PlanError(f"paradigm_detail.source {str(source)[:40]!r} is not a device of the scenario")
         return {"stages": [(r["node"], r["units"][0], r["units"][1]) for r in rows], "path": path,
                 "microbatches": m, "source": source}
-
-
-def source_of(cm: CostModel) -> str:
-    d = cm.scn.spec.paradigms.dsgd
-    if d.source:
-        return d.source
-    if d.path:
-        return d.path[0]
-    return cm.devices[0]
-
-
-def path_of(cm: CostModel) -> list[str]:
-    """paradigms.dsgd.path, else the shortest-latency path from the source to the server."""
-    d = cm.scn.spec.paradigms.dsgd
-    if d.path:
-        return list(d.path)
-    src = source_of(cm)
-    hops = shortest_path(cm.scn, src, cm.server())
-    return [src] + [h.dst for h in hops]
 
 
 def _equal_flops(cm: CostModel) -> Solution:

@@ -19,9 +19,9 @@ class PSL(Paradigm):
     def __init__(self):
         from ..solvers import psl_solvers as S
         self.solvers = {
-            "exact": SolverSpec(S.exact, "exact", "bisection on the round time; per device the cut needing the "
+            "exact": SolverSpec(_exact, "exact", "bisection on the round time; per device the cut needing the "
                                 "least share (provably optimal)"),
-            "milp": SolverSpec(S.milp, "milp", "pyomo + HiGHS: bisection on T around an assignment MILP; "
+            "milp": SolverSpec(_milp, "milp", "pyomo + HiGHS: bisection on T around an assignment MILP; "
                                "server shares, energy budgets, several servers"),
             "uniform": SolverSpec(_uniform, "baseline", "the same cut for every device (halving the training "
                                   "FLOPs), equal channel shares"),
@@ -79,3 +79,13 @@ def _uniform(cm: CostModel) -> Solution:
     R = cm.routes(devs, [srv] * len(devs))
     return Solution({"devices": devs, "server": srv, "cuts": np.full(len(devs), c),
                      "share": cm.equal_shares(devs, R)}, "baseline")
+
+
+def _milp(cm: CostModel) -> Solution:
+    from ..solvers.psl_milp import solve_milp  # the MILP builds on psl_solvers, not the reverse
+    return solve_milp(cm)
+
+
+def _exact(cm: CostModel) -> Solution:
+    from ..solvers import psl_solvers as S
+    return _milp(cm) if S.needs_milp(cm) else S.exact(cm)

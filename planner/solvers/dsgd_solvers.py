@@ -21,14 +21,33 @@ import networkx as nx
 import numpy as np
 
 from ..costs import CostModel
+from ..graph import shortest_path
 from ..paradigms.base import Solution
 from .highs import Highs
 
 MAX_PATHS = 64
 
 
+def source_of(cm: CostModel) -> str:
+    d = cm.scn.spec.paradigms.dsgd
+    if d.source:
+        return d.source
+    if d.path:
+        return d.path[0]
+    return cm.devices[0]
+
+
+def path_of(cm: CostModel) -> list[str]:
+    """paradigms.dsgd.path, else the shortest-latency path from the source to the server."""
+    d = cm.scn.spec.paradigms.dsgd
+    if d.path:
+        return list(d.path)
+    src = source_of(cm)
+    hops = shortest_path(cm.scn, src, cm.server())
+    return [src] + [h.dst for h in hops]
+
+
 def candidate_paths(cm: CostModel) -> list[list[str]]:
-    from ..paradigms.dsgd import path_of, source_of
     spec = cm.scn.spec.paradigms.dsgd
     if spec.path:
         return [list(spec.path)]
@@ -185,7 +204,6 @@ def _bottleneck(tab: PathTables) -> float:
 
 
 def _solution(cm: CostModel, path, stages, method_info: dict) -> Solution:
-    from ..paradigms.dsgd import source_of
     st = [(path[k], int(a), int(b)) for k, a, b in stages]
     return Solution({"stages": st, "path": path, "microbatches": cm.scn.spec.paradigms.dsgd.microbatches,
                      "source": source_of(cm)}, "optimal", 0.0, method_info)

@@ -225,10 +225,15 @@ def _decisions(inst: PslInstance, k, share, alpha=None) -> dict:
 
 # ---------------------------------------------------------------- solvers
 
-def exact(cm: CostModel) -> Solution:
+def needs_milp(cm: CostModel) -> bool:
+    """Server shares, several servers and energy objectives are the MILP's (psl_milp)."""
     spec = cm.scn.spec
-    if spec.paradigms.psl.server_shares or spec.paradigms.psl.servers or cm.objective != "latency":
-        return milp(cm)  # server shares, several servers and energy objectives need the MILP
+    return bool(spec.paradigms.psl.server_shares or spec.paradigms.psl.servers or cm.objective != "latency")
+
+
+def exact(cm: CostModel) -> Solution:
+    """The latency optimum for one server with equal server shares (callers send the rest to the
+    MILP: needs_milp)."""
     inst = instance(cm)
     _explain(cm, inst)
     T, k, share = solve_exact(inst)
@@ -292,8 +297,3 @@ def _times(inst: PslInstance, share) -> np.ndarray:
         rd = R.rate(np.broadcast_to(s, (len(s), 1))[:, 0], False)[:, None]
         ch = np.where(inst.U > 0, 8.0 * inst.U / ru, 0.0) + np.where(inst.D > 0, 8.0 * inst.D / rd, 0.0)
     return inst.A + np.where(R.has_ch[:, None], ch, 0.0)
-
-
-def milp(cm: CostModel) -> Solution:
-    from .psl_milp import solve_milp
-    return solve_milp(cm)

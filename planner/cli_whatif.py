@@ -1,0 +1,133 @@
+"""`edgeplan sweep`, `capacity` and `pareto`: what-if analysis from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .cli_app import _bad_option, _handles_errors, app, err, out
+
+# ---------------------------------------------------------------- what-if
+
+def _varies(scn, vary: list[str]):
+    from .variants import parse_values
+    out = []
+    for v in vary:
+        if "=" not in v:
+            _bad_option(f"--vary '{v}': use PATH=V1,V2,... or PATH=start:stop:num or PATH=log:start:stop:num")
+        path, vals = v.split("=", 1)
+        out.append((path.strip(), parse_values(vals)))
+    return out
+
+
+@app.command()
+@_handles_errors
+def sweep(scenario: Path = typer.Argument(...),
+          vary: list[str] = typer.Option(..., help="PATH=V1,V2,... | PATH=start:stop:num | PATH=log:start:stop:num "
+                                                   "(repeat for a grid)"),
+          paradigm: str = typer.Option("all", "--paradigm", "-p", help="A paradigm, a comma list, or all."),
+          methods: str = typer.Option("all", help="all (optimum and baselines) or optimal."),
+          engine: str = typer.Option("process", help="process (a local pool) or ray."),
+          workers: int = typer.Option(2, help="Processes (or Ray CPUs on a local cluster)."),
+          address: str = typer.Option(None, help="Ray cluster address (default: start a local one)."),
+          out_dir: Path = typer.Option(None, "--out", help="Write sweep.csv, sweep.parquet, plots and report.html.")):
+    """What-if grid: every variant planned for every paradigm; a table and plots."""
+    from . import paradigms as P
+    from .scenario import load_scenario
+    from .whatif import sweep as run_sweep
+    from .whatif import sweep_plots
+
+    scn = load_scenario(scenario)
+    names = list(P.NAMES) if paradigm == "all" else [x.strip() for x in paradigm.split(",")]
+    if methods not in ("all", "optimal"):
+        _bad_option("--methods: use all or optimal")
+    res = run_sweep(scn, _varies(scn, vary), names, methods, engine, workers, address, progress=True)
+    n_pts = len(res.table.drop_duplicates(res.varied))
+    out.print(f"{n_pts} points x {len(names)} paradigm(s): {len(res.table)} plans in {res.seconds:.1f} s "
+              f"({n_pts / max(res.seconds, 1e-9):.0f} points/s, {res.engine}, {res.workers} worker(s))")
+    from .reports import quantity
+    from .tables import frame
+    w = res.winners()
+    out.print(frame(f"which paradigm wins (least {res.ranking_label})", w.head(30),
+                    {**{p: p for p in res.varied}, "paradigm": None, "method": None, res.ranking: res.ranking_label},
+                    left=("paradigm", "method"), quantities={p: (lambda v, p=p: quantity(p, v)) for p in res.varied}))
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        from edgeplan.models.profile_io import atomic_write_text
+        atomic_write_text(out_dir / "sweep.csv", res.table.to_csv(index=False))
+        from .files import atomic_path
+        with atomic_path(out_dir / "sweep.parquet", ".parquet") as tmp:
+            res.table.astype({c: str for c in ("why", "status", "kind")}).to_parquet(tmp, index=False)
+        files = sweep_plots(res, out_dir)
+        from .reports import sweep_report
+        sweep_report(scn, res, vary, files, out_dir)
+        err.print(f"wrote {out_dir}/: sweep.csv, sweep.parquet, {len(files)} plots, report.html")
+
+
+@app.command()
+@_handles_errors
+def capacity(scenario: Path = typer.Argument(...),
+             target: str = typer.Option(..., help="METRIC=VALUE, e.g. round_latency_s=2 (met when <= VALUE)."),
+             vary: str = typer.Option(..., help="The dotted path to search, e.g. channels.ap0.bandwidth."),
+             paradigm: str = typer.Option("psl", "--paradigm", "-p"),
+             solver: str = typer.Option(None),
+             lo: str = typer.Option(None, help="Lower end of the search (default: current / 100, or 1)."),
+             hi: str = typer.Option(None, help="Upper end of the search (default: current x 100, or x 10)."),
+             html_file: Path = typer.Option(None, "--html")):
+    """The least (or most) value of a quantity that meets a target."""
+    from .scenario import load_scenario
+    from .variants import si_value
+    from .whatif import capacity as run_capacity
+
+    scn = load_scenario(scenario)
+    if "=" not in target:
+        _bad_option(f"--target '{target}': use METRIC=VALUE, e.g. round_latency_s=2")
+    metric, value = target.split("=", 1)
+    try:
+        goal = float(value)
+    except ValueError:
+        _bad_option(f"--target {metric}: '{value}' is not a number (SI units: s, J, bytes)")
+    lo_v = si_value(scn, vary, lo) if lo is not None else None
+    hi_v = si_value(scn, vary, hi) if hi is not None else None
+    res = run_capacity(scn, (metric.strip(), goal), vary, paradigm, solver, lo_v, hi_v)
+    from .reports import quantity
+    from .tables import frame
+    out.print(frame(f"probes of {vary}", res.probes, {vary: vary, metric.strip(): None, "meets": None},
+                    quantities={vary: lambda v: quantity(vary, v)}))
+    out.print(res.message, markup=False)
+    if html_file is not None:
+        from .reports import capacity_report
+        capacity_report(scn, res, paradigm, html_file)
+        err.print(f"wrote {html_file}")
+    if res.value is None:
+        raise typer.Exit(3 if res.monotone else 1)
+
+
+@app.command()
+@_handles_errors
+def pareto(scenario: Path = typer.Argument(...), paradigm: str = typer.Option("psl", "--paradigm", "-p"),
+           points: int = typer.Option(12, help="Latency caps between the two extremes."),
+           to_target: bool = typer.Option(False, "--to-target", help="Axes: time and energy to the target accuracy "
+                                                                     "(needs the scenario's learning curves)."),
+           out_dir: Path = typer.Option(None, "--out", help="Write pareto.csv, pareto.png and report.html.")):
+    """The latency-energy front by epsilon-constraint: a table and a plot."""
+    from .scenario import load_scenario
+    from .whatif import pareto as run_pareto
+    from .whatif import pareto_plot
+
+    scn = load_scenario(scenario)
+    front = run_pareto(scn, paradigm, points, to_target)
+    shown = front.drop(columns=["plan"])
+    from .tables import frame
+    out.print(frame(f"{scn.name}: {paradigm} latency-energy front", shown,
+                    {"round_latency_s": "round", "energy_j": "energy/round", "device_energy_j": "devices",
+                     "comm_bytes": "bytes/round", "time_to_target_s": "to target", "how": None}, left=("how",)))
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        from edgeplan.models.profile_io import atomic_write_text
+        atomic_write_text(out_dir / "pareto.csv", shown.to_csv(index=False))
+        pareto_plot(front, out_dir / "pareto.png", f"{scn.name}: {paradigm}", to_target)
+        from .reports import pareto_report
+        pareto_report(scn, front, paradigm, out_dir)
+        err.print(f"wrote {out_dir}/: pareto.csv, pareto.png, report.html")
