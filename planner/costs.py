@@ -596,4 +596,3 @@ def junction_extra_bytes(cm: CostModel, j: int, groups: int) -> float:
 
 
 # pel's cost lives in its own module (two compute models); importable from here as before
-from .pel_costs import pel, pel_groups, pel_setup, pel_terms, pel_time_per_param  # noqa: E402, F401

@@ -69,9 +69,11 @@ def _columns(df: pd.DataFrame, fields: dict, path: Path, what: str) -> dict[str,
         m = HEADER.match(str(col))
         key = m.group(1) if m else str(col)
         if key not in fields:
-            from .scenario import _suggest
+            import difflib
+            close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
             raise ScenarioError(f"column '{col}' is not a field of a {what}" +
-                                (_suggest(key, list(fields)) or f"; columns are {', '.join(fields)}"), str(path), 1)
+                                (f"; did you mean '{close[0]}'?" if close else f"; columns are {', '.join(fields)}"),
+                                str(path), 1)
         if key in out:
             raise ScenarioError(f"column '{key}' appears twice", str(path), 1)
         out[key] = (df[col], m.group(2) if m else None)

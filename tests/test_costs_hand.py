@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from edgeplan import costs as C
+from edgeplan import pel_costs as PC
 from edgeplan.costs import CostModel
 from edgeplan.dsgd_costs import dsgd as dsgd_cost
 from edgeplan.scenario import load_scenario
@@ -169,7 +170,7 @@ def test_pel(tiny):
         tpp = B * TAU * F[3] / DEV[d]["f"] / P      # c / f with c the model's training FLOPs per parameter
         T[d] = t(d, x, share[d]) + L * tpp + t(d, x, share[d])
         E += DEV[d]["p"] * L * tpp + radio(d, x, x, share[d])
-    c = C.pel(cm, [60, 70], [0.4, 0.6])
+    c = PC.pel(cm, [60, 70], [0.4, 0.6])
     close(c.round_latency, max(T.values()))
     close(c.energy, E)
     assert c.comm_bytes == 2 * P * Q / 8
@@ -177,7 +178,7 @@ def test_pel(tiny):
 
 def test_pel_with_given_flops_per_parameter(tiny):
     cm = CostModel(load_scenario(tiny(extra="paradigms: {pel: {compute: per_parameter, flops_per_parameter: 2.0e4}}")))
-    c = C.pel(cm, [60, 70], [0.5, 0.5])
+    c = PC.pel(cm, [60, 70], [0.5, 0.5])
     x = 60 * 32 / 8
     close(c.phases.loc["d0", "compute"], 60 * 2e4 / 1e8)
     close(c.nodes.loc["d0", "latency_s"], 2 * t("d0", x, 0.5) + 60 * 2e4 / 1e8)
@@ -196,13 +197,13 @@ def test_pel_backprop(cm):
     share = [0.7, 0.3]
     T0 = TAU * it0 + 2 * t("d0", x0, share[0])
     T1 = TAU * it1 + 2 * t("d1", x1, share[1])
-    c = C.pel(cm, None, share, blocks=[[1, 2], [3, 3]])
+    c = PC.pel(cm, None, share, blocks=[[1, 2], [3, 3]])
     close(c.phases.loc["d0", "compute"], TAU * it0)
     close(c.phases.loc["d1", "compute"], TAU * it1)
     close(c.round_latency, max(T0, T1))
     assert c.comm_bytes == 2 * (x0 + x1)
     # a worker without a block does nothing and its samples do not count
-    idle = C.pel(cm, None, [1.0, 0.0], blocks=[[1, 3], None])
+    idle = PC.pel(cm, None, [1.0, 0.0], blocks=[[1, 3], None])
     assert idle.nodes.loc["d1", "energy_j"] == 0 and idle.samples == TAU * B
 
 

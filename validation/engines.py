@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from edgeplan import costs as C
+from edgeplan import pel_costs as PC
 from edgeplan.costs import CostModel
 from edgeplan.models.profile import one_torch_thread
 from torch import nn
@@ -500,7 +500,7 @@ class PELEngine(Engine):
         self.R = cm.routes(self.devices, [d["server"]] * len(self.devices))
         self.su = np.asarray(d["share_up"], float)
         self.sd = self.su if d.get("share_dn") is None else np.asarray(d["share_dn"], float)
-        self.groups = C.pel_groups(cm, self.devices)
+        self.groups = PC.pel_groups(cm, self.devices)
         self.backprop = d.get("blocks") is not None
         if self.backprop:
             self.units = [None if d["blocks"][g[0]] is None else tuple(d["blocks"][g[0]]) for g in self.groups]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import costs as C
+from .. import pel_costs as PC
 from ..costs import CostModel
 from ..errors import PlanError
 from ..pel_costs import backprop
@@ -60,13 +60,13 @@ class PEL(Paradigm):
         return super().per_configuration(cm, method)
 
     def cost(self, cm, d):
-        return C.pel(cm, d["params"], d["share_up"], d.get("share_dn"), d["server"], d["devices"], d.get("blocks"))
+        return PC.pel(cm, d["params"], d["share_up"], d.get("share_dn"), d["server"], d["devices"], d.get("blocks"))
 
     def rows(self, cm, d):
         devs = d["devices"]
         srv = d["server"]
         R = cm.routes(devs, [srv] * len(devs))
-        grouped = C.pel_groups(cm, devs)
+        grouped = PC.pel_groups(cm, devs)
         groups = {i: k for k, g in enumerate(grouped) for i in g}
         shared = any(len(g) > 1 for g in grouped) or not backprop(cm)
         blocks = d.get("blocks")
@@ -82,7 +82,7 @@ class PEL(Paradigm):
                 r["channel_share_down"] = float(d["share_dn"][i])
                 r["bandwidth_down_hz"] = float(d["share_dn"][i] * R.bw[i])
             rows.append(r)
-        P, Q, c = C.pel_setup(cm)
+        P, Q, c = PC.pel_setup(cm)
         detail = {"server": srv, "parameters": P, "bits_per_parameter": Q,
                   "compute": cm.scn.spec.paradigms.pel.compute, "bandwidth": cm.scn.spec.paradigms.pel.bandwidth,
                   "active_workers": int(np.count_nonzero(np.asarray(d["params"]) > 0))}
@@ -116,8 +116,8 @@ def equal(cm: CostModel) -> Solution:
     """Equal parameters and equal shares (per_parameter)."""
     devs, srv = cm.devices, cm.server()
     R = cm.routes(devs, [srv] * len(devs))
-    P, _, _ = C.pel_setup(cm)
-    groups = C.pel_groups(cm, devs)
+    P, _, _ = PC.pel_setup(cm)
+    groups = PC.pel_groups(cm, devs)
     Lk = np.zeros(len(devs))
     for g in groups:
         Lk[g] = P / len(groups)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import costs as C
+from .. import pel_costs as PC
 from ..costs import CostModel
 from ..errors import InfeasibleError
 from ..paradigms.base import Solution
@@ -37,15 +37,15 @@ class PelInstance:
         self.server = server or cm.server()
         n = len(self.devices)
         self.R = R = cm.routes(self.devices, [self.server] * n)
-        self.P, self.Q, _ = C.pel_setup(cm)
+        self.P, self.Q, _ = PC.pel_setup(cm)
         d = cm.ix(self.devices)
-        self.tpp = C.pel_time_per_param(cm, d)
+        self.tpp = PC.pel_time_per_param(cm, d)
         self.a0 = self.tpp + self.Q * (R.fix_up + R.fix_dn)      # s per parameter, share-independent
         self.lat = 2.0 * R.lat
         self.has = R.has_ch
         self.B, self.eta, self.su, self.sd = R.bw, R.eta, R.snr_up, R.snr_dn
         self.spectral = ~np.isnan(self.eta)
-        self.groups = C.pel_groups(cm, self.devices)
+        self.groups = PC.pel_groups(cm, self.devices)
         self.channels = channel_positions(R)
         self.separate = cm.scn.spec.paradigms.pel.bandwidth == "separate"
 
