@@ -127,8 +127,8 @@ def fleets():
             row["load_yaml_s"] = time.perf_counter() - t0
             row["yaml_over_tables"] = row["load_yaml_s"] / t_load
         for name, method in (("psl", "exact"), ("pel", "joint")):
-            if name == "pel" and n > 1_000:
-                continue       # pel on four channels goes through its MILP: 567 s at 10,000 (a known miss)
+            if name == "pel" and n > 10_000:
+                continue       # pel at 100,000: about 9 s in-process (run by hand; the table stays quick)
             t0 = time.perf_counter()
             p = paradigms.get(name).solve(CostModel(scn), method)
             row[f"{name}_plan_s"] = time.perf_counter() - t0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from edgeplan import paradigms
 from edgeplan.costs import CostModel
-from edgeplan.scenario import from_data
+from edgeplan.scenario import from_data, load_scenario
 from edgeplan.synthetic import pel_instance, random_profile
 
 from .conftest import ROOT
@@ -247,3 +247,21 @@ def test_backprop_settings_that_belong_to_paba_are_refused(tmp_path):
     (tmp_path / "s.yaml").write_text(text)
     with pytest.raises(ScenarioError, match="paradigms.pel: flops_per_parameter belongs to compute: per_parameter"):
         load_scenario(tmp_path / "s.yaml")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_backprop_milp_keeps_only_the_cheapest_groups_per_channel_and_loses_nothing(seed, monkeypatch):
+    """Many workers on several channels: the MILP keeps, per channel and range, the M cheapest
+    workers (a cover has at most M ranges); the optimum is the one over every worker."""
+    import tempfile
+
+    from edgeplan.solvers import pel_layers as PL
+    from edgeplan.synthetic import write_fleet
+    path = write_fleet(24 + 4 * seed, tempfile.mkdtemp(), seed=seed)
+    cm = CostModel(load_scenario(path))
+    pruned = PL.milp(cm)
+    everything = lambda gc, M, channel: [(g, i, j) for g in range(gc.shape[0]) for i in range(M)  # noqa: E731
+                                         for j in range(i, M) if np.isfinite(gc[g, i, j])]
+    monkeypatch.setattr(PL, "_candidates", everything)
+    full = PL.milp(cm)
+    assert pruned.info["round_latency_s"] == pytest.approx(full.info["round_latency_s"], rel=1e-7)

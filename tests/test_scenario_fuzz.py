@@ -11,22 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .conftest import SCENARIOS
+from .fuzzing import _paths
 
 BASES = [yaml.safe_load((SCENARIOS / n).read_text()) for n in ("digits-small.yaml", "fpl-fog.yaml", "pel-shannon.yaml")]
 
 GARBAGE = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
                     st.text(max_size=12), st.lists(st.integers(), max_size=3), st.just("-3 GHz"),
                     st.just("12 parsecs"), st.just({"x": 1}), st.just("1e400"))
-
-
-def _paths(obj, prefix=()):
-    yield prefix
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _paths(v, prefix + (k,))
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            yield from _paths(v, prefix + (i,))
 
 
 def _mutate(data, path, op, value):

@@ -73,18 +73,29 @@ class LayerInstance:
         R = self.R
         keys = {}
         self.kind_of = []
+        eta = np.nan_to_num(R.eta, nan=-1.0).tolist()     # once for the fleet, not per worker
+        lat, fu, fd, has, bw = R.lat.tolist(), R.fix_up.tolist(), R.fix_dn.tolist(), R.has_ch.tolist(), R.bw.tolist()
+        su, sd, A = R.snr_up.tolist(), R.snr_dn.tolist(), self.A.reshape(len(self.A), -1)
         for g in self.groups:
-            key = tuple(sorted((self.A[k].tobytes(), R.lat[k], R.fix_up[k], R.fix_dn[k], bool(R.has_ch[k]), R.bw[k],
-                                np.nan_to_num(R.eta[k], nan=-1.0), R.snr_up[k], R.snr_dn[k], R.channel[k])
-                               for k in g))
+            key = tuple(sorted((A[k].tobytes(), lat[k], fu[k], fd[k], has[k], bw[k], eta[k], su[k], sd[k],
+                                R.channel[k]) for k in g))
             self.kind_of.append(keys.setdefault(key, len(keys)))
         self.kinds = len(keys)
-        self.members = [[gi for gi, k in enumerate(self.kind_of) if k == c] for c in range(self.kinds)]
+        self.members = [[] for _ in range(self.kinds)]
+        for gi, k in enumerate(self.kind_of):          # linear: fleets have thousands of kinds
+            self.members[k].append(gi)
 
     def costs(self, T: float, groups=None) -> np.ndarray:
         """(groups, M, M): the least channel share each group (of `groups`, default all) needs
         for each range at T (inf: not by T at all; 0 off any channel)."""
         gs = range(len(self.groups)) if groups is None else groups
+        if getattr(self, "_alone", None) is None:
+            self._alone = all(len(g) == 1 and g[0] == i for i, g in enumerate(self.groups)) and \
+                len(self.groups) == len(self.devices)
+        if groups is None and self._alone:
+            # every worker its own group, in order (fleets): one vectorised call, no regrouping
+            beta = least_shares(self.R, self.A, self.U, self.D, T)
+            return np.where(self.valid[None], beta, np.inf)
         workers = np.array(sorted({k for gi in gs for k in self.groups[gi]}))
         where = {k: p for p, k in enumerate(workers)}
         beta = least_shares(_subset(self.R, workers), self.A[workers], self.U[workers], self.D[workers], T)
@@ -388,25 +399,29 @@ def milp(cm: CostModel) -> Solution:
 
     from .highs import Highs
     inst = LayerInstance(cm)
-    G, M = len(inst.groups), inst.M
+    M = inst.M
     R = inst.R
     opt = Highs()
+    one_channel = _group_channels(inst)
 
     def solve(T):
         beta = least_shares(R, inst.A, inst.U, inst.D, T)
         gc = inst.costs(T)
-        cand = [(g, i, j) for g in range(G) for i in range(M) for j in range(i, M) if np.isfinite(gc[g, i, j])]
+        cand = _candidates(gc, M, one_channel)
         if not all(any(c[1] <= u <= c[2] for c in cand) for u in range(M)):
             return None                     # some layer no group can hold by T
         m = pyo.ConcreteModel()
         m.x = pyo.Var(cand, domain=pyo.Binary)
         m.cover = pyo.Constraint(range(M), rule=lambda md, u: sum(md.x[c] for c in cand if c[1] <= u <= c[2]) == 1)
-        m.once = pyo.Constraint(range(G), rule=lambda md, g: sum(md.x[c] for c in cand if c[0] == g) <= 1
-                                if any(c[0] == g for c in cand) else pyo.Constraint.Skip)
+        by_group: dict = {}
+        for c in cand:
+            by_group.setdefault(c[0], []).append(c)
+        m.once = pyo.Constraint(list(by_group), rule=lambda md, g: sum(md.x[c] for c in by_group[g]) <= 1)
         rows = []
         for ch, pos in inst.channels.items():
             on = set(pos.tolist())
-            terms = [(sum(float(beta[k, c[1], c[2]]) for k in inst.groups[c[0]] if k in on), c) for c in cand]
+            terms = [(sum(float(beta[k, c[1], c[2]]) for k in inst.groups[c[0]] if k in on), c) for c in cand
+                     if any(k in on for k in inst.groups[c[0]])]
             terms = [(v, c) for v, c in terms if v > 0]
             if terms:
                 rows.append(terms)
@@ -423,6 +438,40 @@ def milp(cm: CostModel) -> Solution:
     T = _bisect(lambda t: solve(t) is not None, lo, hi, rel_tol=1e-9)
     return Solution(inst.decisions(sorted(solve(T), key=lambda c: c[1]), T), "optimal", 1e-9,
                     {"round_latency_s": T})
+
+
+def _group_channels(inst: LayerInstance) -> np.ndarray:
+    """Each group's channel as an integer when all its workers share one (else -1)."""
+    code = {c: k for k, c in enumerate(inst.channels)}
+    out = np.full(len(inst.groups), -1)
+    for gi, g in enumerate(inst.groups):
+        chans = {inst.R.channel[k] for k in g}
+        if len(chans) == 1 and None not in chans:
+            out[gi] = code[chans.pop()]
+    return out
+
+
+def _candidates(gc: np.ndarray, M: int, channel: np.ndarray) -> list[tuple[int, int, int]]:
+    """The (group, first layer, last layer) choices the MILP needs. A cover holds at most M
+    ranges, so for a range only the M cheapest groups of each channel can matter: a dearer one
+    could swap with one of them left unused, on the same channel, for less of its share. Groups
+    spanning channels are all kept. Exact, and thousands of workers become at most M per channel."""
+    G = gc.shape[0]
+    keep = np.zeros(gc.shape, bool)
+    keep[channel < 0] = np.isfinite(gc[channel < 0])
+    for c in np.unique(channel[channel >= 0]):
+        rows = np.flatnonzero(channel == c)
+        sub = gc[rows]                                              # (n_c, M, M)
+        if len(rows) <= M:
+            keep[rows] = np.isfinite(sub)
+            continue
+        top = np.argpartition(sub, M - 1, axis=0)[:M]               # (M, M, M): per range, the M cheapest
+        ii, jj = np.meshgrid(np.arange(M), np.arange(M), indexing="ij")
+        chosen = rows[top]
+        mask = np.isfinite(np.take_along_axis(sub, top, axis=0))
+        keep[chosen[mask], np.broadcast_to(ii, top.shape)[mask], np.broadcast_to(jj, top.shape)[mask]] = True
+    g, i, j = np.nonzero(keep & (np.arange(M)[None, :, None] <= np.arange(M)[None, None, :]))
+    return list(zip(g.tolist(), i.tolist(), j.tolist())) if G else []
 
 
 def _equal_ranges(inst: LayerInstance, parts: int) -> list[tuple[int, int]]:
