@@ -152,7 +152,8 @@ def test_capacity_says_when_not_monotone(tmp_path):
 @pytest.mark.parametrize("scenario, name", [("psl-hetero", "psl"), ("fpl-fog", "fpl"), ("digits-small", "sl")])
 def test_pareto_points_are_feasible_and_non_dominated(scenario, name):
     front = pareto(load_scenario(SCENARIOS / f"{scenario}.yaml"), name, points=8)
-    assert len(front) >= 2 if name != "sl" else len(front) >= 1
+    # one point where the least-latency plan is also the least-energy one (fpl-fog, digits-small sl)
+    assert len(front) >= (2 if name == "psl" else 1)
     assert front.feasible.all()
     for i, a in front.iterrows():
         for j, b in front.iterrows():
