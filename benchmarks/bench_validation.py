@@ -140,8 +140,6 @@ def shaped_errors():
             rows.append({"compute from": label, "paradigm": name, "predicted_s": plan.predicted["round_latency_s"],
                          "measured_median_s": float(np.median(r.round_latency_s)),
                          "median_rel_error": float(np.median(err)),
-                         "device_phase_pred_s": dev_pred, "device_phase_meas_s": dev_meas,
-                         "device_phase_rel_error": abs(dev_pred - dev_meas) / dev_meas if dev_meas > 0 else float("nan"),
                          "transfer_pred_s": float(net.predicted_s.sum()),
                          "transfer_meas_s": float(net.measured_s.sum()),
                          # sl's first round has no hand-off into its first device
