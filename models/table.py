@@ -11,7 +11,11 @@ PROFILE_COLUMNS = ["name", "fwd_flops", "bwd_flops", "out_bytes", "act_bytes", "
 # optional: the part of bwd_flops that computes the gradient of the unit's input (the rest computes
 # its weights' gradients); without it, a unit with parameters is taken to spend its forward FLOPs
 # on the input gradient (exact for convolutions and linear layers) and one without all of them
-OPTIONAL_COLUMNS = ["bwd_in_flops"]
+# optional: gemm_k, the reduction length of the unit's matrix products (a convolution's
+# in_channels/groups x kernel size, a linear layer's in_features; a parameter-weighted harmonic mean
+# over several; 0 or absent where there is none): a short one runs below a CPU's peak rate
+# (models/profile.py gemm_k, planner/compute.py gemm_work)
+OPTIONAL_COLUMNS = ["bwd_in_flops", "gemm_k"]
 
 
 @dataclass
@@ -44,6 +48,7 @@ class UnitTable:
         else:
             self.bwd_in = np.where(self.params > 0, np.minimum(self.fwd, self.bwd), self.bwd)
             self.bwd_in[:2] = 0.0            # the first unit's input needs no gradient
+        self.gemm_k = df["gemm_k"].fillna(0.0).to_numpy(float) if "gemm_k" in df.columns else np.zeros(len(df))
         self.F = np.cumsum(self.fwd + self.bwd)
         self.Wt = np.cumsum(self.pbytes)
         self.A = np.cumsum(self.act)

@@ -1,21 +1,32 @@
 """How long a node computes a unit: FLOPs at its rate, plus what small layers really cost.
 
 FLOPs divided by a rate under-predicts small layers: every unit call pays a fixed overhead
-(dispatch, kernel launch, allocation) and moves its tensors through memory. Per node:
+(dispatch, kernel launch, allocation) and moves its tensors through memory. Per node, with
+`compute` f, `call_overhead` o (seconds per call, forward and backward each) and
+`memory_bandwidth` beta (bytes/s):
 
-    time of unit l for n samples, one call = n (FLOPs_l / f + traffic_l / beta) + overhead + params_l traffic / beta
+    unit l, n samples, one call = n (FLOPs_l / f + traffic_l / beta) + o + params_l traffic / beta
 
-(plus, for a max-pooling unit's forward, POOL_FWD_FLOPS_PER_BYTE x its input bytes / f per sample)
+Traffic per sample: the unit's input and output, once in the forward and twice in the backward;
+per call, the parameters (once forward, twice backward). FLOPs_l are charged as `gemm_work` says:
+a matrix product with a short reduction (a first convolution over 1-3 input channels reduces over
+9-75 values) keeps a CPU's vector units far from full. A max-pooling unit's forward adds
+POOL_FWD_FLOPS_PER_BYTE x its input bytes / f per sample. Per training step, a node that updates
+parameters pays its optimizer: STEP_CALLS x o, and UPDATE_FLOPS / f + UPDATE_BYTES / beta per
+parameter.
 
-with `compute` f, `call_overhead` (seconds per call, forward and backward each) and
-`memory_bandwidth` beta (bytes/s). Traffic per sample: the unit's input and output, once in the
-forward and twice in the backward; per call, the parameters (once forward, twice backward).
 Without `call_overhead` or `memory_bandwidth` a node takes the defaults below, which scale with
-its compute (a node ten times slower pays ten times the overhead): CALL_FLOPS and FLOPS_PER_BYTE
-were fitted on the development machine (PyTorch on 2 x86 cores, one thread, five zoo models,
-per-unit timings at batch 32-64: 29 us per call and 12.9 GB/s at 102 GFLOP/s); `edgeplan profile
-MODEL --measure` fits the same three figures on any host. Nodes with measured times use them as
-they are (the overheads are in the measurements).
+its compute (a node ten times slower pays ten times the overhead). They were chosen on the
+development machine (PyTorch 2.13, 2 x86 cores, one thread, batch 32) against two measurements:
+per-unit times of eight zoo profiles taken in training order (`measure_units`; a non-negative
+least-squares fit on relative errors put the rate at 120 GFLOP/s), and the time of a split
+paradigm's device part against the whole training step, interleaved, for the first 1-4 units of
+the digits CNN and VGG-11 (what validation compares: its host rate is calibrated on the whole
+step). With the reduction term the median per-unit |ln(predicted / measured)| is 0.42 (0.53
+without it; the first convolutions of the digits CNN and VGG-11 were 3x under) and the part/whole
+ratios are all within 14% (with the previous defaults, 0.42x-1.17x). `edgeplan profile MODEL --measure` fits the
+three node figures on any host. Nodes with measured times use them as they are (the overheads
+are in the measurements).
 """
 
 from __future__ import annotations
@@ -23,14 +34,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-CALL_FLOPS = 3.0e6         # a unit call's overhead in FLOP-equivalents (29 us x 102 GFLOP/s)
-FLOPS_PER_BYTE = 7.9       # memory traffic in FLOP-equivalents per byte (102 GFLOP/s / 12.9 GB/s)
-UPDATE_FLOPS = 4.0         # FLOPs to update one parameter in one SGD-with-momentum step
+CALL_FLOPS = 3.0e6         # a unit call's overhead in FLOP-equivalents (25 us x 120 GFLOP/s)
+FLOPS_PER_BYTE = 12.0      # memory traffic in FLOP-equivalents per byte (120 GFLOP/s / 10 GB/s)
 # Max pooling's forward (which also records the argmax for the backward) runs far below memory
-# speed on CPUs: ~1 GB/s of its input here, where the fitted traffic is 12 GB/s. Fitted with the
-# figures above on eight zoo profiles (NNLS on per-unit times, relative errors): the digits CNN's
-# predicted total went from 0.84x to 0.97x of the measured, VGG-11's from 0.98x to 1.03x.
-POOL_FWD_FLOPS_PER_BYTE = 108.0
+# speed on CPUs: ~1 GB/s of its input here. Fitted with the figures above.
+POOL_FWD_FLOPS_PER_BYTE = 120.0
+# A matrix product reducing over k values runs at k / (k + SHORT_K) of the rate (gemm_work).
+SHORT_K = 90.0
+# The optimizer step (SGD with momentum, measured apart on this host): ~45 us per step however
+# few its tensors, and 0.8 ns per parameter: 4 FLOPs and a streaming pass over gradient, momentum
+# and weight, which runs faster than the activations' traffic the bandwidth above was fitted on
+# (so 6.4 effective bytes where 20 move).
+STEP_CALLS = 1.8           # per step, in call overheads
+UPDATE_FLOPS = 4.0         # per parameter and step
+UPDATE_BYTES = 6.4         # per parameter and step, at the memory bandwidth
 
 
 def node_figures(nodes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -54,6 +71,16 @@ def traffic(table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return io, 2.0 * io, pb.copy(), 2.0 * pb
 
 
+def gemm_work(table) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit and sample, its forward and backward FLOPs as charged: a matrix product reducing
+    over k values (profile column gemm_k) runs at k / (k + SHORT_K) of the rate, in the forward
+    and in the backward alike (a first convolution's weight gradient is as narrow as its
+    forward). Units without matrix products, and profiles without gemm_k, are charged their FLOPs."""
+    k = np.asarray(getattr(table, "gemm_k", np.zeros(table.L + 1)), float)
+    g = 1.0 + np.divide(SHORT_K, k, out=np.zeros_like(k), where=k > 0)
+    return g * table.fwd, g * table.bwd
+
+
 def pool_bytes(table) -> np.ndarray:
     """Per unit, the input bytes per sample of a max-pooling unit (0 for other units, and for
     profiles that do not name their units' kinds)."""
@@ -67,14 +94,18 @@ def pool_bytes(table) -> np.ndarray:
 
 
 def flop_node_times(table, f, o, bw) -> dict[str, np.ndarray]:
-    """Per-unit seconds of nodes known by their figures: per sample (fwd, bwd) and per call.
+    """Per-unit seconds of nodes known by their figures: per sample (fwd, bwd) and per call, the
+    update per step (`upd_step`), and per node the optimizer's fixed seconds per step (`step`).
     Scalars give arrays over the units; arrays of n nodes give (n, L+1) arrays."""
     io_f, io_b, p_f, p_b = traffic(table)
+    step = STEP_CALLS * np.asarray(o, float)
     f, o, bw = (np.asarray(x, float)[..., None] for x in (f, o, bw))
     one = np.where(np.arange(table.L + 1) > 0, o, 0.0)                # a forward call and a backward call
     pool = POOL_FWD_FLOPS_PER_BYTE * pool_bytes(table)
-    return {"fwd": (table.fwd + pool) / f + io_f / bw, "bwd": table.bwd / f + io_b / bw,
-            "call_fwd": one + p_f / bw, "call_bwd": one + p_b / bw, "upd_step": UPDATE_FLOPS * table.params / f}
+    fwd, bwd = gemm_work(table)
+    return {"fwd": (fwd + pool) / f + io_f / bw, "bwd": bwd / f + io_b / bw,
+            "call_fwd": one + p_f / bw, "call_bwd": one + p_b / bw,
+            "upd_step": table.params * (UPDATE_FLOPS / f + UPDATE_BYTES / bw), "step": step}
 
 
 def effective_flops(table, batch: float) -> float:
@@ -82,28 +113,32 @@ def effective_flops(table, batch: float) -> float:
     its compute rate: FLOPs, memory traffic, and the calls' overheads shared over the batch. This
     host's rate in these units converts its measured times to a node's (validation)."""
     io_f, io_b, p_f, p_b = traffic(table)
-    per_sample = float(np.sum(table.fwd + table.bwd) + FLOPS_PER_BYTE * np.sum(io_f + io_b)
+    fwd, bwd = gemm_work(table)
+    per_sample = float(np.sum(fwd + bwd) + FLOPS_PER_BYTE * np.sum(io_f + io_b)
                        + POOL_FWD_FLOPS_PER_BYTE * np.sum(pool_bytes(table)))
-    per_call = float(2 * table.L * CALL_FLOPS + FLOPS_PER_BYTE * np.sum(p_f + p_b))
+    per_call = float(2 * table.L * CALL_FLOPS + FLOPS_PER_BYTE * np.sum(p_f + p_b)
+                     + STEP_CALLS * CALL_FLOPS + (UPDATE_FLOPS + FLOPS_PER_BYTE * UPDATE_BYTES) * np.sum(table.params))
     return per_sample + per_call / max(batch, 1.0)
 
 
 def fit_host(table, batch: int) -> dict[str, float]:
     """This host's figures from a `measure=True` profile timed at `batch`: compute (FLOP/s), call
     overhead (s) and memory bandwidth (B/s), by non-negative least squares on every unit's
-    forward and backward times (relative errors, so small units count)."""
+    forward and backward times (relative errors, so small units count), short reductions charged
+    as the cost model charges them."""
     from scipy.optimize import nnls
     df = table.df
     if "fwd_time_s" not in df:
         raise ValueError("fit_host needs a measured profile (measure=True)")
     io_f, io_b, p_f, p_b = traffic(table)
     pool = pool_bytes(table)
+    fwd, bwd = gemm_work(table)
     X, y = [], []
     for u in range(1, table.L + 1):
-        for flops, io, pb, pl, t in ((table.fwd[u], io_f[u], p_f[u], pool[u], df.fwd_time_s.iloc[u]),
-                                     (table.bwd[u], io_b[u], p_b[u], 0.0, df.bwd_time_s.iloc[u])):
+        for flops, io, pb, pl, t in ((batch * fwd[u], io_f[u], p_f[u], pool[u], df.fwd_time_s.iloc[u]),
+                                     (batch * bwd[u], io_b[u], p_b[u], 0.0, df.bwd_time_s.iloc[u])):
             if t > 0:
-                X.append([batch * flops, 1.0, batch * io + pb, batch * pl])
+                X.append([flops, 1.0, batch * io + pb, batch * pl])
                 y.append(batch * t)
     X, y = np.array(X), np.array(y)
     w = 1.0 / y

@@ -181,25 +181,39 @@ class CostModel:
 
     def _compute_prefix(self) -> np.ndarray:
         """S[v, c]: seconds per sample for node v to train units 1..c (forward + backward, and the
-        update where measured); with C[v, c], the seconds per call (edgeplan.compute)."""
+        update where measured); with C[v, c], the seconds per call, U[v, c] the update per step,
+        K[v] the optimizer's fixed seconds per step and Pn[c] the parameters (edgeplan.compute)."""
         u = self.unit_times
         self.C = np.cumsum(u["call_fwd"] + u["call_bwd"], axis=1)
+        self.U = np.cumsum(u["upd_step"], axis=1)
+        self.K = u["step"]
+        self.Pn = np.cumsum(self.table.params)
         return np.cumsum(u["fwd"] + u["bwd"] + u["upd"], axis=1)
 
-    def span(self, v, lo, hi, n):
+    def span(self, v, lo, hi, n, update: bool = True):
         """Seconds for node(s) v to train units lo+1..hi once (forward and backward) on n samples
-        in one call each: n per-sample seconds plus the units' per-call seconds."""
-        return n * (self.S[v, hi] - self.S[v, lo]) + (self.C[v, hi] - self.C[v, lo])
+        in one call each: n per-sample seconds plus the units' per-call seconds, and with `update`
+        the optimizer step on their parameters (none if they have none)."""
+        t = n * (self.S[v, hi] - self.S[v, lo]) + (self.C[v, hi] - self.C[v, lo])
+        return t + self.update(v, lo, hi) if update else t
+
+    def update(self, v, lo, hi):
+        """Seconds of node(s) v's optimizer step on units lo+1..hi (FLOP-rate nodes; measured
+        nodes' updates are in their per-sample times)."""
+        has = (self.Pn[hi] - self.Pn[lo]) > 0
+        return (self.U[v, hi] - self.U[v, lo]) + np.where(has, self.K[v], 0.0)
 
     @cached_property
     def unit_times(self) -> dict[str, np.ndarray]:
         """Per node and unit (arrays V x (L+1), column 0 the input): forward, backward and its
         input-gradient part, and update seconds per sample; `call_fwd`, `call_bwd` the seconds
-        every call pays (overhead, parameter traffic); `upd_step` the update seconds per step."""
+        every call pays (overhead, parameter traffic); `upd_step` the update seconds per step; and
+        per node (V) `step`, the optimizer's fixed seconds per step."""
         from .compute import flop_node_times, node_figures
         scn, t = self.scn, self.table
         V, L = len(self.names), self.L
-        fwd, bwd, bin_, upd, step, cf, cb = (np.zeros((V, L + 1)) for _ in range(7))
+        fwd, bwd, bin_, upd, ustep, cf, cb = (np.zeros((V, L + 1)) for _ in range(7))
+        step = np.zeros(V)
         in_share = np.divide(t.bwd_in, t.bwd, out=np.where(t.params > 0, 0.5, 1.0), where=t.bwd > 0)
         in_share[:2] = 0.0
         times = None
@@ -222,9 +236,11 @@ class CostModel:
                                 "the model's profile has no FLOP counts (a measured workbook)")
             ix = np.flatnonzero(by_figures)        # every node given by figures at once
             u = flop_node_times(t, f[ix], o[ix], bw[ix])
-            fwd[ix], bwd[ix], cf[ix], cb[ix], step[ix] = u["fwd"], u["bwd"], u["call_fwd"], u["call_bwd"], u["upd_step"]
+            fwd[ix], bwd[ix], cf[ix], cb[ix], ustep[ix] = u["fwd"], u["bwd"], u["call_fwd"], u["call_bwd"], u["upd_step"]
+            step[ix] = u["step"]
         bin_[:] = bwd * in_share
-        return {"fwd": fwd, "bwd": bwd, "bwd_in": bin_, "upd": upd, "upd_step": step, "call_fwd": cf, "call_bwd": cb}
+        return {"fwd": fwd, "bwd": bwd, "bwd_in": bin_, "upd": upd, "upd_step": ustep, "call_fwd": cf,
+                "call_bwd": cb, "step": step}
 
     # ------------------------------------------------------------ helpers
 
@@ -247,7 +263,7 @@ class CostModel:
         if not np.isnan(self.nominal[v]):
             return float(self.nominal[v])
         b = self.batch[v]
-        sec = b * self.S[v, -1] + self.C[v, -1]
+        sec = b * self.S[v, -1] + self.C[v, -1] + float(self.update(v, 0, self.L))
         return float(effective_flops(self.table, b) * b / sec) if sec > 0 else np.inf
 
     def server(self) -> str:

@@ -53,7 +53,7 @@ def dsgd(cm: CostModel, stages: list[tuple[str, int, int]], path: list[str] | No
     bounds = [0] + [st[2] for st in stages]
     for k, (node, first, last) in enumerate(stages):
         v = cm.idx[node]
-        t = cm.span(v, first - 1, last, mb)
+        t = cm.span(v, first - 1, last, mb, update=False)   # per micro-batch; the step is not charged
         items.append(t)
         labels.append((node, "compute"))
         compute[node] = compute.get(node, 0.0) + cm.tau * m * t

@@ -38,7 +38,7 @@ def pel_time_per_param(cm: CostModel, d) -> np.ndarray:
     P, _, c = pel_setup(cm)
     d = np.asarray(d, int)
     if c is None:
-        return cm.tau * cm.span(d, 0, cm.L, cm.batch[d]) / max(P, 1.0)
+        return cm.tau * cm.span(d, 0, cm.L, cm.batch[d], update=False) / max(P, 1.0)   # PABA: FLOPs only
     if cm.table.F[-1] <= 0:
         raise ValueError("paradigms.pel.flops_per_parameter needs FLOP rates, but the model's profile is "
                          "measured (no FLOP counts): leave flops_per_parameter out")
@@ -70,6 +70,7 @@ class Backprop:
         self.WG = u["bwd"] - u["bwd_in"]                             # weight-gradient part per unit
         self.UP = np.cumsum(u["upd"], axis=1)                        # update per sample (measured)
         self.ST = np.cumsum(u["upd_step"], axis=1)                   # update per step (FLOP rates)
+        self.K = u["step"]                                           # the optimizer's fixed part
         self.CF = u["call_fwd"].sum(axis=1)                          # every unit's forward call
         self.CB = np.cumsum(u["call_bwd"], axis=1)                   # backward calls
         self.L = cm.L
@@ -88,7 +89,7 @@ class Backprop:
         s1 = np.minimum(self.first_param[np.maximum(s, 1)], e1)
         L = self.L
         back = (self.IN[v, L] - self.IN[v, e1]) + (self.BW[v, e1] - self.BW[v, s1]) + self.WG[v, s1]
-        upd = b * (self.UP[v, e1] - self.UP[v, s1 - 1]) + (self.ST[v, e1] - self.ST[v, s1 - 1])
+        upd = b * (self.UP[v, e1] - self.UP[v, s1 - 1]) + (self.ST[v, e1] - self.ST[v, s1 - 1]) + self.K[v]
         calls = self.CF[v] + (self.CB[v, L] - self.CB[v, s1 - 1])
         return np.where(s > 0, b * (self.fw[v] + back) + upd + calls, 0.0)
 

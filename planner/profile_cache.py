@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-FORMAT = 1
+FORMAT = 2          # 2: tables carry gemm_k
 _enabled = True
 
 

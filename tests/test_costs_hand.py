@@ -3,7 +3,8 @@ computed by hand here, independently of planner.costs, must match to 1e-9 relati
 
 Tiny scenario (tests/conftest.py): F = [0, 3e6, 9e6, 9.3e6] FLOP per sample (prefix),
 Wt = [0, 40, 440, 520] bytes, out = [100, 200, 50, 40], A = [0, 300, 400, 440], label 8 bytes,
-batch 10, 2 local iterations, SGD (3x weights). Server 1 GFLOP/s, 100 W, tx 2 W, rx 1 W;
+batch 10, 2 local iterations, SGD (3x weights; its update 4 FLOPs per parameter per step, the
+nodes here having no call overhead and unbounded memory bandwidth). Server 1 GFLOP/s, 100 W, tx 2 W, rx 1 W;
 d0 0.1 GFLOP/s, 5 W, tx 1 W, rx 0.5 W, eta 2, 10 ms; d1 0.2 GFLOP/s, 4 W, eta 4, 20 ms;
 one 1 MHz channel.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from edgeplan import compute
 from edgeplan import costs as C
 from edgeplan import pel_costs as PC
 from edgeplan.costs import CostModel
@@ -29,6 +31,12 @@ DEV = {"d0": dict(f=1e8, p=5.0, tx=1.0, rx=0.5, eta=2.0, lat=0.01),
        "d1": dict(f=2e8, p=4.0, tx=1.0, rx=0.5, eta=4.0, lat=0.02)}
 BW = 1e6
 REL = 1e-9
+PP = np.cumsum(PARAMS)
+
+
+def upd(f, lo, hi):
+    """One optimizer step over units lo+1..hi on a node of f FLOP/s."""
+    return compute.UPDATE_FLOPS * (PP[hi] - PP[lo]) / f
 
 
 def rate(d, share):
@@ -56,8 +64,9 @@ def close(a, b):
 
 def test_fl(cm):
     share = {"d0": 0.5, "d1": 0.5}
-    T = {d: TAU * B * F[3] / v["f"] + 2 * t(d, WT[3], share[d]) for d, v in DEV.items()}
-    E = sum(v["p"] * TAU * B * F[3] / v["f"] + radio(d, WT[3], WT[3], share[d]) for d, v in DEV.items())
+    T = {d: TAU * (B * F[3] / v["f"] + upd(v["f"], 0, 3)) + 2 * t(d, WT[3], share[d]) for d, v in DEV.items()}
+    E = sum(v["p"] * TAU * (B * F[3] / v["f"] + upd(v["f"], 0, 3)) + radio(d, WT[3], WT[3], share[d])
+            for d, v in DEV.items())
     c = C.fl(cm, [0.5, 0.5])
     close(c.round_latency, max(T.values()))
     close(c.energy, E)
@@ -73,12 +82,13 @@ def test_sl(cm):
     contrib, E = {}, 0.0
     for k, d in enumerate(order):
         nxt = order[(k + 1) % 2]
-        it = B * F[cut] / DEV[d]["f"] + t(d, B * (OUT[cut] + LABEL), 1) + B * (F[3] - F[cut]) / FS + t(d, B * OUT[cut], 1)
+        dev, srv = B * F[cut] / DEV[d]["f"] + upd(DEV[d]["f"], 0, cut), B * (F[3] - F[cut]) / FS + upd(FS, cut, 3)
+        it = dev + t(d, B * (OUT[cut] + LABEL), 1) + srv + t(d, B * OUT[cut], 1)
         contrib[d] = TAU * it + t(d, hand, 1) + t(nxt, hand, 1)
         up = TAU * B * (OUT[cut] + LABEL) + hand
         dn = TAU * B * OUT[cut] + hand
-        E += DEV[d]["p"] * TAU * B * F[cut] / DEV[d]["f"] + radio(d, up, dn, 1)
-        E += PS * TAU * B * (F[3] - F[cut]) / FS
+        E += DEV[d]["p"] * TAU * dev + radio(d, up, dn, 1)
+        E += PS * TAU * srv
     c = C.sl(cm, cut)
     close(c.round_latency, sum(contrib.values()))
     close(c.energy, E)
@@ -93,17 +103,17 @@ def test_psl(cm):
     alpha = 0.5
     T, E, nbytes = {}, 0.0, 0.0
     for d, c in cuts.items():
-        it = (B * F[c] / DEV[d]["f"] + t(d, B * (OUT[c] + LABEL), share[d]) + B * (F[3] - F[c]) / (alpha * FS)
-              + t(d, B * OUT[c], share[d]))
+        dev, srv = B * F[c] / DEV[d]["f"] + upd(DEV[d]["f"], 0, c), B * (F[3] - F[c]) / FS + upd(FS, c, 3)
+        it = dev + t(d, B * (OUT[c] + LABEL), share[d]) + srv / alpha + t(d, B * OUT[c], share[d])
         T[d] = TAU * it + t(d, WT[c], share[d]) * 2
         up, dn = TAU * B * (OUT[c] + LABEL) + WT[c], TAU * B * OUT[c] + WT[c]
-        E += DEV[d]["p"] * TAU * B * F[c] / DEV[d]["f"] + PS * TAU * B * (F[3] - F[c]) / FS + radio(d, up, dn, share[d])
+        E += DEV[d]["p"] * TAU * dev + PS * TAU * srv + radio(d, up, dn, share[d])
         nbytes += up + dn
     c = C.psl(cm, [1, 2], [0.3, 0.7])
     close(c.round_latency, max(T.values()))
     close(c.energy, E)
     close(c.comm_bytes, nbytes)
-    close(c.device_energy, E - sum(PS * TAU * B * (F[3] - F[k]) / FS for k in cuts.values())
+    close(c.device_energy, E - sum(PS * TAU * (B * (F[3] - F[k]) / FS + upd(FS, k, 3)) for k in cuts.values())
           - sum(RXS * 8 * (TAU * B * (OUT[k] + LABEL) + WT[k]) / rate(d, share[d])
                 + TXS * 8 * (TAU * B * OUT[k] + WT[k]) / rate(d, share[d]) for d, k in cuts.items()))
     # server memory: one server-side part per device
@@ -144,12 +154,12 @@ def test_fpl(cm, groups):
     together = groups["d0"] == groups["d1"]
     T, E = {}, 0.0
     for d in DEV:
-        it = (B * F[j] / DEV[d]["f"] + t(d, B * (OUT[j] + LABEL), share[d]) + B * (F[3] - F[j]) / (alpha * FS)
-              + t(d, B * OUT[j], share[d]))
+        dev, srv = B * F[j] / DEV[d]["f"] + upd(DEV[d]["f"], 0, j), B * (F[3] - F[j]) / FS + upd(FS, j, 3)
+        it = dev + t(d, B * (OUT[j] + LABEL), share[d]) + srv / alpha + t(d, B * OUT[j], share[d])
         sync = 2 * t(d, WT[j], share[d]) if together else 0.0
         T[d] = TAU * it + sync
         w = WT[j] if together else 0.0
-        E += (DEV[d]["p"] * TAU * B * F[j] / DEV[d]["f"] + PS * TAU * B * (F[3] - F[j]) / FS
+        E += (DEV[d]["p"] * TAU * dev + PS * TAU * srv
               + radio(d, TAU * B * (OUT[j] + LABEL) + w, TAU * B * OUT[j] + w, share[d]))
     c = C.fpl(cm, j, groups, "srv", [0.5, 0.5])
     close(c.round_latency, max(T.values()))
@@ -269,7 +279,8 @@ links:
 def test_small_layers_pay_per_call_and_per_byte(tiny):
     """A device with a call overhead and a memory bandwidth: every unit pays the overhead on its
     forward and its backward call, its input and output cross memory once forward and twice
-    backward per sample, its parameters once forward and twice backward per call."""
+    backward per sample, its parameters once forward and twice backward per call; each step pays
+    the optimizer's fixed part and its pass over the parameters."""
     path = tiny()
     path.write_text(path.read_text().replace("call_overhead: 0, memory_bandwidth: 1e300}}\n  - {name: d1",
                                              "call_overhead: 1 ms, memory_bandwidth: 8 Mbit/s}}\n  - {name: d1")
@@ -280,9 +291,10 @@ def test_small_layers_pay_per_call_and_per_byte(tiny):
     io = sum(OUT[k - 1] + OUT[k] for k in (1, 2, 3))
     per_sample = F[3] / 1e8 + 3 * io / bw
     per_call = 3 * 2 * 1e-3 + 3 * WT[3] / bw
+    step = compute.STEP_CALLS * 1e-3 + PP[3] * (compute.UPDATE_FLOPS / 1e8 + compute.UPDATE_BYTES / bw)
     c = C.fl(cm, [0.5, 0.5])
-    close(c.phases.loc["d0", "device"], TAU * (B * per_sample + per_call))
-    close(c.phases.loc["d1", "device"], TAU * B * F[3] / 2e8)  # d1 keeps the plain FLOP model
+    close(c.phases.loc["d0", "device"], TAU * (B * per_sample + per_call + step))
+    close(c.phases.loc["d1", "device"], TAU * (B * F[3] / 2e8 + upd(2e8, 0, 3)))  # d1 keeps the plain FLOP model
 
 
 def test_one_device_syncs_with_nobody(tiny):

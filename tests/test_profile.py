@@ -103,3 +103,39 @@ def test_profile_csv_errors(tmp_path):
     p.write_text("name,fwd_flops,bwd_flops,out_bytes,act_bytes,params,param_bytes\nu1,0,0,4,0,0,0\n")
     with pytest.raises(ScenarioError, match=r"bad\.csv:2: the first row must be named 'input'"):
         read_profile_csv(p)
+
+
+def test_gemm_k_is_the_reduction_length():
+    """gemm_k: a convolution's in_channels/groups x kernel size, a linear layer's inputs, 0 for
+    pooling; it survives a CSV round trip, and a short reduction is charged more per FLOP."""
+    from edgeplan.compute import SHORT_K, gemm_work
+    t = profile_zoo("vgg11", [3, 32, 32], 10)
+    kinds = t.kinds
+    assert t.gemm_k[1] == 27                                  # 3 channels x 3 x 3
+    assert t.gemm_k[kinds.index("MaxPool2d")] == 0
+    assert t.gemm_k[-1] == 512                                # the classifier's inputs
+    fwd, bwd = gemm_work(t)
+    assert fwd[1] == pytest.approx(t.fwd[1] * (1 + SHORT_K / 27))
+    assert fwd[-1] / t.fwd[-1] < fwd[1] / t.fwd[1]
+
+
+def test_gemm_k_round_trips_and_is_optional(tmp_path):
+    t = profile_zoo("fpl_cnn", [1, 8, 8], 10)
+    assert t.gemm_k[1] == 25                                  # 1 channel x 5 x 5
+    write_profile_csv(t, tmp_path / "p.csv")
+    back = read_profile_csv(tmp_path / "p.csv")
+    assert np.allclose(back.gemm_k, t.gemm_k)
+    from edgeplan.compute import gemm_work
+    plain = t.df.drop(columns=["gemm_k"])
+    from edgeplan.models.table import UnitTable
+    fwd, _ = gemm_work(UnitTable(plain, t.model, t.input_shape, 4, t.kinds))
+    assert np.array_equal(fwd, t.fwd)                         # without the column: FLOPs as they are
+
+
+def test_measure_units_in_training_order_handles_a_unit_without_parameters():
+    """Timed as training runs them (forward sweep, backward sweep); a first unit without
+    parameters (its output needs no gradient) is timed forward only."""
+    model = nn.Sequential(nn.MaxPool2d(2), nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(64, 10))
+    t = profile_model(model, [1, 8, 8], measure=True, measure_batch=4, measure_repeats=2)
+    assert (t.df.fwd_time_s.iloc[1:] > 0).all()
+    assert t.df.bwd_time_s.iloc[1] == 0 and (t.df.bwd_time_s.iloc[2:] > 0).all()

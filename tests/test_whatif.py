@@ -121,7 +121,7 @@ def _one(tmp_path, extra=""):
 
 def test_capacity_finds_the_hand_computed_bandwidth(tmp_path):
     scn = _one(tmp_path)
-    comp = 2 * 10 * 6e6 / 1e9                    # tau b F(L) / f
+    comp = 2 * (10 * 6e6 + 4 * 1250) / 1e9       # tau (b F(L) + the update, 4 FLOPs per parameter) / f
     W = 5000.0                                    # model bytes, up and down
     target = 0.5
     # fl, two devices on the channel (half each): comp + 2 (lat + 8 W / (B eta / 2)) = target

@@ -534,7 +534,7 @@ def cvxpy_capacity(inst: PelInstance, T: float):
             cons.append(Lg[gi] * (scale / (w[k] * z0[k])) <= zt[k])
     prob = cp.Problem(cp.Maximize(cp.sum(Lg)), cons)
     try:
-        prob.solve(solver=cp.CLARABEL, equilibrate_enable=False)
+        prob.solve(solver=cp.CLARABEL, equilibrate_enable=False, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
     except cp.error.SolverError:
         return None
     if prob.status not in ("optimal", "optimal_inaccurate") or Lg.value is None:

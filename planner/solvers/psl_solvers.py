@@ -87,8 +87,8 @@ def _instance(cm: CostModel, alpha, server, devices, allow_missing) -> PslInstan
     a = np.full(n, 1.0 / n) if alpha is None else np.asarray(alpha, float)
     b = cm.batch[d][:, None]
     C = cuts[None, :]
-    dev = b * cm.S[d][:, cuts] + cm.C[d][:, cuts]                     # (devices, cuts)
-    on_srv = b * (cm.S[s, L] - cm.S[s, cuts])[None, :] + (cm.C[s, L] - cm.C[s, cuts])[None, :]
+    dev = cm.span(d[:, None], 0, C, b)                                 # (devices, cuts)
+    on_srv = cm.span(s, C, L, b)
     fixed = tau * dev + tau * on_srv / a[:, None]
     act_up = b * (cm.out[C] + cm.label)
     act_dn = b * cm.grad_out(C)
