@@ -267,8 +267,10 @@ def _py(x):
         return x if x == x else None
     if t in _PLAIN:
         return x
-    if t is dict:
-        return {k if type(k) is str else str(k): _py(v) for k, v in x.items()}
+    if t is dict:                         # plan rows: mostly str keys and float values, inlined
+        return {k if type(k) is str else str(k):
+                (v if v == v else None) if type(v) is float else v if type(v) in _PLAIN else _py(v)
+                for k, v in x.items()}
     if isinstance(x, dict):
         return {str(k): _py(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):

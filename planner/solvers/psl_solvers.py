@@ -142,9 +142,9 @@ def _shannon_energy_floor(R: Routes, ptx, prx, U, D, room):
 
 def _explain(cm: CostModel, inst: PslInstance) -> None:
     """Raise InfeasibleError naming the device and resource when some device has no usable cut."""
-    n = len(inst.devices)
-    d = cm.ix(inst.devices)
-    for i in range(n):
+    usable = np.isfinite(np.where(inst.fits, inst.beta_e, np.inf)).any(axis=1)
+    for i in np.flatnonzero(~usable)[:1]:                # the first device without a usable cut
+        d = cm.ix(inst.devices)
         if not inst.fits[i].any():
             b = cm.batch[d[i]]
             mem = cm.kopt * cm.Wt[inst.cuts] + b * cm.A[inst.cuts]
