@@ -265,3 +265,27 @@ def test_backprop_milp_keeps_only_the_cheapest_groups_per_channel_and_loses_noth
     monkeypatch.setattr(PL, "_candidates", everything)
     full = PL.milp(cm)
     assert pruned.info["round_latency_s"] == pytest.approx(full.info["round_latency_s"], rel=1e-7)
+
+
+def test_share_root_finder_agrees_with_bisection():
+    """The water-filling's per-worker root (regula falsi, warm-started) lands where 52 bisection
+    steps on log2(beta) do, for lambdas across the range the channel search visits."""
+    from edgeplan.solvers.pel_solvers import PelInstance, _log2_share, _Sub
+    from edgeplan.synthetic import pel_instance
+    inst = PelInstance(CostModel(pel_instance(200, seed=7, shannon=True)))
+    idx = np.arange(len(inst.devices))
+    sub = _Sub(inst, idx)
+    w = np.linspace(0.5, 3.0, len(idx))
+    x0 = None
+    for lam in np.exp(np.linspace(-5, 25, 9)):
+        lo, hi = np.full(len(idx), -60.0), np.zeros(len(idx))
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            a, da = sub.a_da(2.0 ** mid)
+            big = -w * da > lam * a * a
+            lo, hi = np.where(big, mid, lo), np.where(big, hi, mid)
+        want = 0.5 * (lo + hi)
+        got = _log2_share(sub, w, lam, x0=x0)
+        inside = (want > -59.9) & (want < -1e-9)
+        assert np.allclose(got[inside], want[inside], atol=1e-9)
+        x0 = got

@@ -91,18 +91,73 @@ def _beta_for_lambda(inst: PelInstance, w, lam, pos) -> np.ndarray:
     if (~sp).any():
         idx = pos[~sp]
         ww = w[~sp]
-        lo, hi = np.full(len(idx), -60.0), np.zeros(len(idx))
         sub = _Sub(inst, idx)
-        for _ in range(52):
-            mid = 0.5 * (lo + hi)
-            a, da = sub.a_da(2.0 ** mid)
-            big = -ww * da > lam * a * a           # h'(beta) = -w a'/a^2 > lambda: beta too small
-            lo, hi = np.where(big, mid, lo), np.where(big, hi, mid)
-        b = 2.0 ** (0.5 * (lo + hi))
+        last = getattr(inst, "_x_last", None)
+        if last is None or len(last) != len(inst.devices):
+            last = inst._x_last = np.full(len(inst.devices), np.nan)
+        x = _log2_share(sub, ww, lam, x0=last[idx])
+        last[idx] = x                             # the next lambda is close: start from here
+        b = 2.0 ** x
         a1 = sub.a(np.ones(len(idx)))
         g1 = -ww * sub.da(np.ones(len(idx))) / a1 ** 2
         beta[~sp] = np.where(g1 >= lam, 1.0, np.where(ww > 0, b, 0.0))
     return beta
+
+
+def _log2_share(sub, w, lam, lo: float = -60.0, tol: float = 1e-13, iters: int = 80, x0=None) -> np.ndarray:
+    """Per worker, x = log2(beta) in [lo, 0] where w h'(beta) = lambda (h = 1/a; h' falls as
+    beta grows), every worker at once, by regula falsi with the Illinois modification on
+    g(x) = ln(w h'(2^x)) - ln(lambda) (nearly linear in x, so a few steps do), with a bisection
+    step wherever four steps have not quartered the bracket: never much slower than bisection.
+    Workers whose root lies below lo get lo (beta ~ 1e-18: no share). `x0`: last roots (NaN where
+    none): a bracket of +-0.25 around them is tried first (the water-filling's next lambda is
+    close to its last), the whole range where it does not hold the root."""
+    n = len(w)
+
+    def g(x):
+        a, da = sub.a_da(2.0 ** x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(np.maximum(-w * da, 1e-300)) - 2.0 * np.log(a) - np.log(lam)
+
+    xa, xb = np.full(n, lo), np.zeros(n)
+    if x0 is not None and np.isfinite(x0).any():
+        near = np.isfinite(x0)
+        xa = np.where(near, np.maximum(np.nan_to_num(x0) - 0.25, lo), lo)
+        xb = np.where(near, np.minimum(np.nan_to_num(x0) + 0.25, 0.0), 0.0)
+        ga, gb = g(xa), g(xb)
+        miss = ~((ga > 0) & (gb < 0))            # not bracketed there: the whole range
+        if miss.any():
+            xa, xb = np.where(miss, lo, xa), np.where(miss, 0.0, xb)
+            ga2, gb2 = g(xa), g(xb)
+            ga, gb = np.where(miss, ga2, ga), np.where(miss, gb2, gb)
+    else:
+        ga, gb = g(xa), g(xb)
+    out = np.where(ga <= 0, lo, 0.0)
+    live = (ga > 0) & (gb < 0)                 # a sign change inside: a root to find
+    last = np.zeros(n)                          # which end the previous step moved (+1 a, -1 b)
+    ref = xb - xa                               # the bracket two steps ago
+    for it in range(iters):
+        if not live.any():
+            break
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = xb - gb * (xb - xa) / (gb - ga)
+        bis = ~(np.isfinite(x) & (x > xa) & (x < xb))
+        if it % 4 == 3:                          # every fourth step: forced halving where slow
+            bis |= (xb - xa) > 0.25 * ref
+            ref = np.where(live, xb - xa, ref)
+        x = np.where(bis, 0.5 * (xa + xb), x)
+        gx = g(np.where(live, x, xa))
+        right = gx > 0                            # h' still above lambda: the root is right of x
+        ga = np.where(live & right, gx, np.where(live & ~right & (last == -1), 0.5 * ga, ga))
+        gb = np.where(live & ~right, gx, np.where(live & right & (last == 1), 0.5 * gb, gb))
+        xa = np.where(live & right, x, xa)
+        xb = np.where(live & ~right, x, xb)
+        last = np.where(live, np.where(right, 1.0, -1.0), last)
+        close = np.abs(gx) <= tol                # g is a log ratio: |g| <= tol puts x within ~tol
+        fin = live & ((xb - xa <= tol) | close)
+        out = np.where(fin, np.where(close, x, 0.5 * (xa + xb)), out)
+        live &= ~fin
+    return np.where(live, 0.5 * (xa + xb), out)
 
 
 class _Sub:
