@@ -512,7 +512,8 @@ def joint_cvxpy(cm: CostModel) -> Solution:
     d = _decisions(inst, Lk, bu)
     if inst.separate:
         d["share_dn"] = bd
-    return Solution(d, "optimal", None, {"round_latency_continuous_s": T, **info})
+    status = "feasible" if getattr(inst, "_inaccurate", False) else "optimal"
+    return Solution(d, status, None, {"round_latency_continuous_s": T, **info})
 
 
 def cvxpy_joint(inst: PelInstance, rel_tol: float = 1e-10):
@@ -594,6 +595,8 @@ def cvxpy_capacity(inst: PelInstance, T: float):
         return None
     if prob.status not in ("optimal", "optimal_inaccurate") or Lg.value is None:
         return None
+    if prob.status == "optimal_inaccurate":
+        inst._inaccurate = True                  # the claim then says "feasible", not "optimal"
     L = np.zeros(n)
     for gi, g in enumerate(inst.groups):
         L[g] = max(float(Lg.value[gi]), 0.0) * scale
