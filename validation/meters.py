@@ -32,7 +32,7 @@ def tensor_bytes(*tensors) -> int:
 
 
 def calibrate_host(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, flops_per_sample: float,
-                   repeats: int = 7, make_opt=None, budget_s: float = 0.8) -> float:
+                   repeats: int = 7, make_opt=None, budget_s: float = 0.3) -> float:
     """This host's training FLOP/s on this model: a whole training step (forward, loss, backward,
     optimizer step) on one batch, the median of at least `repeats` steps after a warm-up, and of
     as many as fit in `budget_s` (a small model's step takes milliseconds, and nine of them
