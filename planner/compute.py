@@ -24,9 +24,9 @@ paradigm's device part against the whole training step, interleaved, for the fir
 the digits CNN and VGG-11 (what validation compares: its host rate is calibrated on the whole
 step). With the reduction term the median per-unit |ln(predicted / measured)| is 0.42 (0.53
 without it; the first convolutions of the digits CNN and VGG-11 were 3x under) and the part/whole
-ratios are all within 14% (with the previous defaults, 0.42x-1.17x). `edgeplan profile MODEL --measure` fits the
-three node figures on any host. Nodes with measured times use them as they are (the overheads
-are in the measurements).
+ratios are all within 14% (with the previous defaults, 0.42x-1.17x). `edgeplan profile MODEL
+--measure` fits the three node figures on any host. Nodes with measured times use them as they
+are (the overheads are in the measurements).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def gemm_work(table) -> tuple[np.ndarray, np.ndarray]:
     over k values (profile column gemm_k) runs at k / (k + SHORT_K) of the rate, in the forward
     and in the backward alike (a first convolution's weight gradient is as narrow as its
     forward). Units without matrix products, and profiles without gemm_k, are charged their FLOPs."""
-    k = np.asarray(getattr(table, "gemm_k", np.zeros(table.L + 1)), float)
+    k = table.gemm_k
     g = 1.0 + np.divide(SHORT_K, k, out=np.zeros_like(k), where=k > 0)
     return g * table.fwd, g * table.bwd
 

@@ -69,8 +69,7 @@ class Backprop:
         self.BW = np.cumsum(u["bwd"], axis=1)                        # full backward
         self.WG = u["bwd"] - u["bwd_in"]                             # weight-gradient part per unit
         self.UP = np.cumsum(u["upd"], axis=1)                        # update per sample (measured)
-        self.ST = np.cumsum(u["upd_step"], axis=1)                   # update per step (FLOP rates)
-        self.K = u["step"]                                           # the optimizer's fixed part
+        self.update = cm.update                                      # the optimizer step (FLOP rates)
         self.CF = u["call_fwd"].sum(axis=1)                          # every unit's forward call
         self.CB = np.cumsum(u["call_bwd"], axis=1)                   # backward calls
         self.L = cm.L
@@ -89,7 +88,7 @@ class Backprop:
         s1 = np.minimum(self.first_param[np.maximum(s, 1)], e1)
         L = self.L
         back = (self.IN[v, L] - self.IN[v, e1]) + (self.BW[v, e1] - self.BW[v, s1]) + self.WG[v, s1]
-        upd = b * (self.UP[v, e1] - self.UP[v, s1 - 1]) + (self.ST[v, e1] - self.ST[v, s1 - 1]) + self.K[v]
+        upd = b * (self.UP[v, e1] - self.UP[v, s1 - 1]) + self.update(v, s1 - 1, e1)
         calls = self.CF[v] + (self.CB[v, L] - self.CB[v, s1 - 1])
         return np.where(s > 0, b * (self.fw[v] + back) + upd + calls, 0.0)
 

@@ -93,7 +93,7 @@ def _beta_for_lambda(inst: PelInstance, w, lam, pos) -> np.ndarray:
         ww = w[~sp]
         sub = _Sub(inst, idx)
         last = getattr(inst, "_x_last", None)
-        if last is None or len(last) != len(inst.devices):
+        if last is None:
             last = inst._x_last = np.full(len(inst.devices), np.nan)
         x = _log2_share(sub, ww, lam, x0=last[idx])
         last[idx] = x                             # the next lambda is close: start from here
@@ -135,7 +135,7 @@ def _log2_share(sub, w, lam, lo: float = -60.0, tol: float = 1e-13, iters: int =
     out = np.where(ga <= 0, lo, 0.0)
     live = (ga > 0) & (gb < 0)                 # a sign change inside: a root to find
     last = np.zeros(n)                          # which end the previous step moved (+1 a, -1 b)
-    ref = xb - xa                               # the bracket two steps ago
+    ref = xb - xa                               # the bracket at the last forced-halving check
     for it in range(iters):
         if not live.any():
             break

@@ -144,18 +144,17 @@ def _explain(cm: CostModel, inst: PslInstance) -> None:
     """Raise InfeasibleError naming the device and resource when some device has no usable cut."""
     usable = np.isfinite(np.where(inst.fits, inst.beta_e, np.inf)).any(axis=1)
     for i in np.flatnonzero(~usable)[:1]:                # the first device without a usable cut
-        d = cm.ix(inst.devices)
+        v = cm.idx[inst.devices[i]]
         if not inst.fits[i].any():
-            b = cm.batch[d[i]]
+            b = cm.batch[v]
             mem = cm.kopt * cm.Wt[inst.cuts] + b * cm.A[inst.cuts]
             raise InfeasibleError(
-                f"{inst.devices[i]}: no cut fits {fmt_si(cm.memory[d[i]], 'B', True)}; the smallest needs "
+                f"{inst.devices[i]}: no cut fits {fmt_si(cm.memory[v], 'B', True)}; the smallest needs "
                 f"{fmt_si(mem.min(), 'B', True)}", node=inst.devices[i], resource="memory",
-                needed=float(mem.min()), available=float(cm.memory[d[i]]))
-        if not np.isfinite(np.where(inst.fits[i], inst.beta_e[i], np.inf)).any():
-            raise InfeasibleError(f"{inst.devices[i]}: no cut keeps its round energy within max_device_energy "
-                                  f"{fmt_si(cm.scn.spec.constraints.max_device_energy, 'J')}, even with the "
-                                  "whole channel", node=inst.devices[i], resource="energy")
+                needed=float(mem.min()), available=float(cm.memory[v]))
+        raise InfeasibleError(f"{inst.devices[i]}: no cut keeps its round energy within max_device_energy "
+                              f"{fmt_si(cm.scn.spec.constraints.max_device_energy, 'J')}, even with the "
+                              "whole channel", node=inst.devices[i], resource="energy")
 
 
 def solve_exact(inst: PslInstance, rel_tol: float = 1e-12) -> tuple[float, np.ndarray, np.ndarray]:
