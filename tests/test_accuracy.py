@@ -16,6 +16,7 @@ from edgeplan.scenario import load_scenario
 from edgeplan.validation.data import split_across, split_summary
 from edgeplan.validation.engines import ENGINES, LOSS, Shard, train_centralized
 from edgeplan.validation.meters import RoundMeter
+from edgeplan.validation.transport import Local
 from edgeplan.validation.runner import make_job
 
 from .conftest import SCENARIOS, write
@@ -33,7 +34,7 @@ def _job(name, scn=None):
 
 def _run(engine, cm, rounds):
     for _ in range(rounds):
-        engine.round(RoundMeter(cm, 1e9))
+        engine.play(Local(RoundMeter(cm, 1e9)))
 
 
 def test_sl_is_exactly_centralised_sgd_on_the_same_batches():

@@ -30,10 +30,17 @@ def _cli(*args, **kw):
 
 
 def _children(pid: int) -> list[int]:
+    """Every descendant (the nodes are forked by multiprocessing's fork server, the launcher's child)."""
     out = []
     for task in os.listdir(f"/proc/{pid}/task"):
         with open(f"/proc/{pid}/task/{task}/children") as f:
-            out += [int(x) for x in f.read().split()]
+            kids = [int(x) for x in f.read().split()]
+        for k in kids:
+            out.append(k)
+            try:
+                out += _children(k)
+            except FileNotFoundError:
+                pass
     return out
 
 
@@ -76,7 +83,7 @@ def test_node_processes_die_with_their_launcher_and_resume_reaches_the_whole_run
                 "--timeout", "60")
     _wait_rounds(out, 2, proc)
     kids = _children(proc.pid)
-    assert kids, "the launcher runs its nodes as child processes"
+    assert len(kids) >= 3, "the launcher runs its nodes (three here) as descendant processes"
     os.kill(proc.pid, sig)
     code = proc.wait(60)
     if sig == signal.SIGTERM:

@@ -67,7 +67,7 @@ class RoundMeter:
     host_rate: float
     events: list[Event] = field(default_factory=list)
     busy: dict[str, float] = field(default_factory=dict)       # node -> compute seconds (real, on node)
-    wire: dict[tuple, list[float]] = field(default_factory=dict)  # (routes id, i) -> [up, down] bytes
+    wire: dict[tuple, list] = field(default_factory=dict)   # route -> [routes, i, up bytes, down bytes, share]
 
     def ratio(self, node: str) -> float:
         return self.host_rate / self.cm.flops_rate(self.cm.idx[node])
@@ -87,13 +87,23 @@ class RoundMeter:
         """A message of nbytes along route i (up: towards its destination); returns its time:
         at the allocated rate, or `seconds` when the transfer was timed on a shaped link."""
         t = routes.time_one(i, nbytes, share, up) if seconds is None else float(seconds)
-        key = (id(routes), i)
+        key = (routes.src[i], routes.dst[i], len(routes.src), i)   # the same in every process
         if key not in self.wire:
             self.wire[key] = [routes, i, 0.0, 0.0, share]
         self.wire[key][2 if up else 3] += nbytes
         node = routes.src[i] if up else routes.dst[i]
         self.events.append(Event(node, device, phase, t, nbytes))
         return t
+
+    def merge(self, events: list, busy: dict, wire: dict) -> None:
+        """Add what another process metered in the same round (the distributed executor)."""
+        self.events += events
+        for node, s in busy.items():
+            self.busy[node] = self.busy.get(node, 0.0) + s
+        for key, (routes, i, up, dn, share) in wire.items():
+            mine = self.wire.setdefault(key, [routes, i, 0.0, 0.0, share])
+            mine[2] += up
+            mine[3] += dn
 
     def device_time(self, device: str) -> float:
         return sum(e.seconds for e in self.events if e.device == device)

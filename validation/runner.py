@@ -22,6 +22,7 @@ from edgeplan.scenario import Scenario
 from .data import load, split_across, split_kind, split_summary
 from .engines import ENGINES, Job, Shard
 from .meters import RoundMeter, calibrate_host
+from .transport import Local
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -262,20 +263,14 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host
     for r in range(start, rounds):
         meter = RoundMeter(cm, host_rate)
         t0 = time.perf_counter()
-        loss, T = engine.round(meter)
+        losses = engine.play(Local(meter))
         wall = time.perf_counter() - t0
-        acc, test_loss = engine.evaluate()
-        devs = getattr(engine, "devices", [job.decisions.get("source")])
-        costs = meter.costs(plan.paradigm, devs, T)
-        rows.append({"round": r + 1, "train_loss": loss, "test_loss": test_loss, "test_accuracy": acc,
-                     "round_latency_s": T, "predicted_round_latency_s": predicted["round_latency_s"],
-                     "energy_j": costs.energy, "device_energy_j": costs.device_energy,
-                     "comm_bytes": costs.comm_bytes, "predicted_comm_bytes": predicted["comm_bytes"],
-                     "wall_s": wall, **predicted_accuracy(curve, r + 1, spr)})
-        per = costs.nodes.reset_index()
-        per.insert(0, "round", r + 1)
-        node_rows += per.to_dict("records")
-        events = [e.__dict__ for e in meter.events]
+        row, nodes, events = engine.record(meter, losses)
+        rows.append({"round": r + 1, **row, "predicted_round_latency_s": predicted["round_latency_s"],
+                     "predicted_comm_bytes": predicted["comm_bytes"], "wall_s": wall,
+                     **predicted_accuracy(curve, r + 1, spr)})
+        node_rows += [{"round": r + 1, **n} for n in nodes]
+        loss, acc = row["train_loss"], row["test_accuracy"]
         if out is not None:
             _save_checkpoint(out, {"plan": plan.to_dict(), "engine": engine.state(), "round": r + 1,
                                    "shards": {d: s.state() for d, s in job.shards.items()},

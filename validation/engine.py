@@ -1,0 +1,268 @@
+"""A paradigm's training round as one program over all its nodes, on real data and the real
+model cut by the plan (validation.partition), metered (validation.meters): compute timed here and
+converted to the node's speed, every tensor that crosses a cut counted in bytes as it travels,
+transfer times modelled at the plan's allocated rates or timed on shaped links. The program runs
+through a transport (validation.transport): all nodes in this process, or one process per node
+over torch.distributed. The round's latency is assembled from its events exactly as the cost
+model assembles its prediction (max over devices for parallel paradigms, a sum for sl, sum +
+(m-1) max over micro-batch items for dsgd).
+
+This module: what every paradigm's program shares (the job, the shards, the split step, the
+engine's life cycle); the programs are in split_engines (fl, psl, sl, fpl), dsgd_engine and
+pel_engine, registered in engines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from edgeplan.costs import CostModel
+from edgeplan.models.profile import one_torch_thread
+from torch import nn
+
+from .data import Dataset
+from .meters import RoundMeter
+from .partition import flat_params, make_model, make_optimizer, set_flat, unit_modules
+
+LOSS = nn.CrossEntropyLoss()
+
+
+class Shard:
+    """A device's samples: shuffled each epoch, batches drawn in order, reproducible."""
+
+    def __init__(self, ds: Dataset, idx: np.ndarray, seed: int):
+        self.ds, self.idx, self.seed = ds, np.asarray(idx, int), seed
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(self.idx)
+        self.pos = 0
+
+    def next(self, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        take = []
+        while len(take) < b:
+            if self.pos >= len(self.order):
+                self.order = self.rng.permutation(self.idx)
+                self.pos = 0
+            k = min(b - len(take), len(self.order) - self.pos)
+            take.extend(self.order[self.pos:self.pos + k])
+            self.pos += k
+        t = torch.as_tensor(np.array(take))
+        return self.ds.x_train[t], self.ds.y_train[t]
+
+    def state(self) -> dict:
+        """Plain data and tensors only (checkpoints load with weights_only=True: no code)."""
+        return {"rng": self.rng.bit_generator.state, "order": torch.as_tensor(np.asarray(self.order, np.int64)),
+                "pos": int(self.pos)}
+
+    def load(self, s: dict) -> None:
+        self.rng.bit_generator.state = s["rng"]
+        self.order, self.pos = np.asarray(s["order"]).astype(int), int(s["pos"])
+
+
+@dataclass
+class Job:
+    """What every engine needs: the scenario's cost model, the plan's decisions, data, shards."""
+    cm: CostModel
+    decisions: dict
+    ds: Dataset
+    shards: dict
+    seed: int
+    split: list = None          # per device: samples held, asked, classes (data.split_summary)
+    coverage: float = 1.0       # share of test samples whose class the training data holds
+    plan: object = None         # the plan as evaluated against the scenario (edgeplan.planfile.Plan)
+
+    @property
+    def spec(self):
+        return self.cm.scn.spec
+
+    def batch(self, dev: str) -> int:
+        return int(self.cm.batch[self.cm.idx[dev]])
+
+    def model(self) -> nn.Module:
+        m = self.spec.model
+        if m.zoo is None:                        # the user's own model (model.module / model.export)
+            from edgeplan.models.user import user_model
+            return user_model(m, self.cm.scn.base_dir, self.seed)
+        return make_model(m.zoo, m.input_shape, m.num_classes, self.seed)
+
+    def optimizer(self, params):
+        return make_optimizer(params, self.spec.training.optimizer, self.spec.training.learning_rate)
+
+
+def accuracy(model: nn.Module, ds: Dataset) -> tuple[float, float]:
+    model.eval()
+    with torch.no_grad():
+        out = model(ds.x_test)
+        loss = float(LOSS(out, ds.y_test))
+        acc = float((out.argmax(1) == ds.y_test).float().mean())
+    model.train()
+    return acc, loss
+
+
+def opt_step(opt):
+    if opt is not None:
+        opt.step()
+
+
+def opt_zero(opt):
+    if opt is not None:
+        opt.zero_grad(set_to_none=True)
+
+
+def send_module(tx, module: nn.Module, src: str, dst: str, link=None, up: bool = True, device: str = "",
+                phase: str = "") -> None:
+    """`module`'s weights from `src`'s copy to `dst`'s. Without a link only for the accuracy
+    test (not traffic); where one process plays both ends there is one copy and nothing to do."""
+    if link is None and tx.here(src) and tx.here(dst):
+        return
+    got = tx.move([flat_params(module)] if tx.here(src) else None, src, dst, link, up, device, phase)
+    if tx.here(dst) and not tx.here(src) and got[0].numel():
+        set_flat(module, got[0])
+
+
+def split_step(tx, link, dev: str, srv: str, x, y, head, tail, opt_dev, opt_srv: list, alpha: float = 1.0,
+               has_head: bool = True, srv_phase: str = "server"):
+    """One split iteration: the device's part forward, its activations (and labels) up the link,
+    the server's part forward, loss, backward and step, the gradient down, the device's part
+    backward and step. With no device part (cut 0) the raw input goes up and nothing comes
+    back. Returns the loss where the server is played, else None."""
+    h = act = None
+    if tx.here(dev):
+        if has_head:
+            with tx.compute(dev, dev, "device"):
+                opt_zero(opt_dev)
+                h = head(x)
+            act = h.detach()
+        else:
+            act = x
+    act, y = tx.move([act, y] if tx.here(dev) else None, dev, srv, link, True, dev, "uplink") or (None, None)
+    loss = grad = None
+    if tx.here(srv):
+        act = act.detach().requires_grad_(has_head)
+        with tx.compute(srv, dev, srv_phase, alpha):
+            for o in opt_srv:
+                opt_zero(o)
+            out = LOSS(tail(act), y)
+            out.backward()
+            for o in opt_srv:
+                opt_step(o)
+        loss, grad = float(out.detach()), act.grad
+    if has_head:
+        got = tx.move([grad] if tx.here(srv) else None, srv, dev, link, False, dev, "downlink")
+        if tx.here(dev):
+            with tx.compute(dev, dev, "device"):
+                h.backward(got[0])
+                opt_step(opt_dev)
+    return loss
+
+
+class Engine:
+    """A paradigm's round as one program over all its nodes (see validation.transport)."""
+    paradigm = ""
+
+    def __init__(self, job: Job):
+        self.job, self.cm, self.d = job, job.cm, job.decisions
+        self.round_no = 0
+        self.build()
+
+    def build(self):
+        raise NotImplementedError
+
+    def round(self, tx) -> list:
+        """Run one round through transport `tx`; returns the training losses computed here
+        (None where a step's loss was computed elsewhere)."""
+        raise NotImplementedError
+
+    def play(self, tx) -> list:
+        losses = self.round(tx)
+        self.round_no += 1
+        return losses
+
+    def record(self, meter: RoundMeter, losses: list) -> tuple[dict, list, list]:
+        """The round as measured: its row (latency, energy, bytes through the cost model's own
+        ledger, accuracy of the model now), per-node rows and the timeline."""
+        T = self.latency(meter)
+        costs = meter.costs(self.paradigm, self.devices, T)
+        acc, test_loss = self.evaluate()
+        ls = [x for x in losses if x is not None]
+        row = {"train_loss": float(np.mean(ls)) if ls else float("nan"), "test_loss": test_loss,
+               "test_accuracy": acc, "round_latency_s": T, "energy_j": costs.energy,
+               "device_energy_j": costs.device_energy, "comm_bytes": costs.comm_bytes}
+        return row, costs.nodes.reset_index().to_dict("records"), [e.__dict__ for e in meter.events]
+
+    def latency(self, meter: RoundMeter) -> float:
+        """The round's latency from its metered events, assembled as the cost model assembles
+        its prediction: the slowest device's timeline for the parallel paradigms."""
+        return max(meter.device_time(d) for d in self.timeline)
+
+    @property
+    def timeline(self) -> list[str]:
+        """The devices whose timelines make the round."""
+        return self.devices
+
+    def begin_round(self) -> None:
+        """Before a round: with `training.client_state: reset` (FedAvg as published) each client
+        starts the round with a fresh optimizer state."""
+
+    @property
+    def reset_clients(self) -> bool:
+        return self.job.spec.training.client_state == "reset"
+
+    def data(self, tx, dev: str):
+        """A training batch where `dev` is played (its shard advances only there)."""
+        return self.job.shards[dev].next(self.job.batch(dev)) if tx.here(dev) else (None, None)
+
+    def evaluate(self) -> tuple[float, float]:
+        raise NotImplementedError
+
+    def modules(self) -> dict[str, nn.Module]:
+        raise NotImplementedError
+
+    def optimizers(self) -> dict:
+        raise NotImplementedError
+
+    def state(self) -> dict:
+        return {"modules": {k: m.state_dict() for k, m in self.modules().items()},
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers().items() if o is not None},
+                "round_no": self.round_no}
+
+    def load(self, s: dict) -> None:
+        for k, m in self.modules().items():
+            m.load_state_dict(s["modules"][k])
+        for k, o in self.optimizers().items():
+            if o is not None and k in s["optimizers"]:
+                o.load_state_dict(s["optimizers"][k])
+        self.round_no = int(s.get("round_no", 0))
+
+    def units(self):
+        """A fresh model of the scenario (seeded) traced into the plan's units."""
+        return unit_modules(self.job.model(), self.job.spec.model.input_shape)
+
+    def weights(self, devices) -> np.ndarray:
+        return np.array([len(self.job.shards[d].idx) for d in devices], float)
+
+
+def train_centralized(job: Job, steps: int) -> tuple[float, float, float]:
+    """The whole model trained by SGD on the devices' batches in split learning's order (each
+    device in turn for its local iterations, then the next), `steps` batches: the reference for
+    accuracy (sl equals it exactly) and for the overhead of partitioned training.
+    Returns (test accuracy, test loss, wall seconds)."""
+    import time
+    model = job.model()
+    opt = job.optimizer(model.parameters())
+    devices = list(job.shards)
+    shards = {d: Shard(job.ds, s.idx, s.seed) for d, s in job.shards.items()}   # fresh: the same draws
+    tau = job.cm.tau
+    with one_torch_thread():            # as the partitioned runs: one thread, comparable times
+        t0 = time.perf_counter()
+        for k in range(steps):
+            dev = devices[(k // tau) % len(devices)]
+            x, y = shards[dev].next(job.batch(dev))
+            opt.zero_grad(set_to_none=True)
+            LOSS(model(x), y).backward()
+            opt.step()
+        wall = time.perf_counter() - t0
+    acc, loss = accuracy(model, job.ds)
+    return acc, loss, wall
+
