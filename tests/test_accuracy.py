@@ -16,8 +16,8 @@ from edgeplan.scenario import load_scenario
 from edgeplan.validation.data import split_across, split_summary
 from edgeplan.validation.engines import ENGINES, LOSS, Shard, train_centralized
 from edgeplan.validation.meters import RoundMeter
-from edgeplan.validation.transport import Local
 from edgeplan.validation.runner import make_job
+from edgeplan.validation.transport import Local
 
 from .conftest import SCENARIOS, write
 

@@ -74,6 +74,30 @@ def _two_devices(tmp_path):
     return path, scn, plan
 
 
+def test_inprocess_run_killed_resumes_to_the_same_training(tmp_path):
+    """The in-process transport's guarantee, as the distributed one's below: a run killed (or
+    stopped) mid-way leaves whole files, and --resume reaches what an unbroken run reaches."""
+    from edgeplan.validation.runner import run_inprocess
+    path, scn, plan = _two_devices(tmp_path)
+    out = tmp_path / "run"
+    proc = _cli("validate", path, tmp_path / "plan.json", "--rounds", "12", "--out", out)
+    t0 = time.monotonic()
+    while not (out / "rounds.csv").exists() or len((out / "rounds.csv").read_text().splitlines()) < 3:
+        assert proc.poll() is None and time.monotonic() - t0 < 240, proc.stdout.read()
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait(60) == -9
+    assert not [f for f in os.listdir(out) if f.endswith(".tmp")]
+    done = subprocess.run([sys.executable, "-m", "edgeplan.cli", "validate", path, tmp_path / "plan.json",
+                           "--rounds", "12", "--out", out, "--resume", "--format", "json"],
+                          capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rounds = json.loads(done.stdout)["rounds"]
+    assert [r["round"] for r in rounds] == list(range(1, 13))
+    full = run_inprocess(scn, plan, rounds=12)
+    np.testing.assert_array_equal([r["test_accuracy"] for r in rounds], full.rounds.test_accuracy)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_node_processes_die_with_their_launcher_and_resume_reaches_the_whole_run(tmp_path, sig):
     from edgeplan.validation.runner import run_inprocess

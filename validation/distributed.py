@@ -328,6 +328,7 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
     from .runner import RunResult, _bar, _calibrate, accuracy_curve, make_job, predicted_accuracy
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # idle workers must not spin on the 2 cores
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")  # gloo's notes (unnamed hosts in a namespace)
     ctx = _context()                                      # (before the fork server starts: it keeps this env)
     if plan.paradigm not in SUPPORTED:
         raise PlanError(f"the distributed executor runs {', '.join(SUPPORTED)}; run {plan.paradigm} with "
