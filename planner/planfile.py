@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import pandas as pd
@@ -74,7 +74,20 @@ class Plan:
         return {"format": fmt, **d}
 
     def to_json(self) -> str:
-        return json.dumps(_finite(self.to_dict()), indent=2, sort_keys=False) + "\n"
+        """Indented JSON with one assignment per line: a plan of 100,000 devices reads as a table
+        and is written by the C encoder (json's indented encoder is pure Python: 10 s there).
+        `_finite` copies as it goes, so no deep copy of the plan is needed first."""
+        doc = _finite({"format": self.format, **{f.name: getattr(self, f.name) for f in fields(self)
+                                                  if f.name != "format"}})
+        parts = []
+        for key, value in doc.items():
+            if key == "assignments" and value:
+                rows = ",\n".join("    " + json.dumps(r, allow_nan=False) for r in value)
+                text = "[\n" + rows + "\n  ]"
+            else:
+                text = json.dumps(value, indent=2, allow_nan=False).replace("\n", "\n  ")
+            parts.append(f"  {json.dumps(key)}: {text}")
+        return "{\n" + ",\n".join(parts) + "\n}\n"
 
     def save(self, path: str | Path) -> None:
         from edgeplan.models.profile_io import atomic_write_text

@@ -366,7 +366,7 @@ def heuristic_T(inst: LayerInstance):
 def joint(cm: CostModel) -> Solution:
     inst = LayerInstance(cm)
     if not _one_channel(inst):
-        return milp(cm)
+        return milp(cm, inst)
     if not CoverDP.fits(inst):
         return heuristic(cm, inst)
     T, cover = joint_T(inst)[None]
@@ -387,18 +387,18 @@ def per_count(cm: CostModel) -> list[Solution]:
 def heuristic(cm: CostModel, inst: LayerInstance | None = None) -> Solution:
     inst = inst or LayerInstance(cm)
     if not _one_channel(inst):
-        return milp(cm)
+        return milp(cm, inst)
     T, cover, bound = heuristic_T(inst)
     return Solution(inst.decisions(cover, T), "heuristic", T / bound - 1.0,
                     {"round_latency_s": T, "lower_bound_s": bound})
 
 
-def milp(cm: CostModel) -> Solution:
+def milp(cm: CostModel, inst: LayerInstance | None = None) -> Solution:
     """Bisection on T around the cover as a MILP (pyomo + HiGHS), for every channel layout."""
     import pyomo.environ as pyo
 
     from .highs import Highs
-    inst = LayerInstance(cm)
+    inst = inst or LayerInstance(cm)
     M = inst.M
     R = inst.R
     opt = Highs()
