@@ -289,3 +289,28 @@ def test_share_root_finder_agrees_with_bisection():
         inside = (want > -59.9) & (want < -1e-9)
         assert np.allclose(got[inside], want[inside], atol=1e-9)
         x0 = got
+
+
+@pytest.mark.parametrize("shannon", [True, False])
+def test_water_filling_meets_its_optimality_conditions(shannon):
+    """At any T the channel's shares sum to 1 and every worker with a share strictly inside
+    (0, 1) has the same marginal value w h'(beta) (h = 1/a), none above it at share 1: the KKT
+    conditions of max sum w/a(beta), whatever path the multiplier search took (Newton on it,
+    warm-started across calls with different T)."""
+    from edgeplan.solvers.pel_solvers import PelInstance, _equal_T, allocate
+    from edgeplan.synthetic import pel_instance
+    inst = PelInstance(CostModel(pel_instance(300, seed=3, shannon=shannon)))
+    T0 = _equal_T(inst)
+    for T in (T0, 0.4 * T0, 0.9 * T0, 3 * T0):        # jumps as Newton's first steps make
+        beta = allocate(inst, T)
+        w = T - inst.lat
+        for pos in inst.channels.values():
+            on = pos[w[pos] > 0]
+            assert beta[on].sum() == pytest.approx(1.0, abs=1e-12)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                marg = -w[on] * inst.da(beta)[on] / inst.a(beta)[on] ** 2
+            inner = (beta[on] > 1e-9) & (beta[on] < 1 - 1e-9)
+            assert inner.sum() >= 2
+            lam = np.median(marg[inner])
+            assert np.allclose(marg[inner], lam, rtol=1e-8)
+            assert (marg[beta[on] >= 1 - 1e-9] >= lam * (1 - 1e-8)).all()

@@ -197,10 +197,9 @@ class _Sub:
 
 def allocate(inst: PelInstance, T: float) -> np.ndarray:
     """Shares maximising sum_k (T - lat_k)/a_k(beta_k), sum beta <= 1 on every channel: the
-    multiplier lambda of each channel by Brent's method on log lambda (the shares' sum is
-    smooth and decreasing in lambda), warm-started from the previous call's bracket."""
-    from scipy.optimize import brentq
-
+    multiplier lambda of each channel by Newton's method on log lambda (the shares' sum is smooth
+    and decreasing in it; its slope from implicit differentiation of w h'(beta) = lambda),
+    safeguarded by a bracket, warm-started from the previous call's lambda."""
     w = T - inst.lat
     beta = np.zeros(len(inst.devices))
     guess = getattr(inst, "_lam", {})
@@ -208,26 +207,89 @@ def allocate(inst: PelInstance, T: float) -> np.ndarray:
         act = pos[w[pos] > 0]
         if len(act) == 0:
             continue
-
-        def excess(loglam, act=act):
-            return float(_beta_for_lambda(inst, w, np.exp(loglam), act).sum()) - 1.0
-
-        c = guess.get(ch, 0.0)
-        lo, hi, step = c - 1.0, c + 1.0, 2.0
-        while excess(hi) > 0:
-            lo, hi, step = hi, hi + step, step * 2
-        while excess(lo) < 0 and lo > -700:
-            hi, lo, step = lo, lo - step, step * 2
-        if excess(lo) < 0:       # even lambda -> 0 leaves capacity: every worker at share 1
-            b = np.ones(len(act))
-        else:
-            x = brentq(excess, lo, hi, xtol=1e-14, rtol=1e-14, maxiter=200)
-            guess[ch] = x
-            b = _beta_for_lambda(inst, w, np.exp(x), act)
+        x, b = _channel_lambda(inst, w, act, _lambda_start(inst, w, act, guess.get(ch)))
+        if x is not None:
+            guess[ch] = (x, w.copy())
         tot = b.sum()
         beta[act] = b / tot if tot > 0 else 1.0 / len(act)
     inst._lam = guess
     return beta
+
+
+def _lambda_start(inst: PelInstance, w, act, last) -> float:
+    """A first log lambda: the last one, moved by how much the workers' time budgets w changed
+    (w h'(beta) = lambda: at the same shares lambda scales with w); without one, the median
+    worker's multiplier at equal shares."""
+    if last is not None:
+        x, w0 = last
+        ok = w0[act] > 0
+        if ok.any():
+            return x + float(np.median(np.log(w[act][ok] / w0[act][ok])))
+    eq = np.full(len(inst.devices), 1.0 / len(act))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lam = np.log(w[act]) + np.log(-inst.da(eq)[act]) - 2.0 * np.log(inst.a(eq)[act])
+    lam = lam[np.isfinite(lam)]
+    return float(np.median(lam)) if len(lam) else 0.0
+
+
+def _channel_lambda(inst: PelInstance, w, act, x: float, tol: float = 1e-14):
+    """(log lambda, shares) with the shares of workers `act` summing to 1; (None, ones) when even
+    lambda -> 0 leaves capacity (every worker at share 1). Newton on ln(sum of shares), nearly
+    linear in log lambda, steps of at most 4 until the root is bracketed."""
+    lo, hi, step = -np.inf, np.inf, 1.0          # excess(lo) > 0 > excess(hi)
+    b = None
+    for _ in range(200):
+        b = _beta_for_lambda(inst, w, np.exp(x), act)
+        tot = float(b.sum())
+        f = tot - 1.0
+        if f == 0.0:
+            return x, b
+        if f > 0:
+            lo = x
+        else:
+            hi = x
+            if x <= -700.0:
+                return None, np.ones(len(act))
+        if abs(f) <= 1e-13 or hi - lo <= tol * max(1.0, abs(x)):
+            return x, b
+        slope = float(_beta_slope(inst, w, np.exp(x), act, b).sum())
+        nx = x - np.log(tot) * tot / slope if slope < 0 and tot > 0 else np.nan
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            nx = float(np.clip(nx, x - 4.0, x + 4.0)) if np.isfinite(nx) else np.nan
+        if not lo < nx < hi:                       # off the bracket: bisect, or widen to find one
+            if np.isfinite(lo) and np.isfinite(hi):
+                nx = 0.5 * (lo + hi)
+            else:
+                nx = x + (step if f > 0 else -step)
+                step *= 2.0
+        x = max(nx, -700.0)
+    return x, b
+
+
+def _beta_slope(inst: PelInstance, w, lam, pos, beta) -> np.ndarray:
+    """d beta_k / d log lambda at the water-filling shares `beta` of workers `pos` (0 where a
+    share is clipped at 0 or 1): spectral in closed form, Shannon from w h'(2^x) = lambda, x =
+    log2 beta, as beta ln2 / q'(x), q = ln h'(2^x) differentiated numerically."""
+    sp = inst.spectral[pos]
+    out = np.zeros(len(pos))
+    inner = (beta > 1e-15) & (beta < 1.0)
+    e = 2.0 * inst.Q / (inst.B[pos] * np.where(sp, inst.eta[pos], 1.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(sp & inner, -0.5 * np.sqrt(np.maximum(w[pos], 0) * e / lam) / inst.a0[pos], out)
+    sh = ~sp & inner
+    if sh.any():
+        idx = pos[sh]
+        sub = _Sub(inst, idx)
+        x = np.log2(beta[sh])
+        h = 1e-6
+
+        def q(x):
+            a, da = sub.a_da(2.0 ** x)
+            return np.log(-da) - 2.0 * np.log(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dq = (q(x + h) - q(x - h)) / (2 * h)
+            out[sh] = np.where(dq < 0, beta[sh] * LN2 / dq, 0.0)
+    return out
 
 
 def capacity(inst: PelInstance, T: float) -> tuple[float, np.ndarray, np.ndarray]:
