@@ -156,7 +156,7 @@ def pel(cm: CostModel, params, share_up=None, share_dn=None, server: str | None 
         Lk = np.asarray(params, float)
         if Lk.shape != (n,) or not np.all(np.isfinite(Lk)) or np.any(Lk < 0):
             raise PlanError(f"expected {n} non-negative parameter counts, got {Lk}")
-        for g in groups:
+        for g in (g for g in groups if len(g) > 1):       # a group of one has nothing to compare
             if np.ptp(Lk[g]) > 1e-9 * max(1.0, Lk[g].max()):
                 raise PlanError(f"workers {', '.join(devs[i] for i in g)} form a group and train one block: "
                                 "give them equal parameter counts")

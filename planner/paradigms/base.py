@@ -129,8 +129,9 @@ class Paradigm:
         from ..curves import predictions
         rows, detail = self.rows(cm, d)
         free = cm.without_channel()
-        rows = [{k: v for k, v in r.items() if not (k.startswith("channel_share") and r["node"] in free)}
-                for r in rows]
+        if free:                         # a share means nothing on a node without a channel
+            rows = [{k: v for k, v in r.items() if not (k.startswith("channel_share") and r["node"] in free)}
+                    if r["node"] in free else r for r in rows]
         obj = cm.scn.spec.objective
         name = obj if isinstance(obj, str) else "weighted"
         predicted = costs.predicted()

@@ -17,6 +17,8 @@ bound with quad_over_lin), for cross-checks, benchmarks, and separate up/down ba
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 
 from .. import pel_costs as PC
@@ -467,13 +469,23 @@ def _granulate(inst: PelInstance, Lk, beta, T):
     base = np.floor(Lg / g) * g
     rest = inst.P - base.sum()
     a = inst.a(beta)
-    per = np.array([max(a[gr]) for gr in groups])
-    lat = np.array([max(inst.lat[gr]) for gr in groups])
-    while rest > 1e-9:
-        step = min(g, rest)
-        k = int(np.argmin((base + step) * per + lat))
-        base[k] += step
-        rest -= step
+    if all(len(gr) == 1 for gr in groups):
+        first = np.array([gr[0] for gr in groups])
+        per, lat = a[first], inst.lat[first]
+    else:
+        per = np.array([max(a[gr]) for gr in groups])
+        lat = np.array([max(inst.lat[gr]) for gr in groups])
+    # greedily, each step of g parameters to the group that finishes it first (a heap: the
+    # lowest finish, ties to the lowest index, as an argmin over the groups would choose)
+    heap = [(float((base[k] + g) * per[k] + lat[k]), k) for k in range(len(groups))]
+    heapq.heapify(heap)
+    while rest >= g:
+        _, k = heapq.heappop(heap)
+        base[k] += g
+        rest -= g
+        heapq.heappush(heap, (float((base[k] + g) * per[k] + lat[k]), k))
+    if rest > 1e-9:                                   # the last, shorter step
+        base[int(np.argmin((base + rest) * per + lat))] += rest
     out = _per_worker(inst, base)
     return out, beta, {"granularity": int(g), "rounding_loss_s": _rounded_T(inst, out, a) - T,
                        "rounding_loss_bound_s": float(g * np.max(a[np.isfinite(a)]))}
