@@ -129,8 +129,8 @@ def test_node_processes_die_with_their_launcher_and_resume_reaches_the_whole_run
 
 def test_resume_refuses_states_that_do_not_fit(tmp_path):
     from edgeplan.errors import PlanError
-    from edgeplan.validation.distributed import _check_resume
-    from edgeplan.validation.runner import save_checkpoint
+    from edgeplan.validation.checkpoints import resume_round as _check_resume
+    from edgeplan.validation.checkpoints import save_checkpoint
     _, _, plan = _two_devices(tmp_path)
     for rank, r in ((0, 6), (1, 20)):                     # rank 1 trained on alone to round 20
         save_checkpoint(tmp_path / f"rank{rank}.pt", {"round": r, "plan": plan.to_dict(), "engine": {}, "shards": {}})
@@ -155,7 +155,7 @@ def test_a_crafted_checkpoint_runs_no_code(tmp_path):
     class Evil:
         def __reduce__(self):
             return (os.system, (f"touch {marker}",))
-    with open(out / "checkpoint.pt", "wb") as f:
+    with open(out / "rank0.pt", "wb") as f:
         pickle.dump({"plan": Evil()}, f)
     with pytest.raises(ScenarioError, match="not a checkpoint this tool wrote"):
         run_inprocess(scn, plan, rounds=1, out_dir=out, resume=True)

@@ -38,7 +38,7 @@ def test_bytes_match_prediction_and_training_reduces_loss(digits, name, tmp_path
     assert r.train_loss.iloc[-1] < r.train_loss.iloc[0]
     assert (r.round_latency_s > 0).all() and (r.energy_j > 0).all()
     write_outputs(res, tmp_path)
-    for f in ("summary.json", "rounds.csv", "nodes.csv", "curves.png", "gantt.png", "checkpoint.pt"):
+    for f in ("summary.json", "rounds.csv", "nodes.csv", "curves.png", "gantt.png", "rank0.pt", "rounds.json"):
         assert (tmp_path / f).stat().st_size > 0, f
 
 

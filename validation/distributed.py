@@ -39,6 +39,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from edgeplan.models.profile import one_torch_thread
 
+from .checkpoints import Record, clear_states, load_state, save_state
 from .meters import RoundMeter
 from .transport import Gloo, Wire
 
@@ -182,35 +183,16 @@ class _Program:
             self.q.put(("beat", self.rank, None if r is None else r + 1))
 
     # -- state of this process, saved each round (resume)
-    def _state_path(self) -> Path:
-        return self.out / f"rank{self.rank}.pt"
-
     def _save(self, r: int) -> None:
-        """This node's state after round r; the state before it stays beside it, so a resume can
-        go back one round to where every node and the launcher's record agree."""
-        if self.out is None:
-            return
-        from .runner import save_checkpoint
-        cur = self._state_path()
-        if cur.exists():
-            os.replace(cur, _previous(cur))
-        save_checkpoint(cur, {"round": r, "plan": self.plan.to_dict(), "engine": self.engine.state(),
-                              "shards": {d: s.state() for d, s in self.job.shards.items()}})
+        if self.out is not None:
+            save_state(self.out, self.rank, r, self.plan, self.engine, self.job.shards)
 
     def _load(self) -> int:
         target = self.cfg.get("resume_round")
         if self.out is None or not target:
             return 0
-        from .runner import load_checkpoint
-        for path in (self._state_path(), _previous(self._state_path())):
-            if path.exists():
-                st = load_checkpoint(path)
-                if int(st["round"]) == target:
-                    self.engine.load(st["engine"])
-                    for d, s in st["shards"].items():
-                        self.job.shards[d].load(s)
-                    return target
-        raise RuntimeError(f"no state of round {target} in {self._state_path()} (checked by the launcher first)")
+        load_state(self.out, self.rank, target, self.engine, self.job.shards)
+        return target
 
     def _warm_up(self) -> None:
         """Untimed training steps of a throwaway copy of the whole model, which also calibrate
@@ -285,37 +267,6 @@ def _silent_death(procs, q, reported: set, grace: float = 5.0) -> int | None:
     return None
 
 
-def _previous(path: Path) -> Path:
-    return path.with_name(path.stem + ".prev.pt")
-
-
-def _check_resume(out: Path, plan, done: int, world: int) -> int:
-    """The round every node can resume from: the launcher's last recorded round, or one before
-    it where a node was stopped before saving it. Every rank must hold a state of that round and
-    this plan; states of other rounds (a node that ran on after its launcher, another run in the
-    same folder) are refused."""
-    from edgeplan.errors import PlanError
-
-    from .runner import load_checkpoint
-    rounds = {}
-    for rank in range(world):
-        have = {}
-        for path in (out / f"rank{rank}.pt", _previous(out / f"rank{rank}.pt")):
-            if path.exists():
-                st = load_checkpoint(path)
-                if st.get("plan") != plan.to_dict():
-                    raise PlanError(f"{path} belongs to another plan; start afresh in a new --out")
-                have[int(st.get("round", -1))] = path
-        rounds[rank] = have
-    target = min([done] + [max(h) if h else 0 for h in rounds.values()])
-    for rank, have in rounds.items():
-        if target and target not in have:
-            got = ", ".join(str(r) for r in sorted(have)) or "none"
-            raise PlanError(f"rank {rank} holds the states of rounds {got}, the run recorded {done}: the states do not "
-                            "fit together (a node ran on after its launcher?); start afresh in a new --out")
-    return target
-
-
 def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir=None, resume: bool = False,
                     progress: bool = False, seed: int | None = None, timeout: float = 120.0,
                     kill: dict | None = None, shaped: bool = False):
@@ -348,16 +299,15 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
     else:
         world = len(cm.devices) + 1
     out = Path(out_dir) if out_dir else None
-    rows, node_rows = [], []
+    record = Record(out)
+    record.host_rate = host_rate
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        if resume and (out / "rounds.json").exists():
-            saved = json.loads((out / "rounds.json").read_text())
-            rows, node_rows = saved["rounds"], saved["nodes"]
         if resume:
-            target = _check_resume(out, plan, len(rows), world)
-            rows = rows[:target]
-            node_rows = [r for r in node_rows if r.get("round", 0) <= target]
+            record.resume(plan, world)
+            record.host_rate = host_rate
+        else:
+            clear_states(out)
     if plan.paradigm == "dsgd":
         names = [f"source {job.decisions['source']}"] + [f"stage node {n}" for n in others]
     else:
@@ -367,7 +317,7 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
     cfg = {"scenario": str(Path(scenario_path).resolve()), "plan": plan.to_dict(), "rounds": rounds,
            "seed": job.seed, "out": str(out) if out else None, "resume": resume, "timeout": timeout,
            "host_rate": host_rate, "kill": kill, "shaped": shaped, "parent": os.getpid(),
-           "resume_round": len(rows) if resume else 0}
+           "resume_round": len(record.rows) if resume else 0}
     if shaped and plan.paradigm == "dsgd":
         raise PlanError("--shaped covers devices and their servers; run dsgd distributed without it")
     if shaped:
@@ -379,14 +329,14 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
     q = ctx.Queue()
     token = ctx.Lock()   # every node on this host: computed one at a time (see _node)
     procs = []
-    bar = _bar(progress, rounds, len(rows))
+    bar = _bar(progress, rounds, len(record.rows))
     events = []
     try:
         for rank in range(world):
             p = ctx.Process(target=_node, args=(rank, world, cfg, q, token), daemon=True, name=names[rank])
             p.start()
             procs.append(p)
-        done = len(rows)
+        done = len(record.rows)
         last = time.monotonic()
         beats = {rank: last for rank in range(world)}
         alive = set()          # ranks that have started (imported torch, joined the group)
@@ -405,18 +355,10 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
                 continue
             if msg is not None and msg[0] == "round":
                 _, r, row, nodes, events = msg
-                row = {"round": r, **row, "predicted_round_latency_s": plan.predicted["round_latency_s"],
-                       "predicted_comm_bytes": plan.predicted["comm_bytes"], **predicted_accuracy(curve, r, spr)}
-                rows.append(row)
-                for nr in nodes:
-                    nr["round"] = r
-                node_rows += nodes
+                row.update(predicted_round_latency_s=plan.predicted["round_latency_s"],
+                           predicted_comm_bytes=plan.predicted["comm_bytes"], **predicted_accuracy(curve, r, spr))
+                record.add(r, row, nodes)
                 done, last = r, time.monotonic()
-                if out is not None:
-                    from edgeplan.files import atomic_write_text, write_csv
-                    atomic_write_text(out / "rounds.json", json.dumps({"rounds": rows, "nodes": node_rows},
-                                                                       default=float))
-                    write_csv(pd.DataFrame(rows), out / "rounds.csv")
                 if bar:
                     bar[0].update(bar[1], completed=done, description=f"round {r}/{rounds}: acc {row['test_accuracy']:.3f}")
                 continue
@@ -453,7 +395,8 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
             bar[0].stop()
         if net is not None:
             net.close()
-    return RunResult(plan, pd.DataFrame(rows), pd.DataFrame(node_rows), events, host_rate,
+    rows = record.rows
+    return RunResult(plan, pd.DataFrame(rows), pd.DataFrame(record.nodes), events, host_rate,
                      "distributed" + (" (shaped)" if shaped else ""),
                      {"framing_bytes": int(sum(r.get("framing_bytes", 0) for r in rows)), "split": job.split,
                       "client_state": scn.spec.training.client_state,

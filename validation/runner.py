@@ -10,21 +10,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from edgeplan import paradigms
 from edgeplan.costs import CostModel
-from edgeplan.errors import PlanError, ScenarioError
-from edgeplan.files import atomic_path, write_csv
+from edgeplan.errors import ScenarioError
+from edgeplan.files import write_csv
 from edgeplan.models.profile import one_torch_thread
 from edgeplan.planfile import Plan
 from edgeplan.scenario import Scenario
 
+from .checkpoints import Record, clear_states, load_state, save_state
 from .data import load, split_across, split_kind, split_summary
 from .engines import ENGINES, Job, Shard
 from .meters import RoundMeter, calibrate_host
 from .transport import Local
-
-CHECKPOINT = "checkpoint.pt"
 
 
 @dataclass
@@ -205,28 +203,6 @@ def class_coverage(ds, shards) -> float:
     return float(np.isin(ds.y_test.numpy(), held).mean())
 
 
-def _save_checkpoint(out: Path, state: dict) -> None:
-    save_checkpoint(out / CHECKPOINT, state)
-
-
-def save_checkpoint(path: Path, state: dict) -> None:
-    """Tensors and plain data only (numbers, strings, lists, dicts), written atomically."""
-    from edgeplan.jsonio import jsonable
-    with atomic_path(path, ".pt") as tmp:
-        torch.save({k: (v if k in ("engine", "shards") else jsonable(v)) for k, v in state.items()}, tmp)
-
-
-def load_checkpoint(path: Path) -> dict:
-    """A checkpoint, loaded as data: `weights_only=True` refuses anything that would run code
-    (a crafted file in --out cannot execute on --resume)."""
-    try:
-        return torch.load(path, weights_only=True)
-    except Exception as e:          # torch raises UnpicklingError, RuntimeError, EOFError, ... for bad files
-        raise ScenarioError(f"not a checkpoint this tool wrote ({type(e).__name__}: "
-                            f"{str(e).splitlines()[0][:160] if str(e) else ''}); use a fresh --out directory",
-                            str(path)) from None
-
-
 def run_inprocess(scn: Scenario, plan: Plan, rounds: int | None = None, out_dir: str | Path | None = None,
                   resume: bool = False, progress: bool = False, seed: int | None = None, on_round=None,
                   host_rate: float | None = None) -> RunResult:
@@ -237,24 +213,26 @@ def run_inprocess(scn: Scenario, plan: Plan, rounds: int | None = None, out_dir:
 
 
 def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host_rate=None) -> RunResult:
+    """The in-process executor: rank 0 of a world of one, keeping its progress as the
+    distributed one does (validation.checkpoints)."""
     job, cm, para = make_job(scn, plan, seed)
     plan = job.plan
     engine = ENGINES[plan.paradigm](job)
     rounds = rounds or scn.spec.training.rounds
     out = Path(out_dir) if out_dir else None
-    rows, node_rows, start = [], [], 0
+    record, start = Record(out), 0
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        if resume and (out / CHECKPOINT).exists():
-            st = load_checkpoint(out / CHECKPOINT)
-            if st["plan"] != plan.to_dict():
-                raise PlanError(f"{out / CHECKPOINT} belongs to another plan; use a fresh --out directory")
-            engine.load(st["engine"])
-            for d, s in st["shards"].items():
-                job.shards[d].load(s)
-            rows, node_rows, start, host_rate = st["rounds"], st["nodes"], st["round"], st["host_rate"]
+        if resume:
+            start = record.resume(plan, 1)
+            if start:
+                load_state(out, 0, start, engine, job.shards)
+                host_rate = record.host_rate or host_rate
+        else:
+            clear_states(out)
     if host_rate is None:
         host_rate = _calibrate(job, cm)
+    record.host_rate = host_rate
     predicted = plan.predicted
     curve = accuracy_curve(scn, plan, cm, job.decisions)
     spr = float(predicted.get("samples_per_round") or 0.0) or None
@@ -266,22 +244,19 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host
         losses = engine.play(Local(meter))
         wall = time.perf_counter() - t0
         row, nodes, events = engine.record(meter, losses)
-        rows.append({"round": r + 1, **row, "predicted_round_latency_s": predicted["round_latency_s"],
-                     "predicted_comm_bytes": predicted["comm_bytes"], "wall_s": wall,
-                     **predicted_accuracy(curve, r + 1, spr)})
-        node_rows += [{"round": r + 1, **n} for n in nodes]
-        loss, acc = row["train_loss"], row["test_accuracy"]
-        if out is not None:
-            _save_checkpoint(out, {"plan": plan.to_dict(), "engine": engine.state(), "round": r + 1,
-                                   "shards": {d: s.state() for d, s in job.shards.items()},
-                                   "rounds": rows, "nodes": node_rows, "host_rate": host_rate})
-            write_csv(pd.DataFrame(rows), out / "rounds.csv")
+        row.update(predicted_round_latency_s=predicted["round_latency_s"],
+                   predicted_comm_bytes=predicted["comm_bytes"], wall_s=wall, **predicted_accuracy(curve, r + 1, spr))
+        if out is not None:                  # the state first: a record never runs ahead of it
+            save_state(out, 0, r + 1, plan, engine, job.shards)
+        record.add(r + 1, row, nodes)
         if bar:
-            bar[0].update(bar[1], advance=1, description=f"round {r + 1}/{rounds}: loss {loss:.3f}, acc {acc:.3f}")
+            bar[0].update(bar[1], advance=1, description=f"round {r + 1}/{rounds}: loss {row['train_loss']:.3f}, "
+                                                         f"acc {row['test_accuracy']:.3f}")
         if on_round is not None:
-            on_round(rows[-1])
+            on_round(record.rows[-1])
     if bar:
         bar[0].stop()
+    rows, node_rows = record.rows, record.nodes
     return RunResult(plan, pd.DataFrame(rows), pd.DataFrame(node_rows), events, host_rate, "inprocess",
                      {"split": job.split, "test_coverage": job.coverage, "client_state": scn.spec.training.client_state,
                      "split_kind": split_kind(scn.spec.training.iid, scn.spec.training.dirichlet_alpha)})
