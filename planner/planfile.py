@@ -77,12 +77,12 @@ class Plan:
         """Indented JSON with one assignment per line: a plan of 100,000 devices reads as a table
         and is written by the C encoder (json's indented encoder is pure Python: 10 s there).
         `_finite` copies as it goes, so no deep copy of the plan is needed first."""
-        doc = _finite({"format": self.format, **{f.name: getattr(self, f.name) for f in fields(self)
-                                                  if f.name != "format"}})
+        doc = {"format": self.format, **{f.name: getattr(self, f.name) if f.name == "assignments"
+                                         else _finite(getattr(self, f.name)) for f in fields(self) if f.name != "format"}}
         parts = []
         for key, value in doc.items():
             if key == "assignments" and value:
-                rows = ",\n".join("    " + json.dumps(r, allow_nan=False) for r in value)
+                rows = ",\n".join("    " + _row_json(r) for r in value)
                 text = "[\n" + rows + "\n  ]"
             else:
                 text = json.dumps(value, indent=2, allow_nan=False).replace("\n", "\n  ")
@@ -173,6 +173,14 @@ def _no_surrogates(x, file) -> None:
             stack.extend(v.values())
         elif isinstance(v, list):
             stack.extend(v)
+
+
+def _row_json(row: dict) -> str:
+    """One assignment as JSON; only a row holding inf or NaN (which JSON lacks) is rebuilt."""
+    try:
+        return json.dumps(row, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(row), allow_nan=False)
 
 
 def _finite(x):

@@ -76,9 +76,14 @@ def _one_rate(routes: Routes, i: int, share: float, up: bool) -> float:
     return float(w * routes.eta[i])
 
 
-def build_routes(cm, src: list[str], dst: list[str], concurrent: bool, via, allow_missing: bool) -> Routes:
+def build_routes(cm, src: list[str], dst: list[str], concurrent: bool, via, allow_missing: bool,
+                 fast: bool = True) -> Routes:
     """The routes of CostModel.routes (which caches them): hops, latencies, fixed-rate parts,
     channel figures and per-hop rates of each src[i] -> dst[i]."""
+    if fast and via is None and not allow_missing and len(src) > 64:
+        r = _device_routes(cm, src, dst, concurrent)
+        if r is not None:
+            return r
     scn = cm.scn
     hops, missing = [], []
     for i, (s, d) in enumerate(zip(src, dst)):
@@ -137,3 +142,112 @@ def build_routes(cm, src: list[str], dst: list[str], concurrent: bool, via, allo
             hru[i, k] = np.nan if ru is None else ru
             hrd[i, k] = np.nan if rd is None else rd
     return Routes(list(src), list(dst), hops, lat, fu, fd, has, bw, eta, su, sd, chans, hop_rates, ha, hb, hru, hrd)
+
+
+def _device_routes(cm, src: list[str], dst: list[str], concurrent: bool) -> Routes | None:
+    """A fleet's routes at numpy speed: every source a device with one link, to one destination
+    that is not a device. A device's route is its link to its access node x, then the backbone
+    path from x, found once per access node; the same Routes as the general loop (the same sums
+    in the same order), which takes over (None) wherever these conditions do not hold or a
+    backbone hop is on a channel."""
+    from .graph import graph
+    scn = cm.scn
+    d = dst[0]
+    g = graph(scn)
+    if any(x != d for x in dst) or d not in g or g.nodes[d]["role"] == "device":
+        return None
+    links = scn.links
+    names = pd.Index(cm.names)
+    a, b = names.get_indexer(links.src.to_numpy()), names.get_indexer(links.dst.to_numpy())
+    is_dev = (scn.nodes.role.reindex(cm.names) == "device").to_numpy()
+    N = len(cm.names)
+    deg = np.bincount(a, minlength=N) + np.bincount(b, minlength=N)
+    s = names.get_indexer(src)
+    if (s < 0).any() or not is_dev[s].all() or (deg[s] != 1).any():
+        return None
+    link_of = np.full(N, -1)
+    dev_end = np.where(is_dev[a], a, b)
+    link_of[dev_end] = np.arange(len(links))
+    k = link_of[s]
+    fwd = a[k] == s                                  # the device is the link's src
+    x = np.where(fwd, b[k], a[k])                    # its access node
+    if is_dev[x].any():
+        return None
+    backbone = {}
+    for xi in np.unique(x):
+        name = cm.names[xi]
+        hops = [] if name == d else shortest_path(scn, name, d)
+        if hops is None:
+            first = src[int(np.flatnonzero(x == xi)[0])]
+            raise scn.error(scn.node_path(first), f"'{first}' has no path to '{d}'")
+        backbone[xi] = hops
+    chan = links.channel.to_numpy(object)
+    on_ch = pd.notna(links.channel).to_numpy()
+    if any(on_ch[h.link] for hops in backbone.values() for h in hops):
+        return None
+    n = len(src)
+    num = lambda c: pd.to_numeric(links[c], errors="coerce").to_numpy(float) if c in links \
+        else np.full(len(links), np.nan)  # noqa: E731
+    lat_l, upl, dnl, gain, eff = (num(c) for c in ("latency", "uplink", "downlink", "gain_db",
+                                                   "spectral_efficiency"))
+    tx = np.array([cm._tx[nm] for nm in cm.names], float)
+    # the device's own hop (carried by its route alone: a load of 1 either way)
+    lat = 0.0 + lat_l[k]
+    fu, fd = np.zeros(n), np.zeros(n)
+    has = on_ch[k]
+    fixed = ~has
+    ru_dev = np.where(fwd, upl[k], dnl[k])
+    rd_dev = np.where(fwd, dnl[k], upl[k])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fu = np.where(fixed, fu + 1.0 / ru_dev, fu)
+        fd = np.where(fixed, fd + 1.0 / rd_dev, fd)
+    bw, eta = np.zeros(n), np.full(n, np.nan)
+    su, sd = np.zeros(n), np.zeros(n)
+    chs = chan[k]
+    B = np.array([cm._channels[c][0] if h else 0.0 for c, h in zip(chs, has)]) if has.any() else np.zeros(n)
+    n0 = np.array([cm._channels[c][1] if h else np.nan for c, h in zip(chs, has)]) if has.any() else np.zeros(n)
+    bw = np.where(has, B, bw)
+    gl = gain[k]
+    shannon = has & ~np.isnan(gl)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gg = 10.0 ** (gl / 10.0)
+        su = np.where(shannon, tx[s] * gg / (n0 * B), su)
+        sd = np.where(shannon, tx[x] * gg / (n0 * B), sd)
+    eta = np.where(has & ~shannon, eff[k], eta)
+    # the backbone legs: a hop's load is the number of routes crossing it
+    load: dict = {}
+    counts = dict(zip(*np.unique(x, return_counts=True)))
+    if concurrent:
+        for xi, hops in backbone.items():
+            for h in hops:
+                load[h.link] = load.get(h.link, 0) + int(counts[xi])
+    H = 1 + max((len(h) for h in backbone.values()), default=0)
+    ha, hb = np.full((n, H), -1), np.full((n, H), -1)
+    hru, hrd = np.zeros((n, H)), np.zeros((n, H))
+    ha[:, 0], hb[:, 0] = s, x
+    hru[:, 0] = np.where(has, np.nan, ru_dev)
+    hrd[:, 0] = np.where(has, np.nan, rd_dev)
+    legs = {}
+    for xi, hops in backbone.items():
+        sel = x == xi
+        rates = []
+        for j, h in enumerate(hops, start=1):
+            m = max(1, load.get(h.link, 1))
+            up_rate = (upl[h.link] if h.forward else dnl[h.link]) / m
+            dn_rate = (dnl[h.link] if h.forward else upl[h.link]) / m
+            lat[sel] += lat_l[h.link]
+            fu[sel] += 1.0 / up_rate
+            fd[sel] += 1.0 / dn_rate
+            ha[sel, j], hb[sel, j] = cm.idx[h.src], cm.idx[h.dst]
+            hru[sel, j], hrd[sel, j] = up_rate, dn_rate
+            rates.append((up_rate, dn_rate))
+        legs[xi] = (hops, rates)
+    own = [(None, None) if h else (float(u), float(v)) for h, u, v in zip(has, ru_dev, rd_dev)]
+    hops_all, rates_all = [], []
+    for i in range(n):
+        bh, br = legs[x[i]]
+        hops_all.append([Hop(src[i], cm.names[x[i]], int(k[i]), bool(fwd[i]))] + bh)
+        rates_all.append([own[i]] + br)
+    channels = [c if h else None for c, h in zip(chs, has)]
+    return Routes(list(src), list(dst), hops_all, lat, fu, fd, has.astype(bool), bw, eta, su, sd, channels,
+                  rates_all, ha, hb, hru, hrd)

@@ -104,3 +104,41 @@ def test_header_units_and_cell_units_agree(tmp_path):
     df.to_csv(csv, index=False)
     b = load_scenario(path)
     assert list(a.nodes.compute) == pytest.approx(list(b.nodes.compute), rel=1e-12)
+
+
+def _route_fields(r) -> list:
+    hops = [[(h.src, h.dst, h.link, h.forward) for h in x] for x in r.hops]
+    rates = [[tuple(float("nan") if v is None else float(v) for v in t) for t in h] for h in r.hop_rates]
+    arrays = [getattr(r, f) for f in ("lat", "fix_up", "fix_dn", "has_ch", "bw", "eta", "snr_up", "snr_dn",
+                                      "hop_a", "hop_b", "hop_ru", "hop_rd")]
+    return [r.src, r.dst, r.channel, hops, rates, *arrays]
+
+
+@pytest.mark.parametrize("name", ["fleet-1000", "fpl-fog", "pel-shannon", "psl-hetero", "dsgd-chain", "digits-small"])
+def test_fleet_routes_fast_path_equals_the_general_one(name):
+    """A fleet's routes built at numpy speed (devices of one link to one destination, backbone
+    legs once per access node) are the general loop's, bit for bit: Shannon and spectral
+    channels, fixed-rate device links, multi-hop backbones, shared hops with and without
+    concurrency."""
+    import numpy as np
+    from edgeplan.routes import _device_routes, build_routes
+    cm = CostModel(load_scenario(SCENARIOS / f"{name}.yaml"))
+    checked = 0
+    for srv in cm.scn.servers:
+        for conc in (True, False):
+            dst = [srv] * len(cm.devices)
+            fast = _device_routes(cm, cm.devices, dst, conc)
+            if fast is None:
+                continue
+            slow = build_routes(cm, cm.devices, dst, conc, None, False, fast=False)
+            for a, b in zip(_route_fields(fast), _route_fields(slow)):
+                if isinstance(a, np.ndarray):
+                    assert np.array_equal(a, b, equal_nan=True)
+                elif isinstance(a, list) and a and isinstance(a[0], list) and a[0] and isinstance(a[0][0], tuple) \
+                        and isinstance(a[0][0][0], float):
+                    assert all(np.array_equal(np.array(x, float), np.array(y, float), equal_nan=True)
+                               for x, y in zip(a, b))
+                else:
+                    assert a == b
+            checked += 1
+    assert checked >= 2

@@ -85,16 +85,17 @@ class LayerInstance:
         for gi, k in enumerate(self.kind_of):          # linear: fleets have thousands of kinds
             self.members[k].append(gi)
 
-    def costs(self, T: float, groups=None) -> np.ndarray:
+    def costs(self, T: float, groups=None, shares=None) -> np.ndarray:
         """(groups, M, M): the least channel share each group (of `groups`, default all) needs
-        for each range at T (inf: not by T at all; 0 off any channel)."""
+        for each range at T (inf: not by T at all; 0 off any channel). `shares`: every worker's
+        least_shares at T, when the caller has them already."""
         gs = range(len(self.groups)) if groups is None else groups
         if getattr(self, "_alone", None) is None:
             self._alone = all(len(g) == 1 and g[0] == i for i, g in enumerate(self.groups)) and \
                 len(self.groups) == len(self.devices)
         if groups is None and self._alone:
             # every worker its own group, in order (fleets): one vectorised call, no regrouping
-            beta = least_shares(self.R, self.A, self.U, self.D, T)
+            beta = least_shares(self.R, self.A, self.U, self.D, T) if shares is None else shares
             return np.where(self.valid[None], beta, np.inf)
         workers = np.array(sorted({k for gi in gs for k in self.groups[gi]}))
         where = {k: p for p, k in enumerate(workers)}
@@ -406,7 +407,7 @@ def milp(cm: CostModel, inst: LayerInstance | None = None) -> Solution:
 
     def solve(T):
         beta = least_shares(R, inst.A, inst.U, inst.D, T)
-        gc = inst.costs(T)
+        gc = inst.costs(T, shares=beta)
         cand = _candidates(gc, M, one_channel)
         if not all(any(c[1] <= u <= c[2] for c in cand) for u in range(M)):
             return None                     # some layer no group can hold by T
