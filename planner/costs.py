@@ -23,7 +23,7 @@ import pandas as pd
 
 from .cost_result import Costs
 from .graph import default_server, measured_times, unit_table
-from .routes import Routes, _one_rate, build_routes
+from .routes import Routes, build_routes
 from .scenario import Scenario
 from .units import fmt_si
 
@@ -243,6 +243,21 @@ class CostModel:
 
     # ------------------------------------------------------------ finishing a round
 
+    def transfer_ledger(self, transfers: list):
+        """Per node: seconds sending and receiving, bytes up and down, of `transfers`
+        ((routes, position, up_bytes, down_bytes, share) per route, bytes per round), each hop
+        at its rate in the direction of travel (channel hops at the route's share)."""
+        V = len(self.names)
+        tx, rx, up_b, dn_b = np.zeros(V), np.zeros(V), np.zeros(V), np.zeros(V)
+        k = 0
+        while k < len(transfers):                 # runs of transfers on one Routes, in order
+            j = k
+            while j < len(transfers) and transfers[j][0] is transfers[k][0]:
+                j += 1
+            _ledger_segment(self, transfers[k][0], transfers[k:j], tx, rx, up_b, dn_b)
+            k = j
+        return tx, rx, up_b, dn_b
+
     def finish(self, paradigm: str, round_latency: float, dev_names: list[str], T: np.ndarray,
                phases: dict[str, np.ndarray], compute_s: dict[str, float], transfers: list,
                memory: dict[str, float], extra_violations: list[str] | None = None,
@@ -258,25 +273,7 @@ class CostModel:
         comp = np.zeros(V)
         for n, s in compute_s.items():
             comp[self.idx[n]] += s
-        tx, rx = np.zeros(V), np.zeros(V)
-        up_b, dn_b = np.zeros(V), np.zeros(V)
-        for routes, i, ub, db, share in transfers:
-            src = routes.src[i]
-            up_b[self.idx[src]] += ub
-            dn_b[self.idx[src]] += db
-            for (hop, (ru, rd)) in zip(routes.hops[i], routes.hop_rates[i]):
-                # the hop's rate in the direction of travel (channel hops at the route's share)
-                for nbytes, toward_dst in ((ub, True), (db, False)):
-                    if nbytes <= 0:
-                        continue
-                    if ru is None:
-                        r = _one_rate(routes, i, share, toward_dst)
-                    else:
-                        r = ru if toward_dst else rd
-                    t = 8.0 * nbytes / r if r > 0 else np.inf    # no share: the transfer never ends
-                    a, b = (hop.src, hop.dst) if toward_dst else (hop.dst, hop.src)
-                    tx[self.idx[a]] += t
-                    rx[self.idx[b]] += t
+        tx, rx, up_b, dn_b = self.transfer_ledger(transfers)
         energy = comp * self.compute_power + tx * self.tx_power + rx * self.rx_power
         mem = np.zeros(V)
         for n, m in memory.items():
@@ -314,6 +311,39 @@ class CostModel:
         return Costs(paradigm, float(round_latency), total_e, float(energy[dev_mask].sum()),
                      float(up_b.sum() + dn_b.sum()), cols, list(self.names), crit, crit_phase, self.rounds, viol,
                      {p: np.asarray(v) for p, v in phases.items()}, list(dev_names), samples, self.epoch_samples)
+
+
+def _ledger_segment(cm: CostModel, R: Routes, seg: list, tx, rx, up_b, dn_b) -> None:
+    """Transfers of one Routes, vectorised over (transfer, hop, direction) in the order a loop
+    over them would take, so every sum adds the same terms in the same order."""
+    pos = np.array([t[1] for t in seg], int)
+    ub = np.array([t[2] for t in seg], float)
+    db = np.array([t[3] for t in seg], float)
+    share = np.array([t[4] for t in seg], float)
+    src = cm.ix([R.src[i] for i in pos])
+    np.add.at(up_b, src, ub)
+    np.add.at(dn_b, src, db)
+    if R.hop_a is None or R.hop_a.shape[1] == 0:
+        return
+    ha, hb = R.hop_a[pos], R.hop_b[pos]                       # (m, H)
+    rates = []
+    for up in (True, False):
+        fixed = (R.hop_ru if up else R.hop_rd)[pos]
+        w = share * R.bw[pos]
+        snr = (R.snr_up if up else R.snr_dn)[pos]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ch = np.where(np.isnan(R.eta[pos]), w * np.log2(1.0 + snr / np.maximum(share, 1e-300)), w * R.eta[pos])
+        ch = np.where(share <= 0, 0.0, ch)
+        rates.append(np.where(np.isnan(fixed), ch[:, None], fixed))
+    r = np.stack(rates, axis=2)                            # (m, H, 2): towards dst, back
+    nbytes = np.stack([np.broadcast_to(ub[:, None], ha.shape), np.broadcast_to(db[:, None], ha.shape)], axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(r > 0, 8.0 * nbytes / r, np.inf)
+    sender = np.stack([ha, hb], axis=2)
+    receiver = np.stack([hb, ha], axis=2)
+    keep = (sender >= 0) & (nbytes > 0)
+    np.add.at(tx, sender[keep], t[keep])
+    np.add.at(rx, receiver[keep], t[keep])
 
 
 # ---------------------------------------------------------------- checks shared by paradigms

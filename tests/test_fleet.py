@@ -142,3 +142,46 @@ def test_fleet_routes_fast_path_equals_the_general_one(name):
                     assert a == b
             checked += 1
     assert checked >= 2
+
+
+def _ledger_by_loop(cm, transfers):
+    """The energy ledger's transfer times as a plain loop over transfers and hops (the reference)."""
+    import numpy as np
+    V = len(cm.names)
+    tx, rx, up_b, dn_b = np.zeros(V), np.zeros(V), np.zeros(V), np.zeros(V)
+    for R, i, ub, db, share in transfers:
+        up_b[cm.idx[R.src[i]]] += ub
+        dn_b[cm.idx[R.src[i]]] += db
+        for hop, (ru, rd) in zip(R.hops[i], R.hop_rates[i]):
+            for nbytes, up in ((ub, True), (db, False)):
+                if nbytes <= 0:
+                    continue
+                if ru is None:
+                    w = share * R.bw[i]
+                    snr = R.snr_up[i] if up else R.snr_dn[i]
+                    r = 0.0 if share <= 0 else (w * np.log2(1.0 + snr / max(share, 1e-300)) if np.isnan(R.eta[i])
+                                                else w * R.eta[i])
+                else:
+                    r = ru if up else rd
+                t = 8.0 * nbytes / r if r > 0 else np.inf
+                a, b = (hop.src, hop.dst) if up else (hop.dst, hop.src)
+                tx[cm.idx[a]] += t
+                rx[cm.idx[b]] += t
+    return tx, rx, up_b, dn_b
+
+
+@pytest.mark.parametrize("name", ["fpl-fog", "pel-shannon", "psl-hetero", "fleet-1000"])
+def test_transfer_ledger_equals_the_loop_over_hops(name):
+    """The vectorised ledger adds the same terms in the same order as a loop over transfers,
+    hops and directions: equal to the last bit, shares of 0 and bytes of 0 included."""
+    import numpy as np
+    cm = CostModel(load_scenario(SCENARIOS / f"{name}.yaml"))
+    rng = np.random.default_rng(0)
+    transfers = []
+    for srv in cm.scn.servers:
+        R = cm.routes(cm.devices, [srv] * len(cm.devices))
+        for i in range(len(cm.devices)):
+            ub, db = rng.choice([0.0, 1e3, 7.7e6]), rng.choice([0.0, 5e5])
+            transfers.append((R, i, ub, db, float(rng.choice([0.0, 0.05, 0.3, 1.0]))))
+    for got, want in zip(cm.transfer_ledger(transfers), _ledger_by_loop(cm, transfers)):
+        assert np.array_equal(got, want)
