@@ -95,10 +95,9 @@ class CostModel:
         """Devices none of whose links is on a shared channel: a channel share means nothing
         for them, so plans leave it out (and read it as 1 where a plan gives none)."""
         if getattr(self, "_no_channel", None) is None:
-            on = set()
-            for lk in self._link_rows():
-                if lk.channel is not None and not pd.isna(lk.channel):
-                    on.update((lk.src, lk.dst))
+            lk = self.scn.links
+            ch = pd.notna(lk.channel).to_numpy()
+            on = set(lk.src.to_numpy()[ch].tolist()) | set(lk.dst.to_numpy()[ch].tolist())
             self._no_channel = {d for d in self.devices if d not in on}
         return self._no_channel
 
