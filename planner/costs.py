@@ -325,15 +325,10 @@ def _ledger_segment(cm: CostModel, R: Routes, seg: list, tx, rx, up_b, dn_b) -> 
     if R.hop_a is None or R.hop_a.shape[1] == 0:
         return
     ha, hb = R.hop_a[pos], R.hop_b[pos]                       # (m, H)
-    rates = []
+    rates = []                                             # a hop's fixed rate, NaN: the channel's
     for up in (True, False):
         fixed = (R.hop_ru if up else R.hop_rd)[pos]
-        w = share * R.bw[pos]
-        snr = (R.snr_up if up else R.snr_dn)[pos]
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            ch = np.where(np.isnan(R.eta[pos]), w * np.log2(1.0 + snr / np.maximum(share, 1e-300)), w * R.eta[pos])
-        ch = np.where(share <= 0, 0.0, ch)
-        rates.append(np.where(np.isnan(fixed), ch[:, None], fixed))
+        rates.append(np.where(np.isnan(fixed), R.rate(share, up, pos)[:, None], fixed))
     r = np.stack(rates, axis=2)                            # (m, H, 2): towards dst, back
     nbytes = np.stack([np.broadcast_to(ub[:, None], ha.shape), np.broadcast_to(db[:, None], ha.shape)], axis=2)
     with np.errstate(divide="ignore", invalid="ignore"):

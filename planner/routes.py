@@ -34,14 +34,17 @@ class Routes:
     hop_ru: np.ndarray | None = None    # (n, H) fixed rate towards dst (NaN: the channel hop)
     hop_rd: np.ndarray | None = None
 
-    def rate(self, share, up: bool) -> np.ndarray:
+    def rate(self, share, up: bool, pos=None) -> np.ndarray:
+        """Channel rate (bit/s) of every route, or of routes `pos`, at `share`; inf off a channel."""
+        at = slice(None) if pos is None else pos
         share = np.asarray(share, float)
-        w = share * self.bw
-        snr = self.snr_up if up else self.snr_dn
+        w = share * self.bw[at]
+        snr = (self.snr_up if up else self.snr_dn)[at]
+        eta = self.eta[at]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             shannon = np.where(share > 0, w * np.log2(1.0 + snr / np.maximum(share, 1e-300)), 0.0)
-            r = np.where(np.isnan(self.eta), shannon, w * np.nan_to_num(self.eta))
-        return np.where(self.has_ch, r, np.inf)
+            r = np.where(np.isnan(eta), shannon, w * np.nan_to_num(eta))
+        return np.where(self.has_ch[at], r, np.inf)
 
     def per_bit(self, share, up: bool) -> np.ndarray:
         """Seconds per bit along the route (fixed hops plus the channel hop)."""

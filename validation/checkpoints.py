@@ -105,8 +105,9 @@ def resume_round(out: Path, plan, done: int, world: int) -> int:
 class Record:
     """The run's rows and per-node rows, kept in `out` (when given) after every round."""
 
-    def __init__(self, out: Path | None):
-        self.out, self.rows, self.nodes, self.host_rate = out, [], [], None
+    def __init__(self, out: Path | None, host_rate: float | None = None):
+        self.out, self.rows, self.nodes, self.host_rate = out, [], [], host_rate
+        self.saved_host_rate = None          # the rate the interrupted run converted at
 
     def resume(self, plan, world: int) -> int:
         """Load the record and cut it to the round every process can resume from."""
@@ -114,7 +115,7 @@ class Record:
         if f.exists():
             try:
                 saved = json.loads(f.read_text())
-                self.rows, self.nodes, self.host_rate = saved["rounds"], saved["nodes"], saved.get("host_rate")
+                self.rows, self.nodes, self.saved_host_rate = saved["rounds"], saved["nodes"], saved.get("host_rate")
             except (ValueError, KeyError, TypeError):
                 raise ScenarioError("not a run record this tool wrote; use a fresh --out directory", str(f)) from None
         target = resume_round(self.out, plan, len(self.rows), world)

@@ -91,12 +91,8 @@ def _die_with_parent(parent: int | None) -> None:
     resume needs."""
     if parent is None:
         return
-    try:
-        import ctypes
-        import signal as sig
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(sig.SIGKILL))   # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    from .forkserver_guard import die_with_parent
+    die_with_parent()
     if not _alive(parent):
         os._exit(1)
 
@@ -138,14 +134,14 @@ def _context():
     return ctx
 
 
-def placement(engine) -> dict[str, int]:
+def placement(paradigm: str, decisions: dict) -> dict[str, int]:
     """Which rank plays which node. dsgd: the source is rank 0, the other stage nodes 1..K in
     path order; otherwise the devices are ranks 1..N and every other node (servers, the trunk)
     rank 0, the hub, which also tests the model and assembles the round."""
-    if engine.paradigm == "dsgd":
-        others = list(dict.fromkeys(n for n, _, _ in engine.stages if n != engine.source))
-        return {engine.source: 0, **{n: k + 1 for k, n in enumerate(others)}}
-    return {d: k + 1 for k, d in enumerate(engine.devices)}
+    if paradigm == "dsgd":
+        others = dict.fromkeys(n for n, _, _ in decisions["stages"] if n != decisions["source"])
+        return {decisions["source"]: 0, **{n: k + 1 for k, n in enumerate(others)}}
+    return {d: k + 1 for k, d in enumerate(decisions["devices"])}
 
 
 class _Program:
@@ -164,7 +160,7 @@ class _Program:
         self.plan = Plan.from_dict(cfg["plan"])
         self.job, self.cm, _ = make_job(self.scn, self.plan, cfg["seed"])
         self.engine = ENGINES[self.plan.paradigm](self.job)   # the same initial parts everywhere
-        self.placement = placement(self.engine)
+        self.placement = placement(self.plan.paradigm, self.job.decisions)
         lat = cfg.get("latency")
         if lat:   # a device's messages to the server, and the server's to each device
             self.wire = Wire(latency={0: lat[rank]} if rank else {k: v for k, v in enumerate(lat) if k})
@@ -292,27 +288,22 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
     spr = float(plan.predicted.get("samples_per_round") or 0.0) or None
     with one_torch_thread():
         host_rate = _calibrate(job, cm)
-    if plan.paradigm == "dsgd":
-        d = job.decisions
-        others = list(dict.fromkeys(n for n, _, _ in d["stages"] if n != d["source"]))
-        world = 1 + len(others)
-    else:
-        world = len(cm.devices) + 1
+    ranks = placement(plan.paradigm, job.decisions)
+    world = 1 + max(ranks.values(), default=0)
     out = Path(out_dir) if out_dir else None
-    record = Record(out)
-    record.host_rate = host_rate
+    record = Record(out, host_rate)                # calibrated afresh: a resumed run converts at today's rate
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         if resume:
             record.resume(plan, world)
-            record.host_rate = host_rate
         else:
             clear_states(out)
+    placed = sorted(ranks, key=ranks.get)          # rank order; the hub first
     if plan.paradigm == "dsgd":
-        names = [f"source {job.decisions['source']}"] + [f"stage node {n}" for n in others]
+        names = [f"source {placed[0]}"] + [f"stage node {n}" for n in placed[1:]]
     else:
         top = plan.paradigm_detail.get("server") or plan.paradigm_detail.get("trunk") or "server"
-        names = [f"{'trunk' if plan.paradigm == 'fpl' else 'server'} {top}"] + [f"device {d}" for d in cm.devices]
+        names = [f"{'trunk' if plan.paradigm == 'fpl' else 'server'} {top}"] + [f"device {d}" for d in placed]
     net = None
     cfg = {"scenario": str(Path(scenario_path).resolve()), "plan": plan.to_dict(), "rounds": rounds,
            "seed": job.seed, "out": str(out) if out else None, "resume": resume, "timeout": timeout,

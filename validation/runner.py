@@ -227,7 +227,7 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host
             start = record.resume(plan, 1)
             if start:
                 load_state(out, 0, start, engine, job.shards)
-                host_rate = record.host_rate or host_rate
+                host_rate = record.saved_host_rate or host_rate     # convert as the run did so far
         else:
             clear_states(out)
     if host_rate is None:

@@ -34,6 +34,14 @@ HEADER = 10     # float64: send time, time the link could start (after the laten
 DTYPES = [torch.float32, torch.int64, torch.float64, torch.bool]
 
 
+def _meter_move(meter: RoundMeter, link, tensors, up: bool, device: str, phase: str,
+                seconds: float | None = None) -> None:
+    """Record a move of the plan's traffic (a link given) on the meter."""
+    if link is not None:
+        R, i, share = link
+        meter.send(R, i, tensor_bytes(*tensors), up, share, device, phase, seconds)
+
+
 class Local:
     """Every node in this process."""
 
@@ -47,9 +55,7 @@ class Local:
         return self.meter.compute(node, device, phase, alpha)
 
     def move(self, tensors, src, dst, link=None, up=True, device="", phase=""):
-        if link is not None:
-            R, i, share = link
-            self.meter.send(R, i, tensor_bytes(*tensors), up, share, device, phase)
+        _meter_move(self.meter, link, tensors, up, device, phase)
         return tensors
 
 
@@ -124,10 +130,10 @@ class Gloo:
     def move(self, tensors, src, dst, link=None, up=True, device="", phase=""):
         a, b = self.rank_of(src), self.rank_of(dst)
         if a == b:                                # one process plays both ends: handed over
-            if a == self.rank and link is not None:
-                R, i, share = link
-                self.meter.send(R, i, tensor_bytes(*tensors), up, share, device, phase)
-            return tensors if a == self.rank else None
+            if a != self.rank:
+                return None
+            _meter_move(self.meter, link, tensors, up, device, phase)
+            return tensors
         wire = self.wire if link is not None else self.evalwire
         if self.rank in (a, b):
             self.beat()                           # alive up to here: a hang is blamed on its peer
@@ -136,8 +142,6 @@ class Gloo:
             return tensors
         if b != self.rank:
             return None
-        got, seconds = wire.recv(a)
-        if link is not None:                      # the receiver meters the move
-            R, i, share = link
-            self.meter.send(R, i, tensor_bytes(*got), up, share, device, phase, seconds if self.shaped else None)
+        got, seconds = wire.recv(a)                # the receiver meters the move
+        _meter_move(self.meter, link, got, up, device, phase, seconds if self.shaped else None)
         return got

@@ -80,13 +80,18 @@ class PelInstance:
 
 # ---------------------------------------------------------------- water-filling at fixed T
 
+def _spectral_e(inst: PelInstance, pos, sp) -> np.ndarray:
+    """Spectral links: a(beta) = a0 + e / beta with e = 2 Q / (B eta) (up and down alike)."""
+    return 2.0 * inst.Q / (inst.B[pos] * np.where(sp, inst.eta[pos], 1.0))
+
+
 def _beta_for_lambda(inst: PelInstance, w, lam, pos) -> np.ndarray:
     """Per worker of channel `pos`: beta in (0, 1] with w h'(beta) = lambda, h = 1/a."""
     w = w[pos]
     sp = inst.spectral[pos]
     beta = np.zeros(len(pos))
     # spectral: a = a0 + e / beta, e = 2 Q / (B eta): w e / (a0 beta + e)^2 = lambda
-    e = 2.0 * inst.Q / (inst.B[pos] * np.where(sp, inst.eta[pos], 1.0))
+    e = _spectral_e(inst, pos, sp)
     with np.errstate(divide="ignore", invalid="ignore"):
         closed = (np.sqrt(np.maximum(w, 0) * e / lam) - e) / inst.a0[pos]
     beta = np.where(sp, np.clip(closed, 0.0, 1.0), beta)
@@ -275,7 +280,7 @@ def _beta_slope(inst: PelInstance, w, lam, pos, beta) -> np.ndarray:
     sp = inst.spectral[pos]
     out = np.zeros(len(pos))
     inner = (beta > 1e-15) & (beta < 1.0)
-    e = 2.0 * inst.Q / (inst.B[pos] * np.where(sp, inst.eta[pos], 1.0))
+    e = _spectral_e(inst, pos, sp)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(sp & inner, -0.5 * np.sqrt(np.maximum(w[pos], 0) * e / lam) / inst.a0[pos], out)
     sh = ~sp & inner
