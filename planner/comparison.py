@@ -56,8 +56,12 @@ def _note(p) -> str:
                 f"{d['junction_unit']} takes {d['groups']} branch(es) (+{d['junction_extra_params']:,} parameters); "
                 f"trunk on {d['trunk']}")
     if p.paradigm == "dsgd":
-        stages = sorted((a for a in p.assignments if "stage" in a), key=lambda a: a["stage"])
-        parts = ", ".join(f"{a['node']} units {a['units'][0]}-{a['units'][1]}" for a in stages)
+        stages: dict[int, list] = {}
+        for a in p.assignments:
+            if "stage" in a:
+                stages.setdefault(a["stage"], []).append(a)
+        parts = ", ".join(f"{'+'.join(a['node'] for a in rows)} units {rows[0]['units'][0]}-{rows[0]['units'][1]}"
+                          for _, rows in sorted(stages.items()))
         return f"{len(stages)} stage{'s' if len(stages) != 1 else ''} ({parts}); data from {d['source']}"
     return ""
 

@@ -10,16 +10,28 @@ from .graph import graph, shortest_path
 
 
 def dsgd(cm: CostModel, stages: list[tuple[str, int, int]], path: list[str] | None = None,
-         microbatches: int = 1, source: str | None = None) -> Costs:
+         microbatches: int = 1, source: str | None = None, replicas: list[list[str]] | None = None) -> Costs:
     """Model parallelism: contiguous unit ranges (node, first, last) along a path of nodes.
 
     The source device holds the data; activations (with labels) go forward stage to stage and
     gradients come back. With m micro-batches (GPipe), an iteration is the sum of every stage
     and transfer for one micro-batch plus (m-1) times the largest of them.
+
+    A stage may be replicated (PipeDream): `replicas[s]` lists its nodes, consecutive on the
+    path, its stage node first. Each replica computes 1/r of every micro-batch. The
+    micro-batch's activations enter at the first replica and travel along the group's links
+    (the scatter: a link carries the share of the replicas beyond it); the outputs leave through
+    the last replica the same way (the gather: a link carries the share of the replicas before
+    it); gradients retrace both. Once per iteration the replicas all-reduce the stage's weight
+    gradients along the group: reduced towards the first replica and broadcast back, each link
+    carrying the stage's weight bytes once each way, in turn after the pipeline's flush.
     """
     from .errors import PlanError
     src = source or (path[0] if path else stages[0][0])
-    path = list(path) if path else _stage_path(cm, src, [st[0] for st in stages])
+    groups = [list(g) for g in replicas] if replicas else [[st[0]] for st in stages]
+    if len(groups) != len(stages) or any(not g or g[0] != st[0] for g, st in zip(groups, stages)):
+        raise PlanError("each stage's replicas must start with the stage's own node")
+    path = list(path) if path else _stage_path(cm, src, [n for g in groups for n in g])
     pos = {n: i for i, n in enumerate(path)}
     if len(pos) != len(path):
         raise PlanError(f"the path {path[:6]} visits a node twice")
@@ -31,48 +43,74 @@ def dsgd(cm: CostModel, stages: list[tuple[str, int, int]], path: list[str] | No
         raise PlanError(f"no link joins '{unlinked[0]}' and '{unlinked[1]}' on the path")
     expect = 1
     last_pos = -1
-    for node, first, last in stages:
-        if node not in pos:
-            raise PlanError(f"stage node '{node}' is not on the path {path}")
+    for grp, (node, first, last) in zip(groups, stages):
+        for n in grp:
+            if n not in pos:
+                raise PlanError(f"stage node '{n}' is not on the path {path}")
         if pos[node] <= last_pos:
             raise PlanError(f"stages must follow the path's order; '{node}' comes too early")
+        if [pos[n] for n in grp] != list(range(pos[node], pos[node] + len(grp))):
+            raise PlanError(f"the replicas of the stage on '{node}' ({', '.join(grp)}) must be consecutive "
+                            "nodes of the path, in its order")
         if first != expect or last < first or last > cm.L:
             raise PlanError(f"stage on '{node}' covers units {first}..{last}; stages must cover 1..{cm.L} "
                             "contiguously in order")
-        expect, last_pos = last + 1, pos[node]
+        expect, last_pos = last + 1, pos[grp[-1]]
     if expect != cm.L + 1:
         raise PlanError(f"stages cover units 1..{expect - 1} of {cm.L}")
     m = int(microbatches)
     b = cm.batch[cm.idx[src]]
     mb = b / m
-    items, labels = [], []
+    comp_items, comp_labels, items, labels = [], [], [], []
     compute: dict[str, float] = {}
     mem: dict[str, float] = {}
     transfers = []
-    holders = [src] + [st[0] for st in stages]
-    bounds = [0] + [st[2] for st in stages]
-    for k, (node, first, last) in enumerate(stages):
-        v = cm.idx[node]
-        t = cm.span(v, first - 1, last, mb, update=False)   # per micro-batch; the step is not charged
-        items.append(t)
-        labels.append((node, "compute"))
-        compute[node] = compute.get(node, 0.0) + cm.tau * m * t
-        mem[node] = mem.get(node, 0.0) + cm.kopt * (cm.Wt[last] - cm.Wt[first - 1]) + b * (cm.A[last] - cm.A[first - 1])
-    for k in range(len(stages)):
-        a_node, b_node, unit = holders[k], holders[k + 1], bounds[k]
-        if a_node == b_node:
-            continue
-        seg = path[pos[a_node]: pos[b_node] + 1]
+    sync = 0.0                                              # the all-reduces, per iteration
+
+    def link(a_node, b_node, seg, moves, per_iter=0.0):
+        """A route's items, one per (bytes, forward?) per micro-batch, and its energy ledger entry
+        (with `per_iter` bytes each way once per iteration)."""
         R = cm.routes([a_node], [b_node], concurrent=False, via=[seg])
-        fwd_x = mb * (cm.out[unit] + cm.label)
-        bwd_x = mb * cm.out[unit] if k > 0 else 0.0   # the input needs no gradient
-        tf = float(R.time(np.array([fwd_x]), np.ones(1), True)[0])
-        tb = float(R.time(np.array([bwd_x]), np.ones(1), False)[0])
-        items += [tf, tb]
-        labels += [(b_node, "forward"), (a_node, "backward")]     # the node receiving the transfer
-        transfers.append((R, 0, cm.tau * m * fwd_x, cm.tau * m * bwd_x, 1.0))
-    items = np.array(items)
-    it = items.sum() + (m - 1) * items.max()
+        for x, fwd in moves:
+            items.append(float(R.time(np.array([x]), np.ones(1), fwd)[0]))
+            labels.append((b_node, "forward") if fwd else (a_node, "backward"))   # the node receiving it
+        up = sum(x for x, fwd in moves if fwd)
+        down = sum(x for x, fwd in moves if not fwd)
+        if per_iter:
+            transfers.append((R, 0, cm.tau * (m * up + per_iter), cm.tau * (m * down + per_iter), 1.0))
+        else:
+            transfers.append((R, 0, cm.tau * m * up, cm.tau * m * down, 1.0))
+        return R
+
+    prev = src
+    for k, (grp, (node, first, last)) in enumerate(zip(groups, stages)):
+        r = len(grp)
+        x_in_f = mb * (cm.out[first - 1] + cm.label)
+        x_in_b = mb * cm.out[first - 1] if k > 0 else 0.0   # the input needs no gradient
+        if prev != node:
+            link(prev, node, path[pos[prev]: pos[node] + 1], [(x_in_f, True), (x_in_b, False)])
+        times = []
+        for n in grp:
+            v = cm.idx[n]
+            t = cm.span(v, first - 1, last, mb / r, update=False)   # per micro-batch; the step is not charged
+            times.append(t)
+            compute[n] = compute.get(n, 0.0) + cm.tau * m * t
+            mem[n] = mem.get(n, 0.0) + cm.kopt * (cm.Wt[last] - cm.Wt[first - 1]) + \
+                b / r * (cm.A[last] - cm.A[first - 1])
+        comp_items.append(max(times))
+        comp_labels.append((grp[int(np.argmax(times))], "compute"))
+        x_out_f = mb * (cm.out[last] + cm.label) if last < cm.L else 0.0   # the loss stays where it is
+        x_out_b = mb * cm.out[last] if last < cm.L else 0.0
+        w = cm.Wt[last] - cm.Wt[first - 1]
+        for i, (a_node, b_node) in enumerate(zip(grp, grp[1:])):    # the replicas' own links
+            beyond, before = (r - 1 - i) / r, (i + 1) / r
+            R = link(a_node, b_node, [a_node, b_node], [(x_in_f * beyond, True), (x_in_b * beyond, False),
+                                                        (x_out_f * before, True), (x_out_b * before, False)], w)
+            sync += float(R.time(np.array([w]), np.ones(1), False)[0]) + float(R.time(np.array([w]), np.ones(1), True)[0])
+        prev = grp[-1]
+    items = np.array(comp_items + items)
+    labels = comp_labels + labels
+    it = items.sum() + sync + (m - 1) * items.max()
     T = cm.tau * it
     k = int(np.argmax(items))
     cost = cm.finish("dsgd", float(T), [src], np.array([T]), {"round": np.array([T])}, compute, transfers, mem)

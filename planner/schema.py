@@ -222,6 +222,10 @@ class PslSpec(SlSpec):
 
 class DsgdSpec(_Strict):
     microbatches: Iterations = 1
+    replicas: Literal["auto"] | Iterations = Field(
+        1, description="Data-parallel replicas of a stage, PipeDream style: 1 (none), at most this many per "
+                       "stage, or auto. Replicas are consecutive identical nodes of the path, each computing "
+                       "1/r of every micro-batch; their gradients are all-reduced once per iteration.")
     path: list[str] | None = None
     source: str | None = Field(None, description="The device holding the data (default: the first device).")
 

@@ -135,11 +135,12 @@ def _context():
 
 
 def placement(paradigm: str, decisions: dict) -> dict[str, int]:
-    """Which rank plays which node. dsgd: the source is rank 0, the other stage nodes 1..K in
-    path order; otherwise the devices are ranks 1..N and every other node (servers, the trunk)
+    """Which rank plays which node. dsgd: the source is rank 0, the other stage nodes (replicas
+    too) 1..K in path order; otherwise the devices are ranks 1..N and every other node (servers, the trunk)
     rank 0, the hub, which also tests the model and assembles the round."""
     if paradigm == "dsgd":
-        others = dict.fromkeys(n for n, _, _ in decisions["stages"] if n != decisions["source"])
+        groups = decisions.get("replicas") or [[n] for n, _, _ in decisions["stages"]]
+        others = dict.fromkeys(n for g in groups for n in g if n != decisions["source"])
         return {decisions["source"]: 0, **{n: k + 1 for k, n in enumerate(others)}}
     return {d: k + 1 for k, d in enumerate(decisions["devices"])}
 
@@ -228,12 +229,11 @@ class _Program:
         if self.rank != 0:
             return
         total = RoundMeter(self.cm, self.rate)
-        all_losses, payload, framing = [], 0, 0
+        payload, framing = 0, 0
         for events, busy, wire, ls, pb, fb in everyone:
             total.merge(events, busy, wire)
-            all_losses += ls
             payload, framing = payload + pb, framing + fb
-        row, nodes, events = self.engine.record(total, all_losses)
+        row, nodes, events = self.engine.record(total, self.engine.merge_losses([e[3] for e in everyone]))
         row.update(payload_bytes=int(payload), framing_bytes=int(framing),
                    evaluation_bytes=int(self.evalwire.payload))
         self.evalwire.payload = self.evalwire.framing = 0

@@ -191,6 +191,10 @@ class Engine:
                "device_energy_j": costs.device_energy, "comm_bytes": costs.comm_bytes}
         return row, costs.nodes.reset_index().to_dict("records"), [e.__dict__ for e in meter.events]
 
+    def merge_losses(self, per_rank: list[list]) -> list:
+        """The round's losses from every rank's list (each rank's own, in rank order)."""
+        return [x for ls in per_rank for x in ls]
+
     def latency(self, meter: RoundMeter) -> float:
         """The round's latency from its metered events, assembled as the cost model assembles
         its prediction: the slowest device's timeline for the parallel paradigms."""

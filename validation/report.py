@@ -18,10 +18,12 @@ COLORS = {"device": "#4C72B0", "uplink": "#DD8452", "server": "#55A868", "trunk"
 def _color(phase: str) -> str:
     if phase.startswith("stage"):
         return "#4C72B0"
-    if phase.startswith("fwd"):
+    if phase.startswith(("fwd", "sc", "ga")):          # forward hops, a replicated stage's scatter, gather
         return "#DD8452"
-    if phase.startswith("bwd"):
+    if phase.startswith(("bwd", "sb", "gb")):
         return "#C44E52"
+    if phase.startswith("sync"):                       # replicas summing their gradients
+        return COLORS["sync"]
     return COLORS.get(phase, "#937860")
 
 

@@ -18,19 +18,24 @@ class DSGD(Paradigm):
     def __init__(self):
         from ..solvers import dsgd_solvers as S
         self.solvers = {
-            "exact": SolverSpec(S.dp, "exact", "dynamic programming over contiguous stages on the path "
-                                "(PipeDream-style; exact for the GPipe iteration time)"),
-            "milp": SolverSpec(S.milp, "milp", "pyomo + HiGHS: stages and the nodes that hold them"),
+            "exact": SolverSpec(S.dp, "exact", "dynamic programming over contiguous stages on the path, "
+                                "replicated where paradigms.dsgd.replicas allows (PipeDream-style; exact for "
+                                "the GPipe iteration time)"),
+            "milp": SolverSpec(S.milp, "milp", "pyomo + HiGHS: stages and the nodes that hold them (a straight "
+                               "pipeline: no replicated stages)",
+                               applies=lambda cm: cm.scn.spec.paradigms.dsgd.replicas == 1),
             "equal_flops": SolverSpec(_equal_flops, "baseline", "stages of equal FLOPs, one per node of the path"),
         }
         self.default = "exact"
 
     def cost(self, cm, d):
-        return dsgd_cost(cm, d["stages"], d["path"], d["microbatches"], d["source"])
+        return dsgd_cost(cm, d["stages"], d["path"], d["microbatches"], d["source"], d.get("replicas"))
 
     def rows(self, cm, d):
+        """A row per node holding a stage: a stage's replicas are rows with the same `stage`."""
+        reps = d.get("replicas") or [[n] for n, _, _ in d["stages"]]
         rows = [{"node": n, "role": str(cm.role[cm.idx[n]]), "stage": k, "units": [int(a), int(b)]}
-                for k, (n, a, b) in enumerate(d["stages"])]
+                for k, ((_, a, b), grp) in enumerate(zip(d["stages"], reps)) for n in grp]
         return rows, {"path": list(d["path"]), "microbatches": int(d["microbatches"]), "source": d["source"]}
 
     decision_keys = DECISIONS["dsgd"]
@@ -60,8 +65,21 @@ class DSGD(Paradigm):
         source = det.get("source") or path[0]
         if not isinstance(source, str) or source not in cm.idx or cm.role[cm.idx[source]] != "device":
             raise PlanError(f"paradigm_detail.source {str(source)[:40]!r} is not a device of the scenario")
-        return {"stages": [(r["node"], r["units"][0], r["units"][1]) for r in rows], "path": path,
-                "microbatches": m, "source": source}
+        stages, reps = [], []
+        for i, r in enumerate(rows):                  # rows of one stage: its replicas, in path order
+            if i and r["stage"] == rows[i - 1]["stage"]:
+                if list(r["units"]) != [stages[-1][1], stages[-1][2]]:
+                    raise PlanError(f"replicas of stage {r['stage']} must hold the same units "
+                                    f"({r['node']} holds {r['units']}, {reps[-1][0]} {list(stages[-1][1:])})")
+                reps[-1].append(r["node"])
+            else:
+                stages.append((r["node"], r["units"][0], r["units"][1]))
+                reps.append([r["node"]])
+        order = {n: i for i, n in enumerate(path)}
+        for grp in reps:
+            grp.sort(key=lambda n: order.get(n, -1))
+        stages = [(grp[0], a, b) for grp, (_, a, b) in zip(reps, stages)]
+        return {"stages": stages, "replicas": reps, "path": path, "microbatches": m, "source": source}
 
 
 def _equal_flops(cm: CostModel) -> Solution:
@@ -76,5 +94,5 @@ def _equal_flops(cm: CostModel) -> Solution:
         bounds.append(c)
     bounds.append(cm.L)
     stages = [(path[k], bounds[k] + 1, bounds[k + 1]) for k in range(K)]
-    return Solution({"stages": stages, "path": path, "microbatches": cm.scn.spec.paradigms.dsgd.microbatches,
-                     "source": source_of(cm)}, "baseline")
+    return Solution({"stages": stages, "replicas": [[n] for n, _, _ in stages], "path": path,
+                     "microbatches": cm.scn.spec.paradigms.dsgd.microbatches, "source": source_of(cm)}, "baseline")

@@ -90,6 +90,37 @@ class PathTables:
         bwd[:, :, 0] = 0.0  # the raw input needs no gradient
         self.fwd, self.bwd = fwd, bwd
 
+    def groups(self, rmax: int):
+        """Every way to hold a stage: each node alone, and runs of up to rmax consecutive
+        identical path nodes as replicas (cost model, dsgd replicas)."""
+        from .dsgd_chain import Group
+        cm, path, mb, L = self.cm, self.path, self.mb, self.cm.L
+        v = cm.ix(path)
+        out = [Group(k, k, self.P[k]) for k in range(len(path))]
+        x_f, x_b = mb * (cm.out + cm.label), mb * cm.out
+        x_b_in = x_b.copy()
+        x_b_in[0] = 0.0                                   # the raw input needs no gradient
+        x_b_out = x_b.copy()
+        x_f_out = x_f.copy()
+        x_f_out[L] = x_b_out[L] = 0.0                     # the last stage's loss stays where it is
+        for f in range(len(path)):
+            links = []
+            for e in range(f + 1, min(len(path), f + rmax)):
+                if not (np.array_equal(cm.S[v[e]], cm.S[v[f]]) and np.array_equal(cm.C[v[e]], cm.C[v[f]])):
+                    break
+                links.append(cm.routes([path[e - 1]], [path[e]], concurrent=False, via=[[path[e - 1], path[e]]]))
+                r = e - f + 1
+                sc, ga = [], []
+                for i, R in enumerate(links):
+                    beyond, before = (r - 1 - i) / r, (i + 1) / r
+                    sc += [_route_times(R, x_f * beyond, True), _route_times(R, x_b_in * beyond, False)]
+                    ga += [_route_times(R, x_f_out * before, True), _route_times(R, x_b_out * before, False)]
+                arc = sum(8.0 * (float(R.per_bit(np.ones(1), True)[0]) + float(R.per_bit(np.ones(1), False)[0]))
+                          for R in links)
+                arl = sum(2.0 * float(R.lat[0]) for R in links)
+                out.append(Group(f, e, (mb / r) * cm.S[v[f]] + cm.C[v[f]], np.array(sc), np.array(ga), arc, arl))
+        return out
+
     @property
     def comp(self) -> np.ndarray:
         """comp[k, a-1, b]: units a..b on path node k, one micro-batch (K x (L+1)^2: the
@@ -203,9 +234,17 @@ def _bottleneck(tab: PathTables) -> float:
     return float(cands[lo])
 
 
+def max_replicas(cm: CostModel) -> int:
+    r = cm.scn.spec.paradigms.dsgd.replicas
+    return 10 ** 6 if r == "auto" else int(r)
+
+
 def _solution(cm: CostModel, path, stages, method_info: dict) -> Solution:
-    st = [(path[k], int(a), int(b)) for k, a, b in stages]
-    return Solution({"stages": st, "path": path, "microbatches": cm.scn.spec.paradigms.dsgd.microbatches,
+    """stages: (first path node, last path node, first unit, last unit) per stage."""
+    st = [(path[f], int(a), int(b)) for f, _, a, b in stages]
+    reps = [list(path[f:e + 1]) for f, e, _, _ in stages]
+    return Solution({"stages": st, "replicas": reps, "path": path,
+                     "microbatches": cm.scn.spec.paradigms.dsgd.microbatches,
                      "source": source_of(cm)}, "optimal", 0.0, method_info)
 
 
@@ -213,12 +252,14 @@ def dp(cm: CostModel) -> Solution:
     """Exact, by dsgd_chain's walk over bottleneck caps (vectorised DP per cap)."""
     from .dsgd_chain import Chain
     m = cm.scn.spec.paradigms.dsgd.microbatches
+    rmax = max_replicas(cm)
     best, arg = np.inf, None
     for path in candidate_paths(cm):
         tab = PathTables(cm, path, m)
-        r = Chain(tab.P, tab.fwd, tab.bwd).best(m)
+        chain = Chain(tab.P, tab.fwd, tab.bwd, tab.groups(rmax), cm.Wt)
+        r = chain.best(m)
         if r is not None and r[0] < best:
-            best, arg = r[0], (path, r[1])
+            best, arg = r[0], (path, chain.nodes(r[1]))
     if arg is None:
         from ..errors import InfeasibleError
         raise InfeasibleError("no stage assignment along any path from the source")
@@ -234,7 +275,7 @@ def dp_reference(cm: CostModel) -> Solution:
         tab = PathTables(cm, path, m)
         v, st = best_on_path(tab)
         if v < best:
-            best, arg = v, (path, st)
+            best, arg = v, (path, [(k, k, a, b) for k, a, b in st])
     if arg is None:
         from ..errors import InfeasibleError
         raise InfeasibleError("no stage assignment along any path from the source")
@@ -248,13 +289,13 @@ def milp(cm: CostModel) -> Solution:
         tab = PathTables(cm, path, m)
         r = milp_path(tab)
         if r is not None and r[0] < best:
-            best, arg = r[0], (path, r[1], tab)
+            best, arg = r[0], (path, [(k, k, a, b) for k, a, b in r[1]], tab)
     if arg is None:
         from ..errors import InfeasibleError
         raise InfeasibleError("no stage assignment along any path from the source")
     sol = _solution(cm, arg[0], arg[1], {"iteration_s": best})
     from .dsgd_chain import Chain
-    items = Chain(arg[2].P, arg[2].fwd, arg[2].bwd).items(arg[1])
+    items = Chain(arg[2].P, arg[2].fwd, arg[2].bwd).items([(k, a, b) for k, _, a, b in arg[1]])
     true = sum(items) + (m - 1) * max(items)
     if abs(true - best) > 1e-6 * true:      # the solver's claim does not hold for its own plan
         sol.status = "feasible"
