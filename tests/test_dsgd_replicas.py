@@ -210,3 +210,16 @@ def test_replicated_stage_distributed_agrees_with_inprocess(tmp_path):
     np.testing.assert_array_equal(a.rounds.test_accuracy, b.rounds.test_accuracy)
     np.testing.assert_array_equal(b.rounds.payload_bytes, b.rounds.comm_bytes)
     assert b.rounds.comm_bytes.iloc[0] == pytest.approx(plan.predicted["comm_bytes"])
+
+
+def test_shipped_scenario_replicates_and_beats_the_straight_pipeline():
+    from edgeplan.scenario import load_scenario
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "dsgd-replicas.yaml"
+    scn = load_scenario(path)
+    rep = DSGD.solve(CostModel(scn), "exact")
+    scn.spec.paradigms.dsgd.replicas = 1
+    straight = DSGD.solve(CostModel(scn), "exact")
+    stages = [a["stage"] for a in rep.assignments if "stage" in a]
+    assert len(stages) > len(set(stages))
+    assert rep.predicted["round_latency_s"] < straight.predicted["round_latency_s"]

@@ -38,8 +38,8 @@ def test_shipped_scenario_loads_and_graph_matches_file(path):
         return len(pd.read_csv(path.parent / entry["table"]))
     expected_nodes = sum(rows(n) if "table" in n else n.get("count", 1) for n in raw["nodes"])
     assert len(scn.nodes) == expected_nodes
-    sizes = {n["name"]: n.get("count", 1) for n in raw["nodes"] if "table" not in n}
-    expected_links = sum(rows(lk) if "table" in lk else sizes[lk["from"]] * sizes[lk["to"]]
+    sizes = {n["name"]: n.get("count", 1) for n in raw["nodes"] if "table" not in n}   # a member (gpu-0): 1
+    expected_links = sum(rows(lk) if "table" in lk else sizes.get(lk["from"], 1) * sizes.get(lk["to"], 1)
                          for lk in raw.get("links", []))
     g = build_graph(scn)
     assert g.number_of_nodes() == expected_nodes
