@@ -1,7 +1,10 @@
 """Accuracy prediction: learning curves calibrated on the first 20% of a run's rounds, against the
 rest of the run.
 
-    python benchmarks/bench_accuracy.py [--quick]
+    python benchmarks/bench_accuracy.py [--quick] [--runs DIR]
+
+`--runs DIR` keeps each setting's training runs (accuracy per round, per seed) in DIR and reuses
+them on the next call, so the curve fitting can be studied without training again.
 
 On digits (fpl_cnn, scenarios/digits-small.yaml) and mnist1d (cnn1d, scenarios/mnist1d-small),
 IID and non-IID (Dirichlet 0.3), every paradigm's best plan (fpl: every junction) trained for the
@@ -38,13 +41,30 @@ def scenario(file: str, split: dict, rounds: int | None):
     return from_data(data, str(SCENARIOS / file))
 
 
+def runs_dir():
+    import sys
+    if "--runs" not in sys.argv:
+        return None
+    from pathlib import Path
+    d = Path(sys.argv[sys.argv.index("--runs") + 1])
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
 def run_setting(name: str, file: str, split_name: str, split: dict, seeds: int, rounds: int | None):
     scn = scenario(file, split, rounds)
     R = scn.spec.training.rounds
     K = max(4, R // 5)
     runs = []
     todo = pilots(scn, ["fl", "sl", "psl", "dsgd", "fpl", "pel"])
-    for p in todo:
+    keep = runs_dir()
+    kept = keep / f"{name}-{split_name.replace(' ', '')}-R{R}-s{seeds}.csv" if keep else None
+    if kept is not None and kept.exists():
+        runs.append(pd.read_csv(kept))
+        todo_runs = []
+    else:
+        todo_runs = todo
+    for p in todo_runs:
         for seed in range(seeds):
             t0 = time.perf_counter()
             res = run_inprocess(scn, p.plan, rounds=R, seed=seed)
@@ -57,6 +77,8 @@ def run_setting(name: str, file: str, split_name: str, split: dict, seeds: int, 
             print(f"  {name} {split_name} {p.configuration} seed {seed}: {100 * r.test_accuracy.iloc[-1]:.1f}% "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
     pts = pd.concat(runs, ignore_index=True)
+    if kept is not None and not kept.exists():
+        pts.to_csv(kept, index=False)
     curves = {c.configuration: c for c in fit_curves(pts[pts["round"] <= K])}
     mean = pts.groupby(["configuration", "round"]).accuracy.mean().unstack()      # configuration x round
     final = mean[R]
