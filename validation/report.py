@@ -27,6 +27,19 @@ def _color(phase: str) -> str:
     return COLORS.get(phase, "#937860")
 
 
+def _legend(phase: str) -> str:
+    """dsgd's per-stage phases by what they are (stage3.1 is replica 1 of stage 3 computing)."""
+    if phase.startswith("stage"):
+        return "compute"
+    if phase.startswith(("fwd", "sc", "ga")):
+        return "forward transfer"
+    if phase.startswith(("bwd", "sb", "gb")):
+        return "backward transfer"
+    if phase.startswith("sync") and phase != "sync":
+        return "replicas' gradient sum"
+    return phase
+
+
 def gantt(events: list[dict], paradigm: str, path: Path, title: str = "") -> None:
     """Bars in event order, a lane per device (dsgd: per node, so the nodes holding stages show);
     parallel paradigms start every device at 0."""
@@ -40,8 +53,9 @@ def gantt(events: list[dict], paradigm: str, path: Path, title: str = "") -> Non
     for e in events:
         d = lane_of(e)
         start = t if sequential else cursor[d]
-        label = e["phase"] if e["phase"] not in seen else None
-        seen.add(e["phase"])
+        name = _legend(e["phase"]) if paradigm == "dsgd" else e["phase"]
+        label = name if name not in seen else None
+        seen.add(name)
         ax.barh(lanes.index(d), e["seconds"], left=start, color=_color(e["phase"]), edgecolor="none", label=label)
         cursor[d] = start + e["seconds"]
         t = start + e["seconds"]
