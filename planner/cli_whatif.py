@@ -26,7 +26,8 @@ def _varies(scn, vary: list[str]):
 def sweep(scenario: Path = typer.Argument(...),
           vary: list[str] = typer.Option(..., help="PATH=V1,V2,... | PATH=start:stop:num | PATH=log:start:stop:num "
                                                    "(repeat for a grid)"),
-          paradigm: str = typer.Option("all", "--paradigm", "-p", help="A paradigm, a comma list, or all."),
+          paradigm: list[str] = typer.Option(None, "--paradigm", "-p",
+                                             help="A paradigm or a comma list (repeatable; default all)."),
           methods: str = typer.Option("all", help="all (optimum and baselines) or optimal."),
           engine: str = typer.Option("process", help="process (a local pool) or ray."),
           workers: int = typer.Option(2, help="Processes (or Ray CPUs on a local cluster)."),
@@ -39,7 +40,8 @@ def sweep(scenario: Path = typer.Argument(...),
     from .whatif import sweep_plots
 
     scn = load_scenario(scenario)
-    names = list(P.NAMES) if paradigm == "all" else [x.strip() for x in paradigm.split(",")]
+    names = [x.strip() for p in (paradigm or ["all"]) for x in p.split(",") if x.strip()]
+    names = list(P.NAMES) if "all" in names else list(dict.fromkeys(names))
     if methods not in ("all", "optimal"):
         _bad_option("--methods: use all or optimal")
     res = run_sweep(scn, _varies(scn, vary), names, methods, engine, workers, address, progress=True)
@@ -48,7 +50,7 @@ def sweep(scenario: Path = typer.Argument(...),
               f"({n_pts / max(res.seconds, 1e-9):.0f} points/s, {res.engine}, {res.workers} worker(s))")
     from .reports import quantity
     from .tables import frame
-    w = res.winners()
+    w = res.winners_shown()
     out.print(frame(f"which paradigm wins (least {res.ranking_label})", w.head(30),
                     {**{p: p for p in res.varied}, "paradigm": None, "method": None, res.ranking: res.ranking_label},
                     left=("paradigm", "method"), quantities={p: (lambda v, p=p: quantity(p, v)) for p in res.varied}))
@@ -58,7 +60,9 @@ def sweep(scenario: Path = typer.Argument(...),
         atomic_write_text(out_dir / "sweep.csv", res.table.to_csv(index=False))
         from .files import atomic_path
         with atomic_path(out_dir / "sweep.parquet", ".parquet") as tmp:
-            res.table.astype({c: str for c in ("why", "status", "kind")}).to_parquet(tmp, index=False)
+            words = [c for c in res.table.columns if c in ("why", "status", "kind") or
+                     (res.table[c].dtype == object and c in res.varied)]     # a varied field taking words
+            res.table.astype({c: str for c in words}).to_parquet(tmp, index=False)
         files = sweep_plots(res, out_dir)
         from .reports import sweep_report
         sweep_report(scn, res, vary, files, out_dir)

@@ -87,7 +87,7 @@ def _with_units(df, varied: list[str]):
 def sweep_report(scn, res, vary: list[str], files, out_dir: Path) -> None:
     r = Report(f"sweep: {scn.name}", ", ".join(vary))
     key = res.ranking
-    w = _with_units(res.winners(), res.varied)
+    w = _with_units(res.winners_shown(), res.varied)
     r.heading(f"which paradigm wins where (least {res.ranking_label})").table(
         w, {**{p: p for p in res.varied}, "paradigm": None, "method": None, key: res.ranking_label})
     for f in files:

@@ -219,15 +219,16 @@ def expand(scn: Scenario, path: str, values: list) -> list:
             integer = _integer_field(path)
             out += [int(round(x)) for x in grid] if integer else [float(x) for x in grid]
         elif isinstance(v, str):
-            out.append(si_value(scn, path, v) if path.split(".")[-1] not in ("server", "dataset", "optimizer")
-                       and path != "objective" else v)
+            words = path.split(".")[-1] in ("server", "dataset", "optimizer") or path == "objective" or \
+                v.strip() == "auto"                  # fields that also take a word (junction, replicas)
+            out.append(v if words else si_value(scn, path, v))
         else:
             out.append(v)
     return out
 
 
 INTEGER_FIELDS = {"count", "samples", "batch_size", "local_iterations", "rounds", "microbatches", "granularity",
-                  "bits_per_parameter", "min_cut", "max_cut", "junction"}
+                  "bits_per_parameter", "min_cut", "max_cut", "junction", "replicas"}
 
 
 def _integer_field(path: str) -> bool:

@@ -142,6 +142,13 @@ class SweepResult:
                                  errors="coerce")
         return df.objective_per_sample
 
+    def winners_shown(self) -> pd.DataFrame:
+        """The winners with their ranking column as `ranking_label` says (per epoch, not per sample)."""
+        w = self.winners()
+        if not w.empty:
+            w = w.assign(**{self.ranking: self.shown(w).to_numpy()})
+        return w
+
     def winners(self) -> pd.DataFrame:
         """The winning paradigm at each point (on `ranking`)."""
         b = self.best()
@@ -150,7 +157,8 @@ class SweepResult:
         key = self.ranking
         b = b.assign(_k=pd.to_numeric(b[key], errors="coerce").fillna(np.inf))
         idx = b.groupby(self.varied, dropna=False)._k.idxmin()
-        cols = self.varied + ["paradigm", "method", "objective", key]
+        cols = self.varied + ["paradigm", "method", "objective", key] + \
+            [c for c in ("epoch_time_s", "epoch_energy_j") if c in b]
         return b.loc[idx, list(dict.fromkeys(cols))].reset_index(drop=True)
 
 
@@ -269,13 +277,17 @@ def sweep_plots(res: SweepResult, out_dir) -> list:
         for o in others:        # the slice through the first value of every other quantity
             sl = sl[sl[o] == sl[o].iloc[0]]
         fig, ax = plt.subplots(figsize=(7, 4))
+        order = list(dict.fromkeys(res.table[path]))
         for name, g in sl.groupby("paradigm"):
-            g = g.sort_values(path)
-            ax.plot(_numeric(g[path]), res.shown(g), "o-", label=name)
+            x, ticks = _positions(g[path], order)
+            k = np.argsort(x, kind="stable")
+            ax.plot(x[k], res.shown(g).to_numpy()[k], "o-", label=name)
         ax.set_xlabel(_axis(path))
         ax.set_ylabel(res.ranking_label)
         ax.set_yscale("log")
-        if _spread(sl[path]):
+        if ticks is not None:
+            ax.set_xticks(range(len(ticks)), ticks)
+        elif _spread(sl[path]):
             ax.set_xscale("log")
         ax.legend()
         ax.set_title(f"best plan per paradigm against {path}")
@@ -290,11 +302,14 @@ def sweep_plots(res: SweepResult, out_dir) -> list:
     fig, ax = plt.subplots(figsize=(7, 4))
     if len(res.varied) == 1:
         p = res.varied[0]
-        ax.scatter(_numeric(w[p]), [colour[x] for x in w.paradigm], c=[colour[x] for x in w.paradigm], cmap="tab10",
+        x, ticks = _positions(w[p], list(dict.fromkeys(res.table[p])))
+        ax.scatter(x, [colour[x] for x in w.paradigm], c=[colour[x] for x in w.paradigm], cmap="tab10",
                    vmin=0, vmax=9, s=60)
         ax.set_yticks(range(len(names)), names)
         ax.set_xlabel(_axis(p))
-        if _spread(res.table[p]):          # the sweep's grid, not only the winners' points
+        if ticks is not None:
+            ax.set_xticks(range(len(ticks)), ticks)
+        elif _spread(res.table[p]):          # the sweep's grid, not only the winners' points
             ax.set_xscale("log")
     else:
         a, b = res.varied[:2]
@@ -323,6 +338,15 @@ def _axis(path: str) -> str:
     from .reports import quantity_unit
     unit = quantity_unit(path)
     return path + (f" ({unit})" if unit else "")
+
+
+def _positions(s: pd.Series, order: list) -> tuple[np.ndarray, list | None]:
+    """x positions of a varied quantity's values: the numbers, or for a field that also takes
+    words (replicas: 1, 2, auto) the values' places in the grid's order, with their labels."""
+    num = pd.to_numeric(s, errors="coerce")
+    if num.notna().all():
+        return num.to_numpy(float), None
+    return np.array([order.index(v) for v in s], float), [str(v) for v in order]
 
 
 def _numeric(s: pd.Series):
@@ -376,7 +400,8 @@ def capacity(scn: Scenario, target: tuple[str, float], path: str, paradigm: str 
     if metric not in METRICS:
         raise PlanError(f"--target {metric}: use one of {', '.join(METRICS)}")
     resolve(scn, path)
-    integer = path.split(".")[-1] in ("count", "batch_size", "local_iterations", "samples", "rounds", "microbatches")
+    integer = path.split(".")[-1] in ("count", "batch_size", "local_iterations", "samples", "rounds",
+                                      "microbatches", "replicas")
     cur = float(read(scn, path))
     lo = float(lo) if lo is not None else (1.0 if integer else cur / 100)
     hi = float(hi) if hi is not None else (max(cur * 10, lo + 10) if integer else cur * 100)

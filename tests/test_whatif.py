@@ -209,3 +209,22 @@ def test_html_report_renders_in_headless_chromium(tmp_path, command):
     cells = " ".join(re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", dom, flags=re.S))
     assert not re.search(r"\de[+-]\d\d", cells), cells[:500]
     assert "round_latency_s" not in cells and "energy_j" not in cells
+
+
+def test_sweep_over_replicas_auto_shows_epoch_times(tmp_path):
+    """A field that also takes a word (replicas: 1, 2, auto) sweeps, plots on a categorical axis
+    and writes parquet; the winners' column shows the time per epoch its label names (it showed
+    the objective per sample under that label)."""
+    scn = load_scenario(SCENARIOS / "dsgd-replicas.yaml")
+    res = sweep(scn, [("paradigms.dsgd.replicas", parse_values("1,2,auto"))], ["dsgd", "fl"], workers=1)
+    w = res.winners_shown()
+    assert list(w["paradigms.dsgd.replicas"]) == [1, 2, "auto"]
+    assert (w.paradigm == "dsgd").all()
+    np.testing.assert_allclose(w[res.ranking].astype(float), w.epoch_time_s.astype(float))
+    assert float(w[res.ranking].iloc[2]) < float(w[res.ranking].iloc[0])      # replicas pay here
+    r = subprocess.run([sys.executable, "-m", "edgeplan.cli", "sweep", str(SCENARIOS / "dsgd-replicas.yaml"),
+                        "-p", "dsgd", "-p", "fl", "--vary", "paradigms.dsgd.replicas=1,auto", "--out",
+                        str(tmp_path / "sw")], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "2 paradigm(s)" in r.stdout
+    assert pd.read_parquet(tmp_path / "sw" / "sweep.parquet")["paradigms.dsgd.replicas"].tolist().count("auto") == 4
