@@ -223,3 +223,30 @@ def test_shipped_scenario_replicates_and_beats_the_straight_pipeline():
     stages = [a["stage"] for a in rep.assignments if "stage" in a]
     assert len(stages) > len(set(stages))
     assert rep.predicted["round_latency_s"] < straight.predicted["round_latency_s"]
+
+
+def test_micro_batch_smaller_than_the_replicas_is_refused(tmp_path):
+    from edgeplan.scenario import load_scenario
+    from edgeplan.validation.runner import run_inprocess
+    import yaml
+    path = _replica_scenario(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["training"]["batch_size"] = 4                 # micro-batches of 2 for three replicas
+    path.write_text(yaml.safe_dump(data))
+    scn = load_scenario(path)
+    with pytest.raises(PlanError, match="cannot feed a stage of 3 replicas"):
+        run_inprocess(scn, _plan(CostModel(scn), ["s1", "s2", "s3"]), rounds=1)
+
+
+def test_planner_never_plans_more_replicas_than_a_micro_batch_has_samples(tmp_path):
+    """The bound the DP gets (its use is tested against brute force with replicas: 2 above)."""
+    from edgeplan.scenario import load_scenario
+    from edgeplan.solvers.dsgd_solvers import max_replicas
+    import yaml
+    path = _replica_scenario(tmp_path)
+    for batch, m, want in ((5, 2, 2), (30, 4, 6), (30, 1, 30), (3, 3, 1)):
+        data = yaml.safe_load(path.read_text())
+        data["training"]["batch_size"] = batch          # torch.chunk: 3 + 2; 8 + 8 + 8 + 6; 30; 1 + 1 + 1
+        data["paradigms"]["dsgd"]["microbatches"] = m
+        path.write_text(yaml.safe_dump(data))
+        assert max_replicas(CostModel(load_scenario(path))) == want

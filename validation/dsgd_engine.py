@@ -32,6 +32,13 @@ class DSGDEngine(Engine):
         self.parts = [[p] + [copy.deepcopy(p) for _ in g[1:]] for p, g in zip(first, self.groups)]
         self.m = int(d["microbatches"])
         self.source = self.hub = d["source"]
+        b = self.job.batch(self.source)
+        smallest = min(len(c) for c in torch.chunk(torch.empty(b), self.m))
+        widest = max(len(g) for g in self.groups)
+        if smallest < widest:
+            from edgeplan.errors import PlanError
+            raise PlanError(f"a micro-batch of {smallest} sample(s) (batch {b} in {self.m}) cannot feed a stage of "
+                            f"{widest} replicas: use fewer paradigms.dsgd.microbatches or replicas, or a larger batch")
         self.devices = [self.source]
         path = list(d["path"])
         pos = {n: k for k, n in enumerate(path)}
@@ -104,11 +111,9 @@ class DSGDEngine(Engine):
                     p.grad = x.detach().clone()
 
     def _split(self, k: int, tensors: list) -> list:
+        """Equal shares of a micro-batch (or of its gradient), one per replica of stage k."""
         r = len(self.groups[k])
         parts = [torch.tensor_split(t, r) for t in tensors]
-        if r > 1 and min(len(p) for p in parts[0]) == 0:
-            raise ValueError(f"a micro-batch of {len(tensors[0])} samples cannot feed the {r} replicas of stage {k} "
-                             "(use fewer micro-batches or a larger batch)")
         return [[p[i] for p in parts] for i in range(r)]
 
     def round(self, tx):

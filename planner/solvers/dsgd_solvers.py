@@ -235,8 +235,13 @@ def _bottleneck(tab: PathTables) -> float:
 
 
 def max_replicas(cm: CostModel) -> int:
-    r = cm.scn.spec.paradigms.dsgd.replicas
-    return 10 ** 6 if r == "auto" else int(r)
+    """paradigms.dsgd.replicas as a bound, and never more replicas than a micro-batch has samples."""
+    d = cm.scn.spec.paradigms.dsgd
+    r = 10 ** 6 if d.replicas == "auto" else int(d.replicas)
+    b = int(cm.batch[cm.idx[source_of(cm)]])
+    size = -(-b // d.microbatches)            # micro-batches as torch.chunk cuts them: equal, the last
+    smallest = b - size * (-(-b // size) - 1)  # what is left
+    return max(1, min(r, smallest))
 
 
 def _solution(cm: CostModel, path, stages, method_info: dict) -> Solution:
