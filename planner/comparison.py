@@ -56,14 +56,20 @@ def _note(p) -> str:
                 f"{d['junction_unit']} takes {d['groups']} branch(es) (+{d['junction_extra_params']:,} parameters); "
                 f"trunk on {d['trunk']}")
     if p.paradigm == "dsgd":
-        stages: dict[int, list] = {}
-        for a in p.assignments:
-            if "stage" in a:
-                stages.setdefault(a["stage"], []).append(a)
-        parts = ", ".join(f"{'+'.join(a['node'] for a in rows)} units {rows[0]['units'][0]}-{rows[0]['units'][1]}"
-                          for _, rows in sorted(stages.items()))
-        return f"{len(stages)} stage{'s' if len(stages) != 1 else ''} ({parts}); data from {d['source']}"
+        n, parts = stage_layout(p)
+        return f"{n} stage{'s' if n != 1 else ''} ({parts}); data from {d['source']}"
     return ""
+
+
+def stage_layout(p) -> tuple[int, str]:
+    """A dsgd plan's stages in words: (count, "gpu-0+gpu-1 units 1-5, gpu-2 units 6-7")."""
+    stages: dict[int, list] = {}
+    for a in p.assignments:
+        if "stage" in a:
+            stages.setdefault(a["stage"], []).append(a)
+    parts = ", ".join(f"{'+'.join(a['node'] for a in rows)} units {rows[0]['units'][0]}-{rows[0]['units'][1]}"
+                      for _, rows in sorted(stages.items()))
+    return len(stages), parts
 
 
 def compare_table(scn: Scenario, names=None, progress: bool = False,

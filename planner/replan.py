@@ -45,6 +45,11 @@ def diff_plans(old: Plan, new: Plan) -> list[str]:
         if va != vb and not (isinstance(va, float) and isinstance(vb, float) and np.isclose(va, vb)):
             from .tables import cell, label
             out.append(f"{label(k)}: {cell(k, va)} -> {cell(k, vb)}")
+    if old.paradigm == new.paradigm == "dsgd":
+        from .comparison import stage_layout
+        sa, sb = stage_layout(old)[1], stage_layout(new)[1]
+        if sa != sb:
+            out.append(f"stages: {sa} -> {sb}")
     for n in sorted(a.keys() & b.keys()):
         for key in ("cut", "group", "junction", "server", "stage"):
             if key in a[n] or key in b[n]:

@@ -250,3 +250,16 @@ def test_planner_never_plans_more_replicas_than_a_micro_batch_has_samples(tmp_pa
         data["paradigms"]["dsgd"]["microbatches"] = m
         path.write_text(yaml.safe_dump(data))
         assert max_replicas(CostModel(load_scenario(path))) == want
+
+
+def test_replan_names_the_stages_that_moved():
+    from pathlib import Path
+
+    from edgeplan.replan import diff_plans
+    from edgeplan.scenario import load_scenario
+    scn = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "dsgd-replicas.yaml")
+    rep = DSGD.solve(CostModel(scn), "exact")
+    scn.spec.paradigms.dsgd.replicas = 1
+    straight = DSGD.solve(CostModel(scn), "exact")
+    lines = diff_plans(rep, straight)
+    assert any(ln.startswith("stages: gpu-0+gpu-1 units") and " -> gpu-0 units" in ln for ln in lines), lines
