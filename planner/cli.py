@@ -263,6 +263,9 @@ def _print_plan(p, title=None, wide: bool = False):
     if detail:
         out.print("detail: " + ", ".join(f"{label(k)} {cell(k, v)}" for k, v in detail.items()),
                   markup=False)
+    if p.paradigm == "dsgd":
+        from .comparison import stage_layout
+        out.print(f"stages: {stage_layout(p)[1]}", markup=False)
 
 
 def _print_changes(changes: list[str]):
