@@ -48,6 +48,8 @@ def pel_time_per_param(cm: CostModel, d) -> np.ndarray:
 def pel_groups(cm: CostModel, devices: list[str]) -> list[list[int]]:
     """Worker groups (positions in `devices`): the scenario's pel groups, others alone."""
     groups = cm.scn.spec.paradigms.pel.groups or {}
+    if not groups:                              # every worker alone (a fleet: no per-name work)
+        return [[i] for i in range(len(devices))]
     pos = {n: i for i, n in enumerate(devices)}
     seen, out = set(), []
     for members in groups.values():
