@@ -244,9 +244,10 @@ def test_planner_never_plans_more_replicas_than_a_micro_batch_has_samples(tmp_pa
     from edgeplan.solvers.dsgd_solvers import max_replicas
     import yaml
     path = _replica_scenario(tmp_path)
-    for batch, m, want in ((5, 2, 2), (30, 4, 6), (30, 1, 30), (3, 3, 1)):
+    for batch, m, want in ((5, 2, 2), (30, 4, 6), (30, 1, 30), (3, 3, 1), (1, 16, 10 ** 6)):
         data = yaml.safe_load(path.read_text())
-        data["training"]["batch_size"] = batch          # torch.chunk: 3 + 2; 8 + 8 + 8 + 6; 30; 1 + 1 + 1
+        data["training"]["batch_size"] = batch          # torch.chunk: 3 + 2; 8 + 8 + 8 + 6; 30; 1 + 1 + 1;
+        #                                                 and in fractions (PipeDream: a minibatch is a sample)
         data["paradigms"]["dsgd"]["microbatches"] = m
         path.write_text(yaml.safe_dump(data))
         assert max_replicas(CostModel(load_scenario(path))) == want

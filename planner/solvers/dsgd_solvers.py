@@ -235,10 +235,14 @@ def _bottleneck(tab: PathTables) -> float:
 
 
 def max_replicas(cm: CostModel) -> int:
-    """paradigms.dsgd.replicas as a bound, and never more replicas than a micro-batch has samples."""
+    """paradigms.dsgd.replicas as a bound, and never more replicas than a micro-batch has samples
+    (a batch smaller than its micro-batch count is counted in fractions, as PipeDream's profiles
+    count one minibatch as a sample: no such bound then)."""
     d = cm.scn.spec.paradigms.dsgd
     r = 10 ** 6 if d.replicas == "auto" else int(d.replicas)
     b = int(cm.batch[cm.idx[source_of(cm)]])
+    if b < d.microbatches:
+        return r
     size = -(-b // d.microbatches)            # micro-batches as torch.chunk cuts them: equal, the last
     smallest = b - size * (-(-b // size) - 1)  # what is left
     return max(1, min(r, smallest))
