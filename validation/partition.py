@@ -8,8 +8,9 @@ of those units:
   weighted by samples), so client-side parts are averaged among the devices that hold them.
 - `FplModel`: a branch (units 1..j) per device, averaged inside its group; a junction with one
   slot (a copy of unit j+1) per group; one trunk (units j+2..L).
-- `Stages` (dsgd): contiguous unit ranges of one model.
-- `Blocks` (pel): the model's parameters as one flat vector, cut into blocks each round.
+- dsgd (validation.dsgd_engine): contiguous unit ranges of one model, a copy per replica.
+- pel (validation.pel_engine): the model's parameters as one flat vector (`flat_params`), cut
+  into blocks each round (`block_bounds`, `block_mask`).
 """
 
 from __future__ import annotations
