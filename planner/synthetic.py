@@ -133,6 +133,7 @@ def pipedream_instance(csv_path: str | Path, n: int, microbatches: int = 16, lin
     src = Path(csv_path)
     d = pd.read_csv(src)
     out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix=f"edgeplan-{src.stem}-", dir=_DIR))
+    out.mkdir(parents=True, exist_ok=True)
     names = [f"u{i}" for i in range(len(d))]
     prof = pd.DataFrame({"name": ["input"] + names,
                          "fwd_flops": [0.0] + list(d.fwd_s * 1e12), "bwd_flops": [0.0] + list(d.bwd_s * 1e12),
@@ -150,6 +151,10 @@ def pipedream_instance(csv_path: str | Path, n: int, microbatches: int = 16, lin
     data = {"name": f"pipedream-{src.stem}-n{n}", "model": {"profile": "profile.csv", "times": "times.csv", "label_bytes": 0},
             "training": {"batch_size": 1, "local_iterations": 1}, "nodes": nodes, "links": links,
             "paradigms": {"dsgd": {"microbatches": microbatches, "path": [f"gpu{k}" for k in range(n)]}}}
+    import yaml
+    (out / "scenario.yaml").write_text(f"# PipeDream's {src.stem} profile as a straight pipeline over {n} "
+                                       "identical nodes (edgeplan.synthetic.pipedream_instance)\n" +
+                                       yaml.safe_dump(data, sort_keys=False))
     return from_data(data, str(out / "scenario.yaml"))
 
 

@@ -128,3 +128,14 @@ def test_milp_claim_that_does_not_hold_is_not_called_optimal(monkeypatch):
     real = S.milp_path
     monkeypatch.setattr(S, "milp_path", lambda tab: (real(tab)[0] * 0.5, real(tab)[1]))
     assert DSGD.solve(cm, "milp").solver["status"] == "feasible"
+
+
+@pytest.mark.skipif(not PIPEDREAM.is_dir(), reason="../shared/profiles/pipedream is not beside the repository")
+def test_pipedream_profile_written_as_a_scenario_file(tmp_path):
+    """The benchmark's instances are scenario files a person can plan with the CLI."""
+    from edgeplan.scenario import load_scenario
+    from edgeplan.synthetic import pipedream_instance
+    made = pipedream_instance(PIPEDREAM / "alexnet.csv", 2, out_dir=tmp_path / "new" / "folder")
+    again = load_scenario(tmp_path / "new" / "folder" / "scenario.yaml")
+    assert DSGD.solve(CostModel(again)).predicted["round_latency_s"] == \
+        pytest.approx(DSGD.solve(CostModel(made)).predicted["round_latency_s"], rel=1e-12)
