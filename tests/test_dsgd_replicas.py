@@ -264,3 +264,41 @@ def test_replan_names_the_stages_that_moved():
     straight = DSGD.solve(CostModel(scn), "exact")
     lines = diff_plans(rep, straight)
     assert any(ln.startswith("stages: gpu-0+gpu-1 units") and " -> gpu-0 units" in ln for ln in lines), lines
+
+
+def _walk(ch, m):
+    """The former search: every step of the least sum, from the top down to the bottleneck."""
+    free = ch.minsum()
+    s_free, mx, st = free
+    best, arg = s_free + (m - 1) * mx, st
+    cap = mx * (1 - 1e-9)
+    while True:
+        r = ch.minsum(cap)
+        if r is None:
+            return best
+        s, M, st = r
+        best = min(best, s + (m - 1) * M)
+        cap = M * (1 - 1e-9)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_branch_and_bound_equals_walking_every_step(seed):
+    """Medium chains with replicas (beyond brute force): the search over caps against the walk."""
+    from edgeplan.solvers import dsgd_solvers as S
+    from edgeplan.solvers.dsgd_chain import Chain
+    rng = np.random.default_rng(500 + seed)
+    K, L = int(rng.integers(4, 7)), int(rng.integers(10, 25))
+    names = ["dev"] + [f"n{k}" for k in range(1, K)]
+    speed = float(10 ** rng.uniform(9, 11))
+    nodes = [{"name": "dev", "role": "device", "compute": float(10 ** rng.uniform(8, 10)), "power": 3.0}] + \
+        [{"name": f"n{k}", "role": "server", "compute": speed, "power": 50.0} for k in range(1, K)]
+    links = [{"from": a, "to": b, "uplink": float(10 ** rng.uniform(7, 10)), "downlink": float(10 ** rng.uniform(7, 10)),
+              "latency": float(rng.choice([0.0, 1e-3]))} for a, b in zip(names, names[1:])]
+    m = int(rng.choice([2, 8, 64, 10 ** 6]))
+    data = {"name": f"bb-{seed}", "model": {"profile": str(random_profile(L, rng))}, "training": {"batch_size": 64},
+            "nodes": nodes, "links": links,
+            "paradigms": {"dsgd": {"microbatches": m, "path": names, "replicas": "auto"}}}
+    cm = CostModel(from_data(data))
+    tab = S.PathTables(cm, names, m)
+    ch = Chain(tab.P, tab.fwd, tab.bwd, tab.groups(S.max_replicas(cm)), cm.Wt)
+    assert ch.best(m)[0] == pytest.approx(_walk(ch, m), rel=1e-9)
