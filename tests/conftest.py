@@ -68,3 +68,23 @@ def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
     p = tmp_path / name
     p.write_text(text)
     return p
+
+
+def assert_transports_agree(path, plan, rounds: int = 2):
+    """The same plan through both transports (one program per paradigm): the same seed gives the
+    same losses, accuracy and bytes, bit for bit; the predicted bytes are what crossed the wire."""
+    import numpy as np
+    from edgeplan.scenario import load_scenario
+    from edgeplan.validation.distributed import run_distributed
+    from edgeplan.validation.runner import run_inprocess
+    a = run_inprocess(load_scenario(path), plan, rounds=rounds)
+    b = run_distributed(str(path), plan, rounds=rounds, timeout=120)
+    np.testing.assert_array_equal(a.rounds.comm_bytes, b.rounds.comm_bytes)
+    np.testing.assert_array_equal(b.rounds.payload_bytes, b.rounds.comm_bytes)
+    assert (b.rounds.framing_bytes < 0.01 * b.rounds.payload_bytes).all()
+    np.testing.assert_array_equal(a.rounds.train_loss, b.rounds.train_loss)
+    np.testing.assert_array_equal(a.rounds.test_accuracy, b.rounds.test_accuracy)
+    np.testing.assert_array_equal(a.rounds.test_loss, b.rounds.test_loss)
+    assert sorted(e["phase"] for e in a.events) == sorted(e["phase"] for e in b.events)
+    assert b.rounds.comm_bytes.iloc[-1] == pytest.approx(plan.predicted["comm_bytes"])
+    return a, b

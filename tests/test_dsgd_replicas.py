@@ -199,22 +199,16 @@ def test_replicated_stage_trains_as_the_straight_one(tmp_path):
 
 def test_replicated_stage_distributed_agrees_with_inprocess(tmp_path):
     from edgeplan.scenario import load_scenario
-    from edgeplan.validation.distributed import run_distributed
-    from edgeplan.validation.runner import run_inprocess
+
+    from .conftest import assert_transports_agree
     path = _replica_scenario(tmp_path)
-    scn = load_scenario(path)
-    plan = _plan(CostModel(scn), ["s1", "s2", "s3"])
-    a = run_inprocess(scn, plan, rounds=2)
-    b = run_distributed(str(path), plan, rounds=2, timeout=120)
-    np.testing.assert_array_equal(a.rounds.train_loss, b.rounds.train_loss)
-    np.testing.assert_array_equal(a.rounds.test_accuracy, b.rounds.test_accuracy)
-    np.testing.assert_array_equal(b.rounds.payload_bytes, b.rounds.comm_bytes)
-    assert b.rounds.comm_bytes.iloc[0] == pytest.approx(plan.predicted["comm_bytes"])
+    assert_transports_agree(path, _plan(CostModel(load_scenario(path)), ["s1", "s2", "s3"]))
 
 
 def test_shipped_scenario_replicates_and_beats_the_straight_pipeline():
-    from edgeplan.scenario import load_scenario
     from pathlib import Path
+
+    from edgeplan.scenario import load_scenario
     path = Path(__file__).resolve().parents[1] / "scenarios" / "dsgd-replicas.yaml"
     scn = load_scenario(path)
     rep = DSGD.solve(CostModel(scn), "exact")
@@ -226,9 +220,9 @@ def test_shipped_scenario_replicates_and_beats_the_straight_pipeline():
 
 
 def test_micro_batch_smaller_than_the_replicas_is_refused(tmp_path):
+    import yaml
     from edgeplan.scenario import load_scenario
     from edgeplan.validation.runner import run_inprocess
-    import yaml
     path = _replica_scenario(tmp_path)
     data = yaml.safe_load(path.read_text())
     data["training"]["batch_size"] = 4                 # micro-batches of 2 for three replicas
@@ -240,9 +234,9 @@ def test_micro_batch_smaller_than_the_replicas_is_refused(tmp_path):
 
 def test_planner_never_plans_more_replicas_than_a_micro_batch_has_samples(tmp_path):
     """The bound the DP gets (its use is tested against brute force with replicas: 2 above)."""
+    import yaml
     from edgeplan.scenario import load_scenario
     from edgeplan.solvers.dsgd_solvers import max_replicas
-    import yaml
     path = _replica_scenario(tmp_path)
     for batch, m, want in ((5, 2, 2), (30, 4, 6), (30, 1, 30), (3, 3, 1), (1, 16, 10 ** 6)):
         data = yaml.safe_load(path.read_text())
@@ -269,8 +263,8 @@ def test_replan_names_the_stages_that_moved():
 def _walk(ch, m):
     """The former search: every step of the least sum, from the top down to the bottleneck."""
     free = ch.minsum()
-    s_free, mx, st = free
-    best, arg = s_free + (m - 1) * mx, st
+    s_free, mx, _ = free
+    best = s_free + (m - 1) * mx
     cap = mx * (1 - 1e-9)
     while True:
         r = ch.minsum(cap)

@@ -16,7 +16,7 @@ from edgeplan.scenario import load_scenario
 from edgeplan.validation.runner import run_inprocess, write_outputs
 from torch import nn
 
-from .conftest import SCENARIOS
+from .conftest import SCENARIOS, assert_transports_agree
 
 DIGITS = SCENARIOS / "digits-small.yaml"
 
@@ -119,22 +119,10 @@ def _two_devices():
 
 @pytest.mark.parametrize("name", ["fl", "sl", "psl", "fpl", "pel"])
 def test_distributed_agrees_with_inprocess(tmp_path, name):
-    """Each paradigm's round is one program for both transports: the same seed gives the same
-    losses, accuracy and bytes, bit for bit."""
-    from edgeplan.validation.distributed import run_distributed
+    """Each paradigm's round is one program for both transports."""
     path = tmp_path / "two.yaml"
     path.write_text(yaml.safe_dump(_two_devices()))
-    scn = load_scenario(path)
-    plan = paradigms.get(name).solve(CostModel(scn))
-    a = run_inprocess(scn, plan, rounds=2)
-    b = run_distributed(str(path), plan, rounds=2, timeout=120)
-    np.testing.assert_array_equal(a.rounds.comm_bytes, b.rounds.comm_bytes)
-    np.testing.assert_array_equal(b.rounds.payload_bytes, b.rounds.comm_bytes)
-    assert (b.rounds.framing_bytes < 0.01 * b.rounds.payload_bytes).all()
-    np.testing.assert_array_equal(a.rounds.train_loss, b.rounds.train_loss)
-    np.testing.assert_array_equal(a.rounds.test_accuracy, b.rounds.test_accuracy)
-    np.testing.assert_array_equal(a.rounds.test_loss, b.rounds.test_loss)
-    assert sorted(e["phase"] for e in a.events) == sorted(e["phase"] for e in b.events)
+    assert_transports_agree(path, paradigms.get(name).solve(CostModel(load_scenario(path))))
 
 
 def test_killed_worker_ends_the_run_with_its_name_and_keeps_rounds(tmp_path):
@@ -159,21 +147,14 @@ def test_killed_worker_ends_the_run_with_its_name_and_keeps_rounds(tmp_path):
 
 def test_distributed_dsgd_pipeline_agrees_with_inprocess(tmp_path):
     """Four stage processes along the chain, four micro-batches of unequal size (30 = 8+8+8+6)."""
-    from edgeplan.validation.distributed import run_distributed
     data = yaml.safe_load((SCENARIOS / "dsgd-chain.yaml").read_text())
     data["model"] = {"zoo": "fpl_cnn", "input_shape": [1, 8, 8], "num_classes": 10}
     data["training"]["batch_size"] = 30
     path = tmp_path / "chain.yaml"
     path.write_text(yaml.safe_dump(data))
-    scn = load_scenario(path)
-    plan = paradigms.get("dsgd").solve(CostModel(scn), "equal_flops")
+    plan = paradigms.get("dsgd").solve(CostModel(load_scenario(path)), "equal_flops")
     assert len([a for a in plan.assignments if "stage" in a]) == 4
-    a = run_inprocess(scn, plan, rounds=2)
-    b = run_distributed(str(path), plan, rounds=2, timeout=120)
-    np.testing.assert_array_equal(a.rounds.train_loss, b.rounds.train_loss)
-    np.testing.assert_array_equal(a.rounds.test_accuracy, b.rounds.test_accuracy)
-    np.testing.assert_array_equal(b.rounds.payload_bytes, b.rounds.comm_bytes)
-    assert b.rounds.comm_bytes.iloc[0] == pytest.approx(plan.predicted["comm_bytes"])
+    assert_transports_agree(path, plan)
 
 
 def test_validation_needs_a_zoo_model():
