@@ -67,15 +67,19 @@ def dsgd(cm: CostModel, stages: list[tuple[str, int, int]], path: list[str] | No
     transfers = []
     sync = 0.0                                              # the all-reduces, per iteration
 
+    named: dict[str, float] = {}      # per round, by the phase names validation meters them under
+
     def link(a_node, b_node, seg, moves, per_iter=0.0):
-        """A route's items, one per (bytes, forward?) per micro-batch, and its energy ledger entry
-        (with `per_iter` bytes each way once per iteration)."""
+        """A route's items, one per (bytes, forward?, phase) per micro-batch, and its energy
+        ledger entry (with `per_iter` bytes each way once per iteration)."""
         R = cm.routes([a_node], [b_node], concurrent=False, via=[seg])
-        for x, fwd in moves:
+        for x, fwd, phase in moves:
             items.append(float(R.time(np.array([x]), np.ones(1), fwd)[0]))
             labels.append((b_node, "forward") if fwd else (a_node, "backward"))   # the node receiving it
-        up = sum(x for x, fwd in moves if fwd)
-        down = sum(x for x, fwd in moves if not fwd)
+            if x > 0:
+                named[phase] = cm.tau * m * items[-1]
+        up = sum(x for x, fwd, _ in moves if fwd)
+        down = sum(x for x, fwd, _ in moves if not fwd)
         if per_iter:
             transfers.append((R, 0, cm.tau * (m * up + per_iter), cm.tau * (m * down + per_iter), 1.0))
         else:
@@ -88,12 +92,13 @@ def dsgd(cm: CostModel, stages: list[tuple[str, int, int]], path: list[str] | No
         x_in_f = mb * (cm.out[first - 1] + cm.label)
         x_in_b = mb * cm.out[first - 1] if k > 0 else 0.0   # the input needs no gradient
         if prev != node:
-            link(prev, node, path[pos[prev]: pos[node] + 1], [(x_in_f, True), (x_in_b, False)])
+            link(prev, node, path[pos[prev]: pos[node] + 1], [(x_in_f, True, f"fwd{k}"), (x_in_b, False, f"bwd{k}")])
         times = []
         for n in grp:
             v = cm.idx[n]
             t = cm.span(v, first - 1, last, mb / r, update=False)   # per micro-batch; the step is not charged
             times.append(t)
+            named[f"stage{k}.{len(times) - 1}"] = cm.tau * m * t
             compute[n] = compute.get(n, 0.0) + cm.tau * m * t
             mem[n] = mem.get(n, 0.0) + cm.kopt * (cm.Wt[last] - cm.Wt[first - 1]) + \
                 b / r * (cm.A[last] - cm.A[first - 1])
@@ -104,16 +109,21 @@ def dsgd(cm: CostModel, stages: list[tuple[str, int, int]], path: list[str] | No
         w = cm.Wt[last] - cm.Wt[first - 1]
         for i, (a_node, b_node) in enumerate(zip(grp, grp[1:])):    # the replicas' own links
             beyond, before = (r - 1 - i) / r, (i + 1) / r
-            R = link(a_node, b_node, [a_node, b_node], [(x_in_f * beyond, True), (x_in_b * beyond, False),
-                                                        (x_out_f * before, True), (x_out_b * before, False)], w)
-            sync += float(R.time(np.array([w]), np.ones(1), False)[0]) + float(R.time(np.array([w]), np.ones(1), True)[0])
+            R = link(a_node, b_node, [a_node, b_node],
+                     [(x_in_f * beyond, True, f"sc{k}.{i}"), (x_in_b * beyond, False, f"sb{k}.{i}"),
+                      (x_out_f * before, True, f"ga{k}.{i}"), (x_out_b * before, False, f"gb{k}.{i}")], w)
+            t_sync = float(R.time(np.array([w]), np.ones(1), False)[0]) + float(R.time(np.array([w]), np.ones(1), True)[0])
+            sync += t_sync
+            if t_sync > 0:
+                named[f"sync{k}.{i}"] = cm.tau * t_sync
         prev = grp[-1]
     items = np.array(comp_items + items)
     labels = comp_labels + labels
     it = items.sum() + sync + (m - 1) * items.max()
     T = cm.tau * it
     k = int(np.argmax(items))
-    cost = cm.finish("dsgd", float(T), [src], np.array([T]), {"round": np.array([T])}, compute, transfers, mem)
+    phases = {p: np.array([v]) for p, v in named.items()}      # the source's timeline, phase by phase
+    cost = cm.finish("dsgd", float(T), [src], np.array([T]), phases, compute, transfers, mem)
     cost.critical_node, cost.critical_phase = labels[k]
     return cost
 

@@ -296,3 +296,20 @@ def test_branch_and_bound_equals_walking_every_step(seed):
     tab = S.PathTables(cm, names, m)
     ch = Chain(tab.P, tab.fwd, tab.bwd, tab.groups(S.max_replicas(cm)), cm.Wt)
     assert ch.best(m)[0] == pytest.approx(_walk(ch, m), rel=1e-9)
+
+
+def test_validation_compares_every_stage_replica_and_hop(tmp_path):
+    """dsgd's phase table: each replica's compute, each hop and each link of a group, predicted by
+    the cost model under the names validation meters them (transfers in-process are the
+    modelled times, so they agree exactly)."""
+    from edgeplan.scenario import load_scenario
+    from edgeplan.validation.runner import run_inprocess
+    scn = load_scenario(_replica_scenario(tmp_path))
+    res = run_inprocess(scn, _plan(CostModel(scn), ["s1", "s2", "s3"]), rounds=1)
+    ph = res.phases(scn).set_index("phase")
+    assert {"stage0.0", "stage1.0", "stage1.1", "stage1.2", "fwd1", "bwd1", "sc1.0", "sc1.1", "sb1.0", "sb1.1",
+            "sync1.0", "sync1.1"} == set(ph.index)
+    tr = ph[ph.how == "modelled"]
+    assert len(tr) == 8
+    np.testing.assert_allclose(tr.predicted_s, tr.measured_s, rtol=1e-9)
+    assert (ph.loc[["stage1.0", "stage1.1", "stage1.2"], "measured_s"] > 0).all()

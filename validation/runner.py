@@ -51,10 +51,16 @@ class RunResult:
 
 
 TRANSFER_PHASES = ("uplink", "downlink", "sync", "handoff", "download", "upload")
+DSGD_TRANSFERS = ("fwd", "bwd", "sc", "sb", "ga", "gb", "sync")   # dsgd's hops, replicas' scatter, gather, sum
+
+
+def _transfer(phase: str) -> bool:
+    return phase in TRANSFER_PHASES or (phase.startswith(DSGD_TRANSFERS) and phase[-1].isdigit())
 
 
 def phase_table(scn: Scenario, plan: Plan, events: list[dict], transfers_measured: bool = False) -> pd.DataFrame:
-    if not events or plan.paradigm == "dsgd":
+    """Per device and phase (dsgd: per stage, replica and hop), predicted against measured."""
+    if not events:
         return pd.DataFrame()
     cm = CostModel(scn)
     para = paradigms.get(plan.paradigm)
@@ -68,7 +74,7 @@ def phase_table(scn: Scenario, plan: Plan, events: list[dict], transfers_measure
         for ph in pred.columns:
             p = float(pred.loc[dev, ph])
             m = float(meas.loc[dev, ph]) if dev in meas.index and ph in meas.columns else float("nan")
-            how = "modelled" if ph in TRANSFER_PHASES and not transfers_measured else "measured"
+            how = "modelled" if _transfer(ph) and not transfers_measured else "measured"
             rows.append({"device": dev, "phase": ph, "predicted_s": p, "measured_s": m, "how": how,
                          "rel_error": abs(p - m) / m if m == m and m > 0 else float("nan")})
     return pd.DataFrame(rows)
