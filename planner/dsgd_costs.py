@@ -128,6 +128,13 @@ def dsgd(cm: CostModel, stages: list[tuple[str, int, int]], path: list[str] | No
     return cost
 
 
+def smallest_microbatch(batch: int, microbatches: int) -> int:
+    """Samples in the smallest micro-batch, as torch.chunk cuts a batch: equal ones of
+    ceil(batch / microbatches), the last what is left."""
+    size = -(-batch // microbatches)
+    return batch - size * (-(-batch // size) - 1)
+
+
 def _stage_path(cm: CostModel, src: str, holders: list[str]) -> list[str]:
     path = [src]
     for h in holders:

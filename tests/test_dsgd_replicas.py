@@ -313,3 +313,12 @@ def test_validation_compares_every_stage_replica_and_hop(tmp_path):
     assert len(tr) == 8
     np.testing.assert_allclose(tr.predicted_s, tr.measured_s, rtol=1e-9)
     assert (ph.loc[["stage1.0", "stage1.1", "stage1.2"], "measured_s"] > 0).all()
+
+
+def test_smallest_micro_batch_is_torch_chunks():
+    """The planner's bound and validation's check share one count: torch.chunk's, exactly."""
+    import torch
+    from edgeplan.dsgd_costs import smallest_microbatch
+    for b in range(1, 80):
+        for m in range(1, 20):
+            assert smallest_microbatch(b, m) == min(len(c) for c in torch.chunk(torch.empty(b), m)), (b, m)

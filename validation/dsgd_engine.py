@@ -7,10 +7,24 @@ import copy
 
 import numpy as np
 import torch
+from edgeplan.dsgd_costs import smallest_microbatch
 from torch import nn
 
 from .engine import LOSS, Engine, accuracy, opt_step, opt_zero, send_module
 from .partition import unit_modules
+
+# dsgd's phases, as the engine meters them: stage{k}.{i} (replica i of stage k computing), fwd{k} and
+# bwd{k} (the hop into stage k), sc/sb{k}.{i} (the scatter on link i of stage k's group, and its
+# gradients), ga/gb{k}.{i} (the gather), sync{k}.{i} (the replicas summing their gradients)
+PHASE_KINDS = {"stage": "compute", "fwd": "forward transfer", "sc": "forward transfer", "ga": "forward transfer",
+               "bwd": "backward transfer", "sb": "backward transfer", "gb": "backward transfer",
+               "sync": "replicas' gradient sum"}
+
+
+def phase_kind(phase: str) -> str | None:
+    """What a dsgd phase is (one of PHASE_KINDS' values), None for another paradigm's phase."""
+    head = phase.rstrip("0123456789.")
+    return PHASE_KINDS.get(head) if head != phase else None
 
 
 class DSGDEngine(Engine):
@@ -33,7 +47,7 @@ class DSGDEngine(Engine):
         self.m = int(d["microbatches"])
         self.source = self.hub = d["source"]
         b = self.job.batch(self.source)
-        smallest = min(len(c) for c in torch.chunk(torch.empty(b), self.m))
+        smallest = smallest_microbatch(b, self.m)
         widest = max(len(g) for g in self.groups)
         if smallest < widest:
             from edgeplan.errors import PlanError
@@ -190,15 +204,14 @@ class DSGDEngine(Engine):
         per: dict[str, float] = {}
         sync = 0.0
         for e in meter.events:
-            if e.phase.startswith("sync"):
+            if phase_kind(e.phase) == PHASE_KINDS["sync"]:
                 sync += e.seconds
-                continue
-            per[e.phase] = per.get(e.phase, 0.0) + e.seconds
-        stage: dict[str, float] = {}
-        for ph, t in list(per.items()):
-            if ph.startswith("stage"):
-                key = ph.split(".")[0]
-                stage[key] = max(stage.get(key, 0.0), per.pop(ph))
+            else:
+                per[e.phase] = per.get(e.phase, 0.0) + e.seconds
+        stage: dict[str, float] = {}                  # stage k's item: its slowest replica
+        for ph in [ph for ph in per if phase_kind(ph) == PHASE_KINDS["stage"]]:
+            key = ph.split(".")[0]
+            stage[key] = max(stage.get(key, 0.0), per.pop(ph))
         per.update(stage)
         items = np.array(list(per.values())) / (self.cm.tau * self.m)
         pipe = float(self.cm.tau * (items.sum() + (self.m - 1) * items.max())) if len(items) else 0.0

@@ -10,34 +10,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from edgeplan.files import save_figure  # noqa: E402
 
+from .dsgd_engine import phase_kind  # noqa: E402
+
 COLORS = {"device": "#4C72B0", "uplink": "#DD8452", "server": "#55A868", "trunk": "#55A868",
           "downlink": "#C44E52", "sync": "#8172B3", "handoff": "#8172B3", "download": "#C44E52",
           "upload": "#DD8452", "compute": "#4C72B0"}
 
 
+KIND_COLORS = {"compute": "#4C72B0", "forward transfer": "#DD8452", "backward transfer": "#C44E52",
+               "replicas' gradient sum": COLORS["sync"]}
+
+
 def _color(phase: str) -> str:
-    if phase.startswith("stage"):
-        return "#4C72B0"
-    if phase.startswith(("fwd", "sc", "ga")):          # forward hops, a replicated stage's scatter, gather
-        return "#DD8452"
-    if phase.startswith(("bwd", "sb", "gb")):
-        return "#C44E52"
-    if phase.startswith("sync"):                       # replicas summing their gradients
-        return COLORS["sync"]
-    return COLORS.get(phase, "#937860")
-
-
-def _legend(phase: str) -> str:
-    """dsgd's per-stage phases by what they are (stage3.1 is replica 1 of stage 3 computing)."""
-    if phase.startswith("stage"):
-        return "compute"
-    if phase.startswith(("fwd", "sc", "ga")):
-        return "forward transfer"
-    if phase.startswith(("bwd", "sb", "gb")):
-        return "backward transfer"
-    if phase.startswith("sync") and phase != "sync":
-        return "replicas' gradient sum"
-    return phase
+    return KIND_COLORS.get(phase_kind(phase), COLORS.get(phase, "#937860"))
 
 
 def gantt(events: list[dict], paradigm: str, path: Path, title: str = "") -> None:
@@ -53,7 +38,7 @@ def gantt(events: list[dict], paradigm: str, path: Path, title: str = "") -> Non
     for e in events:
         d = lane_of(e)
         start = t if sequential else cursor[d]
-        name = _legend(e["phase"]) if paradigm == "dsgd" else e["phase"]
+        name = (phase_kind(e["phase"]) or e["phase"]) if paradigm == "dsgd" else e["phase"]
         label = name if name not in seen else None
         seen.add(name)
         ax.barh(lanes.index(d), e["seconds"], left=start, color=_color(e["phase"]), edgecolor="none", label=label)

@@ -51,11 +51,9 @@ class RunResult:
 
 
 TRANSFER_PHASES = ("uplink", "downlink", "sync", "handoff", "download", "upload")
-DSGD_TRANSFERS = ("fwd", "bwd", "sc", "sb", "ga", "gb", "sync")   # dsgd's hops, replicas' scatter, gather, sum
-
-
 def _transfer(phase: str) -> bool:
-    return phase in TRANSFER_PHASES or (phase.startswith(DSGD_TRANSFERS) and phase[-1].isdigit())
+    from .dsgd_engine import phase_kind
+    return phase in TRANSFER_PHASES or phase_kind(phase) not in (None, "compute")
 
 
 def phase_table(scn: Scenario, plan: Plan, events: list[dict], transfers_measured: bool = False) -> pd.DataFrame:

@@ -21,6 +21,7 @@ import networkx as nx
 import numpy as np
 
 from ..costs import CostModel
+from ..dsgd_costs import smallest_microbatch
 from ..graph import shortest_path
 from ..paradigms.base import Solution
 from .highs import Highs
@@ -243,9 +244,7 @@ def max_replicas(cm: CostModel) -> int:
     b = int(cm.batch[cm.idx[source_of(cm)]])
     if b < d.microbatches:
         return r
-    size = -(-b // d.microbatches)            # micro-batches as torch.chunk cuts them: equal, the last
-    smallest = b - size * (-(-b // size) - 1)  # what is left
-    return max(1, min(r, smallest))
+    return max(1, min(r, smallest_microbatch(b, d.microbatches)))
 
 
 def _solution(cm: CostModel, path, stages, method_info: dict) -> Solution:
@@ -258,7 +257,8 @@ def _solution(cm: CostModel, path, stages, method_info: dict) -> Solution:
 
 
 def dp(cm: CostModel) -> Solution:
-    """Exact, by dsgd_chain's walk over bottleneck caps (vectorised DP per cap)."""
+    """Exact, by dsgd_chain's branch and bound over bottleneck caps (a vectorised DP per cap),
+    replicated stages where paradigms.dsgd.replicas allows."""
     from .dsgd_chain import Chain
     m = cm.scn.spec.paradigms.dsgd.microbatches
     rmax = max_replicas(cm)
@@ -304,8 +304,7 @@ def milp(cm: CostModel) -> Solution:
         raise InfeasibleError("no stage assignment along any path from the source")
     sol = _solution(cm, arg[0], arg[1], {"iteration_s": best})
     from .dsgd_chain import Chain
-    items = Chain(arg[2].P, arg[2].fwd, arg[2].bwd).items([(k, a, b) for k, _, a, b in arg[1]])
-    true = sum(items) + (m - 1) * max(items)
+    true = Chain(arg[2].P, arg[2].fwd, arg[2].bwd).iteration([(k, a, b) for k, _, a, b in arg[1]], m)
     if abs(true - best) > 1e-6 * true:      # the solver's claim does not hold for its own plan
         sol.status = "feasible"
         sol.info = {"iteration_s": true, "milp_claimed_s": best}
