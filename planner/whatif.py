@@ -401,7 +401,14 @@ def capacity(scn: Scenario, target: tuple[str, float], path: str, paradigm: str 
         raise PlanError(f"--target {metric}: use one of {', '.join(METRICS)}")
     resolve(scn, path)
     integer = _integer_field(path)
-    cur = float(read(scn, path))
+    raw = read(scn, path)
+    try:
+        cur = float(raw)
+    except (TypeError, ValueError):       # unset (None) or a word (auto): no scale to search around
+        if lo is None or hi is None:
+            raise PlanError(f"{path} is {'not set' if raw is None else repr(raw)} in the scenario, so there is no "
+                            "current value to search around: give the range with --lo and --hi") from None
+        cur = float("nan")
     lo = float(lo) if lo is not None else (1.0 if integer else cur / 100)
     hi = float(hi) if hi is not None else (max(cur * 10, lo + 10) if integer else cur * 100)
     xs = np.unique(np.round(np.linspace(lo, hi, probes))) if integer else np.geomspace(lo, hi, probes)

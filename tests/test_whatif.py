@@ -12,7 +12,7 @@ import pytest
 import yaml
 from edgeplan import paradigms
 from edgeplan.costs import CostModel
-from edgeplan.errors import ScenarioError
+from edgeplan.errors import PlanError, ScenarioError
 from edgeplan.scenario import from_data, load_scenario
 from edgeplan.variants import parse_values, variant
 from edgeplan.whatif import capacity, pareto, sweep
@@ -147,6 +147,14 @@ def test_capacity_says_when_not_monotone(tmp_path):
     res = capacity(scn, ("round_latency_s", 0.6), "paradigms.dsgd.microbatches", "dsgd", lo=1, hi=64)
     assert not res.monotone and res.value is None
     assert "is not monotone in paradigms.dsgd.microbatches" in res.message
+
+
+def test_capacity_over_an_unset_field_asks_for_the_range():
+    scn = load_scenario(SCENARIOS / "digits-small.yaml")
+    with pytest.raises(PlanError, match="paradigms.sl.min_cut is not set.*--lo and --hi"):
+        capacity(scn, ("round_latency_s", 1.0), "paradigms.sl.min_cut", "sl")
+    res = capacity(scn, ("round_latency_s", 5.0), "paradigms.sl.min_cut", "sl", lo=0, hi=5)
+    assert res.direction == "most" and res.value == 2      # a cut past unit 2 puts conv2 on the devices
 
 
 @pytest.mark.parametrize("scenario, name", [("psl-hetero", "psl"), ("fpl-fog", "fpl"), ("digits-small", "sl")])
