@@ -17,16 +17,17 @@ parameter.
 
 Without `call_overhead` or `memory_bandwidth` a node takes the defaults below, which scale with
 its compute (a node ten times slower pays ten times the overhead). They were chosen on the
-development machine (PyTorch 2.13, 2 x86 cores, one thread, batch 32) against two measurements:
-per-unit times of eight zoo profiles taken in training order (`measure_units`; a non-negative
-least-squares fit on relative errors put the rate at 120 GFLOP/s), and the time of a split
-paradigm's device part against the whole training step, interleaved, for the first 1-4 units of
-the digits CNN and VGG-11 (what validation compares: its host rate is calibrated on the whole
-step). With the reduction term the median per-unit |ln(predicted / measured)| is 0.42 (0.53
-without it; the first convolutions of the digits CNN and VGG-11 were 3x under) and the part/whole
-ratios are all within 14% (with the previous defaults, 0.42x-1.17x). `edgeplan profile MODEL
---measure` fits the three node figures on any host. Nodes with measured times use them as they
-are (the overheads are in the measurements).
+development machine (PyTorch 2.13, 2 x86 cores, one thread, batch 32) on what validation compares:
+the devices' part of a split step against the whole step, trained in-process for every cut 1-4
+of the digits CNN and VGG-11 (benchmarks/fit_compute.py, which measures the parts and searches
+the five defaults). With these the parts' shares are within 17% of measured (the previous defaults,
+fitted on per-unit sweeps, were 0.63x-1.61x: `measure_units` times a unit apart from the rest of
+its part, which charged VGG-11's first unit's backward 2-3x what it costs inside the part, and
+max pooling's forward on random input where the data's own runs 40% faster). `STEP_CALLS` is a
+node's fixed cost per step of its part: the optimizer's step (~45 us measured apart) and taking up
+its part again after the other nodes computed (caches, the interpreter's state), which a small
+part pays most. `edgeplan profile MODEL --measure` fits the three node figures on any host. Nodes
+with measured times use them as they are (the overheads are in the measurements).
 """
 
 from __future__ import annotations
@@ -34,18 +35,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-CALL_FLOPS = 3.0e6         # a unit call's overhead in FLOP-equivalents (25 us x 120 GFLOP/s)
+CALL_FLOPS = 6.0e6         # a unit call's overhead in FLOP-equivalents (50 us x 120 GFLOP/s)
 FLOPS_PER_BYTE = 12.0      # memory traffic in FLOP-equivalents per byte (120 GFLOP/s / 10 GB/s)
-# Max pooling's forward (which also records the argmax for the backward) runs far below memory
-# speed on CPUs: ~1 GB/s of its input here. Fitted with the figures above.
-POOL_FWD_FLOPS_PER_BYTE = 120.0
+# Max pooling's forward (which also records the argmax for the backward) runs below memory speed
+# on CPUs, and slower on noisy inputs (branchy kernel): ~2.4 GB/s of its input here. Fitted above.
+POOL_FWD_FLOPS_PER_BYTE = 50.0
 # A matrix product reducing over k values runs at k / (k + SHORT_K) of the rate (gemm_work).
-SHORT_K = 90.0
-# The optimizer step (SGD with momentum, measured apart on this host): ~45 us per step however
-# few its tensors, and 0.8 ns per parameter: 4 FLOPs and a streaming pass over gradient, momentum
-# and weight, which runs faster than the activations' traffic the bandwidth above was fitted on
-# (so 6.4 effective bytes where 20 move).
-STEP_CALLS = 1.8           # per step, in call overheads
+SHORT_K = 35.0
+# Per step: a fixed cost in call overheads (the optimizer's ~45 us and resuming the part; see
+# above), and per parameter 0.8 ns (measured apart): 4 FLOPs and a streaming pass over gradient,
+# momentum and weight, which runs faster than the activations' traffic (6.4 effective bytes where
+# 20 move).
+STEP_CALLS = 7.0           # per step, in call overheads
 UPDATE_FLOPS = 4.0         # per parameter and step
 UPDATE_BYTES = 6.4         # per parameter and step, at the memory bandwidth
 
