@@ -200,7 +200,8 @@ def _profile_named(model: str, kwargs: str | None, shape, num_classes, bytes_per
 def _print_profile(table, times, sheet):
     from .tables import make_table, profile_view
     headers, rows, footer = profile_view(table, times, sheet)
-    out.print(make_table(f"{table.model}: {table.L} units", headers, rows, left=("unit", "kind")))
+    title = f"{table.model}: {table.L} units" + (f" (time: {sheet}'s per sample)" if sheet else "")
+    out.print(make_table(title, headers, rows, left=("unit", "kind")))
     out.print(footer, markup=False)
 
 

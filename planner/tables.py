@@ -15,14 +15,29 @@ from .units import fmt_si
 FORMATS = ("table", "csv", "json")
 
 
-def make_table(title: str, headers: list[str], rows: list[list[str]], left: tuple = ()) -> Table:
-    """A compact rich table: header row, no vertical rules, one space between columns."""
-    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0),
+def make_table(title: str, headers: list[str], rows: list[list[str]], left: tuple = (), width: int = 80) -> Table:
+    """A compact rich table: header row, no vertical rules, two spaces between columns. Numbers
+    never wrap (a unit on its own line reads as another number); where the table is wider than
+    `width`, the name columns (`left`) give up the room and fold, never below 8 characters, and then
+    the gaps narrow to one space."""
+    natural = [max([len(h)] + [len(str(r[k])) for r in rows]) for k, h in enumerate(headers)]
+    names = [k for k, h in enumerate(headers) if h in left]
+    cap = {k: natural[k] for k in names}
+    least = sum(natural) - sum(max(natural[k] - 8, 0) for k in names)
+    gap = 2 if least + 2 * (len(headers) - 1) <= width else 1         # the padding, then the blank rule
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, gap - 1, 0, 0),
               show_edge=False)
-    for h in headers:
-        # numbers never wrap (a unit on its own line reads as another number); names may fold
-        t.add_column(h, justify="left" if h in left else "right", overflow="fold", no_wrap=h not in left,
-                     min_width=len(h) if h not in left else None)
+    over = sum(natural) + gap * (len(headers) - 1) - width
+    if over > 0 and names:
+        room = sum(max(natural[k] - 8, 0) for k in names)
+        for k in names:       # each name column gives up room in proportion to what it has above 8
+            give = max(natural[k] - 8, 0)
+            cap[k] = natural[k] - (min(over, room) * give + room - 1) // room if room else natural[k]
+    for k, h in enumerate(headers):
+        if k in cap:
+            t.add_column(h, justify="left", overflow="fold", min_width=cap[k], max_width=cap[k])
+        else:
+            t.add_column(h, justify="right", no_wrap=True, min_width=natural[k])
     for r in rows:
         t.add_row(*r)
     return t
@@ -216,7 +231,7 @@ def profile_view(table, times=None, sheet: str | None = None) -> tuple[list[str]
     headers = ["#", "unit", "kind", "fwd FLOP", "bwd FLOP", "out", "act", "params"]
     per = times.per_sample(sheet) if sheet else None
     if sheet:
-        headers.append(f"{sheet} s/sample")
+        headers.append("time")
     rows = []
     for i, r in table.df.iterrows():
         kind = table.kinds[i] if len(table.kinds) > i else ""

@@ -139,3 +139,21 @@ def test_measure_units_in_training_order_handles_a_unit_without_parameters():
     t = profile_model(model, [1, 8, 8], measure=True, measure_batch=4, measure_repeats=2)
     assert (t.df.fwd_time_s.iloc[1:] > 0).all()
     assert t.df.bwd_time_s.iloc[1] == 0 and (t.df.bwd_time_s.iloc[2:] > 0).all()
+
+
+def test_profile_table_reads_at_80_columns():
+    """Long unit and kind names fold at a readable width and every number column stays whole,
+    also with --measure's time column (it was cropped, and names folded two letters a line)."""
+    from edgeplan.models.profile_io import host_times
+    from edgeplan.tables import make_table, profile_view
+    from rich.console import Console
+    t = profile_zoo("mobilenetv2", [3, 32, 32], 10, measure=True, measure_batch=2, measure_repeats=1)
+    for times, sheet in ((None, None), (host_times(t, "this-host", 2), "this-host")):
+        headers, rows, _ = profile_view(t, times, sheet)
+        console = Console(width=80, record=True)
+        console.print(make_table("mobilenetv2", headers, rows, left=("unit", "kind")))
+        lines = console.export_text().splitlines()
+        assert all(len(line) <= 80 for line in lines)
+        assert lines[1].split()[-1] == headers[-1]                      # the last header is whole
+        assert "features" in lines[4] and "Conv2d+B" in lines[4]        # names keep 8+ letters a line
+        assert lines[-1].split()[-1] == rows[-1][-1].split()[-1]         # the last column is not cropped
