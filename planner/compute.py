@@ -25,8 +25,9 @@ fitted on per-unit sweeps, were 0.63x-1.61x: `measure_units` times a unit apart 
 its part, which charged VGG-11's first unit's backward 2-3x what it costs inside the part, and
 max pooling's forward on random input where the data's own runs 40% faster). `STEP_CALLS` is a
 node's fixed cost per step of its part: the optimizer's step (~45 us measured apart) and taking up
-its part again after the other nodes computed (caches, the interpreter's state), which a small
-part pays most. `edgeplan profile MODEL --measure` fits the three node figures on any host. Nodes
+its part again after waiting (caches, the interpreter's state), which a small part pays most. It
+was measured where the other nodes' work runs in between on the same cores (validation plays every
+node on this host), so it may overstate what a dedicated device pays between its blocks. `edgeplan profile MODEL --measure` fits the three node figures on any host. Nodes
 with measured times use them as they are (the overheads are in the measurements).
 """
 
