@@ -55,6 +55,8 @@ class Group:
     arl: float = 0.0                    # all-reduce latency, per iteration, when the stage has weights
     jadd: np.ndarray = field(init=False)
     uadd: np.ndarray = field(init=False)
+    sc_max: np.ndarray | None = field(init=False, default=None)   # the largest scatter item by first unit - 1
+    ga_max: np.ndarray | None = field(init=False, default=None)   # the largest gather item by last unit
 
     @property
     def r(self) -> int:
