@@ -259,7 +259,8 @@ def _print_plan(p, title=None, wide: bool = False):
     for line in plan_summary(p):
         out.print(line, markup=False)
     headers, rows = plan_view(p, wide)
-    show(out, make_table(title or "assignments", headers, rows, left=("node", "role", "group", "via")), wide)
+    show(out, make_table(title or "assignments", headers, rows, left=("node", "role", "group", "via"),
+                         width=10 ** 6 if wide else 80), wide)
     detail = {k: v for k, v in p.paradigm_detail.items() if not isinstance(v, (list, dict))}
     if detail:
         out.print("detail: " + ", ".join(f"{label(k)} {cell(k, v)}" for k, v in detail.items()),
@@ -330,7 +331,8 @@ def compare(scenario: Path = typer.Argument(...),
         headers, rows, notes = compare_view(scn, shown, wide)
         tr = scn.spec.training
         title = f"{scn.name}: {_objective_name(scn)}, {tr.rounds} rounds"
-        show(out, make_table(title, headers, rows, left=("paradigm", "method", "critical", "feasible")), wide)
+        show(out, make_table(title, headers, rows, left=("paradigm", "method", "critical", "feasible"),
+                             width=10 ** 6 if wide else 80), wide)
         if tr.target_accuracy is None:
             out.print(f"an epoch is {int(best.epoch_samples.dropna().iloc[0]):,} samples, every device's data once "
                       "(paradigms train different numbers of samples per round)", markup=False)
