@@ -53,7 +53,7 @@ def _sh(*cmd: str) -> None:
 
 
 def _tbf(dev: str, rate_bps: float, ns: str | None = None) -> None:
-    burst = int(max(4 * 1540, rate_bps / 8 / 250))       # a quarter of the kernel's 4 ms tick at rate
+    burst = int(max(4 * 1540, rate_bps / 8 / 500))       # 2 ms at rate
     cmd = ["tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", f"{int(max(rate_bps, 8000))}bit",
            "burst", str(burst), "latency", "2s"]
     _sh(*(["ip", "netns", "exec", ns] + cmd if ns else cmd))
