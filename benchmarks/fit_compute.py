@@ -33,14 +33,12 @@ KNOBS = ("CALL_FLOPS", "POOL_FWD_FLOPS_PER_BYTE", "SHORT_K", "FLOPS_PER_BYTE", "
 GRID = ([3e6, 4.5e6, 6e6, 7.5e6, 9e6], [30, 50, 60, 90, 120], [15, 35, 60, 90], [8, 12, 18], [1.8, 4, 7, 10])
 
 
-def part_shares(table, cuts, batch: int) -> dict[int, float]:
-    """The model's share of a training step taken by units 1..cut (forward, backward, update and
-    the optimizer's fixed cost where the part has parameters), at the module's current defaults."""
-    u = C.flop_node_times(table, 1.0, C.CALL_FLOPS, 1.0 / C.FLOPS_PER_BYTE)
-    per = batch * (u["fwd"] + u["bwd"]) + u["call_fwd"] + u["call_bwd"] + u["upd_step"]
-    cum, params = np.cumsum(per), np.cumsum(table.params)
-    whole = cum[-1] + u["step"]
-    return {c: float((cum[c] + (u["step"] if params[c] > 0 else 0.0)) / whole) for c in cuts}
+def part_share(cm: CostModel, cut: int) -> float:
+    """The cost model's share of a training step taken by units 1..cut on a device given by its
+    FLOP rate (forward, backward, update and the optimizer's fixed cost where the part has
+    parameters: `CostModel.span`), at the compute module's current defaults."""
+    v, b = cm.idx[cm.devices[0]], int(cm.scn.spec.training.batch_size)
+    return float(cm.span(v, 0, cut, b) / cm.span(v, 0, cm.L, b))
 
 
 def measure(cuts) -> pd.DataFrame:
@@ -55,15 +53,16 @@ def measure(cuts) -> pd.DataFrame:
             ph = res.phases(scn)
             dev = ph[ph.phase == "device"]
             ratio = float(dev.measured_s.sum() / dev.predicted_s.sum())
-            share = part_shares(cm.table, [cut], int(scn.spec.training.batch_size))[cut]
-            rows.append({"model": label, "cut": cut, "measured_share": share * ratio, "table": cm.table,
-                         "batch": int(scn.spec.training.batch_size)})
+            rows.append({"model": label, "cut": cut, "measured_share": part_share(cm, cut) * ratio, "scenario": scn})
             print(f"  {label} cut {cut}: measured / predicted {ratio:.2f}", flush=True)
     return pd.DataFrame(rows)
 
 
 def errors(df: pd.DataFrame) -> np.ndarray:
-    model = [part_shares(r.table, [r.cut], r.batch)[r.cut] for r in df.itertuples()]
+    """ln(model share / measured share) per part, the cost model built afresh at the current
+    defaults (it reads them when it builds its unit times)."""
+    models = {label: CostModel(g.scenario.iloc[0]) for label, g in df.groupby("model", sort=False)}
+    model = [part_share(models[r.model], r.cut) for r in df.itertuples()]
     return np.log(np.array(model) / df.measured_share.to_numpy())
 
 

@@ -27,8 +27,9 @@ max pooling's forward on random input where the data's own runs 40% faster). `ST
 node's fixed cost per step of its part: the optimizer's step (~45 us measured apart) and taking up
 its part again after waiting (caches, the interpreter's state), which a small part pays most. It
 was measured where the other nodes' work runs in between on the same cores (validation plays every
-node on this host), so it may overstate what a dedicated device pays between its blocks. `edgeplan profile MODEL --measure` fits the three node figures on any host. Nodes
-with measured times use them as they are (the overheads are in the measurements).
+node on this host), so it may overstate what a dedicated device pays between its blocks.
+`edgeplan profile MODEL --measure` fits the three node figures on any host. Nodes with measured
+times use them as they are (the overheads are in the measurements).
 """
 
 from __future__ import annotations

@@ -216,7 +216,7 @@ def expand(scn: Scenario, path: str, values: list) -> list:
             if log and (lo <= 0 or hi <= 0):
                 raise ScenarioError(f"--vary {path}: a log range needs positive ends")
             grid = np.geomspace(lo, hi, num) if log else np.linspace(lo, hi, num)
-            integer = _integer_field(path)
+            integer = integer_field(path)
             out += [int(round(x)) for x in grid] if integer else [float(x) for x in grid]
         elif isinstance(v, str):
             words = path.split(".")[-1] in ("server", "dataset", "optimizer") or path == "objective" or \
@@ -231,7 +231,7 @@ INTEGER_FIELDS = {"count", "samples", "batch_size", "local_iterations", "rounds"
                   "bits_per_parameter", "min_cut", "max_cut", "junction", "replicas"}
 
 
-def _integer_field(path: str) -> bool:
+def integer_field(path: str) -> bool:
     return path.split(".")[-1] in INTEGER_FIELDS
 
 

@@ -22,7 +22,7 @@ from .costs import CostModel
 from .errors import InfeasibleError, PlanError, ScenarioError
 from .files import save_figure
 from .scenario import Scenario
-from .variants import _integer_field, grid, read, resolve, variant
+from .variants import grid, integer_field, read, resolve, variant
 
 RESULT_COLUMNS = ["paradigm", "method", "kind", "status", "round_latency_s", "energy_j", "device_energy_j",
                   "comm_bytes", "samples_per_round", "epoch_time_s", "epoch_energy_j", "accuracy", "rounds_to_target",
@@ -400,7 +400,7 @@ def capacity(scn: Scenario, target: tuple[str, float], path: str, paradigm: str 
     if metric not in METRICS:
         raise PlanError(f"--target {metric}: use one of {', '.join(METRICS)}")
     resolve(scn, path)
-    integer = _integer_field(path)
+    integer = integer_field(path)
     raw = read(scn, path)
     try:
         cur = float(raw)

@@ -8,6 +8,7 @@ import copy
 import numpy as np
 import torch
 from edgeplan.dsgd_costs import smallest_microbatch
+from edgeplan.errors import PlanError
 from torch import nn
 
 from .engine import LOSS, Engine, accuracy, opt_step, opt_zero, send_module
@@ -50,7 +51,6 @@ class DSGDEngine(Engine):
         smallest = smallest_microbatch(b, self.m)
         widest = max(len(g) for g in self.groups)
         if smallest < widest:
-            from edgeplan.errors import PlanError
             raise PlanError(f"a micro-batch of {smallest} sample(s) (batch {b} in {self.m}) cannot feed a stage of "
                             f"{widest} replicas: use fewer paradigms.dsgd.microbatches or replicas, or a larger batch")
         self.devices = [self.source]

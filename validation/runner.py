@@ -20,6 +20,7 @@ from edgeplan.scenario import Scenario
 
 from .checkpoints import Record, clear_states, load_state, save_state
 from .data import load, split_across, split_kind, split_summary
+from .dsgd_engine import phase_kind
 from .engines import ENGINES, Job, Shard
 from .meters import RoundMeter, calibrate_host
 from .transport import Local
@@ -51,8 +52,9 @@ class RunResult:
 
 
 TRANSFER_PHASES = ("uplink", "downlink", "sync", "handoff", "download", "upload")
+
+
 def _transfer(phase: str) -> bool:
-    from .dsgd_engine import phase_kind
     return phase in TRANSFER_PHASES or phase_kind(phase) not in (None, "compute")
 
 
