@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 import yaml
 from common import SCENARIOS, quick, show
+from edgeplan.calibration import fit_curves, pilots
 from edgeplan.scenario import from_data
-from edgeplan.validation.calibrate import fit_curves, pilots
 from edgeplan.validation.runner import run_inprocess
 
 SETTINGS = [("digits", "digits-small.yaml"), ("mnist1d", "mnist1d-small.yaml")]

@@ -445,7 +445,7 @@ def calibrate(scenario: Path = typer.Argument(...),
     if seeds < 1:
         _bad_option("--seeds: at least 1")
     if from_log is not None:
-        from edgeplan.validation.calibrate import import_log
+        from .calibration import import_log
         curves = import_log(scn, from_log, paradigm or None, out_file)
     else:
         from edgeplan.validation.calibrate import calibrate as run_calibration

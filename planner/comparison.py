@@ -8,6 +8,7 @@ import pandas as pd
 from . import paradigms
 from .costs import CostModel
 from .errors import InfeasibleError, PlanError
+from .progress import Bar
 from .scenario import Scenario
 
 COLUMNS = ["paradigm", "method", "kind", "status", "round_latency_s", "training_latency_s", "energy_j",
@@ -81,16 +82,12 @@ def compare_table(scn: Scenario, names=None, progress: bool = False,
     cm = CostModel(scn)
     jobs = [(n, m) for n in names for m in methods_for_compare(paradigms.get(n), all_methods, cm)]
     rows = []
-    bar = _progress(progress, len(jobs))
-    for n, m in jobs:
-        if bar:
-            bar[0].update(bar[1], description=f"{n}: {m}")
-        row, _ = plan_row(cm, paradigms.get(n), m)
-        rows.append(row)
-        if bar:
-            bar[0].advance(bar[1])
-    if bar:
-        bar[0].stop()
+    with Bar(progress, len(jobs), text="planning") as bar:
+        for n, m in jobs:
+            bar.update(text=f"{n}: {m}")
+            row, _ = plan_row(cm, paradigms.get(n), m)
+            rows.append(row)
+            bar.advance()
     df = pd.DataFrame(rows, columns=COLUMNS)
     df["note"] = df["note"].fillna("")
     best = []
@@ -121,16 +118,6 @@ def rank_best(scn: Scenario, best: pd.DataFrame) -> pd.DataFrame:
         key = "energy_to_target_j" if scn.spec.training.target_accuracy is not None else "epoch_energy_j"
     order = best[key].astype(float).fillna(np.inf).rank(method="first")
     return best.assign(_o=order).sort_values("_o").drop(columns="_o").reset_index(drop=True)
-
-
-def _progress(enabled: bool, total: int):
-    if not enabled:
-        return None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    p = Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                 TimeElapsedColumn(), transient=True)
-    p.start()
-    return p, p.add_task("planning", total=total)
 
 
 def speedups(df: pd.DataFrame) -> pd.DataFrame:

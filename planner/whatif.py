@@ -21,6 +21,7 @@ from . import paradigms
 from .costs import CostModel
 from .errors import InfeasibleError, PlanError, ScenarioError
 from .files import save_figure
+from .progress import Bar
 from .scenario import Scenario
 from .variants import grid, integer_field, read, resolve, variant
 
@@ -179,32 +180,28 @@ def sweep(scn: Scenario, varies: list[tuple[str, list]], names: list[str] | None
     size = chunk or max(1, min(200, n // (max(workers, 1) * 16) or 1))
     jobs = [(points[k:k + size], names, methods) for k in range(0, n, size)]
     t0 = time.perf_counter()
-    bar = _bar(progress, n)
     results: dict[int, list[dict]] = {}
-    if engine == "ray":
-        results = _run_ray(scn, jobs, workers, address, bar)
-    elif engine == "process" and workers > 1 and len(jobs) > 1:
-        import multiprocessing as mpx
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        with ProcessPoolExecutor(workers, mp_context=mpx.get_context("fork"), initializer=_init_worker,
-                                 initargs=(scn,)) as ex:
-            futs = [ex.submit(_chunk, j) for j in jobs]
-            for f in as_completed(futs):
-                for i, rows in f.result():
+    with Bar(progress, n, "points", text="sweep", width=5) as bar:
+        if engine == "ray":
+            results = _run_ray(scn, jobs, workers, address, bar)
+        elif engine == "process" and workers > 1 and len(jobs) > 1:
+            import multiprocessing as mpx
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+            with ProcessPoolExecutor(workers, mp_context=mpx.get_context("fork"), initializer=_init_worker,
+                                     initargs=(scn,)) as ex:
+                futs = [ex.submit(_chunk, j) for j in jobs]
+                for f in as_completed(futs):
+                    for i, rows in f.result():
+                        results[i] = rows
+                    bar.advance(len(f.result()))
+        elif engine in ("process", "serial"):
+            _init_worker(scn)
+            for j in jobs:
+                for i, rows in _chunk(j):
                     results[i] = rows
-                if bar:
-                    bar[0].advance(bar[1], len(f.result()))
-    elif engine in ("process", "serial"):
-        _init_worker(scn)
-        for j in jobs:
-            for i, rows in _chunk(j):
-                results[i] = rows
-            if bar:
-                bar[0].advance(bar[1], len(j[0]))
-    else:
-        raise PlanError(f"unknown engine '{engine}'; use process or ray")
-    if bar:
-        bar[0].stop()
+                bar.advance(len(j[0]))
+        else:
+            raise PlanError(f"unknown engine '{engine}'; use process or ray")
     rows = [r for i in sorted(results) for r in results[i]]
     table = pd.DataFrame(rows, columns=list(pts.columns) + RESULT_COLUMNS)
     obj = scn.spec.objective
@@ -241,22 +238,11 @@ def _run_ray(scn: Scenario, jobs, workers: int, address: str | None, bar) -> dic
             out = ray.get(done[0])
             for i, rows in out:
                 results[i] = rows
-            if bar:
-                bar[0].advance(bar[1], len(out))
+            bar.advance(len(out))
         return results
     finally:
         if started:
             ray.shutdown()
-
-
-def _bar(enabled: bool, total: int):
-    if not enabled:
-        return None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    p = Progress(TextColumn("sweep"), BarColumn(), TextColumn("{task.completed}/{task.total} points"),
-                 TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), transient=True)
-    p.start()
-    return p, p.add_task("sweep", total=total)
 
 
 def sweep_plots(res: SweepResult, out_dir) -> list:

@@ -58,10 +58,11 @@ def _free_port() -> int:
 
 # ---------------------------------------------------------------- per-process programs
 
-def _node(rank: int, world: int, cfg: dict, q, token=None) -> None:
+def _node(rank: int, world: int, cfg: dict, q, token=None, beats=None) -> None:
     """Entry point of every node process. `token`: a lock shared by processes on one host, held
     while a node computes, so nodes that share this host's cores are timed one at a time (CPU
-    time of processes contending for 2 cores ran 15-20% above the same work alone)."""
+    time of processes contending for 2 cores ran 15-20% above the same work alone). `beats`:
+    shared memory where each node writes when it was last alive."""
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _die_with_parent(cfg.get("parent"))
@@ -74,7 +75,7 @@ def _node(rank: int, world: int, cfg: dict, q, token=None) -> None:
         # gloo waits longer than the parent, so the parent names a hung node before gloo gives up
         dist.init_process_group("gloo", rank=rank, world_size=world, init_method=cfg["init"],
                                 timeout=timedelta(seconds=3 * cfg["timeout"]))
-        prog = _Program(rank, cfg, q, token)
+        prog = _Program(rank, cfg, q, token, beats)
         prog.run()
         dist.barrier()
         dist.destroy_process_group()
@@ -148,14 +149,14 @@ def placement(paradigm: str, decisions: dict) -> dict[str, int]:
 class _Program:
     """One node process: the same job and engine as every other, playing its own nodes."""
 
-    def __init__(self, rank: int, cfg: dict, q, token=None):
+    def __init__(self, rank: int, cfg: dict, q, token=None, beats=None):
         from edgeplan.planfile import Plan
         from edgeplan.scenario import load_scenario
 
         from .engines import ENGINES
         from .runner import make_job
 
-        self.rank, self.cfg, self.q = rank, cfg, q
+        self.rank, self.cfg, self.q, self.beats = rank, cfg, q, beats
         self.token = token if token is not None else contextlib.nullcontext()
         self.scn = load_scenario(cfg["scenario"])
         self.plan = Plan.from_dict(cfg["plan"])
@@ -170,14 +171,14 @@ class _Program:
         self.evalwire = Wire()    # what only the accuracy test needs (not part of the plan's traffic)
         self.out = Path(cfg["out"]) if cfg.get("out") else None
         self.kill = cfg.get("kill")   # fault injection for tests: {"rank": r, "round": k}
-        self._last_beat = 0.0
 
-    def beat(self, r: int | None = None) -> None:
-        """Tell the parent this node is alive (and, at a round's start, where it is)."""
-        now = time.monotonic()
-        if r is not None or now - self._last_beat > 0.01:
-            self._last_beat = now
-            self.q.put(("beat", self.rank, None if r is None else r + 1))
+    def beat(self) -> None:
+        """Tell the parent this node is alive: a write to shared memory. (A message per beat woke
+        the queue's feeder thread and the parent hundreds of times a second, and on 2 cores
+        those wake-ups preempted the nodes' timed compute: more than one switch per block, the
+        device blocks 25-40% slower than in-process.)"""
+        if self.beats is not None:
+            self.beats[self.rank] = time.monotonic()
 
     # -- state of this process, saved each round (resume)
     def _save(self, r: int) -> None:
@@ -206,7 +207,7 @@ class _Program:
         t = torch.tensor([self._load()])
         dist.all_reduce(t, op=dist.ReduceOp.MIN)      # every node resumes from the same round
         for r in range(int(t), self.cfg["rounds"]):
-            self.beat(r)
+            self.beat()
             if self.kill and self.kill["rank"] == self.rank and self.kill["round"] == r + 1:
                 if self.kill.get("hang"):
                     time.sleep(10 ** 6)                # a worker hangs mid-run
@@ -269,10 +270,11 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
     """Run fl/sl/psl with one process per node; returns a runner.RunResult."""
     import pandas as pd
     from edgeplan.errors import PlanError
+    from edgeplan.progress import Bar
     from edgeplan.scenario import load_scenario
 
     from .data import split_kind
-    from .runner import RunResult, _bar, _calibrate, accuracy_curve, make_job, predicted_accuracy
+    from .runner import RunResult, _calibrate, accuracy_curve, make_job, predicted_accuracy
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # idle workers must not spin on the 2 cores
     os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")  # gloo's notes (unnamed hosts in a namespace)
@@ -319,39 +321,35 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
         cfg["init"] = f"tcp://127.0.0.1:{_free_port()}"
     q = ctx.Queue()
     token = ctx.Lock()   # every node on this host: computed one at a time (see _node)
+    beats = ctx.Array("d", world, lock=False)     # each node's last sign of life (time.monotonic)
     procs = []
-    bar = _bar(progress, rounds, len(record.rows))
+    bar = Bar(progress, rounds, done=len(record.rows), text="training", width=44)
     events = []
     try:
         for rank in range(world):
-            p = ctx.Process(target=_node, args=(rank, world, cfg, q, token), daemon=True, name=names[rank])
+            p = ctx.Process(target=_node, args=(rank, world, cfg, q, token, beats), daemon=True, name=names[rank])
             p.start()
             procs.append(p)
         done = len(record.rows)
         last = time.monotonic()
-        beats = {rank: last for rank in range(world)}
         alive = set()          # ranks that have started (imported torch, joined the group)
         startup = max(timeout, 180.0)
         while done < rounds:
             try:
-                msg = q.get(timeout=1.0)
+                msg = q.get(timeout=0.5)
             except queue_mod.Empty:
                 msg = None
-            if msg is not None and msg[0] == "beat":
-                beats[msg[1]] = time.monotonic()
-                if msg[1] not in alive:
-                    alive.add(msg[1])
-                    if len(alive) == world:      # everybody is up: the progress clock starts now
-                        last = time.monotonic()
-                continue
+            if len(alive) < world:
+                alive = {r for r in range(world) if beats[r] > 0}
+                if len(alive) == world:          # everybody is up: the progress clock starts now
+                    last = time.monotonic()
             if msg is not None and msg[0] == "round":
                 _, r, row, nodes, events = msg
                 row.update(predicted_round_latency_s=plan.predicted["round_latency_s"],
                            predicted_comm_bytes=plan.predicted["comm_bytes"], **predicted_accuracy(curve, r, spr))
                 record.add(r, row, nodes)
                 done, last = r, time.monotonic()
-                if bar:
-                    bar[0].update(bar[1], completed=done, description=f"round {r}/{rounds}: acc {row['test_accuracy']:.3f}")
+                bar.update(done, f"round {r}/{rounds}: acc {row['test_accuracy']:.3f}")
                 continue
             saved = (f"; rounds 1..{done} are saved" + (f" in {out}" if out else "")) if done else \
                 "; no round had finished"
@@ -382,8 +380,7 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
             if p.is_alive():
                 p.kill()
                 p.join(5)
-        if bar:
-            bar[0].stop()
+        bar.close()
         if net is not None:
             net.close()
     rows = record.rows

@@ -16,6 +16,7 @@ from edgeplan.errors import ScenarioError
 from edgeplan.files import write_csv
 from edgeplan.models.profile import one_torch_thread
 from edgeplan.planfile import Plan
+from edgeplan.progress import Bar
 from edgeplan.scenario import Scenario
 
 from .checkpoints import Record, clear_states, load_state, save_state
@@ -242,7 +243,7 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host
     predicted = plan.predicted
     curve = accuracy_curve(scn, plan, cm, job.decisions)
     spr = float(predicted.get("samples_per_round") or 0.0) or None
-    bar = _bar(progress, rounds, start)
+    bar = Bar(progress, rounds, done=start, text="training", width=44)
     events = []
     for r in range(start, rounds):
         meter = RoundMeter(cm, host_rate)
@@ -255,13 +256,10 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host
         if out is not None:                  # the state first: a record never runs ahead of it
             save_state(out, 0, r + 1, plan, engine, job.shards)
         record.add(r + 1, row, nodes)
-        if bar:
-            bar[0].update(bar[1], advance=1, description=f"round {r + 1}/{rounds}: loss {row['train_loss']:.3f}, "
-                                                         f"acc {row['test_accuracy']:.3f}")
+        bar.advance(text=f"round {r + 1}/{rounds}: loss {row['train_loss']:.3f}, acc {row['test_accuracy']:.3f}")
         if on_round is not None:
             on_round(record.rows[-1])
-    if bar:
-        bar[0].stop()
+    bar.close()
     rows, node_rows = record.rows, record.nodes
     return RunResult(plan, pd.DataFrame(rows), pd.DataFrame(node_rows), events, host_rate, "inprocess",
                      {"split": job.split, "test_coverage": job.coverage, "client_state": scn.spec.training.client_state,
@@ -279,16 +277,6 @@ def _calibrate(job: Job, cm: CostModel) -> float:
     if len(x) < b:
         x, y = x.repeat(b // len(x) + 1, *[1] * (x.dim() - 1))[:b], y.repeat(b // len(y) + 1)[:b]
     return calibrate_host(model, x, y, effective_flops(cm.table, b))
-
-
-def _bar(enabled: bool, total: int, done: int):
-    if not enabled:
-        return None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    p = Progress(TextColumn("{task.description:<44}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                 TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
-    p.start()
-    return p, p.add_task("training", total=total, completed=done)
 
 
 def write_outputs(result: RunResult, out: Path) -> None:
