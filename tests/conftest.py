@@ -86,5 +86,9 @@ def assert_transports_agree(path, plan, rounds: int = 2):
     np.testing.assert_array_equal(a.rounds.test_accuracy, b.rounds.test_accuracy)
     np.testing.assert_array_equal(a.rounds.test_loss, b.rounds.test_loss)
     assert sorted(e["phase"] for e in a.events) == sorted(e["phase"] for e in b.events)
+    # both report the same about their data (the split each device really got) and predictions
+    assert {k: v for k, v in b.extra.items() if k != "framing_bytes"} == a.extra
+    assert [c for c in b.rounds.columns if c.startswith("predicted")] == \
+        [c for c in a.rounds.columns if c.startswith("predicted")]
     assert b.rounds.comm_bytes.iloc[-1] == pytest.approx(plan.predicted["comm_bytes"])
     return a, b

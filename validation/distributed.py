@@ -273,8 +273,7 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
     from edgeplan.progress import Bar
     from edgeplan.scenario import load_scenario
 
-    from .data import split_kind
-    from .runner import RunResult, _calibrate, accuracy_curve, make_job, predicted_accuracy
+    from .runner import Predictions, RunResult, _calibrate, make_job, run_extra
 
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # idle workers must not spin on the 2 cores
     os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")  # gloo's notes (unnamed hosts in a namespace)
@@ -286,8 +285,7 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
     job, cm, _ = make_job(scn, plan, seed)
     plan = job.plan
     rounds = rounds or scn.spec.training.rounds
-    curve = accuracy_curve(scn, plan, cm, job.decisions)
-    spr = float(plan.predicted.get("samples_per_round") or 0.0) or None
+    predictions = Predictions(scn, job)
     with one_torch_thread():
         host_rate = _calibrate(job, cm)
     ranks = placement(plan.paradigm, job.decisions)
@@ -345,9 +343,7 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
                     last = time.monotonic()
             if msg is not None and msg[0] == "round":
                 _, r, row, nodes, events = msg
-                row.update(predicted_round_latency_s=plan.predicted["round_latency_s"],
-                           predicted_comm_bytes=plan.predicted["comm_bytes"], **predicted_accuracy(curve, r, spr))
-                record.add(r, row, nodes)
+                record.add(r, predictions.add(row, r), nodes)
                 done, last = r, time.monotonic()
                 bar.update(done, f"round {r}/{rounds}: acc {row['test_accuracy']:.3f}")
                 continue
@@ -386,9 +382,7 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
     rows = record.rows
     return RunResult(plan, pd.DataFrame(rows), pd.DataFrame(record.nodes), events, host_rate,
                      "distributed" + (" (shaped)" if shaped else ""),
-                     {"framing_bytes": int(sum(r.get("framing_bytes", 0) for r in rows)), "split": job.split,
-                      "client_state": scn.spec.training.client_state,
-                      "split_kind": split_kind(scn.spec.training.iid, scn.spec.training.dirichlet_alpha)})
+                     {"framing_bytes": int(sum(r.get("framing_bytes", 0) for r in rows)), **run_extra(scn, job)})
 
 
 if __name__ == "__main__":   # torchrun / manual start on real machines: python -m validation.distributed JOB.json

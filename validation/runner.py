@@ -151,21 +151,34 @@ def summary_text(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["quantity", "predicted", "measured", "error", "predicted / measured"])
 
 
-def accuracy_curve(scn: Scenario, plan: Plan, cm: CostModel, decisions: dict):
-    """The learning curve the plan's accuracy is predicted from, or None."""
-    from edgeplan.curves import curves_for
-    table = curves_for(scn)
-    if table is None:
-        return None
-    curve, _ = table.find(plan.paradigm, paradigms.get(plan.paradigm).configuration(cm, decisions))
-    return curve
+class Predictions:
+    """What every round of a run is compared with, in both executors: the plan's round latency
+    and bytes and, where the scenario names learning curves, its accuracy after the round."""
+
+    def __init__(self, scn: Scenario, job: Job):
+        from edgeplan.curves import curves_for
+        self.plan, self.curve, table = job.plan, None, curves_for(scn)
+        if table is not None:
+            para = paradigms.get(job.plan.paradigm)
+            self.curve, _ = table.find(job.plan.paradigm, para.configuration(job.cm, job.decisions))
+        self.spr = float(job.plan.predicted.get("samples_per_round") or 0.0) or None
+
+    def add(self, row: dict, r: int) -> dict:
+        """Round r's row with the predictions beside the measurements."""
+        row.update(predicted_round_latency_s=self.plan.predicted["round_latency_s"],
+                   predicted_comm_bytes=self.plan.predicted["comm_bytes"])
+        if self.curve is not None:
+            p = self.curve.predict(r, self.spr)
+            row.update(predicted_accuracy=p["value"], predicted_accuracy_low=p["low"],
+                       predicted_accuracy_high=p["high"])
+        return row
 
 
-def predicted_accuracy(curve, r: int, samples_per_round: float) -> dict:
-    if curve is None:
-        return {}
-    p = curve.predict(r, samples_per_round)
-    return {"predicted_accuracy": p["value"], "predicted_accuracy_low": p["low"], "predicted_accuracy_high": p["high"]}
+def run_extra(scn: Scenario, job: Job) -> dict:
+    """What a run reports about its data, in both executors: the split it really got."""
+    tr = scn.spec.training
+    return {"split": job.split, "test_coverage": job.coverage, "client_state": tr.client_state,
+            "split_kind": split_kind(tr.iid, tr.dirichlet_alpha)}
 
 
 def check_plan(scn: Scenario) -> None:
@@ -240,9 +253,7 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host
     if host_rate is None:
         host_rate = _calibrate(job, cm)
     record.host_rate = host_rate
-    predicted = plan.predicted
-    curve = accuracy_curve(scn, plan, cm, job.decisions)
-    spr = float(predicted.get("samples_per_round") or 0.0) or None
+    predictions = Predictions(scn, job)
     bar = Bar(progress, rounds, done=start, text="training", width=44)
     events = []
     for r in range(start, rounds):
@@ -251,8 +262,7 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host
         losses = engine.play(Local(meter))
         wall = time.perf_counter() - t0
         row, nodes, events = engine.record(meter, losses)
-        row.update(predicted_round_latency_s=predicted["round_latency_s"],
-                   predicted_comm_bytes=predicted["comm_bytes"], wall_s=wall, **predicted_accuracy(curve, r + 1, spr))
+        predictions.add(row, r + 1)["wall_s"] = wall
         if out is not None:                  # the state first: a record never runs ahead of it
             save_state(out, 0, r + 1, plan, engine, job.shards)
         record.add(r + 1, row, nodes)
@@ -262,8 +272,7 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host
     bar.close()
     rows, node_rows = record.rows, record.nodes
     return RunResult(plan, pd.DataFrame(rows), pd.DataFrame(node_rows), events, host_rate, "inprocess",
-                     {"split": job.split, "test_coverage": job.coverage, "client_state": scn.spec.training.client_state,
-                     "split_kind": split_kind(scn.spec.training.iid, scn.spec.training.dirichlet_alpha)})
+                     run_extra(scn, job))
 
 
 def _calibrate(job: Job, cm: CostModel) -> float:
