@@ -5,7 +5,9 @@ A curve table is a CSV with one row per (paradigm, configuration, metric):
 
     paradigm, configuration, metric (accuracy | loss), family (power | exp), a, b, c,
     cov_aa, cov_ab, cov_ac, cov_bb, cov_bc, cov_cc, sigma, samples_per_round, rounds_measured,
-    seeds, final_measured, fingerprint, model, dataset, split, training
+    seeds, final_measured, fingerprint, model, dataset, split, training[, drift, x_end]
+
+(`drift` and `x_end` widen the band beyond the measured points; tables without them read as 0.)
 
 (planner.convergence documents the families and parameters). `fingerprint` digests what the
 curves depend on: the model, the data set, the split of the data over the devices and the
@@ -30,6 +32,7 @@ from .errors import ScenarioError
 COLUMNS = ["paradigm", "configuration", "metric", "family", "a", "b", "c", "cov_aa", "cov_ab", "cov_ac", "cov_bb",
            "cov_bc", "cov_cc", "sigma", "samples_per_round", "rounds_measured", "seeds", "final_measured",
            "fingerprint", "model", "dataset", "split", "training"]
+OPTIONAL = ["drift", "x_end"]          # later additions: older tables lack them
 _NUMERIC = ["a", "b", "c", "cov_aa", "cov_ab", "cov_ac", "cov_bb", "cov_bc", "cov_cc", "sigma", "samples_per_round",
             "rounds_measured", "seeds", "final_measured"]
 _PARTS = {"model": "model (model.*)", "dataset": "data set (training.dataset)",
@@ -119,10 +122,10 @@ def write_table(path, curves: list[Curve], scn) -> None:
                          _num(cov[0, 0]), _num(cov[0, 1]), _num(cov[0, 2]), _num(cov[1, 1]), _num(cov[1, 2]),
                          _num(cov[2, 2]), _num(fit.sigma), _num(cv.samples_per_round), cv.rounds_measured, cv.seeds,
                          _num(cv.final_measured if metric == "accuracy" else float("nan")), fp, parts["model"],
-                         parts["dataset"], parts["split"], parts["training"]])
+                         parts["dataset"], parts["split"], parts["training"], _num(fit.drift), _num(fit.x_end)])
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(COLUMNS)
+    w.writerow(COLUMNS + OPTIONAL)
     w.writerows(rows)
     atomic_write_text(path, buf.getvalue())
 
@@ -150,7 +153,7 @@ def read_table(path) -> CurveTable:
     if missing:
         raise ScenarioError(f"header lacks column(s) {', '.join(missing)}: is this a table of `edgeplan calibrate`?",
                             file, 1)
-    col = {c: header.index(c) for c in COLUMNS}
+    col = {c: header.index(c) for c in COLUMNS + OPTIONAL if c in header}
     fits: dict[tuple[str, str], dict] = {}
     fps, parts = set(), {}
     for ln, r in enumerate(rows[1:], start=2):
@@ -158,8 +161,8 @@ def read_table(path) -> CurveTable:
             continue
         if len(r) < len(header):
             raise ScenarioError(f"row has {len(r)} values, the header {len(header)}", file, ln)
-        rec = {c: r[col[c]].strip() for c in COLUMNS}
-        for c in _NUMERIC:
+        rec = {c: r[col[c]].strip() if c in col else "" for c in COLUMNS + OPTIONAL}
+        for c in _NUMERIC + OPTIONAL:
             v = rec[c]
             try:
                 rec[c] = float(v) if v != "" else float("nan")
@@ -200,7 +203,7 @@ def _fit(rec: dict, sign: int) -> Fit:
     c = [[rec["cov_aa"], rec["cov_ab"], rec["cov_ac"]], [rec["cov_ab"], rec["cov_bb"], rec["cov_bc"]],
          [rec["cov_ac"], rec["cov_bc"], rec["cov_cc"]]]
     return Fit(rec["family"], np.array([rec["a"], rec["b"], rec["c"]]), np.nan_to_num(np.array(c, float)),
-               _nz(rec["sigma"], 0.0), sign=sign)
+               _nz(rec["sigma"], 0.0), sign=sign, drift=_nz(rec["drift"], 0.0), x_end=_nz(rec["x_end"], 0.0))
 
 
 _TABLES: dict = {}

@@ -59,6 +59,23 @@ def test_joint_fit_recovers_each_configurations_pace():
     assert fits["fast"].plateau == pytest.approx(0.97, abs=2e-3)
 
 
+def test_the_band_widens_by_how_far_the_pilot_missed_its_own_last_third():
+    """A pilot whose late points leave the early trend (a learning curve that rises late) gets a
+    drift, and its band at five times the pilot is wider than the noise alone would make it;
+    a pilot on its own trend keeps a narrow band."""
+    x = np.tile(np.arange(1, 13, dtype=float), 2)
+    smooth = Fit("exp", np.array([0.9, 0.8, 3.0]), np.zeros((3, 3)), 0.0)
+    on_trend = fit_joint({"a": (x, smooth.mean(x)), "b": (x, smooth.mean(0.5 * x))})
+    late = smooth.mean(x) + np.where(x > 8, 0.01 * (x - 8) ** 2, 0.0)       # rises again after round 8
+    off = fit_joint({"a": (x, late), "b": (x, smooth.mean(0.5 * x))})
+    assert on_trend["a"].drift < 1e-3 and off["a"].drift > 0.05
+    assert on_trend["a"].x_end == 12.0
+    assert off["a"].std(60.0) >= off["a"].drift * np.log(5.0)
+    lo0, hi0 = on_trend["a"].band(60.0)
+    assert hi0 - lo0 < 0.05
+    assert off["a"].std(6.0) == pytest.approx(Fit(**{**off["a"].__dict__, "drift": 0.0}).std(6.0))  # inside: no drift
+
+
 def test_rounds_to_target_and_an_unreachable_target():
     fit = Fit("exp", np.array([0.95, 0.85, 4.0]), np.zeros((3, 3)), 0.0)
     cv = Curve("fl", "fl", 100.0, fit)
@@ -104,6 +121,19 @@ def test_curve_tables_round_trip_and_predict(tmp_path):
     from edgeplan.planfile import Plan
     again = Plan.from_dict(__import__("json").loads(plan.to_json()))
     assert again.predicted["accuracy"] == pr["accuracy"]
+
+
+def test_curve_tables_keep_the_drift_and_read_older_tables_without_it(tmp_path):
+    scn = load_scenario(_curves_scenario(tmp_path))
+    fit = Fit("exp", np.array([0.97, 0.9, 3.0]), np.diag([1e-4, 1e-4, 1e-2]), 0.01, drift=0.04, x_end=6.0)
+    write_table(tmp_path / "curves.csv", [Curve("fl", "fl", 768.0, fit, None, 6, 2, 0.9)], scn)
+    cv, _ = read_table(tmp_path / "curves.csv").find("fl", "fl")
+    assert (cv.accuracy.drift, cv.accuracy.x_end) == (0.04, 6.0)
+    lines = (tmp_path / "curves.csv").read_text().splitlines()     # a table written before the columns
+    old = "\n".join(",".join(line.split(",")[:-2]) for line in lines) + "\n"
+    (tmp_path / "old.csv").write_text(old)
+    cv, _ = read_table(tmp_path / "old.csv").find("fl", "fl")
+    assert (cv.accuracy.drift, cv.accuracy.x_end) == (0.0, 0.0)
 
 
 def test_unreachable_target_is_a_value_not_a_crash(tmp_path):
