@@ -22,6 +22,7 @@ from .curves import fingerprint, write_table
 from .errors import PlanError, ScenarioError
 from .planfile import Plan
 from .scenario import Scenario
+from .variants import variant
 
 POINT_COLUMNS = ["paradigm", "configuration", "seed", "round", "samples", "accuracy", "loss", "coverage",
                  "fingerprint"]
@@ -41,7 +42,6 @@ class Pilot:
 def planning_scenario(scn: Scenario) -> Scenario:
     """The scenario without curves (calibration makes them): a time- or energy-to-target
     objective becomes its per-round twin."""
-    from edgeplan.variants import variant
     obj = scn.spec.objective
     changes = {}
     if scn.spec.training.convergence is not None:

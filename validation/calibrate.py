@@ -93,5 +93,3 @@ def _read_points(path: Path, fp: str) -> pd.DataFrame:
         return pd.DataFrame(columns=POINT_COLUMNS)
     df = pd.read_csv(path)
     return df[df.fingerprint == fp] if "fingerprint" in df else pd.DataFrame(columns=POINT_COLUMNS)
-
-

@@ -254,22 +254,22 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host
         host_rate = _calibrate(job, cm)
     record.host_rate = host_rate
     predictions = Predictions(scn, job)
-    bar = Bar(progress, rounds, done=start, text="training", width=44)
     events = []
-    for r in range(start, rounds):
-        meter = RoundMeter(cm, host_rate)
-        t0 = time.perf_counter()
-        losses = engine.play(Local(meter))
-        wall = time.perf_counter() - t0
-        row, nodes, events = engine.record(meter, losses)
-        predictions.add(row, r + 1)["wall_s"] = wall
-        if out is not None:                  # the state first: a record never runs ahead of it
-            save_state(out, 0, r + 1, plan, engine, job.shards)
-        record.add(r + 1, row, nodes)
-        bar.advance(text=f"round {r + 1}/{rounds}: loss {row['train_loss']:.3f}, acc {row['test_accuracy']:.3f}")
-        if on_round is not None:
-            on_round(record.rows[-1])
-    bar.close()
+    with Bar(progress, rounds, done=start, text="training", width=44) as bar:    # closed on Ctrl-C too
+        for r in range(start, rounds):
+            meter = RoundMeter(cm, host_rate)
+            t0 = time.perf_counter()
+            losses = engine.play(Local(meter))
+            wall = time.perf_counter() - t0
+            row, nodes, events = engine.record(meter, losses)
+            row["wall_s"] = wall
+            predictions.add(row, r + 1)
+            if out is not None:                  # the state first: a record never runs ahead of it
+                save_state(out, 0, r + 1, plan, engine, job.shards)
+            record.add(r + 1, row, nodes)
+            bar.advance(text=f"round {r + 1}/{rounds}: loss {row['train_loss']:.3f}, acc {row['test_accuracy']:.3f}")
+            if on_round is not None:
+                on_round(record.rows[-1])
     rows, node_rows = record.rows, record.nodes
     return RunResult(plan, pd.DataFrame(rows), pd.DataFrame(node_rows), events, host_rate, "inprocess",
                      run_extra(scn, job))
