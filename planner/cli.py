@@ -453,6 +453,22 @@ def calibrate(scenario: Path = typer.Argument(...),
         curves, _ = run_calibration(scn, names, k, seeds, out_file, resume, progress=True)
     _print_curves(scn, curves)
     err.print(f"wrote {out_file}")
+    wide = _wide_bands(scn, curves)
+    if wide and from_log is None:
+        k = max(cv.rounds_measured for cv in curves)
+        err.print(f"note: {wide} of {len(curves)} curves' 90% bands span over 20 points at round "
+                  f"{scn.spec.training.rounds}: a pilot of {k} rounds says little about the rest; lengthen it with "
+                  f"--resume --rounds {min(2 * k, scn.spec.training.rounds)} (it goes on from where it ended)",
+                  markup=False)
+
+
+def _wide_bands(scn, curves, width: float = 0.2) -> int:
+    """How many curves' 90% bands at training.rounds span more than `width`."""
+    wide = 0
+    for cv in curves:
+        p = cv.predict(scn.spec.training.rounds, cv.samples_per_round)
+        wide += p["high"] - p["low"] > width
+    return wide
 
 
 def _print_curves(scn, curves):

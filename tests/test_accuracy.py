@@ -7,6 +7,7 @@ import copy
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from edgeplan import paradigms
@@ -147,6 +148,7 @@ def test_calibrate_plan_for_a_target_and_validate(tmp_path):
                             "--out", str(tmp_path / "curves.csv")])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "curves.calibration" / "points.csv").exists()
+    assert "a pilot of 4 rounds says little about the rest; lengthen it with --resume --rounds 8" in r.output
     r = runner.invoke(app, ["plan", str(scn_file), "-p", "sl", "--out", str(tmp_path / "sl.json")])
     assert r.exit_code == 0, r.output
     assert "accuracy after 20 rounds" in r.output
@@ -184,3 +186,27 @@ def test_calibrate_imports_a_training_log(tmp_path):
     r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "fl", "--from-log", str(log),
                                  "--out", str(tmp_path / "c.csv")])
     assert r.exit_code == 2 and "log.csv:2: column 'accuracy': 95 is not in [0, 1]" in r.output
+
+
+def test_calibration_resumes_and_lengthens_its_pilots_from_where_they_ended(tmp_path):
+    """`--resume` with more rounds goes on from each pilot's last state: the points equal those
+    of a pilot run that long from the start, and nothing is trained twice."""
+    from edgeplan.validation.calibrate import calibrate, work_folder
+    scn = load_scenario(DIGITS)
+    out = tmp_path / "curves.csv"
+    calibrate(scn, ["fl", "sl"], 4, 1, out)
+    pilot = next(p for p in work_folder(out).iterdir() if p.name.startswith("sl"))
+    assert sorted(f.name for f in pilot.glob("rank*.pt")) == ["rank0.pt"]       # the last state only
+    first = pd.read_csv(pilot / "rounds.csv")
+    _, lengthened = calibrate(scn, ["fl", "sl"], 6, 1, out, resume=True)
+    went_on = pd.read_csv(pilot / "rounds.csv")
+    assert len(went_on) == 6 and list(went_on.wall_s[:4]) == list(first.wall_s)    # rounds 1-4 not run again
+    _, straight = calibrate(scn, ["fl", "sl"], 6, 1, tmp_path / "straight.csv")
+    key = ["configuration", "seed", "round"]
+    a, b = (d.sort_values(key).reset_index(drop=True) for d in (lengthened, straight))
+    assert list(a["round"]) == list(b["round"]) == [1, 2, 3, 4, 5, 6] * 2
+    np.testing.assert_array_equal(a.accuracy, b.accuracy)
+    np.testing.assert_array_equal(a.loss, b.loss)
+    # a shorter --resume refits the first rounds without training
+    curves, shorter = calibrate(scn, ["fl", "sl"], 5, 1, out, resume=True)
+    assert shorter["round"].max() == 5 and all(c.rounds_measured == 5 for c in curves)

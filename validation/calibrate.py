@@ -6,7 +6,10 @@ rounds, once per seed; test accuracy and loss after every round are the points t
 fitted to (edgeplan.calibration). The points are kept in a work folder beside the table
 (`curves.csv` -> `curves.calibration/points.csv`, the same columns a user's own training log
 imports with `--from-log`), each pilot checkpoints every round there, and `--resume` picks up
-where an interrupted calibration stopped.
+where an interrupted calibration stopped. A finished pilot keeps its last state (not the one
+before it), so `--resume` with more `--rounds` lengthens the pilots from where they ended rather
+than training them again: a longer pilot is what narrows a curve's band (bench_accuracy: median
+error 5.7 points from a fifth of the rounds, 3.2 from three fifths).
 """
 
 from __future__ import annotations
@@ -42,12 +45,13 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     seed0 = scn.spec.training.seed
     runs = [(p, seed0 + s) for p in todo for s in range(seeds)]
     bar = Bar(progress, len(runs) * rounds, "rounds", text="calibrating", width=30)
-    points = [done]
+    points = {key: g for key, g in done.groupby(["configuration", "seed"])}    # (configuration, seed) -> its rows
     try:
+        from edgeplan.validation.checkpoints import drop_previous, state_path
         from edgeplan.validation.runner import _calibrate, make_job, run_inprocess
         host_rate = None
         for p, seed in runs:
-            have = done[(done.configuration == p.configuration) & (done.seed == seed)]
+            have = points.get((p.configuration, seed), done.iloc[:0])
             if len(have) >= rounds:
                 bar.advance(rounds)
                 continue
@@ -58,19 +62,21 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
                     host_rate = _calibrate(job, cm)
             spr = float(p.plan.predicted["samples_per_round"])
             bar.update(text=f"{p.configuration}, seed {seed}")
-            res = run_inprocess(base, p.plan, rounds=rounds, out_dir=work / f"{p.slug}-seed{seed}", resume=resume,
-                                seed=seed, on_round=lambda row: bar.advance(), host_rate=host_rate)
+            pilot = work / f"{p.slug}-seed{seed}"
+            if state_path(pilot, 0).exists():
+                bar.advance(len(have))     # a lengthened pilot goes on from its last state
+            res = run_inprocess(base, p.plan, rounds=rounds, out_dir=pilot, resume=resume, seed=seed,
+                                on_round=lambda row: bar.advance(), host_rate=host_rate)
             r = res.rounds
-            pts = pd.DataFrame({"paradigm": p.paradigm, "configuration": p.configuration, "seed": seed,
-                                "round": r["round"].astype(int), "samples": r["round"] * spr,
-                                "accuracy": r.test_accuracy, "loss": r.test_loss,
-                                "coverage": res.extra.get("test_coverage", 1.0), "fingerprint": fp})
-            points.append(pts)
-            _write_points(work / "points.csv", pd.concat(points, ignore_index=True))
-            shutil.rmtree(work / f"{p.slug}-seed{seed}", ignore_errors=True)   # its points are saved
+            points[(p.configuration, seed)] = pd.DataFrame({
+                "paradigm": p.paradigm, "configuration": p.configuration, "seed": seed,
+                "round": r["round"].astype(int), "samples": r["round"] * spr, "accuracy": r.test_accuracy,
+                "loss": r.test_loss, "coverage": res.extra.get("test_coverage", 1.0), "fingerprint": fp})
+            _write_points(work / "points.csv", pd.concat(points.values(), ignore_index=True))
+            drop_previous(pilot, 0)        # its last state is enough to lengthen it
     finally:
         bar.close()
-    allpts = pd.concat(points, ignore_index=True)
+    allpts = pd.concat(points.values(), ignore_index=True) if points else done
     wanted = {p.configuration for p in todo}
     allpts = allpts[allpts.configuration.isin(wanted) & (allpts["round"] <= rounds)]
     curves = fit_curves(allpts)

@@ -49,6 +49,11 @@ def _previous(path: Path) -> Path:
     return path.with_name(path.stem + ".prev.pt")
 
 
+def drop_previous(out: Path, rank: int) -> None:
+    """A finished run keeps only its last state (it goes on from there, never back)."""
+    _previous(state_path(out, rank)).unlink(missing_ok=True)
+
+
 def clear_states(out: Path) -> None:
     """A fresh run in `out`: the states of an earlier run there go (they would be overwritten,
     and a resume must never mix them with this run's)."""
