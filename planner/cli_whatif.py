@@ -45,6 +45,11 @@ def sweep(scenario: Path = typer.Argument(...),
     if methods not in ("all", "optimal"):
         _bad_option("--methods: use all or optimal")
     res = run_sweep(scn, _varies(scn, vary), names, methods, engine, workers, address, progress=True)
+    invalid = res.table[res.table.status.eq("invalid")]
+    whys = list(dict.fromkeys(invalid.why.astype(str)))
+    if len(invalid) == len(res.table):       # a misspelt field, say: nothing to show or write
+        _bad_option("--vary: every point of the sweep is invalid: " + "; ".join(whys[:3]) +
+                    (f" (and {len(whys) - 3} more reasons)" if len(whys) > 3 else ""))
     n_pts = len(res.table.drop_duplicates(res.varied))
     out.print(f"{n_pts} points x {len(names)} paradigm(s): {len(res.table)} plans in {res.seconds:.1f} s "
               f"({n_pts / max(res.seconds, 1e-9):.0f} points/s, {res.engine}, {res.workers} worker(s))")
@@ -54,6 +59,9 @@ def sweep(scenario: Path = typer.Argument(...),
     out.print(frame(f"which paradigm wins (least {res.ranking_label})", w.head(30),
                     {**{p: p for p in res.varied}, "paradigm": None, "method": None, res.ranking: res.ranking_label},
                     left=("paradigm", "method"), quantities={p: (lambda v, p=p: quantity(p, v)) for p in res.varied}))
+    if len(invalid):
+        err.print(f"note: {len(invalid)} of {len(res.table)} plans skipped, their point is invalid: {whys[0]}" +
+                  (" (and other reasons: the why column of --out's sweep.csv)" if len(whys) > 1 else ""), markup=False)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         from edgeplan.models.profile_io import atomic_write_text

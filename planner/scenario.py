@@ -250,7 +250,7 @@ def from_data(data: dict, file: str | None = None, lines: dict | None = None,
 
 # ---------------------------------------------------------------- pydantic error translation
 
-def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+def model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
     """The pydantic model class whose field `loc[-1]` failed (for suggestions)."""
     cls: Any = root
     for part in loc[:-1]:
@@ -296,7 +296,7 @@ def _translate(e: ValidationError, data, lines: dict, file) -> ScenarioError:
     typ, msg = err["type"], err["msg"]
     err["input"] = _Short(err.get("input"))           # a rejected value is echoed cut short, never whole
     if typ == "extra_forbidden":
-        cls = _model_at(ScenarioSpec, loc)
+        cls = model_at(ScenarioSpec, loc)
         allowed = [f.alias or n for n, f in cls.model_fields.items()] if cls else []
         message = f"unknown field '{loc[-1]}'" + (_suggest(loc[-1], allowed) or
                                                   (f"; allowed: {', '.join(allowed)}" if allowed else ""))

@@ -66,12 +66,27 @@ def resolve(scn: Scenario, path: str) -> list[tuple]:
                 what = "node (group)" if top == "nodes" else "channel"
                 raise ScenarioError(f"{where}: {what} '{key}' is not defined" + _suggest(key, names))
             idx = [names.index(key)]
+        _check_field((top, idx[0], field), where)
         return [(top, i, field) for i in idx]
     if top not in raw and top not in ("training", "constraints", "paradigms", "objective", "model"):
         raise ScenarioError(f"{where}: '{top}' is not a part of a scenario" +
                             _suggest(top, ["nodes", "links", "channels", "training", "constraints", "paradigms",
                                            "model", "objective"]))
+    _check_field(tuple(parts), where)
     return [tuple(parts)]
+
+
+def _check_field(loc: tuple, where: str) -> None:
+    """A path's last part must be a field of what it sets (a sweep over a misspelt field would
+    otherwise plan nothing at every point); free-form parts (a model's kwargs) are not checked."""
+    from .scenario import model_at
+    from .schema import ScenarioSpec
+    cls = model_at(ScenarioSpec, loc)
+    if cls is None:
+        return
+    names = [f.alias or n for n, f in cls.model_fields.items()]
+    if loc[-1] not in names and loc[-1] not in cls.model_fields:
+        raise ScenarioError(f"{where}: unknown field '{loc[-1]}'" + _suggest(loc[-1], names))
 
 
 def _set(raw: dict, loc: tuple, value) -> None:
@@ -260,7 +275,9 @@ def read(scn: Scenario, path: str):
         return getattr(scn.spec.channels[i], field)
     obj = scn.spec
     for p in locs[0]:
-        obj = getattr(obj, p) if not isinstance(obj, dict) else obj[p]
+        if obj is None:              # a part not set in the scenario (a zoo model has no kwargs)
+            return None
+        obj = obj.get(p) if isinstance(obj, dict) else getattr(obj, p, None)
     return obj
 
 

@@ -157,6 +157,38 @@ def test_capacity_over_an_unset_field_asks_for_the_range():
     assert res.direction == "most" and res.value == 2      # a cut past unit 2 puts conv2 on the devices
 
 
+@pytest.mark.parametrize("path, says", [
+    ("links.0.bandwidth", "unknown field 'bandwidth'; choose one of from, to, channel"),
+    ("nodes.pi.compte", "unknown field 'compte'; did you mean 'compute'?"),
+    ("training.batchsize", "unknown field 'batchsize'; did you mean 'batch_size'?"),
+    ("paradigms.pel.granularty", "unknown field 'granularty'; did you mean 'granularity'?")])
+def test_a_path_to_a_field_that_does_not_exist_is_refused_before_planning(path, says):
+    """A misspelt field used to plan nothing at every point of a sweep (an empty table, exit 0)
+    and to end a capacity search in an internal error."""
+    scn = load_scenario(SCENARIOS / "digits-small.yaml")
+    with pytest.raises(ScenarioError, match=f"--vary {path}: " + says.replace("?", r"\?")):
+        sweep(scn, [(path, [1, 2])], ["fl"], workers=1)
+    with pytest.raises(ScenarioError, match=says.replace("?", r"\?")):
+        capacity(scn, ("round_latency_s", 1.0), path, "fl")
+    with pytest.raises(PlanError, match="model.kwargs.width is not set.*--lo and --hi"):
+        capacity(scn, ("round_latency_s", 1.0), "model.kwargs.width", "fl")   # a zoo model has no kwargs
+
+
+def test_sweep_cli_says_when_points_are_invalid(tmp_path):
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    scn = str(SCENARIOS / "digits-small.yaml")
+    r = CliRunner().invoke(app, ["sweep", scn, "--vary", "channels.wlan.bandwidth=-1,-2", "-p", "fl",
+                                 "--methods", "optimal", "--workers", "1", "--out", str(tmp_path / "sw")])
+    assert r.exit_code == 2, r.output
+    assert "every point of the sweep is invalid: channels[0].bandwidth: must be positive, got -1; " in r.output
+    assert not (tmp_path / "sw").exists()
+    r = CliRunner().invoke(app, ["sweep", scn, "--vary", "channels.wlan.bandwidth=-1,5e6", "-p", "fl",
+                                 "--methods", "optimal", "--workers", "1"])
+    assert r.exit_code == 0, r.output
+    assert "1 of 2 plans skipped, their point is invalid: channels[0].bandwidth: must be positive" in r.output
+
+
 @pytest.mark.parametrize("scenario, name", [("psl-hetero", "psl"), ("fpl-fog", "fpl"), ("digits-small", "sl")])
 def test_pareto_points_are_feasible_and_non_dominated(scenario, name):
     front = pareto(load_scenario(SCENARIOS / f"{scenario}.yaml"), name, points=8)
