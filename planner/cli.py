@@ -113,13 +113,13 @@ def profile(model: str = typer.Argument(None, help="A zoo model (" + ", ".join(
                 "'package.module:factory', or a torch.export file (.pt2)."),
             kwargs: str = typer.Option(None, help="JSON keyword arguments for your factory, e.g. '{\"width\": 64}'."),
             input_shape: str = typer.Option("3,32,32", help="C,H,W of one input sample."),
-            num_classes: int = typer.Option(10, help="Output classes."),
-            bytes_per_value: int = typer.Option(4, help="4 for fp32, 2 for fp16."),
+            num_classes: int = typer.Option(10, min=1, help="Output classes."),
+            bytes_per_value: int = typer.Option(4, min=1, help="4 for fp32, 2 for fp16."),
             out_file: Path = typer.Option(None, "--out", help="Write the profile CSV here."),
             measure: bool = typer.Option(False, help="Also time each unit on this host."),
             measured: Path = typer.Option(None, help="A measured workbook (.xlsx) instead of a zoo model."),
             sheet: str = typer.Option(None, help="The workbook's machine sheet to show."),
-            batch_size: int = typer.Option(128, help="Batch size the workbook was measured at, or to time at with "
+            batch_size: int = typer.Option(128, min=1, help="Batch size the workbook was measured at, or to time at with "
                                                        "--measure (per-layer overheads do not scale with it)."),
             times_out: Path = typer.Option(None, "--times-out", help="Write measured times (CSV) here.")):
     """Per-unit profile table of a model (the zoo's or your own), or of a measured workbook."""
@@ -351,7 +351,7 @@ def compare(scenario: Path = typer.Argument(...),
 @app.command()
 @_handles_errors
 def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argument(..., metavar="PLAN.json"),
-             rounds: int = typer.Option(None, help="Rounds to train (default: the scenario's training.rounds)."),
+             rounds: int = typer.Option(None, min=1, help="Rounds to train (default: the scenario's training.rounds)."),
              executor: str = typer.Option("inprocess", help="inprocess, or distributed (one process per node)."),
              out_dir: Path = typer.Option(None, "--out", help="Write rounds, summary, plots and checkpoints here."),
              resume: bool = typer.Option(False, help="Continue from the checkpoint in --out."),
@@ -369,6 +369,8 @@ def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
         _bad_option(f"--executor '{executor}': use inprocess or distributed")
     if resume and out_dir is None:
         _bad_option("--resume needs --out DIR (where the checkpoint is)")
+    if not timeout > 0:
+        _bad_option(f"--timeout {timeout:g}: give the seconds without progress before giving up (more than 0)")
     scn = load_scenario(scenario)
     p = Plan.load(plan_file)
     if executor == "inprocess":

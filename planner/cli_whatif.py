@@ -30,7 +30,7 @@ def sweep(scenario: Path = typer.Argument(...),
                                              help="A paradigm or a comma list (repeatable; default all)."),
           methods: str = typer.Option("all", help="all (optimum and baselines) or optimal."),
           engine: str = typer.Option("process", help="process (a local pool) or ray."),
-          workers: int = typer.Option(2, help="Processes (or Ray CPUs on a local cluster)."),
+          workers: int = typer.Option(2, min=1, help="Processes (or Ray CPUs on a local cluster)."),
           address: str = typer.Option(None, help="Ray cluster address (default: start a local one)."),
           out_dir: Path = typer.Option(None, "--out", help="Write sweep.csv, sweep.parquet, plots and report.html.")):
     """What-if grid: every variant planned for every paradigm; a table and plots."""
@@ -119,7 +119,7 @@ def capacity(scenario: Path = typer.Argument(...),
 @app.command()
 @_handles_errors
 def pareto(scenario: Path = typer.Argument(...), paradigm: str = typer.Option("psl", "--paradigm", "-p"),
-           points: int = typer.Option(12, help="Latency caps between the two extremes."),
+           points: int = typer.Option(12, min=0, help="Latency caps between the two extremes."),
            to_target: bool = typer.Option(False, "--to-target", help="Axes: time and energy to the target accuracy "
                                                                      "(needs the scenario's learning curves)."),
            out_dir: Path = typer.Option(None, "--out", help="Write pareto.csv, pareto.png and report.html.")):

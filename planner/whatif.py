@@ -397,7 +397,11 @@ def capacity(scn: Scenario, target: tuple[str, float], path: str, paradigm: str 
         cur = float("nan")
     lo = float(lo) if lo is not None else (1.0 if integer else cur / 100)
     hi = float(hi) if hi is not None else (max(cur * 10, lo + 10) if integer else cur * 100)
-    xs = np.unique(np.round(np.linspace(lo, hi, probes))) if integer else np.geomspace(lo, hi, probes)
+    lo, hi = min(lo, hi), max(lo, hi)         # the direction comes from the metric, not from how the range is written
+    if integer:
+        xs = np.unique(np.round(np.linspace(lo, hi, probes)))
+    else:                                     # geometric where both ends are positive (a gain in dB may not be)
+        xs = np.geomspace(lo, hi, probes) if lo > 0 else np.linspace(lo, hi, probes)
     vals = [_metric(scn, path, int(x) if integer else float(x), paradigm, method, metric) for x in xs]
     table = pd.DataFrame({path: xs, metric: vals, "meets": [v <= goal for v in vals]})
     finite = np.isfinite(vals)

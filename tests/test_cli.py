@@ -79,3 +79,21 @@ def test_times_out_without_times_is_a_bad_option(tmp_path):
     assert r.returncode == 2
     assert "--times-out needs --measure or --measured" in r.stderr
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_counts_and_timeouts_out_of_range_are_bad_options(tmp_path):
+    """--rounds 0 used to validate for training.rounds, --points -3 ended in an internal error,
+    --workers 0, --num-classes 0 and --timeout -1 were taken as given."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    digits = str(SCENARIOS / "digits-small.yaml")
+    plan = tmp_path / "sl.json"
+    assert CliRunner().invoke(app, ["plan", digits, "-p", "sl", "--out", str(plan)]).exit_code == 0
+    for args, says in [(["validate", digits, str(plan), "--rounds", "0"], "'--rounds'"),
+                       (["validate", digits, str(plan), "--timeout", "-1"], "--timeout -1: give the seconds"),
+                       (["pareto", digits, "-p", "psl", "--points", "-3"], "'--points'"),
+                       (["sweep", digits, "--vary", "training.batch_size=8", "--workers", "0"], "'--workers'"),
+                       (["profile", "mlp", "--num-classes", "0"], "'--num-classes'"),
+                       (["profile", "mlp", "--batch-size", "0"], "'--batch-size'")]:
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 2 and says in r.output, (args, r.output)

@@ -157,6 +157,18 @@ def test_capacity_over_an_unset_field_asks_for_the_range():
     assert res.direction == "most" and res.value == 2      # a cut past unit 2 puts conv2 on the devices
 
 
+def test_capacity_range_may_be_written_either_way_and_cross_zero():
+    """--lo 1e9 --hi 1e6 used to report 'the most bandwidth' (the direction came from the range's
+    order); a range through zero (a gain in dB) ended in an internal error (geometric probes)."""
+    scn = load_scenario(SCENARIOS / "digits-small.yaml")
+    up = capacity(scn, ("round_latency_s", 2.0), "channels.wlan.bandwidth", "fl", lo=1e6, hi=1e9)
+    down = capacity(scn, ("round_latency_s", 2.0), "channels.wlan.bandwidth", "fl", lo=1e9, hi=1e6)
+    assert up.direction == down.direction == "least" and down.value == pytest.approx(up.value)
+    res = capacity(load_scenario(SCENARIOS / "pel-shannon.yaml"), ("round_latency_s", 0.5),
+                   "links.mid-phone.gain_db", "pel", lo=-10, hi=10)
+    assert list(res.probes["links.mid-phone.gain_db"]) == pytest.approx(np.linspace(-10, 10, 9))
+
+
 @pytest.mark.parametrize("path, says", [
     ("links.0.bandwidth", "unknown field 'bandwidth'; choose one of from, to, channel"),
     ("nodes.pi.compte", "unknown field 'compte'; did you mean 'compute'?"),
