@@ -1,5 +1,6 @@
-"""The fuzzer at scale: mutated copies of every shipped scenario through `check` and `plan`, and
-corrupted plans through `evaluate` and `validate`, all in this process through the CLI.
+"""The fuzzer at scale: mutated copies of every shipped scenario through `check` and `plan`,
+corrupted plans through `evaluate` and `validate`, and every command with one option set to an
+odd value (negative, zero, huge, infinite, not a number), all in this process through the CLI.
 
     python benchmarks/bench_fuzz.py [--quick] [N]
 
@@ -19,7 +20,7 @@ from pathlib import Path
 from common import ROOT, quick
 
 sys.path.insert(0, str(ROOT))
-from tests.fuzzing import Tally, plan_cases, run_cli, scenario_cases, shipped  # noqa: E402
+from tests.fuzzing import Tally, option_cases, plan_cases, run_cli, scenario_cases, shipped  # noqa: E402
 
 PARADIGMS = ("fl", "sl", "psl", "dsgd", "fpl", "pel")
 FAST = {"psl": "exact", "fpl": "exact", "pel": "joint", "dsgd": "exact", "fl": "exact", "sl": "exact"}
@@ -72,6 +73,16 @@ def main():
     for what, code, msg in ev.internal[:200]:
         print(f"  INTERNAL {what} (exit {code}): {_why(msg)}")
     for what, secs in ev.slow[:10]:
+        print(f"  SLOW {what}: {secs:.1f} s")
+
+    opt = Tally()
+    for args in option_cases(tmp):
+        code, out, s = run_cli(args)
+        opt.add(" ".join(args), code, out, s, slow_after=60.0 if args[0] in ("validate", "calibrate") else 10.0)
+    print("odd option values (every command):", opt.line())
+    for what, code, msg in opt.internal[:60]:
+        print(f"  INTERNAL {what} (exit {code}): {_why(msg)}")
+    for what, secs in opt.slow[:10]:
         print(f"  SLOW {what}: {secs:.1f} s")
 
 

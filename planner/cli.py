@@ -128,7 +128,9 @@ def profile(model: str = typer.Argument(None, help="A zoo model (" + ", ".join(
     try:
         shape = [int(x) for x in input_shape.split(",")]
     except ValueError:
-        _bad_option(f"--input-shape '{input_shape}': give integers like 3,32,32")
+        shape = []
+    if not shape or min(shape) < 1:
+        _bad_option(f"--input-shape '{input_shape}': give positive integers like 3,32,32")
     if measured is not None:
         import numpy as np
         from edgeplan.models.profile_io import read_workbook
@@ -444,8 +446,8 @@ def calibrate(scenario: Path = typer.Argument(...),
     names = list(paradigm or P.NAMES)
     for n in names:
         P.get(n)
-    if seeds < 1:
-        _bad_option("--seeds: at least 1")
+    if not 1 <= seeds <= 1000:
+        _bad_option(f"--seeds {seeds}: give 1 to 1000 runs per configuration")
     if from_log is not None:
         from .calibration import import_log
         curves = import_log(scn, from_log, paradigm or None, out_file)

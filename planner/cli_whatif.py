@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -99,7 +100,9 @@ def capacity(scenario: Path = typer.Argument(...),
     try:
         goal = float(value)
     except ValueError:
-        _bad_option(f"--target {metric}: '{value}' is not a number (SI units: s, J, bytes)")
+        goal = float("nan")
+    if not math.isfinite(goal):
+        _bad_option(f"--target {metric}: '{value}' is not a finite number (SI units: s, J, bytes)")
     lo_v = si_value(scn, vary, lo) if lo is not None else None
     hi_v = si_value(scn, vary, hi) if hi is not None else None
     res = run_capacity(scn, (metric.strip(), goal), vary, paradigm, solver, lo_v, hi_v)
@@ -119,7 +122,7 @@ def capacity(scenario: Path = typer.Argument(...),
 @app.command()
 @_handles_errors
 def pareto(scenario: Path = typer.Argument(...), paradigm: str = typer.Option("psl", "--paradigm", "-p"),
-           points: int = typer.Option(12, min=0, help="Latency caps between the two extremes."),
+           points: int = typer.Option(12, min=0, max=1000, help="Latency caps between the two extremes."),
            to_target: bool = typer.Option(False, "--to-target", help="Axes: time and energy to the target accuracy "
                                                                      "(needs the scenario's learning curves)."),
            out_dir: Path = typer.Option(None, "--out", help="Write pareto.csv, pareto.png and report.html.")):

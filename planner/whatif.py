@@ -397,6 +397,9 @@ def capacity(scn: Scenario, target: tuple[str, float], path: str, paradigm: str 
         cur = float("nan")
     lo = float(lo) if lo is not None else (1.0 if integer else cur / 100)
     hi = float(hi) if hi is not None else (max(cur * 10, lo + 10) if integer else cur * 100)
+    for end, v in (("--lo", lo), ("--hi", hi)):
+        if not math.isfinite(v):
+            raise PlanError(f"{end} {v:g}: the ends of the search must be finite numbers")
     lo, hi = min(lo, hi), max(lo, hi)         # the direction comes from the metric, not from how the range is written
     if integer:
         xs = np.unique(np.round(np.linspace(lo, hi, probes)))

@@ -178,3 +178,47 @@ def plan_cases(n: int, seed: int, plans: list[tuple[Path, Path]], tmp: Path):
         else:
             f.write_text("[" * 10000 + "]" * 10000 if rng.random() < 0.5 else "{}")
         yield scn, f
+
+
+ODD_OPTIONS = ["-1", "0", "1e400", "nan", "inf", "-inf", "1e-300", "abc", "", "3.5", "99999999999"]
+
+
+def option_cases(tmp: Path, train: bool = True, values=ODD_OPTIONS):
+    """Every command with one option or argument set to an odd value (negative, zero, huge, not a
+    number, empty); `train=False` leaves out the commands that train. Option ranges are the
+    command line's own input, checked as a scenario's fields are."""
+    digits = str(SCENARIOS / "digits-small.yaml")
+    plan = tmp / "option-fuzz-sl.json"
+    if not plan.exists():
+        run_cli(["plan", digits, "-p", "sl", "--out", str(plan)])
+    cap = ["capacity", digits, "--vary"]
+    table = [
+        cap + ["channels.wlan.bandwidth", "-p", "fl", "--target", "round_latency_s={v}"],
+        cap + ["channels.wlan.bandwidth", "-p", "fl", "--target", "round_latency_s=2", "--lo", "{v}"],
+        cap + ["channels.wlan.bandwidth", "-p", "fl", "--target", "round_latency_s=2", "--hi", "{v}"],
+        cap + ["training.batch_size", "-p", "sl", "--target", "round_latency_s=2", "--lo", "{v}", "--hi", "64"],
+        cap + ["links.phone.gain_db", "-p", "fl", "--target", "round_latency_s=2", "--lo", "{v}", "--hi", "10"],
+        ["sweep", digits, "-p", "fl", "--workers", "1", "--methods", "optimal", "--vary", "channels.wlan.bandwidth={v}"],
+        ["sweep", digits, "-p", "fl", "--workers", "1", "--methods", "optimal", "--vary", "channels.wlan.bandwidth=1e6:{v}:3"],
+        ["sweep", digits, "-p", "sl", "--workers", "1", "--methods", "optimal", "--vary", "training.batch_size={v}"],
+        ["sweep", digits, "-p", "sl", "--workers", "1", "--methods", "optimal", "--vary", "nodes.pi.count={v}"],
+        ["sweep", digits, "-p", "sl", "--workers", "1", "--methods", "optimal", "--vary", "objective={v}"],
+        ["sweep", digits, "-p", "sl", "--workers", "{v}", "--methods", "optimal", "--vary", "training.batch_size=8"],
+        ["pareto", digits, "-p", "psl", "--points", "{v}"],
+        ["profile", "mlp", "--batch-size", "{v}"],
+        ["profile", "mlp", "--input-shape", "{v}"],
+        ["profile", "mlp", "--num-classes", "{v}"],
+        ["plan", digits, "-p", "{v}"],
+        ["compare", digits, "-p", "{v}"],
+    ]
+    if train:
+        table += [["validate", digits, str(plan), "--rounds", "{v}"],
+                  ["validate", digits, str(plan), "--rounds", "1", "--timeout", "{v}"],
+                  ["calibrate", digits, "-p", "fl", "--seeds", "{v}", "--rounds", "4", "--out", str(tmp / "c.csv")],
+                  ["calibrate", digits, "-p", "fl", "--rounds", "{v}", "--out", str(tmp / "c.csv")]]
+    for args in table:
+        for v in values:
+            if args[0] in ("validate", "calibrate") and "--rounds" in args and args[args.index("--rounds") + 1] == "{v}" \
+                    and v in ("99999999999", "1e400", "inf"):
+                continue                       # asked to train for ever: it would (Ctrl-C stops it)
+            yield [a.replace("{v}", v) for a in args]

@@ -15,7 +15,7 @@ from edgeplan.cli import app
 from typer.testing import CliRunner
 
 from .conftest import SCENARIOS, TINY_PROFILE
-from .fuzzing import Tally, plan_cases, run_cli, scenario_cases
+from .fuzzing import Tally, option_cases, plan_cases, run_cli, scenario_cases
 
 DIGITS = SCENARIOS / "digits-small.yaml"
 
@@ -195,6 +195,19 @@ def test_fuzzed_scenarios_and_plans_never_raise_internal_errors():
     for k, (scn, f) in enumerate(plan_cases(60, 8, [(DIGITS, plan)], tmp)):
         code, out, s = run_cli(["evaluate", str(scn), str(f)])
         t.add(f"evaluate #{k}", code, out, s)
+    assert not t.internal, t.internal[:3]
+    assert not t.slow, t.slow
+
+
+def test_odd_option_values_never_raise_internal_errors(tmp_path):
+    """Every planning command with one option set to a negative, zero, huge, infinite or
+    non-numeric value (bench_fuzz adds the commands that train): a capacity search over nan
+    ends, an input shape of -1, a million Pareto points were internal errors or blow-ups."""
+    t = Tally()
+    for args in option_cases(tmp_path, train=False):
+        code, out, s = run_cli(args)
+        t.add(" ".join(args), code, out, s)
+    assert t.runs > 150 and t.ok and t.bad_input
     assert not t.internal, t.internal[:3]
     assert not t.slow, t.slow
 
