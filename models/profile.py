@@ -58,18 +58,45 @@ def _tensor_meta(node: fx.Node):
     return node.meta.get("tensor_meta")
 
 
+class InputShapeError(ValueError):
+    """The model does not run on one sample of the given input shape."""
+
+
+def _propagate_shapes(meta_model: fx.GraphModule, x: torch.Tensor) -> None:
+    """ShapeProp, with a failing operation reported as the model's own error at its node (ShapeProp
+    prints the traceback itself and wraps the error in one about its metadata)."""
+    import contextlib
+    import io
+
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    class Shapes(ShapeProp):
+        def run_node(self, n):
+            self.at = n
+            return super().run_node(n)
+
+    sp = Shapes(meta_model)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            sp.propagate(x)
+    except Exception as e:
+        cause = e.__cause__ or e
+        first = (str(cause).strip().splitlines() or [""])[0][:200]
+        at = getattr(sp, "at", None)
+        where = f" (at node '{at.target}', {at.op})" if at is not None else ""
+        raise InputShapeError(f"{type(cause).__name__}: {first.rstrip('.')}{where}") from None
+
+
 def trace_units(model: nn.Module, input_shape: Sequence[int]) -> UnitGraph:
     """Trace `model` with torch.fx and split it into units at its cut-able boundaries.
 
     The returned unit modules share parameters with `model` (no copies), so running them in
     sequence is running the model.
     """
-    from torch.fx.passes.shape_prop import ShapeProp
-
     gm = _graph_of(model)
     # shapes on the meta device: no compute, no memory
     meta_model = _meta_copy(gm)
-    ShapeProp(meta_model).propagate(torch.empty(2, *_shape(input_shape), device="meta"))
+    _propagate_shapes(meta_model, torch.empty(2, *_shape(input_shape), device="meta"))
     meta_by_name = {n.name: n.meta for n in meta_model.graph.nodes}
     for n in gm.graph.nodes:
         n.meta.update(meta_by_name.get(n.name, {}))

@@ -100,12 +100,16 @@ def user_model(spec, base_dir: Path | None, seed: int | None = None) -> nn.Modul
 
 def profile_user(spec, input_shape: Sequence[int], base_dir: Path | None, bytes_per_value: int = 4, file=None):
     """The unit table of the scenario's own model; errors name the model and the reason."""
-    from .profile import one_torch_thread, profile_model
+    from .profile import InputShapeError, one_torch_thread, profile_model
     with one_torch_thread():
         model = user_model(spec, base_dir, seed=0)
         try:
             return profile_model(model, input_shape, bytes_per_value, name=describe(spec))
-        except Exception as e:   # torch.fx: data-dependent control flow, unsupported ops, wrong shapes
+        except InputShapeError as e:
+            raise ScenarioError(f"{describe(spec)} does not run on one sample of input_shape {list(input_shape)}: "
+                                f"{e}; set model.input_shape to the shape of one sample (e.g. [3, 32, 32])",
+                                file, path="model") from None
+        except Exception as e:   # torch.fx: data-dependent control flow, unsupported ops
             raise ScenarioError(f"{describe(spec)} cannot be traced into units at input_shape {list(input_shape)}: "
                                 f"{type(e).__name__}: {_first_line(e)} (EdgePlan cuts models with torch.fx: "
                                 "no Python control flow on tensor values in forward)", file, path="model") from None

@@ -191,9 +191,13 @@ def _profile_named(model: str, kwargs: str | None, shape, num_classes, bytes_per
         net = user_model(spec, Path.cwd(), seed=0)
     except ModelError as e:
         raise ScenarioError(str(e)) from None
+    from edgeplan.models.profile import InputShapeError
     with one_torch_thread():
         try:
             return profile_model(net, shape, bytes_per_value, name=model, **timing)
+        except InputShapeError as e:
+            raise ScenarioError(f"{model} does not run on one sample of --input-shape "
+                                f"{','.join(map(str, shape))}: {e}") from None
         except Exception as e:
             raise ScenarioError(f"{model} cannot be traced into units at input shape {shape}: {type(e).__name__}: "
                                 f"{(str(e).splitlines() or [''])[0][:200]}") from None

@@ -29,7 +29,7 @@ class Branchy(nn.Module):
 def _scenario(tmp_path, model: dict):
     (tmp_path / "mynet.py").write_text(NET)
     data = yaml.safe_load((SCENARIOS / "digits-small.yaml").read_text())
-    data["model"] = {**model, "input_shape": [1, 8, 8], "num_classes": 10}
+    data["model"] = {"input_shape": [1, 8, 8], "num_classes": 10, **model}
     p = tmp_path / "own.yaml"
     p.write_text(yaml.safe_dump(data))
     return p
@@ -71,6 +71,9 @@ def test_a_torch_export_program_plans_and_trains(tmp_path):
 @pytest.mark.parametrize("model, message", [
     ({"module": "mynet:Branchy"}, "module mynet:Branchy cannot be traced into units at input_shape [1, 8, 8]: "
                                   "TraceError"),
+    ({"module": "mynet:build", "input_shape": [1, 16, 16]},
+     "module mynet:build does not run on one sample of input_shape [1, 16, 16]: RuntimeError: a and b must have "
+     "same reduction dim, but got [2, 512] X [128, 32] (at node '4', call_module); set model.input_shape"),
     ({"module": "mynet:nope"}, "model.module: model.module 'mynet:nope': 'mynet' has no callable 'nope'"),
     ({"module": "nosuchpkg.nets:build"}, "cannot import 'nosuchpkg.nets'"),
     ({"module": "mynet:build", "kwargs": {"depth": 3}}, "build(**kwargs) failed: TypeError"),
@@ -79,6 +82,7 @@ def test_a_torch_export_program_plans_and_trains(tmp_path):
 def test_models_that_cannot_be_used_say_why(tmp_path, model, message):
     code, out = _cli("check", _scenario(tmp_path, model))
     assert code == 2 and message in out, out
+    assert "Traceback" not in out and "ShapeProp" not in out        # torch.fx printed its own traceback
 
 
 def test_profile_a_factory_from_the_command_line(tmp_path, monkeypatch):
