@@ -55,6 +55,37 @@ def test_npz_with_and_without_split(tmp_path):
         load(f"npz:{tmp_path / 'c.npz'}", (1, 1, 2), 2)
 
 
+_X, _Y = np.random.default_rng(0).random((40, 8, 8)), np.arange(40) % 4
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"y_train": _Y - 1}, "y_train holds -1: labels are class indices 0, 1, 2, ..."),
+    ({"y_train": _Y + 0.5}, "y_train holds 0.5: labels are class indices"),
+    ({"y_train": _Y[:35]}, "x_train has 40 samples, y_train 35 labels"),
+    ({"x_test": _X[:0], "y_test": _Y[:0]}, "x_test is empty: give at least one sample"),
+    ({"x_train": np.where(np.arange(40)[:, None, None] == 3, np.nan, _X)}, r"x_train holds NaN or infinite values \(sample 3\)"),
+    ({"x_train": _X.reshape(-1)}, r"x_train must hold one sample per row.*it has shape \(2560,\)"),
+    ({"x_train": _X.reshape(40, 1, 1, 8, 8)}, r"x_train must hold .* it has shape \(40, 1, 1, 8, 8\)"),
+    ({"x_train": np.array(["a"] * 40)}, "x_train holds <U1 values, not numbers"),
+    ({"y_train": np.stack([_Y, _Y], 1)}, r"y_train must hold one label per sample \(shape \(N,\)\)"),
+])
+def test_npz_arrays_that_cannot_be_trained_on_say_why(tmp_path, change, says):
+    """Each was an internal error or, worse, trained on (labels cut to integers, NaN samples)."""
+    arrays = {"x_train": _X, "y_train": _Y, "x_test": _X[:10], "y_test": _Y[:10], **change}
+    np.savez(tmp_path / "d.npz", **arrays)
+    with pytest.raises(ScenarioError, match=r"d\.npz: training\.dataset: " + says):
+        load(f"npz:{tmp_path / 'd.npz'}", (1, 8, 8), 4)
+
+
+def test_npz_of_a_few_samples_splits_plainly_or_says_it_is_too_few(tmp_path):
+    np.savez(tmp_path / "few.npz", x=_X[:8], y=np.array([0, 0, 1, 1, 2, 2, 3, 9]))    # class 9 once: not stratified
+    ds = load(f"npz:{tmp_path / 'few.npz'}", (1, 8, 8), 10)
+    assert len(ds.y_train) + len(ds.y_test) == 8
+    np.savez(tmp_path / "tiny.npz", x=_X[:3], y=_Y[:3])
+    with pytest.raises(ScenarioError, match="x and y hold 3 samples, too few to hold a fifth out for testing"):
+        load(f"npz:{tmp_path / 'tiny.npz'}", (1, 8, 8), 4)
+
+
 def test_packaged_sets():
     d = load("digits", (1, 8, 8), 10)
     assert len(d.y_train) + len(d.y_test) == 1797 and d.x_train.shape[1:] == (1, 8, 8)

@@ -67,10 +67,17 @@ def _digits():
     return x, torch.tensor(d.target, dtype=torch.int64)
 
 
-def _split(x: torch.Tensor, y: torch.Tensor, seed: int, name: str, test: float = 0.2) -> Dataset:
+def _split(x: torch.Tensor, y: torch.Tensor, seed: int, name: str, test: float = 0.2,
+           where: Path | None = None) -> Dataset:
+    """A fifth held out for testing, stratified by class (plainly where a class has one sample)."""
     from sklearn.model_selection import train_test_split
+    if len(y) < 5:
+        raise ScenarioError(f"x and y hold {len(y)} samples, too few to hold a fifth out for testing; give more, "
+                            "or x_train, y_train, x_test, y_test", str(where), path="training.dataset")
     idx = np.arange(len(y))
-    tr, te = train_test_split(idx, test_size=test, stratify=y.numpy(), random_state=seed)
+    counts = np.bincount(y.numpy())
+    strata = y.numpy() if counts[counts > 0].min() >= 2 else None
+    tr, te = train_test_split(idx, test_size=test, stratify=strata, random_state=seed)
     return Dataset(x[tr], y[tr], x[te], y[te], name)
 
 
@@ -113,12 +120,50 @@ def _idx(folder: Path) -> Dataset:
                 return p
         raise ScenarioError(f"no file starting with {' or '.join(prefixes)}", str(folder), path="training.dataset")
 
-    xtr = read_idx(find("train-images")).astype(np.float32) / 255.0
-    ytr = read_idx(find("train-labels")).astype(np.int64)
-    xte = read_idx(find("t10k-images", "test-images")).astype(np.float32) / 255.0
-    yte = read_idx(find("t10k-labels", "test-labels")).astype(np.int64)
-    t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).unsqueeze(1)  # noqa: E731
-    return Dataset(t(xtr), torch.from_numpy(ytr), t(xte), torch.from_numpy(yte), folder.name)
+    a = _checked(folder, x_train=read_idx(find("train-images")), y_train=read_idx(find("train-labels")),
+                 x_test=read_idx(find("t10k-images", "test-images")), y_test=read_idx(find("t10k-labels", "test-labels")))
+    t = lambda v: (v / 255.0).unsqueeze(1)  # noqa: E731     (bytes 0..255 to [0, 1], a channel axis)
+    return Dataset(t(a["x_train"]), a["y_train"], t(a["x_test"]), a["y_test"], folder.name)
+
+
+def _checked(path: Path, **arrays: np.ndarray) -> dict[str, torch.Tensor]:
+    """A user's arrays as tensors, or a ScenarioError naming the file, the array and the fix:
+    samples of numbers (finite), at most C x H x W each; labels whole class indices 0..C-1, one
+    per sample; no empty array."""
+    out, where = {}, str(path)
+    for name, a in arrays.items():
+        a = np.asarray(a)
+        label = name.startswith("y")
+        if a.size == 0 or a.ndim == 0:
+            raise ScenarioError(f"{name} is empty: give at least one sample", where, path="training.dataset")
+        if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+            raise ScenarioError(f"{name} holds {a.dtype} values, not numbers", where, path="training.dataset")
+        if label:
+            if a.ndim != 1:
+                raise ScenarioError(f"{name} must hold one label per sample (shape (N,)), it has shape {a.shape}",
+                                    where, path="training.dataset")
+            a = a.astype(np.float64)
+            if not np.all(np.isfinite(a)) or np.any(a != np.round(a)) or a.min() < 0:
+                bad = a[~np.isfinite(a) | (a != np.round(a)) | (a < 0)][0]
+                raise ScenarioError(f"{name} holds {bad:g}: labels are class indices 0, 1, 2, ...", where,
+                                    path="training.dataset")
+            out[name] = torch.tensor(a, dtype=torch.int64)
+        else:
+            if not 2 <= a.ndim <= 4:
+                raise ScenarioError(f"{name} must hold one sample per row, each of at most C x H x W values "
+                                    f"(shape (N, ...) of 2 to 4 axes), it has shape {a.shape}", where,
+                                    path="training.dataset")
+            a = a.astype(np.float32)
+            if not np.all(np.isfinite(a)):
+                k = int(np.flatnonzero(~np.isfinite(a.reshape(len(a), -1)).any(1))[0])
+                raise ScenarioError(f"{name} holds NaN or infinite values (sample {k})", where,
+                                    path="training.dataset")
+            out[name] = torch.from_numpy(np.ascontiguousarray(a))
+    for x, y in (("x_train", "y_train"), ("x_test", "y_test"), ("x", "y")):
+        if x in out and len(out[x]) != len(out[y]):
+            raise ScenarioError(f"{x} has {len(out[x])} samples, {y} {len(out[y])} labels", where,
+                                path="training.dataset")
+    return out
 
 
 def _npz(path: Path, seed: int) -> Dataset:
@@ -132,12 +177,12 @@ def _npz(path: Path, seed: int) -> Dataset:
     if not hasattr(d, "files"):
         raise ScenarioError("a .npy array, not an NPZ archive of x_train, y_train, x_test, y_test", str(path),
                             path="training.dataset")
-    t = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
     if {"x_train", "y_train", "x_test", "y_test"} <= set(d.files):
-        return Dataset(t(d["x_train"]), torch.tensor(d["y_train"], dtype=torch.int64), t(d["x_test"]),
-                       torch.tensor(d["y_test"], dtype=torch.int64), path.stem)
+        a = _checked(path, **{k: d[k] for k in ("x_train", "y_train", "x_test", "y_test")})
+        return Dataset(a["x_train"], a["y_train"], a["x_test"], a["y_test"], path.stem)
     if {"x", "y"} <= set(d.files):
-        return _split(t(d["x"]), torch.tensor(d["y"], dtype=torch.int64), seed, path.stem)
+        a = _checked(path, x=d["x"], y=d["y"])
+        return _split(a["x"], a["y"], seed, path.stem, where=path)
     raise ScenarioError(f"NPZ needs arrays x_train, y_train, x_test, y_test (or x, y); it has {d.files}", str(path))
 
 
