@@ -80,6 +80,11 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
     tr = scn.spec.training
     out.print(f"training: batch {tr.batch_size}, {tr.local_iterations} local iteration(s) per round, "
               f"{tr.rounds} rounds, {tr.optimizer}; objective {_objective_name(scn)}")
+    if tr.dataset.startswith(("npz:", "idx:")):          # a user's file: read it now, not after planning
+        from edgeplan.validation.data import load
+        ds = load(tr.dataset, m.input_shape, m.num_classes, tr.seed, scn.base_dir)
+        out.print(f"data: {tr.dataset}: {len(ds.y_train):,} training and {len(ds.y_test):,} test samples, "
+                  f"{ds.num_classes} classes", markup=False)
     out.print(f"[green]ok[/green]: {len(scn.devices)} devices, {len(scn.servers)} servers/fog/cloud, "
               f"{len(scn.links)} links")
 

@@ -108,3 +108,19 @@ def test_split_sizes_iid_and_dirichlet():
     counts = [np.bincount(d.y_train.numpy()[s], minlength=10) for s in skew]
     assert max(c.max() / c.sum() for c in counts) > 0.3           # Dirichlet(0.1) concentrates classes
     assert len(set(np.concatenate(skew))) == sum(len(s) for s in skew)
+
+
+def test_check_reads_a_users_data_file(tmp_path):
+    """`check` reads npz:/idx: data at once, so a bad file is found before planning and training."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+
+    from .conftest import SCENARIOS
+    scn = tmp_path / "s.yaml"
+    scn.write_text((SCENARIOS / "digits-small.yaml").read_text().replace("dataset: digits", "dataset: 'npz:d.npz'"))
+    np.savez(tmp_path / "d.npz", x_train=_X, y_train=_Y, x_test=_X[:10], y_test=_Y[:10])
+    r = CliRunner().invoke(app, ["check", str(scn)])
+    assert r.exit_code == 0 and "data: npz:d.npz: 40 training and 10 test samples, 4 classes" in r.output, r.output
+    np.savez(tmp_path / "d.npz", x_train=_X, y_train=_Y - 1, x_test=_X[:10], y_test=_Y[:10])
+    r = CliRunner().invoke(app, ["check", str(scn)])
+    assert r.exit_code == 2 and "d.npz: training.dataset: y_train holds -1" in r.output, r.output
