@@ -14,7 +14,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from .cli_app import _bad_option, _handles_errors, app, err, out
+from .cli_app import _bad_option, _handles_errors, _outputs, app, err, out
 from .errors import ScenarioError
 from .tables import cell, label
 from .units import fmt_si
@@ -130,6 +130,7 @@ def profile(model: str = typer.Argument(None, help="A zoo model (" + ", ".join(
     """Per-unit profile table of a model (the zoo's or your own), or of a measured workbook."""
     from edgeplan.models.profile_io import host_times, write_profile_csv, write_times_csv
 
+    _outputs(files=(out_file, times_out))
     try:
         shape = [int(x) for x in input_shape.split(",")]
     except ValueError:
@@ -234,6 +235,7 @@ def plan(scenario: Path = typer.Argument(...),
     from .scenario import load_scenario
 
     _check_format(fmt)
+    _outputs(files=(out_file,))
     scn = load_scenario(scenario)
     para = paradigms.get(paradigm)
     cm = CostModel(scn)
@@ -331,6 +333,7 @@ def compare(scenario: Path = typer.Argument(...),
     from .scenario import load_scenario
     from .tables import FORMATS, compare_view, emit, make_table, show
 
+    _outputs(files=(out_file, html_file))
     if fmt not in FORMATS:
         _bad_option(f"--format '{fmt}': use table, csv or json")
     scn = load_scenario(scenario)
@@ -375,6 +378,7 @@ def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
     from .planfile import Plan
     from .scenario import load_scenario
 
+    _outputs(folders=(out_dir,))
     _check_format(fmt)
     if executor not in ("inprocess", "distributed"):
         _bad_option(f"--executor '{executor}': use inprocess or distributed")
@@ -451,6 +455,7 @@ def calibrate(scenario: Path = typer.Argument(...),
     from . import paradigms as P
     from .scenario import load_scenario
 
+    _outputs(files=(out_file,))
     scn = load_scenario(scenario)
     names = list(paradigm or P.NAMES)
     for n in names:
@@ -462,6 +467,8 @@ def calibrate(scenario: Path = typer.Argument(...),
         curves = import_log(scn, from_log, paradigm or None, out_file)
     else:
         from edgeplan.validation.calibrate import calibrate as run_calibration
+        from edgeplan.validation.calibrate import work_folder
+        _outputs(folders=(work_folder(out_file),))
         k = rounds or max(5, -(-scn.spec.training.rounds // 5))
         curves, _ = run_calibration(scn, names, k, seeds, out_file, resume, progress=True)
     _print_curves(scn, curves)

@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from .errors import InfeasibleError, PlanError, ScenarioError
+from .errors import InfeasibleError, OutputError, PlanError, ScenarioError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="EdgePlan: plan how to train a DNN across edge devices, servers, fog and cloud.")
@@ -40,7 +40,7 @@ def _handles_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ScenarioError, PlanError) as e:
+        except (ScenarioError, PlanError, OutputError) as e:
             err.print(f"error: {e}", markup=False)
             raise typer.Exit(2) from None
         except InfeasibleError as e:
@@ -61,6 +61,17 @@ def _handles_errors(fn):
                 raise
             raise typer.Exit(1) from None
     return wrapper
+
+
+def _outputs(files=(), folders=()) -> None:
+    """Refuse, before any work, output paths that cannot be written (edgeplan.files.writable)."""
+    from .files import writable
+    for f in files:
+        if f is not None:
+            writable(f)
+    for d in folders:
+        if d is not None:
+            writable(d, folder=True)
 
 
 def _bad_option(message: str):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from .cli_app import _bad_option, _handles_errors, app, err, out
+from .cli_app import _bad_option, _handles_errors, _outputs, app, err, out
 
 # ---------------------------------------------------------------- what-if
 
@@ -40,6 +40,7 @@ def sweep(scenario: Path = typer.Argument(...),
     from .whatif import sweep as run_sweep
     from .whatif import sweep_plots
 
+    _outputs(folders=(out_dir,))
     scn = load_scenario(scenario)
     names = [x.strip() for p in (paradigm or ["all"]) for x in p.split(",") if x.strip()]
     names = list(P.NAMES) if "all" in names else list(dict.fromkeys(names))
@@ -93,6 +94,7 @@ def capacity(scenario: Path = typer.Argument(...),
     from .variants import si_value
     from .whatif import capacity as run_capacity
 
+    _outputs(files=(html_file,))
     scn = load_scenario(scenario)
     if "=" not in target:
         _bad_option(f"--target '{target}': use METRIC=VALUE, e.g. round_latency_s=2")
@@ -131,6 +133,7 @@ def pareto(scenario: Path = typer.Argument(...), paradigm: str = typer.Option("p
     from .whatif import pareto as run_pareto
     from .whatif import pareto_plot
 
+    _outputs(folders=(out_dir,))
     scn = load_scenario(scenario)
     front = run_pareto(scn, paradigm, points, to_target)
     shown = front.drop(columns=["plan"])

@@ -43,5 +43,10 @@ class InfeasibleError(ValueError):
         super().__init__(message)
 
 
+class OutputError(ValueError):
+    """An output path the tool cannot write (a folder where a file goes, no permission, a file
+    system that takes no files); the message names the path and what to give instead."""
+
+
 class PlanError(ValueError):
     """A plan file that does not fit the scenario it is evaluated against."""

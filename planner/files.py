@@ -22,13 +22,37 @@ def _umask() -> int:
     return mask
 
 
+def writable(path: str | Path, folder: bool = False) -> Path:
+    """Check, before any work, that `path` can be written: a file (not a folder) or, with
+    `folder`, a folder (not a file), whose nearest existing parent is a folder this process may
+    write in. Creates nothing; raises OutputError naming the path and the fix."""
+    from .errors import OutputError
+    path = Path(path)
+    what = "folder" if folder else "file"
+    if path.exists() and path.is_dir() != folder:
+        raise OutputError(f"{path}: is a {'file' if folder else 'folder'}; give a {what} path"
+                          + ("" if folder else " (inside it, say)"))
+    parent = path if folder else path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{path}: {parent} is a file, so no {what} can be made below it")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write in {parent} (permission denied); give a writable {what} path")
+    return path
+
+
 @contextmanager
 def atomic_path(path: str | Path, suffix: str = ""):
     """Yield a temporary path beside `path`; on success it replaces `path`, else it is removed.
     For writers that want a file name (matplotlib, pandas' parquet, torch.save)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp")
+    from .errors import OutputError
+    path = writable(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp")
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write here ({e.strerror}); give a writable file path") from None
     os.close(fd)
     try:
         yield Path(tmp)

@@ -97,3 +97,26 @@ def test_counts_and_timeouts_out_of_range_are_bad_options(tmp_path):
                        (["profile", "mlp", "--batch-size", "0"], "'--batch-size'")]:
         r = CliRunner().invoke(app, args)
         assert r.exit_code == 2 and says in r.output, (args, r.output)
+
+
+def test_output_paths_that_cannot_be_written_are_refused_before_the_work(tmp_path):
+    """A folder where a file goes (or a file where a folder goes) ended in an internal error after
+    the plan, comparison or sweep was made; now each is refused first (exit 2), nothing written."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    digits = str(SCENARIOS / "digits-small.yaml")
+    a_file = tmp_path / "a.json"
+    a_file.write_text("{}")
+    cases = [(["plan", digits, "-p", "sl", "--out", str(tmp_path)], f"{tmp_path}: is a folder; give a file path"),
+             (["compare", digits, "--html", str(tmp_path)], "is a folder; give a file path"),
+             (["sweep", digits, "--vary", "training.batch_size=8", "-p", "sl", "--out", str(a_file)],
+              f"{a_file}: is a file; give a folder path"),
+             (["validate", digits, str(a_file), "--out", str(a_file / "run")],
+              f"{a_file} is a file, so no folder can be made below it"),
+             (["calibrate", digits, "-p", "fl", "--out", str(tmp_path)], "is a folder; give a file path"),
+             (["profile", "mlp", "--times-out", str(tmp_path)], "is a folder; give a file path")]
+    for args, says in cases:
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 2 and says in r.output, (args, r.output)
+        assert "detail:" not in r.output and "wrote" not in r.output         # refused before planning
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"] and a_file.read_text() == "{}"
