@@ -254,6 +254,9 @@ def _fit_joint(series: dict[str, tuple[np.ndarray, np.ndarray]], coverage: dict[
     vs = np.array([(coverage or {}).get(n, 1.0) for n in names])
     xs = [np.asarray(series[n][0], float) for n in names]
     ys = [np.asarray(series[n][1], float) for n in names]
+    if sum(len(np.unique(x[x > 0])) for x in xs) < P + MIN_ROUNDS - 1:     # the parameters and a residual
+        raise FitError(f"a learning curve needs at least {MIN_ROUNDS} measured rounds, got "
+                       f"{max(len(np.unique(x)) for x in xs)}; calibrate with --rounds {MIN_ROUNDS} or more")
     last = [float(np.mean(y[x >= np.max(x) - 2])) / v for x, y, v in zip(xs, ys, vs)]
     ref = int(np.argmax(last))
     free = [i for i in range(P) if i != ref]

@@ -106,6 +106,11 @@ def test_a_fit_needs_four_rounds():
         fit_points([1, 2, 3], [0.2, 0.5, 0.6])
     with pytest.raises(FitError, match="at least 4 measured rounds"):
         fit_joint({"fl": (np.array([1, 2]), np.array([0.1, 0.2]))})
+    # three rounds of one configuration fitted its three parameters exactly: a band of zero width
+    with pytest.raises(FitError, match="at least 4 measured rounds, got 3"):
+        fit_joint({"fl": (np.array([1, 2, 3]), np.array([0.2, 0.4, 0.5]))})
+    fits = fit_joint({"fl": (np.array([1, 2, 3, 4]), np.array([0.2, 0.4, 0.5, 0.56]))})
+    assert fits["fl"].plateau > 0.56
 
 
 def _curves_scenario(tmp_path, extra: str = "") -> str:
