@@ -60,6 +60,8 @@ def validate(scenario, plan, rounds: int | None = None, executor: str = "inproce
              resume: bool = False, seed: int | None = None):
     """Train the plan for real (in this process, or one process per node with executor
     'distributed'); a RunResult with .summary(), .rounds, .nodes."""
+    if rounds is not None and not (isinstance(rounds, int) and rounds >= 1):
+        raise PlanError(f"rounds={rounds!r}: give a whole number of rounds from 1 (None: training.rounds)")
     scn, p = _scenario(scenario), _plan(plan)
     if executor == "inprocess":
         from edgeplan.validation.runner import run_inprocess

@@ -46,6 +46,17 @@ def test_the_readmes_python_example_runs_as_written(monkeypatch):
     assert scope["plan"].predicted["round_latency_s"] > 0
 
 
+def test_the_python_api_refuses_a_round_count_that_trains_nothing_or_everything():
+    """validate(rounds=0) trained training.rounds and rounds=-1 trained none, silently."""
+    import edgeplan
+    from edgeplan.errors import PlanError
+    scn = edgeplan.load(ROOT / "scenarios" / "digits-small.yaml")
+    plan = edgeplan.plan(scn, "sl")
+    for bad in (0, -1, 2.5):
+        with pytest.raises(PlanError, match=f"rounds={bad!r}: give a whole number of rounds from 1"):
+            edgeplan.validate(scn, plan, rounds=bad)
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """The wheel installed (not editable) in a fresh venv that borrows this one's dependencies."""
