@@ -14,7 +14,7 @@ from .scenario import Scenario
 COLUMNS = ["paradigm", "method", "kind", "status", "round_latency_s", "training_latency_s", "energy_j",
            "device_energy_j", "training_energy_j", "comm_bytes", "peak_device_memory_bytes", "critical_node",
            "critical_phase", "samples_per_round", "epoch_samples", "epoch_time_s", "epoch_energy_j", "accuracy", "accuracy_low",
-           "accuracy_high", "rounds_to_target", "time_to_target_s", "energy_to_target_j", "objective", "feasible",
+           "accuracy_high", "rounds_to_target", "rounds_to_target_fastest", "rounds_to_target_slowest", "time_to_target_s", "energy_to_target_j", "objective", "feasible",
            "why", "solve_time_s", "note"]
 
 
@@ -45,6 +45,8 @@ def plan_row(cm: CostModel, para, method: str) -> tuple[dict, object]:
                 epoch_samples=pr.get("epoch_samples"), epoch_time_s=pr.get("epoch_time_s"), epoch_energy_j=pr.get("epoch_energy_j"),
                 accuracy=acc.get("value"), accuracy_low=acc.get("low"), accuracy_high=acc.get("high"),
                 rounds_to_target=pr.get("rounds_to_target"), time_to_target_s=pr.get("time_to_target_s"),
+                **dict(zip(("rounds_to_target_fastest", "rounds_to_target_slowest"),
+                           pr.get("rounds_to_target_range") or (None, None))),
                 energy_to_target_j=pr.get("energy_to_target_j"),
                 objective=p.objective["value"], feasible=p.feasible,
                 why="; ".join(pr.get("violations", [])), solve_time_s=p.solver["time_s"], note=_note(p)), p

@@ -97,8 +97,12 @@ class CurveTable:
             want = _workers(configuration)
             near = min(same, key=lambda k: (abs(_workers(k[1]) - want), k[1]))
             return self.curves[near], f"curve of '{near[1]}', by samples seen"
-        have = ", ".join(sorted(k[1] for k in same)) or "none"
-        return None, f"{Path(self.file).name} has no curve for '{configuration}' (has: {have}); calibrate it"
+        if same:
+            have = f"its {paradigm} curves: {', '.join(sorted(k[1] for k in same))}"
+        else:
+            have = "it has " + (", ".join(sorted({k[0] for k in self.curves})) or "no curves") + \
+                f"; `edgeplan calibrate` with -p {paradigm} and the others, --resume, keeps them and adds it"
+        return None, f"{Path(self.file).name} has no curve for '{configuration}' ({have})"
 
 
 def _workers(configuration: str) -> int:

@@ -109,8 +109,11 @@ def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str
                          s(r.comm_bytes, "B"), fmt_si(r.peak_device_memory_bytes, "B", True),
                          f"{r.critical_node} {r.critical_phase}", "yes" if r.feasible else "no"])
         elif target is not None:
-            reach = count(r.rounds_to_target) if r.rounds_to_target == r.rounds_to_target and \
-                r.rounds_to_target is not None else "never"
+            reach = count(r.rounds_to_target) if _known(r.rounds_to_target) else \
+                "never" if _known(r.accuracy) else "no curve"
+            if _known(r.rounds_to_target) and "rounds_to_target_fastest" in r:     # the 90% band's range
+                lo, hi = r.rounds_to_target_fastest, r.rounds_to_target_slowest
+                reach += f" ({count(lo) if _known(lo) else '?'}-{count(hi) if _known(hi) else 'never'})"
             rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), pct(r.accuracy), reach,
                          s(r.time_to_target_s, "s") or "-", s(r.energy_to_target_j, "J") or "-"])
         else:
@@ -119,6 +122,10 @@ def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str
         if not r.feasible:
             notes.append(f"{r.paradigm} ({r.method}) is infeasible: {r.why}")
     return headers, rows, notes
+
+
+def _known(v) -> bool:
+    return v is not None and v == v
 
 
 # ---------------------------------------------------------------- a plan
@@ -171,7 +178,9 @@ def plan_summary(p) -> list[str]:
                          + (f"; {acc['note']}" if acc.get("note") else ""))
     if pr.get("target_accuracy") is not None:
         t = pr["target_accuracy"]
-        if pr.get("rounds_to_target") is None:
+        if acc is not None and acc.get("value") is None:
+            lines.append(f"target {t:.0%}: not predicted (no curve)")
+        elif pr.get("rounds_to_target") is None:
             lines.append(f"target {t:.0%}: not reached (the curve levels off at "
                          f"{pct((pr.get('unreachable') or acc or {}).get('plateau'))})")
         else:

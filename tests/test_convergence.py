@@ -168,6 +168,25 @@ def test_unreachable_target_is_a_value_not_a_crash(tmp_path):
     assert sl["accuracy"]["value"] is None and "no curve for 'sl'" in sl["accuracy"]["why"]
 
 
+def test_compare_shows_the_rounds_bands_and_which_paradigms_have_no_curve(tmp_path):
+    """A paradigm without a curve read 'never' (as if its curve could not reach the target) and
+    its plan 'not reached (the curve levels off at )'."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    scn_file = str(_curves_scenario(tmp_path, ", target_accuracy: 0.95"))
+    _table(load_scenario(scn_file), tmp_path / "curves.csv")
+    r = CliRunner().invoke(app, ["compare", scn_file, "-p", "fl", "-p", "sl"])
+    assert r.exit_code == 0, r.output
+    fl = next(line for line in r.output.splitlines() if line.startswith("fl "))
+    sl = next(line for line in r.output.splitlines() if line.startswith("sl "))
+    assert f"{int(np.ceil(-3.0 * np.log(0.02 / 0.9)))} (" in fl and "no curve" in sl
+    r = CliRunner().invoke(app, ["compare", scn_file, "-p", "fl", "--format", "csv"])
+    assert "rounds_to_target_fastest,rounds_to_target_slowest" in r.output
+    r = CliRunner().invoke(app, ["plan", scn_file, "-p", "sl"])
+    assert "target 95%: not predicted (no curve)" in r.output
+    assert "(it has fl; `edgeplan calibrate` with -p sl and the others, --resume, keeps them" in " ".join(r.output.split())
+
+
 def test_a_table_for_another_data_set_is_refused(tmp_path):
     scn = load_scenario(_curves_scenario(tmp_path))
     _table(scn, tmp_path / "curves.csv")
