@@ -213,6 +213,23 @@ def _py(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
+def _reachable(address: str, timeout: float = 3.0) -> None:
+    """Refuse a Ray address where nothing answers (ray.init retries for minutes and prints its own
+    connection warnings)."""
+    import socket
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return
+    except ValueError:
+        raise PlanError(f"--address {address}: give HOST:PORT of a Ray cluster's head (or ray://HOST:PORT)") from None
+    except OSError as e:
+        raise PlanError(f"--address {address}: no Ray cluster answers there ({e.strerror or e}); start one with "
+                        "`ray start --head`, or leave --address out for a local one") from None
+
+
 def _run_ray(scn: Scenario, jobs, workers: int, address: str | None, bar) -> dict:
     try:
         import ray
@@ -220,8 +237,14 @@ def _run_ray(scn: Scenario, jobs, workers: int, address: str | None, bar) -> dic
         raise PlanError("--engine ray needs Ray: pip install 'edgeplan[ray]'") from None
     started = False
     if not ray.is_initialized():
+        if address:
+            _reachable(address)
         kw = {"address": address} if address else {"num_cpus": workers}
-        ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, **kw)
+        try:
+            ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, **kw)
+        except ConnectionError as e:
+            raise PlanError(f"--address {address}: {e}; start a cluster with `ray start --head`, or leave "
+                            "--address out for a local one") from None
         started = True
     try:
         ref = ray.put(scn)

@@ -280,3 +280,13 @@ def test_sweep_over_replicas_auto_shows_epoch_times(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "2 paradigm(s)" in r.stdout
     assert pd.read_parquet(tmp_path / "sw" / "sweep.parquet")["paradigms.dsgd.replicas"].tolist().count("auto") == 4
+
+
+def test_a_ray_address_where_nothing_answers_is_refused_at_once():
+    """ray.init retried for minutes, printing its own connection warnings."""
+    pytest.importorskip("ray")
+    scn = load_scenario(SCENARIOS / "digits-small.yaml")
+    with pytest.raises(PlanError, match=r"--address 127.0.0.1:1: no Ray cluster answers there .*ray start --head"):
+        sweep(scn, [("training.batch_size", [8])], ["sl"], engine="ray", address="127.0.0.1:1")
+    with pytest.raises(PlanError, match="--address nohost: give HOST:PORT"):
+        sweep(scn, [("training.batch_size", [8])], ["sl"], engine="ray", address="nohost")
