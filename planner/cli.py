@@ -8,6 +8,7 @@ Exit codes: 0 success, 2 bad input (scenario, plan, profile or option), 3 infeas
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -159,9 +160,14 @@ def profile(model: str = typer.Argument(None, help="A zoo model (" + ", ".join(
         if measure:
             from .compute import fit_host
             h = fit_host(table, batch_size)
-            out.print(f"this host, fitted on these units at batch {batch_size}: compute {fmt_si(h['compute'], 'FLOPS')}, "
-                      f"call_overhead {fmt_si(h['call_overhead'], 's')}, memory_bandwidth "
-                      f"{fmt_si(h['memory_bandwidth'], 'B/s')} (node fields for a machine like this one)",
+            fields = [f"compute {fmt_si(h['compute'], 'FLOPS')}", f"call_overhead {fmt_si(h['call_overhead'], 's')}",
+                      f"memory_bandwidth {fmt_si(h['memory_bandwidth'], 'B/s')}"]
+            unknown = [f.split()[0] for f, v in zip(fields, (h["compute"], 1.0, h["memory_bandwidth"]))
+                       if not math.isfinite(v)]
+            fields = [f for f in fields if f.split()[0] not in unknown]
+            out.print(f"this host, fitted on these units at batch {batch_size}: {', '.join(fields)} (node fields for "
+                      "a machine like this one)" + (f"; {' and '.join(unknown)} not measurable on this model (its "
+                                                    "units' times do not depend on it)" if unknown else ""),
                       markup=False)
     if out_file is not None:
         write_profile_csv(table, out_file)

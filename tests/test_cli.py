@@ -120,3 +120,19 @@ def test_output_paths_that_cannot_be_written_are_refused_before_the_work(tmp_pat
         assert r.exit_code == 2 and says in r.output, (args, r.output)
         assert "detail:" not in r.output and "wrote" not in r.output         # refused before planning
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"] and a_file.read_text() == "{}"
+
+
+def test_a_host_figure_the_measurement_cannot_pin_is_not_offered_as_a_node_field(monkeypatch):
+    """A small MLP's unit times do not depend on memory traffic: the fit's memory_bandwidth is
+    infinite, and 'memory_bandwidth inf' was printed as a node field to copy (the schema refuses
+    inf). The fit itself is this host's measurement; its infinite figure is set here."""
+    import edgeplan.compute
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    real = edgeplan.compute.fit_host
+    monkeypatch.setattr(edgeplan.compute, "fit_host",
+                        lambda table, b: {**real(table, b), "memory_bandwidth": float("inf")})
+    r = CliRunner().invoke(app, ["profile", "mlp", "--input-shape", "1,8,8", "--measure", "--batch-size", "4"])
+    text = " ".join(r.output.split())
+    assert r.exit_code == 0 and "memory_bandwidth not measurable on this model" in text, r.output
+    assert "memory_bandwidth inf" not in text and "call_overhead" in text
