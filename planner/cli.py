@@ -508,6 +508,13 @@ def _print_curves(scn, curves):
                   f"{100 * p['value']:.1f}% ({100 * p['low']:.0f}-{100 * p['high']:.0f})",
                   f"{100 * cv.final_measured:.1f}% (round {cv.rounds_measured})")
     out.print(t)
+    for cv in curves:       # a learning curve rises and levels off; a pilot that does not cannot be followed
+        at_end = cv.predict(cv.rounds_measured, cv.samples_per_round)["value"]
+        if abs(at_end - cv.final_measured) > 0.1:
+            err.print(f"note: {cv.configuration}'s curve misses its last measured accuracy by "
+                      f"{100 * abs(at_end - cv.final_measured):.0f} points ({100 * at_end:.0f}% against "
+                      f"{100 * cv.final_measured:.0f}%): its pilot does not rise and level off (diverging, or "
+                      "still at chance?); read its predictions with care", markup=False)
 
 
 from . import cli_whatif  # noqa: E402,F401  (registers sweep, capacity, pareto after these)
