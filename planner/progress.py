@@ -12,10 +12,13 @@ class Bar:
         self.bar = self.task = None
         if not enabled:
             return
+        from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
         count = "{task.completed}/{task.total}" + (f" {what}" if what else "")
+        # on stderr: standard output holds only what was asked for (a bar's last line was a blank
+        # line at the top of a sweep's table when standard output was a file)
         self.bar = Progress(TextColumn(f"{{task.description:<{width}}}"), BarColumn(), TextColumn(count),
-                            TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
+                            TimeElapsedColumn(), TimeRemainingColumn(), transient=True, console=Console(stderr=True))
         self.bar.start()
         self.task = self.bar.add_task(text, total=total, completed=done)
 

@@ -20,3 +20,11 @@ def test_enabled_bar_counts_and_closes():
         bar.update(completed=9)
         assert bar.bar.tasks[0].completed == 9
     assert bar.bar is None            # closed on leaving the block
+
+
+def test_the_bar_writes_to_standard_error_only(capsys):
+    """Standard output holds what was asked for: a closing bar left a blank line at the top of it."""
+    with Bar(True, 3, "points") as bar:
+        bar.advance(3)
+    captured = capsys.readouterr()
+    assert captured.out == ""
