@@ -160,12 +160,10 @@ def profile(model: str = typer.Argument(None, help="A zoo model (" + ", ".join(
         if measure:
             from .compute import fit_host
             h = fit_host(table, batch_size)
-            fields = [f"compute {fmt_si(h['compute'], 'FLOPS')}", f"call_overhead {fmt_si(h['call_overhead'], 's')}",
-                      f"memory_bandwidth {fmt_si(h['memory_bandwidth'], 'B/s')}"]
-            unknown = [f.split()[0] for f, v in zip(fields, (h["compute"], 1.0, h["memory_bandwidth"]))
-                       if not math.isfinite(v)]
-            fields = [f for f in fields if f.split()[0] not in unknown]
-            out.print(f"this host, fitted on these units at batch {batch_size}: {', '.join(fields)} (node fields for "
+            units = {"compute": "FLOPS", "call_overhead": "s", "memory_bandwidth": "B/s"}
+            known = [f"{k} {fmt_si(h[k], u)}" for k, u in units.items() if math.isfinite(h[k])]
+            unknown = [k for k in units if not math.isfinite(h[k])]
+            out.print(f"this host, fitted on these units at batch {batch_size}: {', '.join(known)} (node fields for "
                       "a machine like this one)" + (f"; {' and '.join(unknown)} not measurable on this model (its "
                                                     "units' times do not depend on it)" if unknown else ""),
                       markup=False)
