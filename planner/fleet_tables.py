@@ -70,6 +70,10 @@ def _columns(df: pd.DataFrame, fields: dict, path: Path, what: str) -> dict[str,
         key = m.group(1) if m else str(col)
         if key not in fields:
             import difflib
+            if len(df.columns) == 1 and any(sep in str(col) for sep in (";", "\t")):
+                raise ScenarioError("the table's columns are separated by "
+                                    f"{'semicolons' if ';' in str(col) else 'tabs'}: write it with commas (CSV)",
+                                    str(path), 1)
             close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
             raise ScenarioError(f"column '{col}' is not a field of a {what}" +
                                 (f"; did you mean '{close[0]}'?" if close else f"; columns are {', '.join(fields)}"),

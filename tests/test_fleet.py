@@ -82,6 +82,7 @@ def _broken(tmp_path, table: str, text: str) -> str:
     ("links.csv", "from,to,channel,spectral_efficiency\nghost,edge,cell-0,2\n", "links.csv:2: row 1: node 'ghost' is not defined"),
     ("links.csv", "from,to,channel\nphone-1,edge,cell-0\n", "links.csv:2: row 1: a link on a channel needs exactly one of"),
     ("links.csv", "from,to,uplink [Mbit/s]\nrpi4-0,edge,10\nrpi4-0,edge,20\n", "a second link between 'rpi4-0' and 'edge'"),
+    ("devices.csv", "name;role;compute;power\nd0;device;1e9;2\n", "devices.csv:1: the table's columns are separated by semicolons: write it with commas"),
 ])
 def test_bad_tables_name_the_file_row_and_column(tmp_path, table, text, says):
     assert says in _broken(tmp_path, table, text)
