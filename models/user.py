@@ -77,6 +77,13 @@ def load_export(path: Path) -> nn.Module:
     except Exception as e:
         raise ModelError(f"model.export: '{path}' is not a torch.export program ({type(e).__name__}: "
                          f"{_first_line(e)})") from None
+    inputs = set(program.graph_signature.user_inputs)
+    for n in program.graph.nodes:           # a static batch fails its guard at the first other batch size
+        val = n.meta.get("val") if n.op == "placeholder" and n.name in inputs else None
+        if val is not None and getattr(val, "ndim", 0) and isinstance(val.shape[0], int):
+            raise ModelError(f"model.export: '{path}' was exported for batches of {val.shape[0]} only; export it "
+                             f"with a dynamic batch dimension: export(model, (x,), dynamic_shapes={{'{n.name}': "
+                             "{0: Dim('batch')}})")
     return program.module()
 
 

@@ -1,7 +1,8 @@
 """Profiles of zoo and user models, kept on disk so that a command need not import torch.
 
 Tracing a model takes torch (4-8 s to import here) and the tracing itself; its unit table depends
-only on the model, the input shape, the class count and the torch version. The table is kept in
+only on the model, the input shape, the class count, the torch version and the profiler's (the
+edgeplan release and FORMAT). The table is kept in
 the user's cache folder (platformdirs: ~/.cache/edgeplan/profiles on Linux; EDGEPLAN_CACHE_DIR
 overrides), one JSON file per key, written atomically. `--no-cache` (or EDGEPLAN_NO_CACHE=1)
 profiles afresh and writes nothing. A file that does not read back is profiled again; a folder that
@@ -19,7 +20,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-FORMAT = 2          # 2: tables carry gemm_k
+FORMAT = 3          # 2: tables carry gemm_k; 3: a static-batch .pt2 is refused (no table for it may stay)
 _enabled = True
 
 
@@ -40,12 +41,16 @@ def folder() -> Path:
     return Path(platformdirs.user_cache_dir("edgeplan", appauthor=False)) / "profiles"
 
 
-def torch_version() -> str:
+def _version(package: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
     try:
-        return version("torch")
+        return version(package)
     except PackageNotFoundError:
         return "none"
+
+
+def torch_version() -> str:
+    return _version("torch")
 
 
 def code_digest(paths: list[Path]) -> str:
@@ -77,7 +82,7 @@ def cached_table(key: dict, build: Callable[[], object]):
     from edgeplan.models.table import UnitTable
     if not enabled():
         return build()
-    full = {**key, "torch": torch_version(), "format": FORMAT}
+    full = {**key, "torch": torch_version(), "edgeplan": _version("edgeplan"), "format": FORMAT}
     digest = hashlib.sha256(json.dumps(full, sort_keys=True, default=str).encode()).hexdigest()[:32]
     path = folder() / f"{digest}.json"
     try:

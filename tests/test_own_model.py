@@ -68,6 +68,18 @@ def test_a_torch_export_program_plans_and_trains(tmp_path):
     assert code == 0, out
 
 
+def test_a_torch_export_program_of_one_batch_size_is_refused(tmp_path):
+    """Exported without a dynamic batch, it passed check and plan and failed validate with an
+    internal error (the program's guard on the batch size)."""
+    import torch
+    from torch import nn
+    from torch.export import export
+    program = export(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), (torch.randn(4, 1, 8, 8),))
+    torch.export.save(program, str(tmp_path / "net.pt2"))
+    code, out = _cli("check", _scenario(tmp_path, {"export": "net.pt2"}))
+    assert code == 2 and "was exported for batches of 4 only; export it with a dynamic batch dimension" in out, out
+
+
 @pytest.mark.parametrize("model, message", [
     ({"module": "mynet:Branchy"}, "module mynet:Branchy cannot be traced into units at input_shape [1, 8, 8]: "
                                   "TraceError"),
