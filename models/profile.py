@@ -264,10 +264,15 @@ def _unit_kind(gm, nodes) -> str:
     return "+".join(dict.fromkeys(short or kinds))
 
 
+class OutputShapeError(ValueError):
+    """The model's output is not a classifier's (batch, num_classes)."""
+
+
 def profile_model(model: nn.Module, input_shape: Sequence[int], bytes_per_value: int = 4,
                   measure: bool = False, name: str = "", measure_batch: int = 8,
-                  measure_repeats: int = 5) -> UnitTable:
-    """Profile `model` at `input_shape` (C,H,W) into a UnitTable.
+                  measure_repeats: int = 5, num_classes: int | None = None) -> UnitTable:
+    """Profile `model` at `input_shape` (C,H,W) into a UnitTable; with `num_classes`, its output
+    must be (batch, num_classes) (OutputShapeError).
 
     FLOPs and saved-activation bytes come from meta tensors (exact, shape-based). With
     `measure=True` each unit is also timed forward and backward on this host (seconds per
@@ -291,6 +296,10 @@ def profile_model(model: nn.Module, input_shape: Sequence[int], bytes_per_value:
                          act_bytes=saved / batch * scale, params=int(n_params),
                          param_bytes=float(n_params) * bytes_per_value, gemm_k=gemm_k(unit)))
         x = y.detach()
+    if num_classes is not None and tuple(x.shape) != (batch, num_classes):
+        raise OutputShapeError(f"its output for a batch of {batch} has shape {list(x.shape)}, where a classifier's "
+                               f"is [batch, num_classes] = [{batch}, {num_classes}] (the input reaches it as "
+                               f"[batch, {', '.join(map(str, shape))}])")
     rows[0]["bwd_in_flops"] = 0.0
     rows[0]["gemm_k"] = 0.0
     df = pd.DataFrame(rows, columns=PROFILE_COLUMNS + OPTIONAL_COLUMNS)

@@ -107,11 +107,15 @@ def user_model(spec, base_dir: Path | None, seed: int | None = None) -> nn.Modul
 
 def profile_user(spec, input_shape: Sequence[int], base_dir: Path | None, bytes_per_value: int = 4, file=None):
     """The unit table of the scenario's own model; errors name the model and the reason."""
-    from .profile import InputShapeError, one_torch_thread, profile_model
+    from .profile import InputShapeError, OutputShapeError, one_torch_thread, profile_model
     with one_torch_thread():
         model = user_model(spec, base_dir, seed=0)
         try:
-            return profile_model(model, input_shape, bytes_per_value, name=describe(spec))
+            return profile_model(model, input_shape, bytes_per_value, name=describe(spec),
+                                 num_classes=getattr(spec, "num_classes", None))
+        except OutputShapeError as e:
+            raise ScenarioError(f"{describe(spec)} does not classify into model.num_classes: {e}", file,
+                                path="model") from None
         except InputShapeError as e:
             raise ScenarioError(f"{describe(spec)} does not run on one sample of input_shape {list(input_shape)}: "
                                 f"{e}; set model.input_shape to the shape of one sample (e.g. [3, 32, 32])",

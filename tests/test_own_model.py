@@ -86,6 +86,9 @@ def test_a_torch_export_program_of_one_batch_size_is_refused(tmp_path):
     ({"module": "mynet:build", "input_shape": [1, 16, 16]},
      "module mynet:build does not run on one sample of input_shape [1, 16, 16]: RuntimeError: a and b must have "
      "same reduction dim, but got [2, 512] X [128, 32] (at node '4', call_module); set model.input_shape"),
+    ({"module": "mynet:build", "kwargs": {"classes": 5}},
+     "module mynet:build does not classify into model.num_classes: its output for a batch of 2 has shape [2, 5], "
+     "where a classifier's is [batch, num_classes] = [2, 10]"),
     ({"module": "mynet:nope"}, "model.module: model.module 'mynet:nope': 'mynet' has no callable 'nope'"),
     ({"module": "nosuchpkg.nets:build"}, "cannot import 'nosuchpkg.nets'"),
     ({"module": "mynet:build", "kwargs": {"depth": 3}}, "build(**kwargs) failed: TypeError"),
