@@ -30,9 +30,9 @@ def plan_row(cm: CostModel, para, method: str) -> tuple[dict, object]:
     kind = para.solvers[method].kind
     try:
         p = para.solve(cm, method)
-    except (InfeasibleError, PlanError) as e:
-        return dict(paradigm=para.name, method=method, kind=kind, status="infeasible", feasible=False,
-                    why=str(e), note=""), None
+    except (InfeasibleError, PlanError) as e:     # PlanError: it cannot be planned here (no curve for it, ...)
+        return dict(paradigm=para.name, method=method, kind=kind, feasible=False, why=str(e), note="",
+                    status="infeasible" if isinstance(e, InfeasibleError) else "not planned"), None
     pr = p.predicted
     acc = pr.get("accuracy") or {}
     mem = [a["memory_bytes"] for a in p.assignments if a.get("role") == "device"]

@@ -100,7 +100,8 @@ def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str
     rows = []
     for _, r in shown.iterrows():
         if r.round_latency_s != r.round_latency_s:
-            rows.append([r.paradigm, r.method] + [""] * (len(headers) - 3) + ["infeasible"])
+            rows.append([r.paradigm, r.method] + [""] * (len(headers) - 3) +
+                        ["not planned" if r.status == "not planned" else "infeasible"])
             notes.append(f"{r.paradigm} ({r.method}): {r.why}")
             continue
         if wide:

@@ -62,7 +62,8 @@ def plan_point(scn: Scenario, values: dict, names: list[str], methods: str = "al
                            feasible=c.feasible, why="; ".join(c.violations))
                 row.update(_to_target(v, para, cm, sol.decisions, c))
             except (InfeasibleError, PlanError) as e:
-                row.update(status="infeasible", feasible=False, why=str(e))
+                row.update(status="infeasible" if isinstance(e, InfeasibleError) else "not planned", feasible=False,
+                           why=str(e))
             rows.append(row)
     return rows
 

@@ -185,6 +185,12 @@ def test_compare_shows_the_rounds_bands_and_which_paradigms_have_no_curve(tmp_pa
     r = CliRunner().invoke(app, ["plan", scn_file, "-p", "sl"])
     assert "target 95%: not predicted (no curve)" in r.output
     assert "(it has fl; `edgeplan calibrate` with -p sl and the others, --resume, keeps them" in " ".join(r.output.split())
+    # planned for the time to target, a paradigm without a curve cannot be planned: not 'infeasible'
+    with open(scn_file, "a") as f:
+        f.write("objective: time_to_target\n")
+    r = CliRunner().invoke(app, ["compare", scn_file, "-p", "fl", "-p", "sl"])
+    sl = next(line for line in r.output.splitlines() if line.startswith("sl "))
+    assert r.exit_code == 0 and sl.split()[-2:] == ["not", "planned"], r.output
 
 
 def test_a_table_for_another_data_set_is_refused(tmp_path):
