@@ -64,6 +64,8 @@ def plan_point(scn: Scenario, values: dict, names: list[str], methods: str = "al
             except (InfeasibleError, PlanError) as e:
                 row.update(status="infeasible" if isinstance(e, InfeasibleError) else "not planned", feasible=False,
                            why=str(e))
+            except ScenarioError as e:      # the point itself does not hold (curves made for another batch, ...)
+                row.update(status="invalid", feasible=False, why=str(e))
             rows.append(row)
     return rows
 

@@ -247,3 +247,15 @@ def test_corrupt_tables_name_the_line_and_column(tmp_path):
     p.write_text("\n".join(lines) + "\n")
     with pytest.raises(ScenarioError, match=r"c.csv:2: column 'a': 'abc' is not a number"):
         read_table(p)
+
+
+def test_a_sweep_point_the_curves_were_not_made_for_is_invalid_not_the_end_of_the_sweep(tmp_path):
+    """Sweeping the batch size under learning curves: the points at another batch size ended the
+    whole sweep with the curve table's fingerprint error."""
+    from edgeplan.whatif import sweep
+    scn = load_scenario(_curves_scenario(tmp_path, ", target_accuracy: 0.9"))
+    _table(scn, tmp_path / "curves.csv")
+    res = sweep(scn, [("training.batch_size", [16, 32])], ["fl"], "optimal", workers=1)
+    t = res.table.set_index("training.batch_size")
+    assert t.loc[16, "status"] == "invalid" and "calibrated for a different training" in t.loc[16, "why"]
+    assert t.loc[32, "feasible"] and t.loc[32, "time_to_target_s"] > 0
