@@ -253,8 +253,11 @@ def test_a_sweep_point_the_curves_were_not_made_for_is_invalid_not_the_end_of_th
     """Sweeping the batch size under learning curves: the points at another batch size ended the
     whole sweep with the curve table's fingerprint error."""
     from edgeplan.whatif import sweep
-    scn = load_scenario(_curves_scenario(tmp_path, ", target_accuracy: 0.9"))
-    _table(scn, tmp_path / "curves.csv")
+    path = _curves_scenario(tmp_path, ", target_accuracy: 0.9")
+    _table(load_scenario(path), tmp_path / "curves.csv")
+    with open(path, "a") as f:                 # planned for the time to target (a plain objective plans the
+        f.write("objective: time_to_target\n")  # point and says why it has no accuracy)
+    scn = load_scenario(path)
     res = sweep(scn, [("training.batch_size", [16, 32])], ["fl"], "optimal", workers=1)
     t = res.table.set_index("training.batch_size")
     assert t.loc[16, "status"] == "invalid" and "calibrated for a different training" in t.loc[16, "why"]
