@@ -451,7 +451,8 @@ def calibrate(scenario: Path = typer.Argument(...),
                                                     "at least 5)."),
               seeds: int = typer.Option(2, help="Runs per configuration, seeds training.seed, +1, ..."),
               out_file: Path = typer.Option(..., "--out", help="The curve table (CSV) to write."),
-              resume: bool = typer.Option(False, help="Continue an interrupted calibration into the same --out."),
+              resume: bool = typer.Option(False, help="Continue an interrupted calibration into the same --out, or "
+                                                         "lengthen its pilots with more --rounds."),
               from_log: Path = typer.Option(None, "--from-log", help="Fit a training log (CSV: round, accuracy; "
                                                                       "optional paradigm, configuration, seed, samples, "
                                                                       "loss) instead of training.")):
