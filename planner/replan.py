@@ -40,10 +40,13 @@ def diff_plans(old: Plan, new: Plan) -> list[str]:
         out.append(f"added {n}")
     for n in a.keys() - b.keys():
         out.append(f"removed {n}")
+    from .tables import cell, human, label
     for k in sorted(set(old.paradigm_detail) | set(new.paradigm_detail)):
         va, vb = old.paradigm_detail.get(k), new.paradigm_detail.get(k)
-        if va != vb and not (isinstance(va, float) and isinstance(vb, float) and np.isclose(va, vb)):
-            from .tables import cell, label
+        if k == "round_latency_s" or "round latency" in label(k):
+            continue                    # said once, below
+        if va != vb and not (isinstance(va, float) and isinstance(vb, float) and np.isclose(va, vb)) \
+                and cell(k, va) != cell(k, vb):
             out.append(f"{label(k)}: {cell(k, va)} -> {cell(k, vb)}")
     if old.paradigm == new.paradigm == "dsgd":
         from .comparison import stage_layout
@@ -57,8 +60,7 @@ def diff_plans(old: Plan, new: Plan) -> list[str]:
                     out.append(f"{n}: {key} {a[n].get(key)} -> {b[n].get(key)}")
         for key in ("channel_share", "server_share", "parameters"):
             va, vb = a[n].get(key), b[n].get(key)
-            if va is not None and vb is not None and abs(va - vb) > 1e-3 * max(abs(va), abs(vb), 1e-12):
-                from .tables import human
+            if va is not None and vb is not None and human(key, va) != human(key, vb):    # a change one can see
                 out.append(f"{n}: {key.replace('_', ' ')} {human(key, va)} -> {human(key, vb)}")
     ra, rb = old.predicted.get("round_latency_s"), new.predicted.get("round_latency_s")
     if ra and rb and abs(ra - rb) > 1e-9 * ra:

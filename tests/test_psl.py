@@ -198,3 +198,25 @@ def test_several_servers_and_server_shares(tmp_path):
     df = p.assignments_df
     assert {"server", "server_share"} <= set(df.columns)
     assert PSL.evaluate(cm, p).round_latency == pytest.approx(p.predicted["round_latency_s"], rel=1e-12)
+
+
+def test_replan_lists_only_changes_one_can_see(tmp_path):
+    """Two jetsons leave psl-hetero: the diff listed every device's unchanged '1.6% -> 1.6%' and the
+    round latency twice (the bisection's and the plan's)."""
+    import re
+
+    import yaml
+    from edgeplan.replan import diff_plans
+
+    from .conftest import SCENARIOS
+    src = SCENARIOS / "psl-hetero.yaml"
+    old = paradigms.get("psl").solve(CostModel(load_scenario(src)))
+    data = yaml.safe_load(src.read_text())
+    next(n for n in data["nodes"] if n["name"] == "jetson")["count"] = 2
+    (tmp_path / "less.yaml").write_text(yaml.safe_dump(data))
+    new = paradigms.get("psl").solve(CostModel(load_scenario(tmp_path / "less.yaml")))
+    lines = diff_plans(old, new)
+    assert lines[:2] == ["removed jetson-2", "removed jetson-3"]
+    assert sum("round latency" in line for line in lines) == 1
+    shares = [re.search(r"share (\S+) -> (\S+)$", line) for line in lines]
+    assert any(shares) and all(m.group(1) != m.group(2) for m in shares if m)
