@@ -36,9 +36,9 @@ def diff_plans(old: Plan, new: Plan) -> list[str]:
     out = []
     a = {r["node"]: r for r in old.assignments if r.get("role") == "device"}
     b = {r["node"]: r for r in new.assignments if r.get("role") == "device"}
-    for n in b.keys() - a.keys():
+    for n in sorted(b.keys() - a.keys()):         # in name order: a set's order changes from run to run
         out.append(f"added {n}")
-    for n in a.keys() - b.keys():
+    for n in sorted(a.keys() - b.keys()):
         out.append(f"removed {n}")
     from .tables import cell, human, label
     for k in sorted(set(old.paradigm_detail) | set(new.paradigm_detail)):
