@@ -113,10 +113,13 @@ def read_log(path: Path, scn: Scenario, names: list[str] | None) -> pd.DataFrame
     samples, loss) as calibration points. Errors name the file, the line and the column."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")      # a spreadsheet's "CSV UTF-8" starts with a BOM
     except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
         raise ScenarioError("not a readable CSV log", file) from None
     rows = list(csv.DictReader(io.StringIO(text)))
+    head = text.splitlines()[0] if text.strip() else ""
+    if ";" in head and "," not in head:
+        raise ScenarioError("the log's columns are separated by semicolons: write it with commas (CSV)", file, 1)
     if not rows or "round" not in rows[0] or "accuracy" not in rows[0]:
         raise ScenarioError("a training log needs the columns round and accuracy (optional: paradigm, "
                             "configuration, seed, samples, loss)", file, 1)
@@ -137,7 +140,8 @@ def read_log(path: Path, scn: Scenario, names: list[str] | None) -> pd.DataFrame
             try:
                 rec[c] = float(v)
             except ValueError:
-                raise ScenarioError(f"column '{c}': {v[:30]!r} is not a number", file, ln) from None
+                hint = f" (give {c} as a fraction: 0.2, not 20%)" if v.endswith("%") else ""
+                raise ScenarioError(f"column '{c}': {v[:30]!r} is not a number{hint}", file, ln) from None
         if not (0 <= rec["accuracy"] <= 1):
             raise ScenarioError(f"column 'accuracy': {rec['accuracy']:g} is not in [0, 1] (a fraction, not %)",
                                 file, ln)

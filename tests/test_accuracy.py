@@ -216,3 +216,22 @@ def test_calibration_resumes_and_lengthens_its_pilots_from_where_they_ended(tmp_
     # a shorter --resume refits the first rounds without training
     curves, shorter = calibrate(scn, ["fl", "sl"], 5, 1, out, resume=True)
     assert shorter["round"].max() == 5 and all(c.rounds_measured == 5 for c in curves)
+
+
+@pytest.mark.parametrize("text, says", [
+    ("\ufeffround,accuracy\n1,0.2\n2,0.4\n3,0.5\n4,0.6\n5,0.65\n", None),     # a spreadsheet's CSV UTF-8
+    ("round;accuracy\n1;0.2\n2;0.4\n", "log.csv:1: the log's columns are separated by semicolons"),
+    ("round,accuracy\n1,20%\n", "log.csv:2: column 'accuracy': '20%' is not a number (give accuracy as a fraction"),
+])
+def test_training_logs_as_spreadsheets_write_them(tmp_path, text, says):
+    """A log saved as 'CSV UTF-8' (a byte-order mark before 'round') was refused for lacking the
+    round column."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    (tmp_path / "log.csv").write_text(text, encoding="utf-8")
+    r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "fl", "--from-log", str(tmp_path / "log.csv"),
+                                 "--out", str(tmp_path / "c.csv")])
+    if says is None:
+        assert r.exit_code == 0, r.output
+    else:
+        assert r.exit_code == 2 and says in r.output, r.output
