@@ -141,7 +141,7 @@ class Plan:
         except OSError as e:
             raise ScenarioError(f"cannot be read: {e.strerror}", file) from None
         try:
-            text = raw.decode("utf-8")
+            text = raw.decode("utf-8-sig")      # an editor's byte-order mark is not part of the plan
         except UnicodeDecodeError as e:
             raise ScenarioError(f"not a text file (byte {e.start} is not UTF-8); a plan is the JSON that `edgeplan "
                                 "plan --out` writes", file) from None

@@ -174,6 +174,14 @@ def test_corrupted_plans(tmp_path, plans, make, message, command):
     assert code == 2 and message in out, out
 
 
+def test_a_plan_saved_with_a_byte_order_mark_is_read(tmp_path, plans):
+    """An editor that saves UTF-8 with a BOM (Notepad) made a hand-edited plan 'not valid JSON'."""
+    f = tmp_path / "bom.json"
+    f.write_bytes(b"\xef\xbb\xbf" + json.dumps(plans["psl"]).encode())
+    code, out = _cli("evaluate", DIGITS, f)
+    assert code == 0, out
+
+
 def test_a_folder_is_not_a_plan(tmp_path):
     code, out = _cli("evaluate", DIGITS, tmp_path)
     assert code == 2 and "is a directory, not a plan file" in out
