@@ -48,7 +48,7 @@ def read_profile_csv(path: str | Path, bytes_per_value: int = 4) -> UnitTable:
     """Read a unit table; errors name the file, the line and the fix."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")      # a spreadsheet may add a BOM
     except FileNotFoundError:
         raise ScenarioError("profile file not found", file) from None
     rows = list(csv.reader(io.StringIO(text)))

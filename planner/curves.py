@@ -143,7 +143,7 @@ def read_table(path) -> CurveTable:
     """Read a curve table; errors name the file, the line and the column."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")      # a spreadsheet may add a BOM
     except FileNotFoundError:
         raise ScenarioError("curve table not found; write it with `edgeplan calibrate SCENARIO --out FILE`",
                             file) from None

@@ -231,3 +231,22 @@ def test_dsgd_plans_with_impossible_paths(tmp_path, detail, message):
     d["paradigm_detail"].update(detail)
     code, out = _cli("evaluate", DIGITS, _plan_file(tmp_path, d))
     assert code == 2 and message in out, out
+
+
+def test_tables_a_spreadsheet_saved_with_a_byte_order_mark_are_read(tmp_path):
+    """A curve table or a unit profile opened and saved as 'CSV UTF-8' gains a BOM before its first
+    column, which read as a missing 'paradigm' (or 'name') column."""
+    import numpy as np
+    from edgeplan.convergence import Curve, Fit
+    from edgeplan.curves import read_table, write_table
+    from edgeplan.models.profile_io import read_profile_csv
+    from edgeplan.scenario import load_scenario
+    scn = load_scenario(DIGITS)
+    write_table(tmp_path / "c.csv", [Curve("fl", "fl", 768.0, Fit("exp", np.array([0.97, 0.9, 3.0]),
+                                                                   np.zeros((3, 3)), 0.01), None, 6, 2, 0.9)], scn)
+    profile = SCENARIOS / "profiles" / "vgg19_cifar.csv"
+    for src, read in ((tmp_path / "c.csv", read_table), (profile, read_profile_csv)):
+        bom = tmp_path / f"bom-{src.name}"
+        bom.write_bytes(b"\xef\xbb\xbf" + src.read_bytes())
+        table = read(bom)
+        assert len(table.curves if read is read_table else table.df) > 0
