@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from .cli_app import _bad_option, _handles_errors, _outputs, app, err, out
+from .units import fmt_si
 
 # ---------------------------------------------------------------- what-if
 
@@ -59,8 +60,10 @@ def sweep(scenario: Path = typer.Argument(...),
     from .tables import frame
     w = res.winners_shown()
     out.print(frame(f"which paradigm wins (least {res.ranking_label})", w.head(30),
-                    {**{p: p for p in res.varied}, "paradigm": None, "method": None, res.ranking: res.ranking_label},
-                    left=("paradigm", "method"), quantities={p: (lambda v, p=p: quantity(p, v)) for p in res.varied}))
+                    {**{p: p for p in res.varied}, "paradigm": None, "method": None, res.ranking: res.ranking_header},
+                    left=("paradigm", "method"),
+                    quantities={**{p: (lambda v, p=p: quantity(p, v)) for p in res.varied},
+                                **({res.ranking: lambda v: fmt_si(v, res.ranking_unit)} if res.ranking_unit else {})}))
     if len(invalid):
         err.print(f"note: {len(invalid)} of {len(res.table)} plans skipped, their point is invalid: {whys[0]}" +
                   (" (and other reasons: the why column of --out's sweep.csv)" if len(whys) > 1 else ""), markup=False)

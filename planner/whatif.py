@@ -137,6 +137,19 @@ class SweepResult:
             self.ranking, {"latency": "time per epoch (s)", "energy": "energy per epoch (J)"}.get(
                 self.objective, "weighted objective per training sample"))
 
+    @property
+    def ranking_header(self) -> str:
+        """The ranking column's short header for an 80-column table (its values carry their unit)."""
+        return {"time_to_target_s": "time to target", "energy_to_target_j": "energy to target"}.get(
+            self.ranking, {"latency": "time/epoch", "energy": "J/epoch"}.get(self.objective, "objective/sample"))
+
+    @property
+    def ranking_unit(self) -> str:
+        """The SI unit of the ranking column as shown (seconds or joules; '' for a weighted objective)."""
+        if self.ranking != "objective_per_sample":
+            return "J" if self.ranking == "energy_to_target_j" else "s"
+        return {"latency": "s", "energy": "J"}.get(self.objective, "")
+
     def shown(self, df: pd.DataFrame) -> pd.Series:
         """The ranking quantity of rows, per epoch where it is a per-sample objective."""
         if self.ranking != "objective_per_sample":

@@ -290,3 +290,18 @@ def test_a_ray_address_where_nothing_answers_is_refused_at_once():
         sweep(scn, [("training.batch_size", [8])], ["sl"], engine="ray", address="127.0.0.1:1")
     with pytest.raises(PlanError, match="--address nohost: give HOST:PORT"):
         sweep(scn, [("training.batch_size", [8])], ["sl"], engine="ray", address="nohost")
+
+
+def test_sweep_winners_of_a_grid_read_at_80_columns_with_units():
+    """Two varied paths beside 'time to the target accuracy (s)' made the table wider than 80
+    columns and the figure column was cut off; the per-epoch figures had no unit."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    r = CliRunner().invoke(app, ["sweep", str(HETERO), "-p", "psl", "--methods", "optimal", "--workers", "1",
+                                 "--vary", "channels.ap0.bandwidth=2e7,4e7", "--vary", "nodes.rpi3.compute=1e9,1e10"])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    head = next(k for k, line in enumerate(lines) if line.startswith("channels.ap0.bandwidth"))
+    import re
+    assert lines[head].split()[-1] == "time/epoch" and all(len(line) <= 80 for line in lines[head:head + 6])
+    assert all(re.search(r"\d s$", line) for line in lines[head + 2:head + 6]), lines[head:head + 6]
