@@ -27,6 +27,7 @@ from torch import fx, nn
 from torch.fx.passes.split_module import split_module
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
+from .registry import first_line
 from .table import OPTIONAL_COLUMNS, PROFILE_COLUMNS, UnitTable
 from .zoo import _shape
 
@@ -81,10 +82,9 @@ def _propagate_shapes(meta_model: fx.GraphModule, x: torch.Tensor) -> None:
             sp.propagate(x)
     except Exception as e:
         cause = e.__cause__ or e
-        first = (str(cause).strip().splitlines() or [""])[0][:200]
         at = getattr(sp, "at", None)
         where = f" (at node '{at.target}', {at.op})" if at is not None else ""
-        raise InputShapeError(f"{type(cause).__name__}: {first.rstrip('.')}{where}") from None
+        raise InputShapeError(f"{type(cause).__name__}: {first_line(cause).rstrip('.')}{where}") from None
 
 
 def trace_units(model: nn.Module, input_shape: Sequence[int]) -> UnitGraph:

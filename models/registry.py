@@ -22,3 +22,8 @@ def describe(spec) -> str:
     if spec.export:
         return f"export {spec.export}"
     return f"zoo {spec.zoo}"
+
+
+def first_line(e: Exception) -> str:
+    """An exception's message cut to its first line (200 characters at most), for messages."""
+    return (str(e).strip().splitlines() or [""])[0][:200]

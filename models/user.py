@@ -53,14 +53,14 @@ def build_module(ref: str, kwargs: dict | None = None, base_dir: Path | None = N
                              "beside the scenario file") from None
         except Exception as e:   # the user's module failed while importing
             raise ModelError(f"model.module {ref!r}: importing '{mod_name}' failed: {type(e).__name__}: "
-                             f"{_first_line(e)}") from None
+                             f"{first_line(e)}") from None
     factory = getattr(mod, attr, None)
     if not callable(factory):
         raise ModelError(f"model.module {ref!r}: '{mod_name}' has no callable '{attr}'")
     try:
         model = factory(**(kwargs or {}))
     except Exception as e:
-        raise ModelError(f"model.module {ref!r}: {attr}(**kwargs) failed: {type(e).__name__}: {_first_line(e)}") \
+        raise ModelError(f"model.module {ref!r}: {attr}(**kwargs) failed: {type(e).__name__}: {first_line(e)}") \
             from None
     if not isinstance(model, nn.Module):
         raise ModelError(f"model.module {ref!r}: {attr} returned a {type(model).__name__}, not a torch nn.Module")
@@ -76,7 +76,7 @@ def load_export(path: Path) -> nn.Module:
         raise ModelError(f"model.export: file '{path}' not found") from None
     except Exception as e:
         raise ModelError(f"model.export: '{path}' is not a torch.export program ({type(e).__name__}: "
-                         f"{_first_line(e)})") from None
+                         f"{first_line(e)})") from None
     inputs = set(program.graph_signature.user_inputs)
     for n in program.graph.nodes:           # a static batch fails its guard at the first other batch size
         val = n.meta.get("val") if n.op == "placeholder" and n.name in inputs else None
@@ -87,11 +87,7 @@ def load_export(path: Path) -> nn.Module:
     return program.module()
 
 
-from .registry import describe  # noqa: E402  (torch-free: the planner names models without torch)
-
-
-def _first_line(e: Exception) -> str:
-    return (str(e).strip().splitlines() or [""])[0][:200]
+from .registry import describe, first_line  # noqa: E402  (torch-free: the planner names models without torch)
 
 
 def user_model(spec, base_dir: Path | None, seed: int | None = None) -> nn.Module:
@@ -122,5 +118,5 @@ def profile_user(spec, input_shape: Sequence[int], base_dir: Path | None, bytes_
                                 file, path="model") from None
         except Exception as e:   # torch.fx: data-dependent control flow, unsupported ops
             raise ScenarioError(f"{describe(spec)} cannot be traced into units at input_shape {list(input_shape)}: "
-                                f"{type(e).__name__}: {_first_line(e)} (EdgePlan cuts models with torch.fx: "
+                                f"{type(e).__name__}: {first_line(e)} (EdgePlan cuts models with torch.fx: "
                                 "no Python control flow on tensor values in forward)", file, path="model") from None

@@ -20,6 +20,7 @@ from .convergence import MIN_ROUNDS, Curve, FitError, fit_joint, fit_points
 from .costs import CostModel
 from .curves import fingerprint, write_table
 from .errors import PlanError, ScenarioError
+from .files import separator_problem
 from .planfile import Plan
 from .scenario import Scenario
 from .variants import variant
@@ -117,9 +118,9 @@ def read_log(path: Path, scn: Scenario, names: list[str] | None) -> pd.DataFrame
     except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError):
         raise ScenarioError("not a readable CSV log", file) from None
     rows = list(csv.DictReader(io.StringIO(text)))
-    head = text.splitlines()[0] if text.strip() else ""
-    if ";" in head and "," not in head:
-        raise ScenarioError("the log's columns are separated by semicolons: write it with commas (CSV)", file, 1)
+    why = separator_problem(text.splitlines()[0], "log") if text.strip() else None
+    if why:
+        raise ScenarioError(why, file, 1)
     if not rows or "round" not in rows[0] or "accuracy" not in rows[0]:
         raise ScenarioError("a training log needs the columns round and accuracy (optional: paradigm, "
                             "configuration, seed, samples, loss)", file, 1)

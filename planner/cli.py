@@ -202,6 +202,7 @@ def _profile_named(model: str, kwargs: str | None, shape, num_classes, bytes_per
     except ModelError as e:
         raise ScenarioError(str(e)) from None
     from edgeplan.models.profile import InputShapeError
+    from edgeplan.models.registry import first_line
     with one_torch_thread():
         try:
             return profile_model(net, shape, bytes_per_value, name=model, **timing)
@@ -210,7 +211,7 @@ def _profile_named(model: str, kwargs: str | None, shape, num_classes, bytes_per
                                 f"{','.join(map(str, shape))}: {e}") from None
         except Exception as e:
             raise ScenarioError(f"{model} cannot be traced into units at input shape {shape}: {type(e).__name__}: "
-                                f"{(str(e).splitlines() or [''])[0][:200]}") from None
+                                f"{first_line(e)}") from None
 
 
 def _print_profile(table, times, sheet):
@@ -476,9 +477,8 @@ def calibrate(scenario: Path = typer.Argument(...),
         _outputs(folders=(work_folder(out_file),))
         k = rounds or max(5, -(-scn.spec.training.rounds // 5))
         curves, _ = run_calibration(scn, names, k, seeds, out_file, resume, progress=True)
-    _print_curves(scn, curves)
+    wide = _print_curves(scn, curves)
     err.print(f"wrote {out_file}")
-    wide = _wide_bands(scn, curves)
     if wide and from_log is None:
         k = max(cv.rounds_measured for cv in curves)
         err.print(f"note: {wide} of {len(curves)} curves' 90% bands span over 20 points at round "
@@ -487,22 +487,16 @@ def calibrate(scenario: Path = typer.Argument(...),
                   markup=False)
 
 
-def _wide_bands(scn, curves, width: float = 0.2) -> int:
-    """How many curves' 90% bands at training.rounds span more than `width`."""
-    wide = 0
-    for cv in curves:
-        p = cv.predict(scn.spec.training.rounds, cv.samples_per_round)
-        wide += p["high"] - p["low"] > width
-    return wide
-
-
-def _print_curves(scn, curves):
+def _print_curves(scn, curves, wide_band: float = 0.2) -> int:
+    """The curves' table; returns how many 90% bands at training.rounds span over `wide_band`."""
     tr = scn.spec.training
+    wide = 0
     t = Table(title=f"{scn.name}: learning curves", title_justify="left")
     for c in ("configuration", "fit", "plateau", f"at round {tr.rounds}", "measured last"):
         t.add_column(c, justify="left" if c in ("configuration", "fit") else "right")
     for cv in curves:
         p = cv.predict(tr.rounds, cv.samples_per_round)
+        wide += p["high"] - p["low"] > wide_band
         t.add_row(cv.configuration, cv.accuracy.family, f"{100 * p['plateau']:.1f}%",
                   f"{100 * p['value']:.1f}% ({100 * p['low']:.0f}-{100 * p['high']:.0f})",
                   f"{100 * cv.final_measured:.1f}% (round {cv.rounds_measured})")
@@ -514,6 +508,7 @@ def _print_curves(scn, curves):
                       f"{100 * abs(at_end - cv.final_measured):.0f} points ({100 * at_end:.0f}% against "
                       f"{100 * cv.final_measured:.0f}%): its pilot does not rise and level off (diverging, or "
                       "still at chance?); read its predictions with care", markup=False)
+    return wide
 
 
 from . import cli_whatif  # noqa: E402,F401  (registers sweep, capacity, pareto after these)

@@ -136,6 +136,11 @@ class FitError(ValueError):
     """Too few or degenerate points to fit a curve; the message says what is needed."""
 
 
+def _too_few(got: int, who: str = "") -> FitError:
+    return FitError(f"{who + ': ' if who else ''}a learning curve needs at least {MIN_ROUNDS} measured rounds, got "
+                    f"{got}; calibrate with --rounds {MIN_ROUNDS} or more")
+
+
 def fit_points(x, y, sign: int = 1, families=("power", "exp")) -> Fit:
     """Fit every family to (x, y) (x in calibration rounds, > 0) by least squares (several starts
     each) and keep the one with the least AICc. Raises FitError when there are too few distinct
@@ -147,8 +152,7 @@ def fit_points(x, y, sign: int = 1, families=("power", "exp")) -> Fit:
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
     x, y = x[ok], y[ok]
     if len(np.unique(x)) < MIN_ROUNDS:
-        raise FitError(f"a learning curve needs at least {MIN_ROUNDS} measured rounds, got "
-                       f"{len(np.unique(x))}; calibrate with --rounds {MIN_ROUNDS} or more")
+        raise _too_few(len(np.unique(x)))
     n, k = len(x), 3
     y_lo, y_hi = float(np.min(y)), float(np.max(y))
     span = max(y_hi - y_lo, 1e-3)
@@ -245,18 +249,16 @@ def _fit_joint(series: dict[str, tuple[np.ndarray, np.ndarray]], coverage: dict[
     from scipy.optimize import least_squares
 
     names = list(series)
-    for n in names:
-        x, y = series[n]
-        if len(np.unique(np.asarray(x)[np.asarray(x) > 0])) < MIN_ROUNDS - 1:
-            raise FitError(f"{n}: a learning curve needs at least {MIN_ROUNDS} measured rounds, got "
-                           f"{len(np.unique(x))}; calibrate with --rounds {MIN_ROUNDS} or more")
     P = len(names)
     vs = np.array([(coverage or {}).get(n, 1.0) for n in names])
     xs = [np.asarray(series[n][0], float) for n in names]
     ys = [np.asarray(series[n][1], float) for n in names]
-    if sum(len(np.unique(x[x > 0])) for x in xs) < P + MIN_ROUNDS - 1:     # the parameters and a residual
-        raise FitError(f"a learning curve needs at least {MIN_ROUNDS} measured rounds, got "
-                       f"{max(len(np.unique(x)) for x in xs)}; calibrate with --rounds {MIN_ROUNDS} or more")
+    got = [len(np.unique(x[x > 0])) for x in xs]          # distinct measured rounds per configuration
+    for n, g in zip(names, got):
+        if g < MIN_ROUNDS - 1:
+            raise _too_few(g, n)
+    if sum(got) < P + MIN_ROUNDS - 1:        # the parameters (shared three, an efficiency each) and a residual
+        raise _too_few(max(got))
     last = [float(np.mean(y[x >= np.max(x) - 2])) / v for x, y, v in zip(xs, ys, vs)]
     ref = int(np.argmax(last))
     free = [i for i in range(P) if i != ref]

@@ -4,7 +4,8 @@ Every output goes to a temporary file beside its destination and is renamed over
 complete (a rename within a folder is atomic); an exception, including the KeyboardInterrupt
 that SIGINT and (through `on_termination`) SIGTERM raise, removes the temporary file. The file
 is given the mode a plain `open()` would (0666 less the umask), not mkstemp's private 0600, so a
-report can be shared or served.
+report can be shared or served. (And one thing about files the user writes: a CSV separated by
+semicolons or tabs is told so.)
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ import signal
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+
+def separator_problem(header: str, what: str) -> str | None:
+    """What to tell a user whose CSV (a fleet table, a training log) has its header separated by
+    semicolons or tabs, as some spreadsheets write it; None for a comma-separated one."""
+    if "," in header:
+        return None
+    name = "semicolons" if ";" in header else "tabs" if "\t" in header else None
+    return f"the {what}'s columns are separated by {name}: write it with commas (CSV)" if name else None
 
 
 def _umask() -> int:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ScenarioError
+from .files import separator_problem
 from .units import parse_quantity
 
 # field -> (dimension for parse_quantity or a kind, allow zero)
@@ -70,10 +71,9 @@ def _columns(df: pd.DataFrame, fields: dict, path: Path, what: str) -> dict[str,
         key = m.group(1) if m else str(col)
         if key not in fields:
             import difflib
-            if len(df.columns) == 1 and any(sep in str(col) for sep in (";", "\t")):
-                raise ScenarioError("the table's columns are separated by "
-                                    f"{'semicolons' if ';' in str(col) else 'tabs'}: write it with commas (CSV)",
-                                    str(path), 1)
+            why = separator_problem(str(col), "table") if len(df.columns) == 1 else None
+            if why:
+                raise ScenarioError(why, str(path), 1)
             close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
             raise ScenarioError(f"column '{col}' is not a field of a {what}" +
                                 (f"; did you mean '{close[0]}'?" if close else f"; columns are {', '.join(fields)}"),

@@ -110,11 +110,11 @@ def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str
                          s(r.comm_bytes, "B"), fmt_si(r.peak_device_memory_bytes, "B", True),
                          f"{r.critical_node} {r.critical_phase}", "yes" if r.feasible else "no"])
         elif target is not None:
-            reach = count(r.rounds_to_target) if _known(r.rounds_to_target) else \
-                "never" if _known(r.accuracy) else "no curve"
-            if _known(r.rounds_to_target) and "rounds_to_target_fastest" in r:     # the 90% band's range
-                lo, hi = r.rounds_to_target_fastest, r.rounds_to_target_slowest
-                reach += f" ({count(lo) if _known(lo) else '?'}-{count(hi) if _known(hi) else 'never'})"
+            reach = count(r.rounds_to_target)
+            if not reach:
+                reach = "never" if pct(r.accuracy) else "no curve"
+            elif "rounds_to_target_fastest" in r:          # the 90% band's range
+                reach += f" ({count(r.rounds_to_target_fastest) or '?'}-{count(r.rounds_to_target_slowest) or 'never'})"
             rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), pct(r.accuracy), reach,
                          s(r.time_to_target_s, "s") or "-", s(r.energy_to_target_j, "J") or "-"])
         else:
@@ -123,10 +123,6 @@ def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str
         if not r.feasible:
             notes.append(f"{r.paradigm} ({r.method}) is infeasible: {r.why}")
     return headers, rows, notes
-
-
-def _known(v) -> bool:
-    return v is not None and v == v
 
 
 # ---------------------------------------------------------------- a plan

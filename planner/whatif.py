@@ -101,6 +101,13 @@ def _chunk(args) -> list[tuple[int, list[dict]]]:
 
 # ---------------------------------------------------------------- sweeps
 
+# what the winners are ranked on, as shown: (label, short header, unit)
+_RANKING_NAMES = {"time_to_target_s": ("time to the target accuracy (s)", "time to target", "s"),
+                  "energy_to_target_j": ("energy to the target accuracy (J)", "energy to target", "J")}
+_EPOCH_NAMES = {"latency": ("time per epoch (s)", "time/epoch", "s"), "energy": ("energy per epoch (J)", "J/epoch", "J")}
+_WEIGHTED_NAMES = ("weighted objective per training sample", "objective/sample", "")
+
+
 @dataclass
 class SweepResult:
     table: pd.DataFrame            # tidy: one row per point x paradigm x method
@@ -131,24 +138,23 @@ class SweepResult:
         return "objective_per_sample"
 
     @property
+    def _ranking_names(self) -> tuple[str, str, str]:
+        """(label, short header, unit) of the ranking column as shown (see `shown`)."""
+        return _RANKING_NAMES.get(self.ranking) or _EPOCH_NAMES.get(self.objective, _WEIGHTED_NAMES)
+
+    @property
     def ranking_label(self) -> str:
-        return {"time_to_target_s": "time to the target accuracy (s)",
-                "energy_to_target_j": "energy to the target accuracy (J)"}.get(
-            self.ranking, {"latency": "time per epoch (s)", "energy": "energy per epoch (J)"}.get(
-                self.objective, "weighted objective per training sample"))
+        return self._ranking_names[0]
 
     @property
     def ranking_header(self) -> str:
         """The ranking column's short header for an 80-column table (its values carry their unit)."""
-        return {"time_to_target_s": "time to target", "energy_to_target_j": "energy to target"}.get(
-            self.ranking, {"latency": "time/epoch", "energy": "J/epoch"}.get(self.objective, "objective/sample"))
+        return self._ranking_names[1]
 
     @property
     def ranking_unit(self) -> str:
         """The SI unit of the ranking column as shown (seconds or joules; '' for a weighted objective)."""
-        if self.ranking != "objective_per_sample":
-            return "J" if self.ranking == "energy_to_target_j" else "s"
-        return {"latency": "s", "energy": "J"}.get(self.objective, "")
+        return self._ranking_names[2]
 
     def shown(self, df: pd.DataFrame) -> pd.Series:
         """The ranking quantity of rows, per epoch where it is a per-sample objective."""

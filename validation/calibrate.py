@@ -51,8 +51,8 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
         from edgeplan.validation.runner import _calibrate, make_job, run_inprocess
         host_rate = None
         for p, seed in runs:
-            have = points.get((p.configuration, seed), done.iloc[:0])
-            if len(have) >= rounds:
+            have = len(points.get((p.configuration, seed), ()))        # rounds already measured
+            if have >= rounds:
                 bar.advance(rounds)
                 continue
             if host_rate is None:
@@ -64,7 +64,7 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
             bar.update(text=f"{p.configuration}, seed {seed}")
             pilot = work / f"{p.slug}-seed{seed}"
             if state_path(pilot, 0).exists():
-                bar.advance(len(have))     # a lengthened pilot goes on from its last state
+                bar.advance(have)          # a lengthened pilot goes on from its last state
             res = run_inprocess(base, p.plan, rounds=rounds, out_dir=pilot, resume=resume, seed=seed,
                                 on_round=lambda row: bar.advance(), host_rate=host_rate)
             r = res.rounds
