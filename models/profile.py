@@ -213,19 +213,17 @@ def _meta_copy(gm: fx.GraphModule) -> fx.GraphModule:
     return gm if _is_meta(gm) else copy.deepcopy(gm).to("meta")
 
 
+def _is_elementwise_op(gm: fx.GraphModule, n: fx.Node) -> bool:
+    if n.op == "call_module":
+        return isinstance(gm.get_submodule(n.target), _ELEMENTWISE_MODULES)
+    if n.op == "call_function":
+        return n.target in _ELEMENTWISE_FUNCTIONS or n.target is operator.getitem
+    return n.op == "call_method" and n.target in _ELEMENTWISE_METHODS
+
+
 def _is_elementwise(gm: fx.GraphModule, nodes: list[fx.Node]) -> bool:
-    for n in nodes:
-        if n.op == "call_module":
-            if not isinstance(gm.get_submodule(n.target), _ELEMENTWISE_MODULES):
-                return False
-        elif n.op == "call_function":
-            if n.target not in _ELEMENTWISE_FUNCTIONS and n.target not in (operator.getitem,):
-                return False
-        elif n.op == "call_method":
-            if n.target not in _ELEMENTWISE_METHODS:
-                return False
-        else:
-            return False
+    if not all(_is_elementwise_op(gm, n) for n in nodes):
+        return False
     # the merged segment must not change the number of values (reshape and flatten are free)
     first_in = nodes[0].args[0] if nodes[0].args else None
     tin, tout = _tensor_meta(first_in) if isinstance(first_in, fx.Node) else None, _tensor_meta(nodes[-1])
@@ -237,6 +235,10 @@ def _is_elementwise(gm: fx.GraphModule, nodes: list[fx.Node]) -> bool:
 def _unit_name(gm, nodes) -> str:
     mods = [n for n in nodes if n.op == "call_module"]
     core = [n for n in mods if not isinstance(gm.get_submodule(n.target), _ELEMENTWISE_MODULES)]
+    if not core:       # the work is a function (F.adaptive_avg_pool2d beside a Dropout): name it, not the Dropout
+        work = [n for n in nodes if not _is_elementwise_op(gm, n) and n.op in ("call_function", "call_method")]
+        if work:
+            return work[0].name
     for n in core or mods:
         if n.op == "call_module":
             t = str(n.target)

@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from .cli_app import _bad_option, _handles_errors, _outputs, app, err, out
 from .errors import ScenarioError
@@ -28,29 +27,27 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
     """Load and validate a scenario; print its nodes, links, channels and model."""
     from .graph import channel_members, unit_table
     from .scenario import load_scenario
+    from .tables import make_table
 
     scn = load_scenario(scenario)
     table = unit_table(scn)
     out.print(f"[bold]{scn.name}[/bold]: {scn.spec.description or ''}".rstrip(": "))
-    t = Table(title="nodes", title_justify="left")
-    for c in ("name", "role", "compute", "memory", "power", "tx power", "samples", "data source"):
-        t.add_column(c, justify="right" if c not in ("name", "role", "data source") else "left")
     SHOW = 30      # a fleet of thousands: the first rows and a summary, not thousands of lines
+    rows = []
     for name, r in scn.nodes.head(SHOW).iterrows():
         comp = f"measured: {r.measured}" if isinstance(r.measured, str) else fmt_si(r.compute, "FLOP/s")
-        t.add_row(name, r.role, comp, _opt(r.memory, "B", True), fmt_si(r.power, "W"), _opt(r.tx_power, "W"),
-                  "" if r.samples != r.samples or r.samples is None else str(int(r.samples)),
-                  r.data_source if isinstance(r.data_source, str) else "")
+        rows.append([name, r.role, comp, _opt(r.memory, "B", True), fmt_si(r.power, "W"), _opt(r.tx_power, "W"),
+                     "" if r.samples != r.samples or r.samples is None else f"{int(r.samples):,}",
+                     r.data_source if isinstance(r.data_source, str) else ""])
+    out.print(make_table("nodes", ["name", "role", "compute", "memory", "power", "tx power", "samples", "data source"],
+                         rows, left=("name", "role", "data source")))
     if len(scn.nodes) > SHOW:
         rest = scn.nodes.iloc[SHOW:]
         comp = rest.compute.dropna()
-        t.add_row(f"... {len(rest):,} more", ", ".join(f"{n:,} {k}" for k, n in rest.role.value_counts().items()),
-                  f"{fmt_si(comp.min(), 'FLOP/s')} to {fmt_si(comp.max(), 'FLOP/s')}" if len(comp) else "", "", "", "",
-                  "", "")
-    out.print(t)
-    t = Table(title="links", title_justify="left")
-    for c in ("from", "to", "kind", "rate up / down", "latency"):
-        t.add_column(c)
+        out.print(f"... and {len(rest):,} more: " + _role_counts(rest.role)
+                  + (f"; compute {fmt_si(comp.min(), 'FLOP/s')} to {fmt_si(comp.max(), 'FLOP/s')}" if len(comp) else ""),
+                  markup=False)
+    rows = []
     for _, r in scn.links.head(SHOW).iterrows():
         if isinstance(r.channel, str):
             kind = f"channel {r.channel}"
@@ -58,20 +55,20 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
                 r.spectral_efficiency is not None else f"Shannon, gain {r.gain_db:g} dB"
         else:
             kind, rate = "fixed", f"{fmt_si(r.uplink, 'bit/s')} / {fmt_si(r.downlink, 'bit/s')}"
-        t.add_row(r.src, r.dst, kind, rate, fmt_si(r.latency, "s"))
+        rows.append([r.src, r.dst, kind, rate, fmt_si(r.latency, "s")])
+    out.print(make_table("links", ["from", "to", "kind", "rate up / down", "latency"], rows,
+                         left=("from", "to", "kind", "rate up / down")))
     if len(scn.links) > SHOW:
-        t.add_row(f"... {len(scn.links) - SHOW:,} more", "", "", "", "")
-    out.print(t)
+        out.print(f"... and {len(scn.links) - SHOW:,} more links", markup=False)
     members = channel_members(scn)
     if len(scn.channels):
-        t = Table(title="channels", title_justify="left")
-        for c in ("name", "bandwidth", "noise density", "shared by"):
-            t.add_column(c)
+        rows = []
         for name, r in scn.channels.iterrows():
             m = members.get(name, [])
-            t.add_row(name, fmt_si(r.bandwidth, "Hz"), _opt(r.noise_density, "W/Hz"),
-                      f"{len(m)}: {', '.join(m[:6])}{', ...' if len(m) > 6 else ''}")
-        out.print(t)
+            rows.append([name, fmt_si(r.bandwidth, "Hz"), _opt(r.noise_density, "W/Hz"),
+                         f"{len(m):,}: {', '.join(m[:6])}{', ...' if len(m) > 6 else ''}"])
+        out.print(make_table("channels", ["name", "bandwidth", "noise density", "shared by"], rows,
+                             left=("name", "shared by")))
     s = table.summary()
     m = scn.spec.model
     src = f"profile {m.profile}" if m.profile else __import__("edgeplan.models.registry", fromlist=["describe"]).describe(m)
@@ -86,8 +83,18 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
         ds = load(tr.dataset, m.input_shape, m.num_classes, tr.seed, scn.base_dir)
         out.print(f"data: {tr.dataset}: {len(ds.y_train):,} training and {len(ds.y_test):,} test samples, "
                   f"{ds.num_classes} classes", markup=False)
-    out.print(f"[green]ok[/green]: {len(scn.devices)} devices, {len(scn.servers)} servers/fog/cloud, "
-              f"{len(scn.links)} links")
+    out.print(f"[green]ok[/green]: {_role_counts(scn.nodes.role, always='device')}, {_plural(len(scn.links), 'link')}")
+
+
+def _plural(k: int, word: str) -> str:
+    return f"{k:,} {word if k == 1 else word + 's'}"
+
+
+def _role_counts(roles, always: str = "") -> str:
+    """'3 devices, 2 fog nodes, 1 cloud node' (roles in the schema's order; `always` even at 0)."""
+    n = roles.value_counts()
+    return ", ".join(_plural(int(n.get(r, 0)), {"fog": "fog node", "cloud": "cloud node"}.get(r, r))
+                     for r in ("device", "server", "fog", "cloud") if n.get(r, 0) or r == always)
 
 
 def _opt(x, unit, binary=False):
@@ -412,9 +419,9 @@ def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
     else:
         _print_validation(res)
     if len(ph) and fmt == "table":
-        g = ph.groupby(["phase", "how"], sort=False)[["predicted_s", "measured_s"]].sum().reset_index()
+        g = ph.groupby(["what", "how"], sort=False)[["predicted_s", "measured_s"]].sum().reset_index()
         out.print("last round by phase (sum over devices): " + ", ".join(
-            f"{r.phase} {fmt_si(r.predicted_s, 's')} predicted / {fmt_si(r.measured_s, 's')} {r.how}"
+            f"{r.what} {fmt_si(r.predicted_s, 's')} predicted / {fmt_si(r.measured_s, 's')} {r.how}"
             for _, r in g.iterrows()), markup=False)
         if not res.transfers_measured:
             out.print("transfer times are modelled: the bytes that crossed, counted, at the allocated rates "
@@ -491,16 +498,17 @@ def _print_curves(scn, curves, wide_band: float = 0.2) -> int:
     """The curves' table; returns how many 90% bands at training.rounds span over `wide_band`."""
     tr = scn.spec.training
     wide = 0
-    t = Table(title=f"{scn.name}: learning curves", title_justify="left")
-    for c in ("configuration", "fit", "plateau", f"at round {tr.rounds}", "measured last"):
-        t.add_column(c, justify="left" if c in ("configuration", "fit") else "right")
+    from .tables import make_table
+    rows = []
     for cv in curves:
         p = cv.predict(tr.rounds, cv.samples_per_round)
         wide += p["high"] - p["low"] > wide_band
-        t.add_row(cv.configuration, cv.accuracy.family, f"{100 * p['plateau']:.1f}%",
-                  f"{100 * p['value']:.1f}% ({100 * p['low']:.0f}-{100 * p['high']:.0f})",
-                  f"{100 * cv.final_measured:.1f}% (round {cv.rounds_measured})")
-    out.print(t)
+        rows.append([cv.configuration, cv.accuracy.family, f"{100 * p['plateau']:.1f}%",
+                     f"{100 * p['value']:.1f}% ({100 * p['low']:.0f}-{100 * p['high']:.0f})",
+                     f"{100 * cv.final_measured:.1f}% (round {cv.rounds_measured})"])
+    out.print(make_table(f"{scn.name}: learning curves",
+                         ["configuration", "fit", "plateau", f"at round {tr.rounds}", "measured last"], rows,
+                         left=("configuration", "fit")))
     for cv in curves:       # a learning curve rises and levels off; a pilot that does not cannot be followed
         at_end = cv.predict(cv.rounds_measured, cv.samples_per_round)["value"]
         if abs(at_end - cv.final_measured) > 0.1:

@@ -128,6 +128,26 @@ def dsgd(cm: CostModel, stages: list[tuple[str, int, int]], path: list[str] | No
     return cost
 
 
+_PHASE_WORDS = {"stage": "stage {k} compute", "fwd": "activations into stage {k}", "bwd": "gradients back out of stage {k}",
+                "sc": "stage {k} scatter, link {l}", "sb": "stage {k} scatter gradients, link {l}",
+                "ga": "stage {k} gather, link {l}", "gb": "stage {k} gather gradients, link {l}",
+                "sync": "stage {k} replicas' gradient sum, link {l}"}
+
+
+def phase_words(phase: str) -> str:
+    """A dsgd phase as a person reads it: stage0.1 -> 'stage 1 compute (replica 2)', fwd0 -> 'data
+    into stage 1' (stages and links counted from 1); other names are returned as they are."""
+    import re
+    m = re.fullmatch(r"([a-z]+)(\d+)(?:\.(\d+))?", phase)
+    if not m or m.group(1) not in _PHASE_WORDS:
+        return phase
+    kind, k, i = m.group(1), int(m.group(2)) + 1, int(m.group(3) or 0) + 1
+    if kind == "fwd" and k == 1:
+        return "data into stage 1"
+    words = _PHASE_WORDS[kind].format(k=k, l=i)
+    return words + (f" (replica {i})" if kind == "stage" and i > 1 else "")
+
+
 def smallest_microbatch(batch: int, microbatches: int) -> int:
     """Samples in the smallest micro-batch, as torch.chunk cuts a batch: equal ones of
     ceil(batch / microbatches), the last what is left."""

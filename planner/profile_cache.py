@@ -20,7 +20,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-FORMAT = 3          # 2: tables carry gemm_k; 3: a static-batch .pt2 is refused (no table for it may stay)
+FORMAT = 4          # 2: tables carry gemm_k; 3: a static-batch .pt2 is refused (no table for it may stay);
+                    # 4: a unit whose work is a function is named by it (it was named by a Dropout beside it)
 _enabled = True
 
 

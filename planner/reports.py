@@ -65,7 +65,7 @@ def validate_report(scn, res, out_dir: Path) -> None:
     ph = res.phases(scn)
     if len(ph):
         r.heading("the last round, per device and phase (on the planned nodes)").table(
-            ph, {"device": None, "phase": None, "predicted_s": "predicted", "measured_s": "measured or modelled",
+            ph, {"device": None, "what": "phase", "predicted_s": "predicted", "measured_s": "measured or modelled",
                  "how": None, "rel_error": "error"})
     for f, alt in (("curves.png", "loss, accuracy and latency per round"), ("gantt.png", "one round")):
         if (out_dir / f).exists():

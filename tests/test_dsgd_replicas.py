@@ -313,6 +313,10 @@ def test_validation_compares_every_stage_replica_and_hop(tmp_path):
     assert len(tr) == 8
     np.testing.assert_allclose(tr.predicted_s, tr.measured_s, rtol=1e-9)
     assert (ph.loc[["stage1.0", "stage1.1", "stage1.2"], "measured_s"] > 0).all()
+    # what a person reads (the console's sentence and report.html): the codes in words
+    assert ph.loc["stage1.2", "what"] == "stage 2 compute (replica 3)"
+    assert ph.loc["fwd1", "what"] == "activations into stage 2"
+    assert ph.loc["sync1.1", "what"] == "stage 2 replicas' gradient sum, link 2"
 
 
 def test_smallest_micro_batch_is_torch_chunks():

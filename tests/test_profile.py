@@ -32,6 +32,25 @@ def test_conv_and_linear_flops_match_formulas():
     assert t.out[0] == 3 * 16 * 16 * 4
 
 
+class _PoolThenDropout(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.drop = nn.Dropout(0.1)
+        self.head = nn.Linear(4, 10)
+
+    def forward(self, x):
+        x = torch.flatten(nn.functional.adaptive_avg_pool2d(self.conv(x), 1), 1)
+        return self.head(self.drop(x))
+
+
+def test_a_unit_is_named_by_its_work_not_a_dropout_beside_it():
+    """The pooling function does the unit's work: the unit was named 'drop' after the Dropout."""
+    t = profile_model(_PoolThenDropout(), (1, 8, 8))
+    assert t.names == ["input", "conv", "adaptive_avg_pool2d", "head"]
+    assert t.kinds[2] == "adaptive_avg_pool2d"
+
+
 @pytest.mark.parametrize("name", ZOO_MODELS)
 def test_total_parameters_equal_numel(name):
     torch.manual_seed(0)

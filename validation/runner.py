@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from edgeplan import paradigms
 from edgeplan.costs import CostModel
+from edgeplan.dsgd_costs import phase_words
 from edgeplan.errors import ScenarioError
 from edgeplan.files import write_csv
 from edgeplan.models.profile import one_torch_thread
@@ -70,13 +71,14 @@ def phase_table(scn: Scenario, plan: Plan, events: list[dict], transfers_measure
     meas = ev.groupby(["device", "phase"]).seconds.sum().unstack(fill_value=0.0)
     if "trunk" in pred.columns and "trunk" not in meas.columns and "server" in meas.columns:
         meas = meas.rename(columns={"server": "trunk"})
+    words = phase_words if plan.paradigm == "dsgd" else str      # dsgd's phase codes (fwd0, stage0.1) in words
     rows = []
     for dev in pred.index:
         for ph in pred.columns:
             p = float(pred.loc[dev, ph])
             m = float(meas.loc[dev, ph]) if dev in meas.index and ph in meas.columns else float("nan")
             how = "modelled" if _transfer(ph) and not transfers_measured else "measured"
-            rows.append({"device": dev, "phase": ph, "predicted_s": p, "measured_s": m, "how": how,
+            rows.append({"device": dev, "phase": ph, "what": words(ph), "predicted_s": p, "measured_s": m, "how": how,
                          "rel_error": abs(p - m) / m if m == m and m > 0 else float("nan")})
     return pd.DataFrame(rows)
 
