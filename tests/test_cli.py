@@ -21,6 +21,17 @@ def test_check_good_file():
     assert "pi-0" in r.stdout and "wlan" in r.stdout
 
 
+def test_check_reads_at_80_columns_and_counts_nodes_by_role():
+    """Numbers with their unit on one line, every line within 80 columns, counts in words."""
+    r = run("check", SCENARIOS / "fpl-fog.yaml")
+    assert r.returncode == 0, r.stderr
+    assert "ok: 12 devices, 2 fog nodes, 1 cloud node, 15 links" in r.stdout
+    assert max(len(line) for line in r.stdout.splitlines()) <= 80
+    r = run("check", SCENARIOS / "fleet-1000.yaml")
+    assert "... and 971 more: 971 devices; compute" in r.stdout and "ok: 1,000 devices, 1 server, 1,000 links" in r.stdout
+    assert "GFLOP/s" in r.stdout.split("... and")[0] and max(len(line) for line in r.stdout.splitlines()) <= 80
+
+
 def test_check_bad_file_exit_2_message_on_stderr(tmp_path):
     bad = (SCENARIOS / "digits-small.yaml").read_text().replace("from: phone", "from: phnoe")
     p = write(tmp_path, bad)
