@@ -48,6 +48,7 @@ def plain(scenario: str, rounds: int) -> None:
     local steps on its shard, the server's sample-weighted average, a test every round."""
     import numpy as np
     import torch
+    from edgeplan.models.registry import sample_shape
     from edgeplan.models.zoo import build
     from edgeplan.scenario import load_scenario
     from edgeplan.validation.data import load, split_across
@@ -56,7 +57,7 @@ def plain(scenario: str, rounds: int) -> None:
     torch.set_num_threads(1)
     scn = load_scenario(scenario)
     tr, m = scn.spec.training, scn.spec.model
-    ds = load(tr.dataset, m.input_shape, m.num_classes, tr.seed, scn.base_dir)
+    ds = load(tr.dataset, sample_shape(m), m.num_classes, tr.seed, scn.base_dir)
     devices = [n for n in scn.nodes.index if scn.nodes.loc[n, "role"] == "device"]
     sizes = [int(scn.nodes.loc[d, "samples"]) for d in devices]
     shards = [Shard(ds, ix, tr.seed * 1000 + k) for k, ix in enumerate(split_across(ds.y_train, sizes, tr.iid,

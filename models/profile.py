@@ -38,12 +38,15 @@ _ELEMENTWISE_FUNCTIONS = {torch.relu, torch.tanh, torch.sigmoid, torch.flatten, 
                           torch.nn.functional.relu6, torch.nn.functional.dropout, torch.nn.functional.gelu,
                           torch.nn.functional.silu, torch.nn.functional.softmax,
                           torch.nn.functional.log_softmax}
-_ELEMENTWISE_METHODS = {"relu", "view", "reshape", "flatten", "contiguous", "sigmoid", "tanh"}
+_ELEMENTWISE_METHODS = {"relu", "view", "reshape", "flatten", "contiguous", "sigmoid", "tanh",
+                        "transpose", "permute", "squeeze", "unsqueeze"}       # the same values, moved
+_ELEMENTWISE_FUNCTIONS |= {torch.transpose, torch.permute, torch.squeeze, torch.unsqueeze, torch.reshape}
 # the same operations as torch.export writes them (aten overloads)
 _aten = torch.ops.aten
 _ELEMENTWISE_FUNCTIONS |= {_aten.relu.default, _aten.relu_.default, _aten.tanh.default, _aten.sigmoid.default,
                            _aten.gelu.default, _aten.silu.default, _aten.hardtanh.default, _aten.flatten.using_ints,
-                           _aten.view.default, _aten.reshape.default, _aten.dropout.default, _aten.clone.default}
+                           _aten.view.default, _aten.reshape.default, _aten.dropout.default, _aten.clone.default,
+                           _aten.transpose.int, _aten.permute.default, _aten.unsqueeze.default, _aten.squeeze.dim}
 
 
 @dataclass
@@ -56,7 +59,10 @@ class UnitGraph:
 
 
 def _tensor_meta(node: fx.Node):
-    return node.meta.get("tensor_meta")
+    """The node's TensorMetadata; None when its value is not one tensor (a GRU's (output, h)
+    tuple: no cut may carry it)."""
+    meta = node.meta.get("tensor_meta")
+    return meta if hasattr(meta, "shape") else None
 
 
 class InputShapeError(ValueError):
@@ -87,6 +93,10 @@ def _propagate_shapes(meta_model: fx.GraphModule, x: torch.Tensor) -> None:
         raise InputShapeError(f"{type(cause).__name__}: {first_line(cause).rstrip('.')}{where}") from None
 
 
+def _literal(input_shape: Sequence[int]) -> tuple[int, ...]:
+    return tuple(int(x) for x in input_shape)
+
+
 def trace_units(model: nn.Module, input_shape: Sequence[int]) -> UnitGraph:
     """Trace `model` with torch.fx and split it into units at its cut-able boundaries.
 
@@ -96,7 +106,7 @@ def trace_units(model: nn.Module, input_shape: Sequence[int]) -> UnitGraph:
     gm = _graph_of(model)
     # shapes on the meta device: no compute, no memory
     meta_model = _meta_copy(gm)
-    _propagate_shapes(meta_model, torch.empty(2, *_shape(input_shape), device="meta"))
+    _propagate_shapes(meta_model, torch.empty(2, *_literal(input_shape), device="meta"))
     meta_by_name = {n.name: n.meta for n in meta_model.graph.nodes}
     for n in gm.graph.nodes:
         n.meta.update(meta_by_name.get(n.name, {}))
@@ -273,14 +283,14 @@ class OutputShapeError(ValueError):
 def profile_model(model: nn.Module, input_shape: Sequence[int], bytes_per_value: int = 4,
                   measure: bool = False, name: str = "", measure_batch: int = 8,
                   measure_repeats: int = 5, num_classes: int | None = None) -> UnitTable:
-    """Profile `model` at `input_shape` (C,H,W) into a UnitTable; with `num_classes`, its output
-    must be (batch, num_classes) (OutputShapeError).
+    """Profile `model` on samples of `input_shape` (as the model takes them, after the batch axis)
+    into a UnitTable; with `num_classes`, its output must be (batch, num_classes) (OutputShapeError).
 
     FLOPs and saved-activation bytes come from meta tensors (exact, shape-based). With
     `measure=True` each unit is also timed forward and backward on this host (seconds per
     sample, median of `measure_repeats`), in columns fwd_time_s and bwd_time_s.
     """
-    shape = _shape(input_shape)
+    shape = _literal(input_shape)
     ug = trace_units(model, shape)
     batch = 2  # BatchNorm needs more than one value per channel in training mode
     rows = [dict(name="input", fwd_flops=0.0, bwd_flops=0.0,
@@ -446,7 +456,7 @@ def profile_zoo(name: str, input_shape: Sequence[int], num_classes: int = 10, by
         else:
             with torch.device("meta"):
                 model = build(name, input_shape, num_classes)
-        return profile_model(model, input_shape, bytes_per_value, name=name, **kwargs)
+        return profile_model(model, _shape(input_shape), bytes_per_value, name=name, **kwargs)
 
 
 def split_at(ug: UnitGraph, cut: int) -> tuple[nn.Sequential, nn.Sequential]:

@@ -15,6 +15,25 @@ ZOO_DESCRIPTIONS = {
 }
 
 
+def chw(input_shape) -> tuple[int, int, int]:
+    """A zoo model's C,H,W: H,W or a length padded with ones (the zoo's convolutions are 2-D)."""
+    s = tuple(int(x) for x in input_shape)
+    if len(s) == 1:
+        return (1, 1, s[0])
+    if len(s) == 2:
+        return (1, s[0], s[1])
+    if len(s) != 3:
+        raise ValueError(f"input_shape must be C,H,W (or H,W or a length), got {list(input_shape)}")
+    return s  # type: ignore[return-value]
+
+
+def sample_shape(spec) -> tuple[int, ...]:
+    """The shape one sample reaches the model in, after its batch axis: a zoo model's C,H,W
+    (`chw`); a model of the user's own (module, export) gets model.input_shape as written, so a
+    Conv1d takes [1, 40] as [batch, 1, 40] and a Linear takes [64] as [batch, 64]."""
+    return chw(spec.input_shape) if getattr(spec, "zoo", None) else tuple(int(x) for x in spec.input_shape)
+
+
 def describe(spec) -> str:
     """How the scenario names its model, for messages."""
     if spec.module:

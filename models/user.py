@@ -101,6 +101,12 @@ def user_model(spec, base_dir: Path | None, seed: int | None = None) -> nn.Modul
     return load_export(path if path.is_absolute() or base_dir is None else base_dir / path)
 
 
+def _with_channel(shape) -> str:
+    """A hint for a shape of one or two axes: the same with a channel axis (a user's model gets
+    its input_shape as written; the zoo's C,H,W padding does not apply)."""
+    return f", or {[1, *shape]} with a channel axis" if len(shape) < 3 else ""
+
+
 def profile_user(spec, input_shape: Sequence[int], base_dir: Path | None, bytes_per_value: int = 4, file=None):
     """The unit table of the scenario's own model; errors name the model and the reason."""
     from .profile import InputShapeError, OutputShapeError, one_torch_thread, profile_model
@@ -114,7 +120,8 @@ def profile_user(spec, input_shape: Sequence[int], base_dir: Path | None, bytes_
                                 path="model") from None
         except InputShapeError as e:
             raise ScenarioError(f"{describe(spec)} does not run on one sample of input_shape {list(input_shape)}: "
-                                f"{e}; set model.input_shape to the shape of one sample (e.g. [3, 32, 32])",
+                                f"{e}; set model.input_shape to the shape of one sample as the model takes it, "
+                                f"without the batch axis (e.g. [3, 32, 32]{_with_channel(input_shape)})",
                                 file, path="model") from None
         except Exception as e:   # torch.fx: data-dependent control flow, unsupported ops
             raise ScenarioError(f"{describe(spec)} cannot be traced into units at input_shape {list(input_shape)}: "

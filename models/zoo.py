@@ -16,18 +16,9 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from .registry import ZOO_MODELS
+from .registry import ZOO_MODELS, chw
 
-
-def _shape(input_shape: Sequence[int]) -> tuple[int, int, int]:
-    s = tuple(int(x) for x in input_shape)
-    if len(s) == 1:
-        return (1, 1, s[0])
-    if len(s) == 2:
-        return (1, s[0], s[1])
-    if len(s) != 3:
-        raise ValueError(f"input_shape must be C,H,W (or H,W or a length), got {list(input_shape)}")
-    return s  # type: ignore[return-value]
+_shape = chw        # the zoo builds 2-D convolutions: C,H,W
 
 
 class FplCnn(nn.Module):

@@ -79,8 +79,9 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
     out.print(f"training: batch {tr.batch_size}, {tr.local_iterations} local iteration(s) per round, "
               f"{tr.rounds} rounds, {tr.optimizer}; objective {_objective_name(scn)}")
     if tr.dataset.startswith(("npz:", "idx:")):          # a user's file: read it now, not after planning
+        from edgeplan.models.registry import sample_shape
         from edgeplan.validation.data import load
-        ds = load(tr.dataset, m.input_shape, m.num_classes, tr.seed, scn.base_dir)
+        ds = load(tr.dataset, sample_shape(m), m.num_classes, tr.seed, scn.base_dir)
         out.print(f"data: {tr.dataset}: {len(ds.y_train):,} training and {len(ds.y_test):,} test samples, "
                   f"{ds.num_classes} classes", markup=False)
     out.print(f"[green]ok[/green]: {_role_counts(scn.nodes.role, always='device')}, {_plural(len(scn.links), 'link')}")
@@ -125,7 +126,9 @@ def profile(model: str = typer.Argument(None, help="A zoo model (" + ", ".join(
                 __import__("edgeplan.models.registry", fromlist=["ZOO_MODELS"]).ZOO_MODELS) + "), your own "
                 "'package.module:factory', or a torch.export file (.pt2)."),
             kwargs: str = typer.Option(None, help="JSON keyword arguments for your factory, e.g. '{\"width\": 64}'."),
-            input_shape: str = typer.Option("3,32,32", help="C,H,W of one input sample."),
+            input_shape: str = typer.Option("3,32,32", help="One input sample's shape, without the batch axis: "
+                                            "C,H,W for a zoo model (H,W or a length padded with ones); your own "
+                                            "model gets it as written."),
             num_classes: int = typer.Option(10, min=1, help="Output classes."),
             bytes_per_value: int = typer.Option(4, min=1, help="4 for fp32, 2 for fp16."),
             out_file: Path = typer.Option(None, "--out", help="Write the profile CSV here."),

@@ -79,7 +79,9 @@ class ModelSpec(_Strict):
         None, description="Batch size at which a measured workbook was timed (default 128).")
     input_shape: list[Annotated[int, Field(strict=True, gt=0, le=65536)]] = Field(
         default_factory=lambda: [3, 32, 32], min_length=1, max_length=3,
-        description="C,H,W of one sample (or H,W, or a length); each at most 65,536.")
+        description="The shape of one sample, without the batch axis: a zoo model takes C,H,W (H,W or a "
+                    "length padded with ones); a model of your own (module, export) gets it as written ([1, 40] "
+                    "reaches a Conv1d as [batch, 1, 40], [64] a Linear as [batch, 64]). Each at most 65,536.")
     num_classes: PosInt = 10
     bytes_per_value: Literal[1, 2, 4, 8] = 4
     label_bytes: NonNegInt = 8

@@ -20,6 +20,26 @@ def build(width=8, classes=10):
                          nn.Linear(width * 4 * 4, 32), nn.ReLU(), nn.Linear(32, classes))
 
 
+def conv1d(classes=10):
+    return nn.Sequential(nn.Conv1d(1, 8, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2), nn.Flatten(),
+                         nn.Linear(8 * 20, classes))
+
+
+def linear(classes=10):
+    return nn.Sequential(nn.Linear(40, 32), nn.ReLU(), nn.Linear(32, classes))
+
+
+class Gru(nn.Module):          # a transpose first (no parameters), then a layer whose output is a tuple
+    def __init__(self, classes=10):
+        super().__init__()
+        self.gru = nn.GRU(1, 8, batch_first=True)
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        out, _ = self.gru(x.transpose(1, 2))
+        return self.fc(out[:, -1])
+
+
 class Branchy(nn.Module):
     def forward(self, x):
         return x if x.sum() > 0 else -x
@@ -78,6 +98,48 @@ def test_a_torch_export_program_of_one_batch_size_is_refused(tmp_path):
     torch.export.save(program, str(tmp_path / "net.pt2"))
     code, out = _cli("check", _scenario(tmp_path, {"export": "net.pt2"}))
     assert code == 2 and "was exported for batches of 4 only; export it with a dynamic batch dimension" in out, out
+
+
+@pytest.mark.parametrize("factory, shape, units", [("conv1d", [1, 40], ["input", "0", "2", "4"]),
+                                                    ("linear", [40], ["input", "0", "2"]),
+                                                    ("Gru", [1, 40], ["input", "gru", "fc"])])
+def test_a_model_of_one_or_two_axes_gets_its_input_shape_as_written(tmp_path, factory, shape, units):
+    """A Conv1d under [1, 40] and a Linear under [40] on mnist1d: they were given [batch, 1, 1, 40]
+    (the zoo's C,H,W) and could not run. A GRU's (output, h) tuple is no cut; a leading transpose
+    joins the first unit. Every paradigm plans and trains with the bytes predicted."""
+    import json
+
+    from edgeplan.graph import unit_table
+    from edgeplan.scenario import load_scenario
+    (tmp_path / "mynet.py").write_text(NET)
+    data = yaml.safe_load((SCENARIOS / "mnist1d-small.yaml").read_text())
+    data["model"] = {"module": f"mynet:{factory}", "input_shape": shape, "num_classes": 10}
+    scn = tmp_path / "own.yaml"
+    scn.write_text(yaml.safe_dump(data))
+    assert unit_table(load_scenario(scn)).names == units
+    for paradigm in ("sl", "dsgd", "pel") if factory == "Gru" else ("psl",):
+        code, out = _cli("plan", scn, "-p", paradigm, "--out", tmp_path / "p.json")
+        assert code == 0, out
+        code, out = _cli("validate", scn, tmp_path / "p.json", "--rounds", "1", "--format", "json")
+        assert code == 0, out
+        rows = {r["quantity"]: r for r in json.loads(out)["summary"]}
+        assert rows["bytes per round"]["predicted"] == rows["bytes per round"]["measured"], paradigm
+
+
+def test_data_that_does_not_fit_a_models_input_shape_says_so(tmp_path):
+    (tmp_path / "mynet.py").write_text(NET)
+    data = yaml.safe_load((SCENARIOS / "mnist1d-small.yaml").read_text())
+    data["model"] = {"module": "mynet:linear", "input_shape": [41], "num_classes": 10}
+    scn = tmp_path / "own.yaml"
+    scn.write_text(yaml.safe_dump(data))
+    code, out = _cli("check", scn)            # the model itself refuses 41 values
+    assert code == 2 and "does not run on one sample of input_shape [41]" in out, out
+    from edgeplan.errors import ScenarioError
+    from edgeplan.validation.data import load
+    with pytest.raises(ScenarioError, match=r"the data's samples hold 40 values \(\[1, 1, 40\]\) and model.input_shape "
+                                            r"\[41\] holds 41: set model.input_shape to a shape of 40 values, such as "
+                                            r"\[40\] or \[1, 1, 40\]"):
+        load("mnist1d", (41,), 10)
 
 
 @pytest.mark.parametrize("model, message", [

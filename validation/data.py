@@ -34,7 +34,8 @@ class Dataset:
 
 
 def load(spec: str, input_shape, num_classes: int, seed: int = 0, base_dir: Path | None = None) -> Dataset:
-    """Load `spec` (digits | mnist1d | idx:DIR | npz:FILE) shaped to input_shape (C,H,W)."""
+    """Load `spec` (digits | mnist1d | idx:DIR | npz:FILE), samples shaped to `input_shape` (the
+    model's sample shape: models.registry.sample_shape)."""
     base_dir = Path(base_dir or ".")
     if spec == "digits":
         x, y = _digits()
@@ -187,9 +188,20 @@ def _npz(path: Path, seed: int) -> Dataset:
 
 
 def _shape_to(x: torch.Tensor, shape) -> torch.Tensor:
-    """Give samples the model's input shape (C,H,W): add a channel axis, resize, repeat channels."""
-    from edgeplan.models.zoo import _shape
-    c, h, w = _shape(shape)
+    """Give samples the model's sample shape: C,H,W (a zoo model's, or a user's of three axes) adds
+    a channel axis, resizes and repeats channels; any other shape takes the samples' values as
+    they are, reshaped (mnist1d's 40 values to [1, 40] for a Conv1d, digits' 8x8 to [64])."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 3:
+        n = int(np.prod(shape))
+        if x[0].numel() != n:
+            got = list(x.shape[1:])
+            bare = got[next((i for i, d in enumerate(got) if d != 1), len(got) - 1):]       # leading ones dropped
+            raise ScenarioError(f"the data's samples hold {x[0].numel():,} values ({got}) and model.input_shape "
+                                f"{list(shape)} holds {n:,}: set model.input_shape to a shape of {x[0].numel():,} "
+                                f"values, such as {bare} or {got}", path="model.input_shape")
+        return x.reshape(len(x), *shape).contiguous()
+    c, h, w = shape
     if x.dim() == 2:
         x = x.reshape(len(x), 1, 1, -1)
     if x.dim() == 3:

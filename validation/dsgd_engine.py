@@ -39,7 +39,7 @@ class DSGDEngine(Engine):
     def build(self):
         d, cm = self.d, self.cm
         self.model = self.job.model()
-        units = unit_modules(self.model, self.job.spec.model.input_shape).units
+        units = unit_modules(self.model, self.job.spec.model).units
         self.stages = [(n, a, b) for n, a, b in d["stages"]]
         self.groups = [list(g) for g in (d.get("replicas") or [[n] for n, _, _ in self.stages])]
         first = [nn.Sequential(*units[a - 1:b]) for _, a, b in self.stages]
@@ -175,7 +175,8 @@ class DSGDEngine(Engine):
                         if tx.here(n):
                             inp, out = keep[(k, i)]
                             with tx.compute(n, src, f"stage{k}.{i}"):
-                                out.backward() if k == n_st - 1 else out.backward(gs[i][0])
+                                if out.requires_grad:     # a first stage without parameters trains nothing
+                                    out.backward() if k == n_st - 1 else out.backward(gs[i][0])
                             if k == n_st - 1:
                                 part[i] = (part[i] or 0.0) + float(out.detach())
                             ins[i] = [inp.grad]

@@ -152,7 +152,8 @@ def split_step(tx, link, dev: str, srv: str, x, y, head, tail, opt_dev, opt_srv:
         got = tx.move([grad] if tx.here(srv) else None, srv, dev, link, False, dev, "downlink")
         if tx.here(dev):
             with tx.compute(dev, dev, "device"):
-                h.backward(got[0])
+                if h.requires_grad:        # a head without parameters (a user's model's transpose) trains nothing
+                    h.backward(got[0])
                 opt_step(opt_dev)
     return loss
 
@@ -241,7 +242,7 @@ class Engine:
 
     def units(self):
         """A fresh model of the scenario (seeded) traced into the plan's units."""
-        return unit_modules(self.job.model(), self.job.spec.model.input_shape)
+        return unit_modules(self.job.model(), self.job.spec.model)
 
     def weights(self, devices) -> np.ndarray:
         return np.array([len(self.job.shards[d].idx) for d in devices], float)

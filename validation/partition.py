@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from edgeplan.models.profile import UnitGraph, trace_units
+from edgeplan.models.registry import sample_shape
 from edgeplan.models.zoo import build
 from torch import nn
 
@@ -30,8 +31,9 @@ def make_model(zoo: str, input_shape, num_classes: int, seed: int) -> nn.Module:
     return build(zoo, input_shape, num_classes)
 
 
-def unit_modules(model: nn.Module, input_shape) -> UnitGraph:
-    return trace_units(model, input_shape)
+def unit_modules(model: nn.Module, spec) -> UnitGraph:
+    """The model's units, traced on the sample shape it takes (spec: the scenario's model)."""
+    return trace_units(model, sample_shape(spec))
 
 
 def param_bytes(modules, bytes_per_value: int = 4) -> int:

@@ -16,6 +16,7 @@ from edgeplan.dsgd_costs import phase_words
 from edgeplan.errors import ScenarioError
 from edgeplan.files import write_csv
 from edgeplan.models.profile import one_torch_thread
+from edgeplan.models.registry import sample_shape
 from edgeplan.planfile import Plan
 from edgeplan.progress import Bar
 from edgeplan.scenario import Scenario
@@ -202,7 +203,7 @@ def make_job(scn: Scenario, plan: Plan, seed: int | None = None) -> tuple[Job, C
     evaluated = para.to_plan(cm, decisions, dec.costs, method if isinstance(method, str) else "given", "evaluated", 0.0)
     tr = scn.spec.training
     seed = tr.seed if seed is None else seed
-    ds = load(tr.dataset, scn.spec.model.input_shape, scn.spec.model.num_classes, seed, scn.base_dir)
+    ds = load(tr.dataset, sample_shape(scn.spec.model), scn.spec.model.num_classes, seed, scn.base_dir)
     devices = cm.devices if plan.paradigm != "dsgd" else [decisions["source"]]
     nodes = scn.nodes
     sizes = [int(nodes.loc[d, "samples"]) if nodes.loc[d, "samples"] == nodes.loc[d, "samples"]
