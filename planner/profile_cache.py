@@ -2,7 +2,7 @@
 
 Tracing a model takes torch (4-8 s to import here) and the tracing itself; its unit table depends
 only on the model, the input shape, the class count, the torch version and the profiler's (the
-edgeplan release and FORMAT). The table is kept in
+edgeplan release, FORMAT and the profiler's code). The table is kept in
 the user's cache folder (platformdirs: ~/.cache/edgeplan/profiles on Linux; EDGEPLAN_CACHE_DIR
 overrides), one JSON file per key, written atomically. `--no-cache` (or EDGEPLAN_NO_CACHE=1)
 profiles afresh and writes nothing. A file that does not read back is profiled again; a folder that
@@ -14,6 +14,7 @@ module file named in model.module, or the .pt2 file), so editing it profiles aga
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 FORMAT = 4          # 2: tables carry gemm_k; 3: a static-batch .pt2 is refused (no table for it may stay);
-                    # 4: a unit whose work is a function is named by it (it was named by a Dropout beside it)
+                    # 4: the profiler's code is part of the key (profiler_digest)
 _enabled = True
 
 
@@ -78,12 +79,22 @@ def user_code(ref: str | None, export: str | None, base_dir: Path | None) -> lis
     return [single] if single.is_file() else None
 
 
+@functools.cache
+def profiler_digest() -> str:
+    """The profiler's own code (how a model is cut into units and counted): a change to it within
+    one release, as in a checkout being worked on, profiles again (a plan costed on an older cut of
+    the model than validation traces would not match its bytes)."""
+    from importlib.util import find_spec          # where the modules are, without importing torch
+    return code_digest([Path(find_spec(f"edgeplan.models.{m}").origin) for m in ("profile", "table")])[:16]
+
+
 def cached_table(key: dict, build: Callable[[], object]):
     """The unit table for `key` from the cache, else `build()` (then stored)."""
     from edgeplan.models.table import UnitTable
     if not enabled():
         return build()
-    full = {**key, "torch": torch_version(), "edgeplan": _version("edgeplan"), "format": FORMAT}
+    full = {**key, "torch": torch_version(), "edgeplan": _version("edgeplan"), "format": FORMAT,
+            "profiler": profiler_digest()}
     digest = hashlib.sha256(json.dumps(full, sort_keys=True, default=str).encode()).hexdigest()[:32]
     path = folder() / f"{digest}.json"
     try:

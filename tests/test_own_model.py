@@ -177,3 +177,27 @@ def test_an_unknown_short_name_lists_the_defined_ones(tmp_path):
     p.write_text(yaml.safe_dump(data))
     code, out = _cli("check", p)
     assert code == 2 and "node 'pQ' is not defined; defined: edge, pi, phone" in out, out
+
+
+def test_a_plan_costed_on_another_cut_of_the_model_is_refused(tmp_path, monkeypatch):
+    """The model's depth comes from a file the profile cache cannot see: after it changes, the
+    cached table (and the plan) hold other units than the model traces into. validate says so
+    instead of training and reporting bytes that cannot match."""
+    monkeypatch.setenv("EDGEPLAN_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "deep.py").write_text(
+        "import json, pathlib\nfrom torch import nn\n\n\ndef build():\n"
+        "    n = json.loads((pathlib.Path(__file__).parent / 'depth.json').read_text())\n"
+        "    return nn.Sequential(nn.Flatten(), *[nn.Linear(64, 64) for _ in range(n)], nn.Linear(64, 10))\n")
+    (tmp_path / "depth.json").write_text("2")
+    data = yaml.safe_load((SCENARIOS / "digits-small.yaml").read_text())
+    data["model"] = {"module": "deep:build", "input_shape": [1, 8, 8], "num_classes": 10}
+    scn = tmp_path / "own.yaml"
+    scn.write_text(yaml.safe_dump(data))
+    code, out = _cli("plan", scn, "-p", "sl", "--out", tmp_path / "p.json")
+    assert code == 0, out
+    (tmp_path / "depth.json").write_text("1")
+    code, out = _cli("validate", scn, tmp_path / "p.json", "--rounds", "1")
+    assert code == 2 and "the model traces into 2 units (1, 2) but the plan's cost model has 3 units (1, 2, 3)" in out \
+        and "--no-cache" in out, out
+    code, out = _cli("--no-cache", "validate", scn, tmp_path / "p.json", "--rounds", "1")
+    assert code != 2 or "traces into" not in out, out

@@ -39,7 +39,7 @@ class DSGDEngine(Engine):
     def build(self):
         d, cm = self.d, self.cm
         self.model = self.job.model()
-        units = unit_modules(self.model, self.job.spec.model).units
+        units = unit_modules(self.model, self.job).units
         self.stages = [(n, a, b) for n, a, b in d["stages"]]
         self.groups = [list(g) for g in (d.get("replicas") or [[n] for n, _, _ in self.stages])]
         first = [nn.Sequential(*units[a - 1:b]) for _, a, b in self.stages]

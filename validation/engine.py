@@ -242,7 +242,7 @@ class Engine:
 
     def units(self):
         """A fresh model of the scenario (seeded) traced into the plan's units."""
-        return unit_modules(self.job.model(), self.job.spec.model)
+        return unit_modules(self.job.model(), self.job)
 
     def weights(self, devices) -> np.ndarray:
         return np.array([len(self.job.shards[d].idx) for d in devices], float)

@@ -31,9 +31,26 @@ def make_model(zoo: str, input_shape, num_classes: int, seed: int) -> nn.Module:
     return build(zoo, input_shape, num_classes)
 
 
-def unit_modules(model: nn.Module, spec) -> UnitGraph:
-    """The model's units, traced on the sample shape it takes (spec: the scenario's model)."""
-    return trace_units(model, sample_shape(spec))
+def unit_modules(model: nn.Module, job) -> UnitGraph:
+    """The model's units, traced on the sample shape it takes (runner.make_job has checked that
+    they are the units the plan was costed on)."""
+    return trace_units(model, sample_shape(job.spec.model))
+
+
+def check_units(job) -> None:
+    """The model traces into the very units the plan was costed on (job.cm.table), else the run
+    could not be compared with it: a cached profile of an older model, whose code changed where
+    the cache cannot see (a file it reads)."""
+    traced = list(unit_modules(job.model(), job).names)
+    costed = list(job.cm.table.names[1:])
+    if traced != costed:
+        from edgeplan.errors import ScenarioError
+
+        def some(names):
+            return f"{len(names)} units ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''})"
+        raise ScenarioError(f"the model traces into {some(traced)} but the plan's cost model has {some(costed)}: "
+                            "its profile is from an older model; run with --no-cache (or EDGEPLAN_NO_CACHE=1) to "
+                            "profile it again", job.cm.scn.source, path="model")
 
 
 def param_bytes(modules, bytes_per_value: int = 4) -> int:

@@ -27,7 +27,7 @@ class PELEngine(Engine):
         d, cm = self.d, self.cm
         self.devices = list(d["devices"])
         self.model = self.job.model()
-        self.glob = unit_modules(self.model, self.job.spec.model).units
+        self.glob = unit_modules(self.model, self.job).units
         self.glob_seq = nn.Sequential(*self.glob)            # the flat vector in unit order, as the replicas'
         self.P = sum(p.numel() for p in self.model.parameters())
         self.replicas = [[copy.deepcopy(u) for u in self.glob] for _ in self.devices]

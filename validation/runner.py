@@ -26,6 +26,7 @@ from .data import load, split_across, split_kind, split_summary
 from .dsgd_engine import phase_kind
 from .engines import ENGINES, Job, Shard
 from .meters import RoundMeter, calibrate_host
+from .partition import check_units
 from .transport import Local
 
 
@@ -216,7 +217,10 @@ def make_job(scn: Scenario, plan: Plan, seed: int | None = None) -> tuple[Job, C
                             scn.source, path="training.dirichlet_alpha")
     shards = {d: Shard(ds, ix, seed * 1000 + k) for k, (d, ix) in enumerate(zip(devices, idx))}
     split = split_summary(ds.y_train, devices, idx, sizes)
-    return Job(cm, decisions, ds, shards, seed, split, class_coverage(ds, idx), evaluated), cm, para
+    job = Job(cm, decisions, ds, shards, seed, split, class_coverage(ds, idx), evaluated)
+    if scn.spec.model.zoo is None:        # a user's model: its cached profile may predate an edit
+        check_units(job)
+    return job, cm, para
 
 
 def class_coverage(ds, shards) -> float:
