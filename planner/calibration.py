@@ -18,7 +18,7 @@ import pandas as pd
 from . import paradigms
 from .convergence import MIN_ROUNDS, Curve, FitError, fit_joint, fit_points
 from .costs import CostModel
-from .curves import fingerprint, write_table
+from .curves import fingerprint, workers_in, write_table
 from .errors import PlanError, ScenarioError
 from .files import separator_problem
 from .planfile import Plan
@@ -70,6 +70,13 @@ def pilots(scn: Scenario, names: list[str]) -> list[Pilot]:
     return out
 
 
+def learns_apart(paradigm: str, configuration: str) -> bool:
+    """A configuration that runs another algorithm than the rest, not the same one at another pace,
+    so its curve shares no plateau with theirs: pel with several active workers, whose replicas
+    are stale outside their block (issue 14's design; see convergence.fit_joint)."""
+    return paradigm == "pel" and workers_in(configuration) > 1
+
+
 def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None) -> list[Curve]:
     """One curve per (paradigm, configuration), fitted together (planner.convergence.fit_joint):
     accuracy against rounds over all seeds; loss per configuration on its own."""
@@ -80,7 +87,7 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None) -> l
         cov = g["coverage"] if "coverage" in g else pd.Series(dtype=float)
         coverage[conf] = float(cov.mean()) if cov.notna().any() else 1.0
     try:
-        fits = fit_joint(series, coverage)
+        fits = fit_joint(series, coverage, apart={conf for (par, conf), _ in groups if learns_apart(par, conf)})
     except FitError as e:
         raise PlanError(str(e)) from None
     curves = []

@@ -190,7 +190,22 @@ def fit_points(x, y, sign: int = 1, families=("power", "exp")) -> Fit:
 
 
 def fit_joint(series: dict[str, tuple[np.ndarray, np.ndarray]], coverage: dict[str, float] | None = None,
-              families=("power", "exp")) -> dict[str, Fit]:
+              families=("power", "exp"), apart: set[str] | frozenset = frozenset()) -> dict[str, Fit]:
+    """The joint fit of `_fit_joint`, except for the configurations in `apart`: each is fitted on
+    its own (its own plateau and shape), for they run another algorithm rather than the same one
+    at another pace (pel with several workers trains each block beside a stale replica of the
+    rest and may level off far lower or diverge; held to the others' plateau, its curve was the
+    worst of bench_accuracy's: 9 to 23 points off)."""
+    together = {n: s for n, s in series.items() if n not in apart}
+    fits = _fit_together(together, coverage, families) if together else {}
+    for n in series:
+        if n in apart:
+            fits.update(_fit_together({n: series[n]}, coverage, families))
+    return fits
+
+
+def _fit_together(series: dict[str, tuple[np.ndarray, np.ndarray]], coverage: dict[str, float] | None = None,
+                      families=("power", "exp")) -> dict[str, Fit]:
     """Fit the joint model (see `_fit_joint`) with the family that best predicts the pilot's own
     last third from its first two thirds (what a curve is for is extrapolation; in-sample fit
     favours the family that saturates soonest), by AICc when the pilot is too short to split.

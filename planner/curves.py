@@ -94,8 +94,8 @@ class CurveTable:
             return c, ""
         same = [k for k in self.curves if k[0] == paradigm]
         if paradigm == "pel" and same:
-            want = _workers(configuration)
-            near = min(same, key=lambda k: (abs(_workers(k[1]) - want), k[1]))
+            want = workers_in(configuration)
+            near = min(same, key=lambda k: (abs(workers_in(k[1]) - want), k[1]))
             return self.curves[near], f"curve of '{near[1]}', by samples seen"
         if same:
             have = f"its {paradigm} curves: {', '.join(sorted(k[1] for k in same))}"
@@ -105,7 +105,7 @@ class CurveTable:
         return None, f"{Path(self.file).name} has no curve for '{configuration}' ({have})"
 
 
-def _workers(configuration: str) -> int:
+def workers_in(configuration: str) -> int:
     for part in configuration.split():
         if part.startswith("workers="):
             return int(part.split("=", 1)[1])

@@ -84,7 +84,7 @@ def profiler_digest() -> str:
     """The profiler's own code (how a model is cut into units and counted): a change to it within
     one release, as in a checkout being worked on, profiles again (a plan costed on an older cut of
     the model than validation traces would not match its bytes)."""
-    from importlib.util import find_spec          # where the modules are, without importing torch
+    from importlib.util import find_spec  # where the modules are, without importing torch
     return code_digest([Path(find_spec(f"edgeplan.models.{m}").origin) for m in ("profile", "table")])[:16]
 
 

@@ -59,6 +59,27 @@ def test_joint_fit_recovers_each_configurations_pace():
     assert fits["fast"].plateau == pytest.approx(0.97, abs=2e-3)
 
 
+def test_a_configuration_that_learns_apart_keeps_its_own_plateau():
+    """pel with several workers runs another algorithm (stale replicas) and levels off far lower:
+    fitted apart, it keeps its plateau and leaves the others' shared one alone; held to theirs,
+    both are wrong."""
+    master = Fit("exp", np.array([0.97, 0.9, 3.0]), np.zeros((3, 3)), 0.0)
+    stale = Fit("exp", np.array([0.6, 0.5, 4.0]), np.zeros((3, 3)), 0.0)
+    x = np.arange(1, 9, dtype=float)
+    series = {"fl": (x, master.mean(x)), "sl": (x, master.mean(0.3 * x)), "pel workers=3": (x, stale.mean(x))}
+    apart = fit_joint(series, apart={"pel workers=3"})
+    assert apart["pel workers=3"].mean(80) == pytest.approx(0.6, abs=0.02)
+    assert apart["sl"].mean(80) == pytest.approx(master.mean(24), abs=2e-3)
+    held = fit_joint(series)
+    assert abs(held["pel workers=3"].mean(80) - 0.6) > 0.1
+
+
+def test_pel_with_several_workers_learns_apart():
+    from edgeplan.calibration import learns_apart
+    assert learns_apart("pel", "pel workers=2") and not learns_apart("pel", "pel workers=1")
+    assert not learns_apart("fl", "fl") and not learns_apart("fpl", "fpl j=2 groups=2")
+
+
 def test_the_band_widens_by_how_far_the_pilot_missed_its_own_last_third():
     """A pilot whose late points leave the early trend (a learning curve that rises late) gets a
     drift, and its band at five times the pilot is wider by as much as the curve still rises;
