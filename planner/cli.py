@@ -16,7 +16,7 @@ import typer
 
 from .cli_app import _bad_option, _handles_errors, _outputs, app, err, out
 from .errors import ScenarioError
-from .tables import cell, label
+from .tables import cell, label, plural
 from .units import fmt_si
 
 # ---------------------------------------------------------------- check, schema
@@ -84,17 +84,13 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
         ds = load(tr.dataset, sample_shape(m), m.num_classes, tr.seed, scn.base_dir)
         out.print(f"data: {tr.dataset}: {len(ds.y_train):,} training and {len(ds.y_test):,} test samples, "
                   f"{ds.num_classes} classes", markup=False)
-    out.print(f"[green]ok[/green]: {_role_counts(scn.nodes.role, always='device')}, {_plural(len(scn.links), 'link')}")
-
-
-def _plural(k: int, word: str) -> str:
-    return f"{k:,} {word if k == 1 else word + 's'}"
+    out.print(f"[green]ok[/green]: {_role_counts(scn.nodes.role, always='device')}, {plural(len(scn.links), 'link')}")
 
 
 def _role_counts(roles, always: str = "") -> str:
     """'3 devices, 2 fog nodes, 1 cloud node' (roles in the schema's order; `always` even at 0)."""
     n = roles.value_counts()
-    return ", ".join(_plural(int(n.get(r, 0)), {"fog": "fog node", "cloud": "cloud node"}.get(r, r))
+    return ", ".join(plural(int(n.get(r, 0)), {"fog": "fog node", "cloud": "cloud node"}.get(r, r))
                      for r in ("device", "server", "fog", "cloud") if n.get(r, 0) or r == always)
 
 

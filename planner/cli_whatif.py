@@ -53,13 +53,15 @@ def sweep(scenario: Path = typer.Argument(...),
     if len(invalid) == len(res.table):       # a misspelt field, say: nothing to show or write
         _bad_option("--vary: every point of the sweep is invalid: " + "; ".join(whys[:3]) +
                     (f" (and {len(whys) - 3} more reasons)" if len(whys) > 3 else ""))
+    from .tables import plural
     n_pts = len(res.table.drop_duplicates(res.varied))
-    out.print(f"{n_pts} points x {len(names)} paradigm(s): {len(res.table)} plans in {res.seconds:.1f} s "
-              f"({n_pts / max(res.seconds, 1e-9):.0f} points/s, {res.engine}, {res.workers} worker(s))")
+    each = " x their methods" if methods == "all" else ""         # the baselines are planned too
+    out.print(f"{n_pts} points x {plural(len(names), 'paradigm')}{each}: {len(res.table)} plans in "
+              f"{res.seconds:.1f} s ({res.engine}, {plural(res.workers, 'worker')})")
     from .reports import quantity
     from .tables import frame
     w = res.winners_shown()
-    out.print(frame(f"which paradigm wins (least {res.ranking_label})", w.head(30),
+    out.print(frame(f"which paradigm wins: least {res.ranking_header}", w.head(30),
                     {**{p: p for p in res.varied}, "paradigm": None, "method": None, res.ranking: res.ranking_header},
                     left=("paradigm", "method"),
                     quantities={**{p: (lambda v, p=p: quantity(p, v)) for p in res.varied},

@@ -76,6 +76,11 @@ def pct(x) -> str:
     return "" if x is None or x != x else f"{100 * float(x):.1f}%"
 
 
+def plural(k: int, word: str) -> str:
+    """'1 worker', '2 workers', '1,000 devices'."""
+    return f"{k:,} {word if k == 1 else word + 's'}"
+
+
 def count(x) -> str:
     return "" if x is None or x != x else f"{int(round(float(x))):,}"
 
