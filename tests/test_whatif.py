@@ -278,7 +278,7 @@ def test_sweep_over_replicas_auto_shows_epoch_times(tmp_path):
                         "-p", "dsgd", "-p", "fl", "--vary", "paradigms.dsgd.replicas=1,auto", "--out",
                         str(tmp_path / "sw")], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert "2 paradigm(s)" in r.stdout
+    assert "2 paradigms" in r.stdout
     assert pd.read_parquet(tmp_path / "sw" / "sweep.parquet")["paradigms.dsgd.replicas"].tolist().count("auto") == 4
 
 
