@@ -115,7 +115,7 @@ def capacity(scenario: Path = typer.Argument(...),
     res = run_capacity(scn, (metric.strip(), goal), vary, paradigm, solver, lo_v, hi_v)
     from .reports import quantity
     from .tables import frame
-    out.print(frame(f"probes of {vary}", res.probes, {vary: vary, metric.strip(): None, "meets": None},
+    out.print(frame(f"{paradigm}: probes of {vary}", res.probes, {vary: vary, metric.strip(): None, "meets": None},
                     quantities={vary: lambda v: quantity(vary, v)}))
     out.print(res.message, markup=False)
     if html_file is not None:

@@ -23,6 +23,7 @@ from .errors import InfeasibleError, PlanError, ScenarioError
 from .files import save_figure
 from .progress import Bar
 from .scenario import Scenario
+from .units import fmt_si
 from .variants import grid, integer_field, read, resolve, variant
 
 RESULT_COLUMNS = ["paradigm", "method", "kind", "status", "round_latency_s", "energy_j", "device_energy_j",
@@ -461,7 +462,7 @@ def capacity(scn: Scenario, target: tuple[str, float], path: str, paradigm: str 
     if not (falling or rising) or not (np.all(np.diff(meets.astype(int)) >= 0) or np.all(np.diff(meets.astype(int)) <= 0)):
         ok = ", ".join(f"{x:g}" for x in xs[meets])
         return CapacityResult(path, metric, goal, "?", None, None, False, table,
-                              f"{metric} is not monotone in {path} over [{lo:g}, {hi:g}] (see the probes); bisection "
+                              f"{paradigm}'s {metric} is not monotone in {path} over [{lo:g}, {hi:g}] (see the probes); bisection "
                               f"would not be reliable. Values meeting {metric} <= {goal:g}: {ok or 'none'}")
     direction = "least" if falling else "most"
     from .reports import quantity
@@ -477,16 +478,16 @@ def capacity(scn: Scenario, target: tuple[str, float], path: str, paradigm: str 
         if elastic <= 0.05:
             why = _critical(scn, path, xs[-1] if falling else xs[0], paradigm, method)
             return CapacityResult(path, metric, goal, direction, None, None, True, table,
-                                  f"{metric} levels off at {_metric_text(metric, best)} as {path} grows (limited by "
+                                  f"{paradigm}'s {metric} levels off at {_metric_text(metric, best)} as {path} grows (limited by "
                                   f"{why}): no value of {path} reaches {_metric_text(metric, goal)}")
         return CapacityResult(path, metric, goal, direction, None, None, True, table,
-                              f"no value of {path} from {show(lo)} to {show(hi)} meets {metric} <= "
+                              f"no value of {path} from {show(lo)} to {show(hi)} meets {paradigm}'s {metric} <= "
                               f"{_metric_text(metric, goal)} (best {_metric_text(metric, best)}); widen the range "
                               f"with --lo/--hi")
     if meets.all():
         v = xs[0] if direction == "least" else xs[-1]
         return CapacityResult(path, metric, goal, direction, float(v), float(vals[0 if direction == "least" else -1]),
-                              True, table, f"every probed value meets the target; the {direction} probed is {show(v)} "
+                              True, table, f"every probed value meets the target with {paradigm}; the {direction} probed is {show(v)} "
                                            "(widen the range with --lo/--hi to look further)")
     # bracket: a (fails) .. b (meets) for least; a (meets) .. b (fails) for most
     k = int(np.argmax(meets)) if direction == "least" else int(len(meets) - 1 - np.argmax(meets[::-1]))
@@ -567,7 +568,7 @@ def pareto(scn: Scenario, paradigm: str = "psl", points: int = 12, to_target: bo
         for eps in np.geomspace(t0, t1, points)[1:-1]:
             p = solve({"objective": "energy", "constraints.max_round_latency": float(eps)})
             if p is not None and p.feasible:
-                rows.append(_front_row(p, f"energy, latency <= {eps:.4g} s"))
+                rows.append(_front_row(p, f"energy, latency <= {fmt_si(eps, 's')}"))
     df = pd.DataFrame(rows)
     x, y = ("time_to_target_s", "energy_to_target_j") if to_target else ("round_latency_s", "energy_j")
     df = df[df[x].notna() & df[y].notna()].drop_duplicates(subset=[x, y])
