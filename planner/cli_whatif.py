@@ -39,7 +39,7 @@ def sweep(scenario: Path = typer.Argument(...),
     from . import paradigms as P
     from .scenario import load_scenario
     from .whatif import sweep as run_sweep
-    from .whatif import sweep_plots
+    from .whatif_plots import sweep_plots
 
     _outputs(folders=(out_dir,))
     scn = load_scenario(scenario)
@@ -136,7 +136,7 @@ def pareto(scenario: Path = typer.Argument(...), paradigm: str = typer.Option("p
     """The latency-energy front by epsilon-constraint: a table and a plot."""
     from .scenario import load_scenario
     from .whatif import pareto as run_pareto
-    from .whatif import pareto_plot
+    from .whatif_plots import pareto_plot
 
     _outputs(folders=(out_dir,))
     scn = load_scenario(scenario)
