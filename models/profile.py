@@ -104,6 +104,13 @@ def trace_units(model: nn.Module, input_shape: Sequence[int]) -> UnitGraph:
     sequence is running the model.
     """
     gm = _graph_of(model)
+    out = next(n for n in gm.graph.nodes if n.op == "output").args[0]
+    if isinstance(out, (tuple, list)) and len(out) == 1:      # torch.export's graphs return (logits,)
+        out = out[0]
+    if not isinstance(out, fx.Node):          # a dict or a tuple (logits, aux): not one tensor to train on
+        kind = "dict" if isinstance(out, dict) else "tuple" if isinstance(out, (tuple, list)) else type(out).__name__
+        raise OutputShapeError(f"its forward returns a {kind}, where a classifier returns one tensor "
+                               "of [batch, num_classes]: return the logits alone")
     # shapes on the meta device: no compute, no memory
     meta_model = _meta_copy(gm)
     _propagate_shapes(meta_model, torch.empty(2, *_literal(input_shape), device="meta"))

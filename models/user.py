@@ -113,8 +113,8 @@ def profile_user(spec, input_shape: Sequence[int], base_dir: Path | None, bytes_
     with one_torch_thread():
         model = user_model(spec, base_dir, seed=0)
         try:
-            return profile_model(model, input_shape, bytes_per_value, name=describe(spec),
-                                 num_classes=getattr(spec, "num_classes", None))
+            table = profile_model(model, input_shape, bytes_per_value, name=describe(spec),
+                                  num_classes=getattr(spec, "num_classes", None))
         except OutputShapeError as e:
             raise ScenarioError(f"{describe(spec)} does not classify into model.num_classes: {e}", file,
                                 path="model") from None
@@ -127,3 +127,7 @@ def profile_user(spec, input_shape: Sequence[int], base_dir: Path | None, bytes_
             raise ScenarioError(f"{describe(spec)} cannot be traced into units at input_shape {list(input_shape)}: "
                                 f"{type(e).__name__}: {first_line(e)} (EdgePlan cuts models with torch.fx: "
                                 "no Python control flow on tensor values in forward)", file, path="model") from None
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ScenarioError(f"{describe(spec)} has no parameters to train (none, or all with requires_grad False)",
+                            file, path="model")
+    return table

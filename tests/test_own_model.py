@@ -40,6 +40,17 @@ class Gru(nn.Module):          # a transpose first (no parameters), then a layer
         return self.fc(out[:, -1])
 
 
+class Logits(nn.Module):        # returns what a training loop of the user's own might want
+    def __init__(self, out="tensor", frozen=False):
+        super().__init__()
+        self.fc, self.out = nn.Linear(64, 10), out
+        self.fc.requires_grad_(not frozen)
+
+    def forward(self, x):
+        y = self.fc(x.flatten(1))
+        return {"logits": y} if self.out == "dict" else (y, y.sum()) if self.out == "tuple" else y
+
+
 class Branchy(nn.Module):
     def forward(self, x):
         return x if x.sum() > 0 else -x
@@ -151,6 +162,13 @@ def test_data_that_does_not_fit_a_models_input_shape_says_so(tmp_path):
     ({"module": "mynet:build", "kwargs": {"classes": 5}},
      "module mynet:build does not classify into model.num_classes: its output for a batch of 2 has shape [2, 5], "
      "where a classifier's is [batch, num_classes] = [2, 10]"),
+    ({"module": "mynet:Logits", "kwargs": {"out": "dict"}},
+     "module mynet:Logits does not classify into model.num_classes: its forward returns a dict, where a classifier "
+     "returns one tensor of [batch, num_classes]: return the logits alone"),
+    ({"module": "mynet:Logits", "kwargs": {"out": "tuple"}},
+     "its forward returns a tuple, where a classifier returns one tensor"),
+    ({"module": "mynet:Logits", "kwargs": {"frozen": True}},
+     "module mynet:Logits has no parameters to train (none, or all with requires_grad False)"),
     ({"module": "mynet:nope"}, "model.module: model.module 'mynet:nope': 'mynet' has no callable 'nope'"),
     ({"module": "nosuchpkg.nets:build"}, "cannot import 'nosuchpkg.nets'"),
     ({"module": "mynet:build", "kwargs": {"depth": 3}}, "build(**kwargs) failed: TypeError"),
