@@ -149,6 +149,7 @@ def trace_units(model: nn.Module, input_shape: Sequence[int]) -> UnitGraph:
         merged[1] = merged[0] + merged[1]
         merged.pop(0)
 
+    merged = _join_shared(gm, seq, merged)
     unit_of = {}
     for u, seg in enumerate(merged):
         for i in seg:
@@ -178,6 +179,33 @@ def trace_units(model: nn.Module, input_shape: Sequence[int]) -> UnitGraph:
     names = [_unit_name(gm, [seq[i] for i in seg]) for seg in merged]
     kinds = [_unit_kind(gm, [seq[i] for i in seg]) for seg in merged]
     return UnitGraph(gm, units, names, kinds)
+
+
+def _join_shared(gm: fx.GraphModule, seq: list[fx.Node], units: list[list[int]]) -> list[list[int]]:
+    """Units that use one module's (or one tensor's) parameters are joined, with every unit between
+    them: a cut between two uses of a shared layer would put its weights on both sides, where they
+    would train apart (and be counted twice)."""
+    unit_at = {i: u for u, seg in enumerate(units) for i in seg}
+    pos = {n: i for i, n in enumerate(seq)}
+    spans: dict[str, list[int]] = {}
+    for n in seq:
+        if n.op == "call_module" and any(True for _ in gm.get_submodule(n.target).parameters()):
+            spans.setdefault(f"module {n.target}", []).append(unit_at.get(pos[n], 0))
+    for g in gm.graph.nodes:                 # a functional graph (torch.export) reads weights with get_attr
+        if g.op == "get_attr":
+            spans.setdefault(f"attr {g.target}", []).extend(unit_at.get(pos[u], 0) for u in g.users if u in pos)
+    cover = sorted((min(v), max(v)) for v in spans.values() if v and min(v) < max(v))
+    if not cover:
+        return units
+    out, u = [], 0
+    while u < len(units):
+        hi = u
+        for a, b in cover:
+            if a <= hi and b > hi and a >= u:
+                hi = b
+        out.append([i for seg in units[u:hi + 1] for i in seg])
+        u = hi + 1
+    return out
 
 
 class _Bound(nn.Module):

@@ -44,6 +44,31 @@ class _PoolThenDropout(nn.Module):
         return self.head(self.drop(x))
 
 
+class _TiedLayer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp, self.mid, self.out = nn.Linear(64, 32), nn.Linear(32, 32), nn.Linear(32, 10)
+
+    def forward(self, x):
+        h = torch.relu(self.inp(x.flatten(1)))
+        return self.out(torch.relu(self.mid(torch.relu(self.mid(h)))))      # one layer used twice
+
+
+def test_a_layer_used_twice_is_never_cut_apart():
+    """A cut between two uses of one layer would put its weights on both sides (training apart,
+    counted twice): the units between the uses are one."""
+    m = _TiedLayer()
+    t = profile_model(m, (1, 8, 8))
+    assert t.names == ["input", "inp", "mid", "out"]
+    assert t.total_params == sum(p.numel() for p in m.parameters())
+    ug = trace_units(m, (1, 8, 8))
+    x = torch.randn(3, 1, 8, 8)
+    h = x
+    for u in ug.units:
+        h = u(h)
+    torch.testing.assert_close(h, m(x))
+
+
 def test_a_unit_is_named_by_its_work_not_a_dropout_beside_it():
     """The pooling function does the unit's work: the unit was named 'drop' after the Dropout."""
     t = profile_model(_PoolThenDropout(), (1, 8, 8))
