@@ -65,6 +65,10 @@ def _tensor_meta(node: fx.Node):
     return meta if hasattr(meta, "shape") else None
 
 
+class ForwardError(ValueError):
+    """The model's forward is not one tensor in (the others at their defaults)."""
+
+
 class InputShapeError(ValueError):
     """The model does not run on one sample of the given input shape."""
 
@@ -239,7 +243,16 @@ def _graph_of(model: nn.Module) -> fx.GraphModule:
     """The model's torch.fx graph: traced, or (a torch.export program's module) its own graph
     without the export's shape guards, which would otherwise be inlined as extra live values."""
     if not isinstance(model, fx.GraphModule):
-        return fx.symbolic_trace(model)
+        gm = fx.symbolic_trace(model, concrete_args=_defaults_beyond_input(model))
+        # the fixed arguments stay as placeholders with a check that they keep their value: drop both
+        for n in [n for n in gm.graph.nodes if n.op == "placeholder"][1:]:
+            for u in list(n.users):
+                if u.op == "call_function" and getattr(u.target, "__name__", "") == "_assert_is_none":
+                    gm.graph.erase_node(u)
+            if not n.users:
+                gm.graph.erase_node(n)
+        gm.recompile()
+        return gm
     gm = fx.GraphModule(model, model.graph)
     for n in list(gm.graph.nodes):
         if n.op == "call_module" and str(n.target).startswith("_guards") and not n.users:
@@ -248,9 +261,28 @@ def _graph_of(model: nn.Module) -> fx.GraphModule:
     return gm
 
 
+def _defaults_beyond_input(model: nn.Module) -> dict | None:
+    """forward's arguments after the input, at their defaults (forward(x, mask=None) trains on x
+    alone; traced as inputs, `mask is None` would read False). One that has no default is a second
+    input, which EdgePlan's units (one tensor in, one out) cannot take."""
+    import inspect
+    try:
+        params = list(inspect.signature(model.forward).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    rest = [p for p in params[1:] if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    needed = [p.name for p in rest if p.default is inspect.Parameter.empty]
+    if needed:
+        raise ForwardError(f"its forward takes more than one input ({', '.join([params[0].name] + needed)}), where "
+                           "EdgePlan trains models of one input tensor: give the others defaults or wrap the model")
+    return {p.name: p.default for p in rest} or None
+
+
 def _is_meta(m: nn.Module) -> bool:
-    p = next(iter(m.parameters()), None)
-    return p is None or p.device.type == "meta"
+    """All of the module's tensors are on the meta device (buffers too: a unit may hold only a
+    buffer, such as a normalisation's mean)."""
+    import itertools
+    return all(t.device.type == "meta" for t in itertools.chain(m.parameters(), m.buffers()))
 
 
 def _meta_copy(gm: fx.GraphModule) -> fx.GraphModule:

@@ -109,7 +109,7 @@ def _with_channel(shape) -> str:
 
 def profile_user(spec, input_shape: Sequence[int], base_dir: Path | None, bytes_per_value: int = 4, file=None):
     """The unit table of the scenario's own model; errors name the model and the reason."""
-    from .profile import InputShapeError, OutputShapeError, one_torch_thread, profile_model
+    from .profile import ForwardError, InputShapeError, OutputShapeError, one_torch_thread, profile_model
     with one_torch_thread():
         model = user_model(spec, base_dir, seed=0)
         try:
@@ -118,6 +118,8 @@ def profile_user(spec, input_shape: Sequence[int], base_dir: Path | None, bytes_
         except OutputShapeError as e:
             raise ScenarioError(f"{describe(spec)} does not classify into model.num_classes: {e}", file,
                                 path="model") from None
+        except ForwardError as e:
+            raise ScenarioError(f"{describe(spec)}: {e}", file, path="model") from None
         except InputShapeError as e:
             raise ScenarioError(f"{describe(spec)} does not run on one sample of input_shape {list(input_shape)}: "
                                 f"{e}; set model.input_shape to the shape of one sample as the model takes it, "

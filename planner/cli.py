@@ -207,7 +207,7 @@ def _profile_named(model: str, kwargs: str | None, shape, num_classes, bytes_per
         net = user_model(spec, Path.cwd(), seed=0)
     except ModelError as e:
         raise ScenarioError(str(e)) from None
-    from edgeplan.models.profile import InputShapeError, OutputShapeError
+    from edgeplan.models.profile import ForwardError, InputShapeError, OutputShapeError
     from edgeplan.models.registry import first_line
     with one_torch_thread():
         try:
@@ -217,6 +217,8 @@ def _profile_named(model: str, kwargs: str | None, shape, num_classes, bytes_per
                                 f"{','.join(map(str, shape))}: {e}") from None
         except OutputShapeError as e:
             raise ScenarioError(f"{model} does not classify: {e}") from None
+        except ForwardError as e:
+            raise ScenarioError(f"{model}: {e}") from None
         except Exception as e:
             raise ScenarioError(f"{model} cannot be traced into units at input shape {shape}: {type(e).__name__}: "
                                 f"{first_line(e)}") from None

@@ -51,6 +51,26 @@ class Logits(nn.Module):        # returns what a training loop of the user's own
         return {"logits": y} if self.out == "dict" else (y, y.sum()) if self.out == "tuple" else y
 
 
+class Normalised(nn.Module):     # a buffer read in forward, and an argument with a default
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.full((1, 8, 8), 0.5))
+        self.fc1, self.fc2 = nn.Linear(64, 32), nn.Linear(32, 10)
+
+    def forward(self, x, temperature=None):
+        y = self.fc2(torch.relu(self.fc1((x - self.mean).flatten(1))))
+        return y if temperature is None else y / temperature
+
+
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x, mask):
+        return self.fc(x.flatten(1)) * mask
+
+
 class Branchy(nn.Module):
     def forward(self, x):
         return x if x.sum() > 0 else -x
@@ -79,6 +99,20 @@ def test_a_factory_beside_the_scenario_plans_and_trains(tmp_path):
     assert code == 0, out
     code, out = _cli("validate", scn, tmp_path / "p.json", "--rounds", "2", "--format", "json")
     assert code == 0, out
+
+
+def test_a_buffer_and_a_defaulted_argument_plan_and_train(tmp_path):
+    """A unit holding only a buffer (x - mean) was profiled with the buffer off the meta device (an
+    internal error); forward(x, temperature=None) was traced with temperature as an input (so
+    'is None' read False)."""
+    import json
+    scn = _scenario(tmp_path, {"module": "mynet:Normalised"})
+    code, out = _cli("plan", scn, "-p", "sl", "--out", tmp_path / "p.json")
+    assert code == 0, out
+    code, out = _cli("validate", scn, tmp_path / "p.json", "--rounds", "1", "--format", "json")
+    assert code == 0, out
+    rows = {r["quantity"]: r for r in json.loads(out)["summary"]}
+    assert rows["bytes per round"]["predicted"] == rows["bytes per round"]["measured"]
 
 
 def test_a_torch_export_program_plans_and_trains(tmp_path):
@@ -169,6 +203,8 @@ def test_data_that_does_not_fit_a_models_input_shape_says_so(tmp_path):
      "its forward returns a tuple, where a classifier returns one tensor"),
     ({"module": "mynet:Logits", "kwargs": {"frozen": True}},
      "module mynet:Logits has no parameters to train (none, or all with requires_grad False)"),
+    ({"module": "mynet:TwoInputs"}, "module mynet:TwoInputs: its forward takes more than one input (x, mask), where "
+                                    "EdgePlan trains models of one input tensor"),
     ({"module": "mynet:nope"}, "model.module: model.module 'mynet:nope': 'mynet' has no callable 'nope'"),
     ({"module": "nosuchpkg.nets:build"}, "cannot import 'nosuchpkg.nets'"),
     ({"module": "mynet:build", "kwargs": {"depth": 3}}, "build(**kwargs) failed: TypeError"),
