@@ -39,8 +39,10 @@ _ELEMENTWISE_FUNCTIONS = {torch.relu, torch.tanh, torch.sigmoid, torch.flatten, 
                           torch.nn.functional.silu, torch.nn.functional.softmax,
                           torch.nn.functional.log_softmax}
 _ELEMENTWISE_METHODS = {"relu", "view", "reshape", "flatten", "contiguous", "sigmoid", "tanh",
-                        "transpose", "permute", "squeeze", "unsqueeze"}       # the same values, moved
-_ELEMENTWISE_FUNCTIONS |= {torch.transpose, torch.permute, torch.squeeze, torch.unsqueeze, torch.reshape}
+                        "transpose", "permute", "squeeze", "unsqueeze",       # the same values, moved
+                        "size", "dim"}                                         # x.view(x.size(0), -1)
+_ELEMENTWISE_FUNCTIONS |= {torch.transpose, torch.permute, torch.squeeze, torch.unsqueeze, torch.reshape,
+                           getattr}                                            # x.shape
 # the same operations as torch.export writes them (aten overloads)
 _aten = torch.ops.aten
 _ELEMENTWISE_FUNCTIONS |= {_aten.relu.default, _aten.relu_.default, _aten.tanh.default, _aten.sigmoid.default,
@@ -339,7 +341,8 @@ def _unit_kind(gm, nodes) -> str:
     if convs > 1 or "add" in kinds:
         return f"Block({convs} conv)"
     kinds = [k.split(".")[0] for k in kinds]           # aten overloads: conv2d.default -> conv2d
-    short = [k for k in kinds if k not in ("Flatten", "flatten", "Dropout", "Identity")]
+    short = [k for k in kinds if k not in ("Flatten", "flatten", "Dropout", "Identity",      # no work to name
+                                           "size", "dim", "getattr", "getitem", "view", "reshape", "contiguous")]
     return "+".join(dict.fromkeys(short or kinds))
 
 
