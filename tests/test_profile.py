@@ -69,6 +69,21 @@ def test_a_layer_used_twice_is_never_cut_apart():
     torch.testing.assert_close(h, m(x))
 
 
+class _ViewBySize(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(1, 4, 3, padding=1), nn.Linear(4 * 64, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.conv(x))
+        return self.fc(x.view(x.size(0), -1).reshape(x.shape[0], -1))
+
+
+def test_shape_queries_and_views_join_the_unit_before():
+    t = profile_model(_ViewBySize(), (1, 8, 8))
+    assert t.names == ["input", "conv", "fc"] and t.kinds == ["input", "Conv2d+relu", "Linear"]
+
+
 def test_a_unit_is_named_by_its_work_not_a_dropout_beside_it():
     """The pooling function does the unit's work: the unit was named 'drop' after the Dropout."""
     t = profile_model(_PoolThenDropout(), (1, 8, 8))
