@@ -55,6 +55,18 @@ def test_npz_with_and_without_split(tmp_path):
         load(f"npz:{tmp_path / 'c.npz'}", (1, 1, 2), 2)
 
 
+def test_npz_of_bytes_is_scaled_like_idx(tmp_path):
+    """keras' mnist.npz holds uint8 pixels 0..255: they trained as 0..255 (a first loss of 17 on
+    digits) where the same images as IDX were scaled to [0, 1]."""
+    rng = np.random.default_rng(0)
+    px = rng.integers(0, 256, (30, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "u8.npz", x_train=px, y_train=np.arange(30) % 3, x_test=px[:6], y_test=np.arange(6) % 3)
+    ds = load(f"npz:{tmp_path / 'u8.npz'}", (1, 8, 8), 3)
+    np.testing.assert_allclose(ds.x_train[:, 0].numpy(), px / 255.0, rtol=1e-6)
+    np.savez(tmp_path / "f.npz", x=px.astype(np.float32), y=np.arange(30) % 3)       # floats: as they are
+    assert float(load(f"npz:{tmp_path / 'f.npz'}", (1, 8, 8), 3).x_train.max()) > 1.0
+
+
 _X, _Y = np.random.default_rng(0).random((40, 8, 8)), np.arange(40) % 4
 
 

@@ -123,14 +123,14 @@ def _idx(folder: Path) -> Dataset:
 
     a = _checked(folder, x_train=read_idx(find("train-images")), y_train=read_idx(find("train-labels")),
                  x_test=read_idx(find("t10k-images", "test-images")), y_test=read_idx(find("t10k-labels", "test-labels")))
-    t = lambda v: (v / 255.0).unsqueeze(1)  # noqa: E731     (bytes 0..255 to [0, 1], a channel axis)
+    t = lambda v: v.unsqueeze(1)  # noqa: E731     (a channel axis; _checked took bytes to [0, 1])
     return Dataset(t(a["x_train"]), a["y_train"], t(a["x_test"]), a["y_test"], folder.name)
 
 
 def _checked(path: Path, **arrays: np.ndarray) -> dict[str, torch.Tensor]:
     """A user's arrays as tensors, or a ScenarioError naming the file, the array and the fix:
     samples of numbers (finite), at most C x H x W each; labels whole class indices 0..C-1, one
-    per sample; no empty array."""
+    per sample; no empty array. Samples stored as bytes (uint8) are pixels: scaled to [0, 1]."""
     out, where = {}, str(path)
     for name, a in arrays.items():
         a = np.asarray(a)
@@ -154,7 +154,8 @@ def _checked(path: Path, **arrays: np.ndarray) -> dict[str, torch.Tensor]:
                 raise ScenarioError(f"{name} must hold one sample per row, each of at most C x H x W values "
                                     f"(shape (N, ...) of 2 to 4 axes), it has shape {a.shape}", where,
                                     path="training.dataset")
-            a = a.astype(np.float32)
+            # bytes (IDX images, keras' mnist.npz) are pixels 0..255: to [0, 1], as the built-in data sets are
+            a = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
             if not np.all(np.isfinite(a)):
                 k = int(np.flatnonzero(~np.isfinite(a.reshape(len(a), -1)).any(1))[0])
                 raise ScenarioError(f"{name} holds NaN or infinite values (sample {k})", where,
