@@ -67,6 +67,19 @@ def test_npz_of_bytes_is_scaled_like_idx(tmp_path):
     assert float(load(f"npz:{tmp_path / 'f.npz'}", (1, 8, 8), 3).x_train.max()) > 1.0
 
 
+def test_channels_last_images_are_turned_channels_first(tmp_path):
+    """keras' CIFAR-10 is (N, 32, 32, 3): it was refused with 'data has 32 channels'."""
+    rng = np.random.default_rng(0)
+    x = rng.random((20, 8, 8, 3)).astype(np.float32)
+    np.savez(tmp_path / "cl.npz", x_train=x, y_train=np.arange(20) % 2, x_test=x[:4], y_test=np.arange(4) % 2)
+    ds = load(f"npz:{tmp_path / 'cl.npz'}", (3, 8, 8), 2)
+    np.testing.assert_array_equal(ds.x_train.numpy(), x.transpose(0, 3, 1, 2))
+    np.savez(tmp_path / "c5.npz", x=rng.random((20, 5, 8, 8)), y=np.arange(20) % 2)
+    with pytest.raises(ScenarioError, match=r"the data's samples have 5 channels \(\[5, 8, 8\], channels first\) "
+                                            r"and model.input_shape \[3, 8, 8\] takes 3"):
+        load(f"npz:{tmp_path / 'c5.npz'}", (3, 8, 8), 2)
+
+
 _X, _Y = np.random.default_rng(0).random((40, 8, 8)), np.arange(40) % 4
 
 

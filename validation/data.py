@@ -207,11 +207,15 @@ def _shape_to(x: torch.Tensor, shape) -> torch.Tensor:
         x = x.reshape(len(x), 1, 1, -1)
     if x.dim() == 3:
         x = x.unsqueeze(1)
+    if x.shape[1] != c and x.shape[-1] == c and c in (1, 3, 4):      # channels last (N, H, W, C): keras' CIFAR
+        x = x.permute(0, 3, 1, 2)
     if x.shape[2:] != (h, w):
         x = torch.nn.functional.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
     if x.shape[1] != c:
         if x.shape[1] != 1:
-            raise ScenarioError(f"data has {x.shape[1]} channels, the model expects {c}", path="model.input_shape")
+            raise ScenarioError(f"the data's samples have {x.shape[1]} channels ({list(x.shape[1:])}, channels "
+                                f"first) and model.input_shape {list(shape)} takes {c}: set model.input_shape to the "
+                                f"data's channels", path="model.input_shape")
         x = x.repeat(1, c, 1, 1)
     return x.contiguous()
 
