@@ -151,7 +151,7 @@ def test_a_torch_export_program_of_one_batch_size_is_refused(tmp_path):
 def test_a_model_of_one_or_two_axes_gets_its_input_shape_as_written(tmp_path, factory, shape, units):
     """A Conv1d under [1, 40] and a Linear under [40] on mnist1d: they were given [batch, 1, 1, 40]
     (the zoo's C,H,W) and could not run. A GRU's (output, h) tuple is no cut; a leading transpose
-    joins the first unit. Every paradigm plans and trains with the bytes predicted."""
+    joins the first unit. They plan and train with the bytes predicted."""
     import json
 
     from edgeplan.graph import unit_table
@@ -162,7 +162,7 @@ def test_a_model_of_one_or_two_axes_gets_its_input_shape_as_written(tmp_path, fa
     scn = tmp_path / "own.yaml"
     scn.write_text(yaml.safe_dump(data))
     assert unit_table(load_scenario(scn)).names == units
-    for paradigm in ("sl", "dsgd", "pel") if factory == "Gru" else ("psl",):
+    for paradigm in ("sl", "pel") if factory == "Gru" else ("psl",):
         code, out = _cli("plan", scn, "-p", paradigm, "--out", tmp_path / "p.json")
         assert code == 0, out
         code, out = _cli("validate", scn, tmp_path / "p.json", "--rounds", "1", "--format", "json")
