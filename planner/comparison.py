@@ -61,6 +61,9 @@ def _note(p) -> str:
     if p.paradigm == "dsgd":
         n, parts = stage_layout(p)
         return f"{n} stage{'s' if n != 1 else ''} ({parts}); data from {d['source']}"
+    if p.paradigm == "pel" and d.get("active_workers", 0) > 1:      # issue 14's design, measured in bench_accuracy
+        return (f"{d['active_workers']} workers each update a block of the model beside a replica that is stale "
+                "elsewhere: it may learn far less than the others (edgeplan calibrate measures it)")
     return ""
 
 

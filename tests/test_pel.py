@@ -9,7 +9,7 @@ from edgeplan.costs import CostModel
 from edgeplan.scenario import from_data, load_scenario
 from edgeplan.synthetic import pel_instance, random_profile
 
-from .conftest import ROOT
+from .conftest import ROOT, SCENARIOS
 
 PEL = paradigms.get("pel")
 
@@ -314,3 +314,11 @@ def test_water_filling_meets_its_optimality_conditions(shannon):
             lam = np.median(marg[inner])
             assert np.allclose(marg[inner], lam, rtol=1e-8)
             assert (marg[beta[on] >= 1 - 1e-9] >= lam * (1 - 1e-8)).all()
+
+
+def test_compare_says_what_several_pel_workers_do_to_learning():
+    """Several workers train blocks beside stale replicas (issue 14's design): compare says so
+    beside its round figures, which alone would rank it first."""
+    import edgeplan
+    best = edgeplan.compare(edgeplan.load(SCENARIOS / "pel-shannon.yaml")).set_index("paradigm")
+    assert "workers each update a block of the model beside a replica that is stale elsewhere" in best.loc["pel", "note"]
