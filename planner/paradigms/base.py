@@ -10,21 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..costs import CostModel, Costs
 from ..errors import InfeasibleError, PlanError
 from ..planfile import Plan
-
-
-@dataclass
-class Solution:
-    decisions: dict
-    status: str = "optimal"          # optimal | heuristic | baseline
-    gap: float | None = 0.0
-    info: dict = field(default_factory=dict)
+from ..solvers.common import Solution
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ import numpy as np
 from .. import costs as C
 from ..costs import CostModel
 from ..errors import PlanError
+from ..solvers.common import cut_range, half_flops_cut
 from .base import DECISIONS, Paradigm, Solution, SolverSpec, detail_node, integer, number, text
-from .common import cut_range, half_flops_cut
 
 
 class PSL(Paradigm):

@@ -7,9 +7,9 @@ import numpy as np
 from .. import costs as C
 from ..costs import CostModel
 from ..errors import InfeasibleError
+from ..solvers.common import cut_range, half_flops_cut
 from ..units import fmt_si
 from .base import DECISIONS, Paradigm, Solution, SolverSpec, detail_node, integer, number
-from .common import cut_range, half_flops_cut
 
 
 class SL(Paradigm):

@@ -23,7 +23,7 @@ import numpy as np
 from ..costs import CostModel
 from ..dsgd_costs import smallest_microbatch
 from ..graph import shortest_path
-from ..paradigms.base import Solution
+from .common import Solution
 from .highs import Highs
 
 MAX_PATHS = 64

@@ -24,9 +24,8 @@ import numpy as np
 from .. import costs as C
 from ..costs import CostModel
 from ..errors import InfeasibleError
-from ..paradigms.base import Solution
-from ..paradigms.common import fpl_groups
 from ..units import fmt_si
+from .common import Solution, fpl_groups
 from .shares import channel_positions, fixed_part, least_shares, minmax_time, spread_leftover
 
 

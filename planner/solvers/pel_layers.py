@@ -26,8 +26,8 @@ import numpy as np
 
 from ..costs import CostModel
 from ..errors import InfeasibleError
-from ..paradigms.base import Solution
 from ..pel_costs import backprop_model, pel_groups, pel_setup
+from .common import Solution
 from .shares import channel_positions, fixed_part, least_shares, minmax_time
 
 STATE_BUDGET = 3e7          # DP work (states x kinds x ranges) above which `joint` uses the heuristic

@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import pel_costs as PC
 from ..costs import CostModel
-from ..paradigms.base import Solution
+from .common import Solution
 from .pel_cvxpy import cvxpy_joint
 from .shares import channel_positions, fixed_part, minmax_time
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from ..costs import CostModel
 from ..errors import InfeasibleError
-from ..paradigms.base import Solution
 from ..units import fmt_si
+from .common import Solution
 from .psl_solvers import _explain, instance, solve_exact
 
 ALPHA_LEVELS = 12

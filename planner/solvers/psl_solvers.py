@@ -19,9 +19,8 @@ import numpy as np
 from .. import costs as C_
 from ..costs import CostModel, Routes
 from ..errors import InfeasibleError
-from ..paradigms.base import Solution
-from ..paradigms.common import cut_range
 from ..units import fmt_si
+from .common import Solution, cut_range
 from .shares import channel_positions, fixed_part, least_shares, spread_leftover
 
 

@@ -1,11 +1,23 @@
-"""Helpers several paradigms share: cut ranges, the half-FLOPs cut, equal shares, branch groups."""
+"""What solvers return (Solution) and what several paradigms and their solvers share: cut ranges,
+the half-FLOPs cut, branch groups. Below both paradigms/ and the other solvers: nothing here
+imports them."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..costs import CostModel
 from ..errors import InfeasibleError
+
+
+@dataclass
+class Solution:
+    decisions: dict
+    status: str = "optimal"          # optimal | heuristic | baseline
+    gap: float | None = 0.0
+    info: dict = field(default_factory=dict)
 
 
 def cut_range(cm: CostModel, paradigm: str) -> tuple[int, int]:
