@@ -107,28 +107,35 @@ def _with_channel(shape) -> str:
     return f", or {[1, *shape]} with a channel axis" if len(shape) < 3 else ""
 
 
+def why_not_profiled(e: Exception, who: str, shape: str, fix: str = "", classes: str = "") -> str:
+    """The one sentence for a model that could not be profiled (for `check` and `profile` alike):
+    `shape` names where the input shape came from ("input_shape [1, 8, 8]"), `fix` follows an input
+    that does not run, `classes` names the class count an output did not match."""
+    from .profile import ForwardError, InputShapeError, OutputShapeError
+    if isinstance(e, OutputShapeError):
+        return f"{who} does not classify{classes}: {e}"
+    if isinstance(e, ForwardError):
+        return f"{who}: {e}"
+    if isinstance(e, InputShapeError):
+        return f"{who} does not run on one sample of {shape}: {e}{fix}"
+    # torch.fx: data-dependent control flow, unsupported ops
+    return (f"{who} cannot be traced into units at {shape}: {type(e).__name__}: {first_line(e)} (EdgePlan cuts "
+            "models with torch.fx: no Python control flow on tensor values in forward)")
+
+
 def profile_user(spec, input_shape: Sequence[int], base_dir: Path | None, bytes_per_value: int = 4, file=None):
     """The unit table of the scenario's own model; errors name the model and the reason."""
-    from .profile import ForwardError, InputShapeError, OutputShapeError, one_torch_thread, profile_model
+    from .profile import one_torch_thread, profile_model
     with one_torch_thread():
         model = user_model(spec, base_dir, seed=0)
         try:
             table = profile_model(model, input_shape, bytes_per_value, name=describe(spec),
                                   num_classes=getattr(spec, "num_classes", None))
-        except OutputShapeError as e:
-            raise ScenarioError(f"{describe(spec)} does not classify into model.num_classes: {e}", file,
-                                path="model") from None
-        except ForwardError as e:
-            raise ScenarioError(f"{describe(spec)}: {e}", file, path="model") from None
-        except InputShapeError as e:
-            raise ScenarioError(f"{describe(spec)} does not run on one sample of input_shape {list(input_shape)}: "
-                                f"{e}; set model.input_shape to the shape of one sample as the model takes it, "
-                                f"without the batch axis (e.g. [3, 32, 32]{_with_channel(input_shape)})",
-                                file, path="model") from None
-        except Exception as e:   # torch.fx: data-dependent control flow, unsupported ops
-            raise ScenarioError(f"{describe(spec)} cannot be traced into units at input_shape {list(input_shape)}: "
-                                f"{type(e).__name__}: {first_line(e)} (EdgePlan cuts models with torch.fx: "
-                                "no Python control flow on tensor values in forward)", file, path="model") from None
+        except Exception as e:
+            raise ScenarioError(why_not_profiled(
+                e, describe(spec), f"input_shape {list(input_shape)}", classes=" into model.num_classes",
+                fix="; set model.input_shape to the shape of one sample as the model takes it, without the batch "
+                    f"axis (e.g. [3, 32, 32]{_with_channel(input_shape)})"), file, path="model") from None
     if not any(p.requires_grad for p in model.parameters()):
         raise ScenarioError(f"{describe(spec)} has no parameters to train (none, or all with requires_grad False)",
                             file, path="model")

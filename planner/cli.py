@@ -207,21 +207,12 @@ def _profile_named(model: str, kwargs: str | None, shape, num_classes, bytes_per
         net = user_model(spec, Path.cwd(), seed=0)
     except ModelError as e:
         raise ScenarioError(str(e)) from None
-    from edgeplan.models.profile import ForwardError, InputShapeError, OutputShapeError
-    from edgeplan.models.registry import first_line
+    from edgeplan.models.user import why_not_profiled
     with one_torch_thread():
         try:
             return profile_model(net, shape, bytes_per_value, name=model, **timing)
-        except InputShapeError as e:
-            raise ScenarioError(f"{model} does not run on one sample of --input-shape "
-                                f"{','.join(map(str, shape))}: {e}") from None
-        except OutputShapeError as e:
-            raise ScenarioError(f"{model} does not classify: {e}") from None
-        except ForwardError as e:
-            raise ScenarioError(f"{model}: {e}") from None
         except Exception as e:
-            raise ScenarioError(f"{model} cannot be traced into units at input shape {shape}: {type(e).__name__}: "
-                                f"{first_line(e)}") from None
+            raise ScenarioError(why_not_profiled(e, model, f"--input-shape {','.join(map(str, shape))}")) from None
 
 
 def _print_profile(table, times, sheet):
