@@ -490,10 +490,9 @@ def calibrate(scenario: Path = typer.Argument(...),
 
 def _print_curves(scn, curves, wide_band: float = 0.2) -> int:
     """The curves' table; returns how many 90% bands at training.rounds span over `wide_band`."""
-    tr = scn.spec.training
-    wide = 0
     from .tables import make_table
-    rows = []
+    tr = scn.spec.training
+    wide, rows = 0, []
     for cv in curves:
         p = cv.predict(tr.rounds, cv.samples_per_round)
         wide += p["high"] - p["low"] > wide_band

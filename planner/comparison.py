@@ -7,7 +7,7 @@ import pandas as pd
 
 from . import paradigms
 from .costs import CostModel
-from .errors import InfeasibleError, PlanError
+from .errors import InfeasibleError, PlanError, unplanned_status
 from .progress import Bar
 from .scenario import Scenario
 
@@ -32,7 +32,7 @@ def plan_row(cm: CostModel, para, method: str) -> tuple[dict, object]:
         p = para.solve(cm, method)
     except (InfeasibleError, PlanError) as e:     # PlanError: it cannot be planned here (no curve for it, ...)
         return dict(paradigm=para.name, method=method, kind=kind, feasible=False, why=str(e), note="",
-                    status="infeasible" if isinstance(e, InfeasibleError) else "not planned"), None
+                    status=unplanned_status(e)), None
     pr = p.predicted
     acc = pr.get("accuracy") or {}
     mem = [a["memory_bytes"] for a in p.assignments if a.get("role") == "device"]

@@ -205,7 +205,7 @@ def fit_joint(series: dict[str, tuple[np.ndarray, np.ndarray]], coverage: dict[s
 
 
 def _fit_together(series: dict[str, tuple[np.ndarray, np.ndarray]], coverage: dict[str, float] | None = None,
-                      families=("power", "exp")) -> dict[str, Fit]:
+                  families=("power", "exp")) -> dict[str, Fit]:
     """Fit the joint model (see `_fit_joint`) with the family that best predicts the pilot's own
     last third from its first two thirds (what a curve is for is extrapolation; in-sample fit
     favours the family that saturates soonest), by AICc when the pilot is too short to split.

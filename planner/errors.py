@@ -50,3 +50,9 @@ class OutputError(ValueError):
 
 class PlanError(ValueError):
     """A plan file that does not fit the scenario it is evaluated against."""
+
+
+def unplanned_status(e: InfeasibleError | PlanError) -> str:
+    """A plan row's status when solving raised: 'infeasible' (the constraints cannot be met) or,
+    for a PlanError, 'not planned' (it cannot be planned here: no learning curve for it, ...)."""
+    return "infeasible" if isinstance(e, InfeasibleError) else "not planned"

@@ -19,7 +19,7 @@ import pandas as pd
 
 from . import paradigms
 from .costs import CostModel
-from .errors import InfeasibleError, PlanError, ScenarioError
+from .errors import InfeasibleError, PlanError, ScenarioError, unplanned_status
 from .progress import Bar
 from .scenario import Scenario
 from .units import fmt_si
@@ -62,8 +62,7 @@ def plan_point(scn: Scenario, values: dict, names: list[str], methods: str = "al
                            feasible=c.feasible, why="; ".join(c.violations))
                 row.update(_to_target(v, para, cm, sol.decisions, c))
             except (InfeasibleError, PlanError) as e:
-                row.update(status="infeasible" if isinstance(e, InfeasibleError) else "not planned", feasible=False,
-                           why=str(e))
+                row.update(status=unplanned_status(e), feasible=False, why=str(e))
             except ScenarioError as e:      # the point itself does not hold (curves made for another batch, ...)
                 row.update(status="invalid", feasible=False, why=str(e))
             rows.append(row)
