@@ -219,7 +219,7 @@ def _print_profile(table, times, sheet):
     from .tables import make_table, profile_view
     headers, rows, footer = profile_view(table, times, sheet)
     title = f"{table.model}: {table.L} units" + (f" (time: {sheet}'s per sample)" if sheet else "")
-    out.print(make_table(title, headers, rows, left=("unit", "kind")))
+    out.print(make_table(title, headers, rows, left=("unit", "kind"), whole=("unit",)))
     out.print(footer, markup=False)
 
 
@@ -490,14 +490,14 @@ def calibrate(scenario: Path = typer.Argument(...),
 
 def _print_curves(scn, curves, wide_band: float = 0.2) -> int:
     """The curves' table; returns how many 90% bands at training.rounds span over `wide_band`."""
-    from .tables import make_table
+    from .tables import make_table, pct_range
     tr = scn.spec.training
     wide, rows = 0, []
     for cv in curves:
         p = cv.predict(tr.rounds, cv.samples_per_round)
         wide += p["high"] - p["low"] > wide_band
         rows.append([cv.configuration, cv.accuracy.family, f"{100 * p['plateau']:.1f}%",
-                     f"{100 * p['value']:.1f}% ({100 * p['low']:.0f}-{100 * p['high']:.0f})",
+                     f"{100 * p['value']:.1f}% ({pct_range(p['low'], p['high'])})",
                      f"{100 * cv.final_measured:.1f}% (round {cv.rounds_measured})"])
     out.print(make_table(f"{scn.name}: learning curves",
                          ["configuration", "fit", "plateau", f"at round {tr.rounds}", "measured last"], rows,

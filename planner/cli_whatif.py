@@ -66,6 +66,8 @@ def sweep(scenario: Path = typer.Argument(...),
                     left=("paradigm", "method"),
                     quantities={**{p: (lambda v, p=p: quantity(p, v)) for p in res.varied},
                                 **({res.ranking: lambda v: fmt_si(v, res.ranking_unit)} if res.ranking_unit else {})}))
+    if res.unranked():
+        out.print(f"not ranked, no curve in training.convergence: {', '.join(res.unranked())}", markup=False)
     if len(invalid):
         err.print(f"note: {len(invalid)} of {len(res.table)} plans skipped, their point is invalid: {whys[0]}" +
                   (" (and other reasons: the why column of --out's sweep.csv)" if len(whys) > 1 else ""), markup=False)

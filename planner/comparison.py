@@ -10,6 +10,7 @@ from .costs import CostModel
 from .errors import InfeasibleError, PlanError, unplanned_status
 from .progress import Bar
 from .scenario import Scenario
+from .tables import plural, unit_span
 
 COLUMNS = ["paradigm", "method", "kind", "status", "round_latency_s", "training_latency_s", "energy_j",
            "device_energy_j", "training_energy_j", "comm_bytes", "peak_device_memory_bytes", "critical_node",
@@ -55,9 +56,10 @@ def plan_row(cm: CostModel, para, method: str) -> tuple[dict, object]:
 def _note(p) -> str:
     d = p.paradigm_detail
     if p.paradigm == "fpl":
-        return (f"junction {d['junction']}: branches hold units 1-{d['junction']}, the junction layer "
-                f"{d['junction_unit']} takes {d['groups']} branch(es) (+{d['junction_extra_params']:,} parameters); "
-                f"trunk on {d['trunk']}")
+        extra = d["junction_extra_params"]
+        return (f"junction {d['junction']}: branches hold {unit_span(1, d['junction'])}, the junction layer "
+                f"{d['junction_unit']} joins {plural(d['groups'], 'branch')}"
+                f"{f' (+{extra:,} parameters)' if extra else ''}; trunk on {d['trunk']}")
     if p.paradigm == "dsgd":
         n, parts = stage_layout(p)
         return f"{n} stage{'s' if n != 1 else ''} ({parts}); data from {d['source']}"
@@ -73,7 +75,7 @@ def stage_layout(p) -> tuple[int, str]:
     for a in p.assignments:
         if "stage" in a:
             stages.setdefault(a["stage"], []).append(a)
-    parts = ", ".join(f"{'+'.join(a['node'] for a in rows)} units {rows[0]['units'][0]}-{rows[0]['units'][1]}"
+    parts = ", ".join(f"{'+'.join(a['node'] for a in rows)} {unit_span(*rows[0]['units'][:2])}"
                       for _, rows in sorted(stages.items()))
     return len(stages), parts
 

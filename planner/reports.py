@@ -90,6 +90,8 @@ def sweep_report(scn, res, vary: list[str], files, out_dir: Path) -> None:
     w = _with_units(res.winners_shown(), res.varied)
     r.heading(f"which paradigm wins where (least {res.ranking_label})").table(
         w, {**{p: p for p in res.varied}, "paradigm": None, "method": None, key: res.ranking_label})
+    if res.unranked():
+        r.text(f"not ranked, no curve in training.convergence: {', '.join(res.unranked())}")
     for f in files:
         r.image(f, f.stem)
     cols = {**{p: p for p in res.varied}, "paradigm": None, "method": None, "round_latency_s": "round",

@@ -15,15 +15,22 @@ from .units import fmt_si
 FORMATS = ("table", "csv", "json")
 
 
-def make_table(title: str, headers: list[str], rows: list[list[str]], left: tuple = (), width: int = 80) -> Table:
+def make_table(title: str, headers: list[str], rows: list[list[str]], left: tuple = (), width: int = 80,
+               whole: tuple = ()) -> Table:
     """A compact rich table: header row, no vertical rules, two spaces between columns. Numbers
     never wrap (a unit on its own line reads as another number); where the table is wider than
-    `width`, the name columns (`left`) give up the room and fold, never below 8 characters, and then
-    the gaps narrow to one space."""
+    `width`, the name columns (`left`) give up the room and fold, never below 8 characters, after a
+    '+', '.', '/' or '-' where they can ('Conv2d+ / BatchNorm2d'), and then the gaps narrow to one
+    space. Columns in `whole` are left-aligned names that fold only where the table cannot fit
+    otherwise: identifiers a break would misread ('features.10' folded reads as 'features.1')."""
     natural = [max([len(h)] + [len(str(r[k])) for r in rows]) for k, h in enumerate(headers)]
-    names = [k for k, h in enumerate(headers) if h in left]
-    cap = {k: natural[k] for k in names}
+    names = [k for k, h in enumerate(headers) if h in left and h not in whole]
     least = sum(natural) - sum(max(natural[k] - 8, 0) for k in names)
+    if least + len(headers) - 1 > width:         # whole names do not fit even so: they fold too
+        whole = ()
+        names = [k for k, h in enumerate(headers) if h in left]
+        least = sum(natural) - sum(max(natural[k] - 8, 0) for k in names)
+    cap = {k: natural[k] for k in names}
     gap = 2 if least + 2 * (len(headers) - 1) <= width else 1         # the padding, then the blank rule
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, gap - 1, 0, 0),
               show_edge=False)
@@ -36,11 +43,26 @@ def make_table(title: str, headers: list[str], rows: list[list[str]], left: tupl
     for k, h in enumerate(headers):
         if k in cap:
             t.add_column(h, justify="left", overflow="fold", min_width=cap[k], max_width=cap[k])
+        elif h in whole:
+            t.add_column(h, justify="left", no_wrap=True, min_width=natural[k])
         else:
             t.add_column(h, justify="right", no_wrap=True, min_width=natural[k])
     for r in rows:
-        t.add_row(*r)
+        t.add_row(*[_fold(str(v), cap[k]) if k in cap and cap[k] < natural[k] else v for k, v in enumerate(r)])
     return t
+
+
+def _fold(text: str, width: int) -> str:
+    """`text` in lines of at most `width`, broken after a '+', '/', '-' or space and before a '.'
+    where one falls ('features' / '.10' reads on; rich folds what is still too long, mid-word)."""
+    import re
+    lines, line = [], ""
+    for piece in filter(None, re.findall(r"\.?[^+./\- ]*[+/\- ]?", text)):
+        if line and len(line) + len(piece.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = ""
+        line += piece
+    return "\n".join(lines + [line.rstrip()])
 
 
 def show(console, table: Table, wide: bool = False) -> None:
@@ -76,9 +98,21 @@ def pct(x) -> str:
     return "" if x is None or x != x else f"{100 * float(x):.1f}%"
 
 
+def pct_range(low: float, high: float) -> str:
+    """'62-88', or '94.0-94.9' where whole points would read as one value."""
+    d = 0 if high - low >= 0.02 else 1
+    return f"{100 * low:.{d}f}-{100 * high:.{d}f}"
+
+
 def plural(k: int, word: str) -> str:
-    """'1 worker', '2 workers', '1,000 devices'."""
-    return f"{k:,} {word if k == 1 else word + 's'}"
+    """'1 worker', '2 workers', '1,000 devices', '2 branches'."""
+    many = word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
+    return f"{k:,} {word if k == 1 else many}"
+
+
+def unit_span(first: int, last: int) -> str:
+    """'unit 3', 'units 1-5'."""
+    return f"unit {first}" if first == last else f"units {first}-{last}"
 
 
 def count(x) -> str:
@@ -222,6 +256,8 @@ def cell(col: str, v) -> str:
                                      ("_hz", "Hz", False)):
             if col.endswith(suffix):
                 return fmt_si(v, unit, binary)
+        if v.is_integer() and abs(v) < 1e15:       # a count stored as a float: 15,250,000, not 1.525e+07
+            return f"{int(v):,}"
         return f"{v:.4g}"
     if isinstance(v, list):
         return ", ".join(map(str, v)) if len(v) < 8 else f"[{len(v)} items]"

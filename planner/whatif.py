@@ -171,6 +171,14 @@ class SweepResult:
             w = w.assign(**{self.ranking: self.shown(w).to_numpy()})
         return w
 
+    def unranked(self) -> list[str]:
+        """Paradigms a to-target ranking cannot see: the scenario's curve table has no curve for
+        them (no accuracy at any point), so they can never win, whatever they would reach."""
+        if self.ranking == "objective_per_sample" or "accuracy" not in self.table:
+            return []
+        acc = pd.to_numeric(self.table.accuracy, errors="coerce").notna().groupby(self.table.paradigm, sort=False).any()
+        return [p for p, has in acc.items() if not has]
+
     def winners(self) -> pd.DataFrame:
         """The winning paradigm at each point (on `ranking`)."""
         b = self.best()
@@ -316,9 +324,12 @@ def _metric(scn: Scenario, path: str, value, paradigm: str, method: str | None, 
         return math.inf
     v = p.predicted.get(metric)
     if v is None:                          # a target the plan never reaches
-        if metric in ("time_to_target_s", "energy_to_target_j", "rounds_to_target") and "accuracy" not in p.predicted:
-            raise PlanError(f"--target {metric} needs learning curves: set training.convergence and "
-                            "training.target_accuracy in the scenario")
+        if metric in ("time_to_target_s", "energy_to_target_j", "rounds_to_target"):
+            if "accuracy" not in p.predicted:
+                raise PlanError(f"--target {metric} needs learning curves: set training.convergence and "
+                                "training.target_accuracy in the scenario")
+            if _no_curve(p):
+                raise PlanError(f"--target {metric}: {_no_curve(p)}")
         return math.inf
     return float(v) if p.feasible or metric != "round_latency_s" else math.inf
 
@@ -471,11 +482,19 @@ def pareto(scn: Scenario, paradigm: str = "psl", points: int = 12, to_target: bo
     df = pd.DataFrame(rows)
     x, y = ("time_to_target_s", "energy_to_target_j") if to_target else ("round_latency_s", "energy_j")
     df = df[df[x].notna() & df[y].notna()].drop_duplicates(subset=[x, y])
+    if to_target and _no_curve(fast):
+        raise PlanError(f"--to-target: {_no_curve(fast)}")
     if df.empty:
         raise InfeasibleError(f"no {paradigm} plan reaches the target accuracy "
                               f"{scn.spec.training.target_accuracy:.0%} (the curves level off below it)")
     keep = [not _dominated(r, df, x, y) for _, r in df.iterrows()]
     return df[keep].sort_values(x).reset_index(drop=True)
+
+
+def _no_curve(p) -> str:
+    """Why a plan has no accuracy prediction (its configuration has no curve), or ''."""
+    acc = p.predicted.get("accuracy") or {}
+    return acc.get("why", "") if acc.get("value") is None else ""
 
 
 def _front_row(p, how: str) -> dict:

@@ -235,3 +235,30 @@ def test_training_logs_as_spreadsheets_write_them(tmp_path, text, says):
         assert r.exit_code == 0, r.output
     else:
         assert r.exit_code == 2 and says in r.output, r.output
+
+
+def test_what_if_on_a_paradigm_without_a_curve_says_so(tmp_path):
+    """With a table of fl's curve only, capacity on psl probed 'inf' everywhere and advised
+    widening the range, pareto said psl's curves level off below the target, and the sweep
+    crowned fl at every point without a word about the five it could not rank."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    log = tmp_path / "log.csv"
+    acc = 0.95 - 0.8 * np.exp(-np.arange(1, 11) / 3.0)
+    log.write_text("round,accuracy\n" + "".join(f"{r},{a:.5f}\n" for r, a in zip(range(1, 11), acc)))
+    run = CliRunner().invoke
+    assert run(app, ["calibrate", str(DIGITS), "-p", "fl", "--from-log", str(log),
+                     "--out", str(tmp_path / "curves.csv")]).exit_code == 0
+    scn = tmp_path / "s.yaml"
+    scn.write_text(DIGITS.read_text().replace("dataset: digits}", "dataset: digits, convergence: curves.csv, "
+                                              "target_accuracy: 0.9}"))
+    r = run(app, ["capacity", str(scn), "--target", "time_to_target_s=30", "--vary", "channels.wlan.bandwidth",
+                  "-p", "psl"])
+    assert r.exit_code == 2 and "curves.csv has no curve for 'psl' (it has fl" in " ".join(r.output.split()), r.output
+    r = run(app, ["capacity", str(scn), "--target", "time_to_target_s=30", "--vary", "channels.wlan.bandwidth",
+                  "-p", "fl"])
+    assert r.exit_code == 0, r.output
+    r = run(app, ["pareto", str(scn), "-p", "psl", "--to-target"])
+    assert r.exit_code == 2 and "no curve for 'psl'" in r.output, r.output
+    r = run(app, ["sweep", str(scn), "--vary", "channels.wlan.bandwidth=5MHz,50MHz", "-p", "fl", "-p", "psl"])
+    assert r.exit_code == 0 and "not ranked, no curve in training.convergence: psl" in r.output, r.output

@@ -104,6 +104,17 @@ def test_junction_extra_parameters_are_reported():
     assert d["junction_extra_params"] == cm.table.params[-1]
 
 
+def test_compare_note_reads_as_words():
+    """compare's note said 'branches hold units 1-1' and 'takes 2 branch(es)'."""
+    from edgeplan.comparison import _note
+    from edgeplan.tables import plural, unit_span
+    assert (unit_span(1, 1), unit_span(1, 5)) == ("unit 1", "units 1-5")
+    assert (plural(1, "branch"), plural(2, "branch"), plural(3, "device")) == ("1 branch", "2 branches", "3 devices")
+    p = FPL.solve(CostModel(load_scenario(SCENARIOS / "fpl-fog.yaml")), "last_layer")
+    note = _note(p)
+    assert "2 branches" in note and "branch(es)" not in note and "units 1-1," not in note
+
+
 def test_replan_after_removing_a_device_changes_only_what_it_must(tmp_path):
     import yaml
     path = SCENARIOS / "fpl-fog.yaml"
