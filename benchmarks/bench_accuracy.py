@@ -129,7 +129,12 @@ def score_setting(setting: str, todo: list, pts: pd.DataFrame, R: int, share: fl
                      "predicted_time_s": pred_r * lat_p if pred_r else math.inf,
                      "measured_time_s": meas_r * lat_m if meas_r else math.inf,
                      "best_of_paradigm": c in best_conf.values(), "pilot_rounds": K, "rounds": R})
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    # seconds to target: the predicted rounds at the plan's round latency against the measured
+    # rounds at the run's (both finite: a target one side never reaches has no relative error)
+    both = np.isfinite(df.predicted_time_s) & np.isfinite(df.measured_time_s)
+    df["time_error"] = ((df.predicted_time_s - df.measured_time_s).abs() / df.measured_time_s).where(both)
+    return df
 
 
 def kendall(df: pd.DataFrame) -> float:
@@ -182,7 +187,7 @@ def main():
 
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
-    """Per setting and over all: the errors of final accuracy and rounds to target, the band's
+    """Per setting and over all: the errors of final accuracy and of rounds and seconds to target, the band's
     coverage and the Kendall tau of the ranking by time to target (averaged over settings)."""
     summary = []
     for setting, g in df.groupby("setting", sort=False):
@@ -190,11 +195,13 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
                         "worst_error_points": g.error_points.max(), "noise_median": g.measured_se_points.median(),
                         "noise_worst": g.measured_se_points.max(), "band_coverage": g.in_band.mean(),
                         "median_rounds_error": g.rounds_error.median(), "worst_rounds_error": g.rounds_error.max(),
+                        "median_time_error": g.time_error.median(), "worst_time_error": g.time_error.max(),
                         "kendall_tau": kendall(g), "pick_regret": pick_regret(g)})
     summary.append({"setting": "all", "median_error_points": df.error_points.median(),
                     "worst_error_points": df.error_points.max(), "noise_median": df.measured_se_points.median(),
                     "noise_worst": df.measured_se_points.max(), "band_coverage": df.in_band.mean(),
                     "median_rounds_error": df.rounds_error.median(), "worst_rounds_error": df.rounds_error.max(),
+                    "median_time_error": df.time_error.median(), "worst_time_error": df.time_error.max(),
                     "kendall_tau": float(np.nanmean([s["kendall_tau"] for s in summary])),   # over defined ones
                     "pick_regret": float(np.nanmax([s["pick_regret"] for s in summary]))})      # the worst
     return pd.DataFrame(summary)

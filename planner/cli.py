@@ -73,10 +73,11 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
     m = scn.spec.model
     src = f"profile {m.profile}" if m.profile else __import__("edgeplan.models.registry", fromlist=["describe"]).describe(m)
     out.print(f"model: {src}, input {list(m.input_shape)}, {m.num_classes} classes: {s['units']} units, "
-              f"{s['params']:,} parameters ({fmt_si(s['param_bytes'], 'B', True)}), "
-              f"{fmt_si(s['fwd_flops'], 'FLOP')} forward + {fmt_si(s['bwd_flops'], 'FLOP')} backward per sample")
+              f"{s['params']:,} parameters ({fmt_si(s['param_bytes'], 'B', True)}), " +
+              (f"{fmt_si(s['fwd_flops'], 'FLOP')} forward + {fmt_si(s['bwd_flops'], 'FLOP')} backward per sample"
+               if s["fwd_flops"] or s["bwd_flops"] else "no FLOP counts (the nodes' measured times cost it)"))
     tr = scn.spec.training
-    out.print(f"training: batch {tr.batch_size}, {tr.local_iterations} local iteration(s) per round, "
+    out.print(f"training: batch {tr.batch_size}, {plural(tr.local_iterations, 'local iteration')} per round, "
               f"{tr.rounds} rounds, {tr.optimizer}; objective {_objective_name(scn)}")
     if tr.dataset.startswith(("npz:", "idx:")):          # a user's file: read it now, not after planning
         from edgeplan.models.registry import sample_shape

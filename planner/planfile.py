@@ -35,7 +35,14 @@ class Plan:
 
     @property
     def assignments_df(self) -> pd.DataFrame:
-        return pd.DataFrame(self.assignments).set_index("node") if self.assignments else pd.DataFrame()
+        if not self.assignments:
+            return pd.DataFrame()
+        df = pd.DataFrame(self.assignments).set_index("node")
+        whole = [c for c in df.columns          # integers some rows lack (a server has no cut): 2, not 2.0
+                 if all(isinstance(a[c], int) and not isinstance(a[c], bool) for a in self.assignments if c in a
+                        and a[c] is not None)
+                 and any(c in a for a in self.assignments)]
+        return df.astype({c: "Int64" for c in whole})
 
     @property
     def feasible(self) -> bool:
@@ -62,7 +69,8 @@ class Plan:
         if not self.feasible:
             lines.append("  INFEASIBLE: " + "; ".join(p.get("violations", [])))
         if self.paradigm_detail:
-            lines.append("  " + ", ".join(f"{k}={v}" for k, v in self.paradigm_detail.items()
+            from .tables import cell
+            lines.append("  " + ", ".join(f"{k}={cell(k, v)}" for k, v in self.paradigm_detail.items()
                                           if not isinstance(v, (list, dict))))
         return "\n".join(lines)
 

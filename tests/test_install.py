@@ -44,6 +44,13 @@ def test_the_readmes_python_example_runs_as_written(monkeypatch):
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)            # noqa: S102  (the README's own lines)
     assert scope["plan"].predicted["round_latency_s"] > 0
+    # what a notebook shows: a run in words (its repr was a DataFrame cut off mid-row), a plan's
+    # details in units, its cuts as whole numbers (2, not 2.0; the server has none)
+    run = repr(scope["run"]).splitlines()
+    assert run[0] == "RunResult(digits-small: psl, 2 rounds, inprocess)" and run[1].startswith("  round latency: ")
+    assert "bisection_round_latency_s=2.59 s" in repr(scope["plan"])
+    cuts = scope["plan"].assignments_df.cut
+    assert str(cuts.dtype) == "Int64" and cuts.isna().sum() == 1 and set(cuts.dropna()) <= {1, 2, 3, 4, 5, 6}
 
 
 def test_the_python_api_refuses_a_round_count_that_trains_nothing_or_everything():

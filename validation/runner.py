@@ -43,6 +43,13 @@ class RunResult:
     def summary(self) -> pd.DataFrame:
         return summarize(self.plan, self.rounds)
 
+    def __repr__(self) -> str:
+        """What was run and predicted against measured, in words (the rounds are in .rounds)."""
+        head = f"RunResult({self.plan.scenario}: {self.plan.paradigm}, {len(self.rounds)} rounds, {self.executor})"
+        return "\n".join([head] + [f"  {r.quantity}: {r.predicted} predicted, {r.measured} measured" +
+                                    (f" ({r.error} off)" if r.error else "")
+                                    for r in summary_text(self.summary()).itertuples()])
+
     @property
     def transfers_measured(self) -> bool:
         """Transfer times are timed only on shaped links; elsewhere they are modelled (the bytes
