@@ -436,14 +436,9 @@ def _print_validation(res):
     s = summary_text(res.summary())
     out.print(make_table(f"{res.plan.scenario}: {res.plan.paradigm}, {len(res.rounds)} rounds ({res.executor})",
                          list(s.columns), s.values.tolist(), left=("quantity",)))
-    if len(res.rounds):
-        last = res.rounds.iloc[-1]
-        out.print(f"accuracy {100 * last.test_accuracy:.1f}% after round {int(last['round'])} (test loss "
-                  f"{last.test_loss:.3f}, train loss {res.rounds.train_loss.iloc[0]:.3f} -> {last.train_loss:.3f}); "
-                  f"this host calibrated at {fmt_si(res.host_rate, 'FLOP/s')}", markup=False)
-    if res.extra.get("split"):
-        from edgeplan.validation.data import describe_split
-        out.print(describe_split(res.extra["split"], res.extra.get("split_kind", "")), markup=False)
+    from .reports import run_sentences
+    for line in run_sentences(res):
+        out.print(line, markup=False)
 
 
 @app.command()

@@ -34,11 +34,18 @@ def compare_report(scn, every, best, objective: str, path) -> None:
     cols = {"paradigm": None, "method": None, "round_latency_s": "round", "samples_per_round": "samples per round",
             "epoch_time_s": "time per epoch", "epoch_energy_j": "energy per epoch", "comm_bytes": "bytes per round",
             "critical_node": "critical node", "critical_phase": "phase"}
+    shown = best
     if target is not None:
+        from .tables import reach_text
+        shown = best.assign(reach=[reach_text(x) if x.round_latency_s == x.round_latency_s else ""
+                                   for _, x in best.iterrows()])
         cols.update({"accuracy": f"accuracy after {scn.spec.training.rounds} rounds",
+                     "reach": f"rounds to {target:.0%} (band)",
                      "time_to_target_s": f"time to {target:.0%}", "energy_to_target_j": f"energy to {target:.0%}"})
-    r.heading("best plan per paradigm").table(best, cols)
+    r.heading("best plan per paradigm").table(shown, cols)
     notes = [f"{x.paradigm}: {x.note}" for _, x in best.iterrows() if str(x.note)]
+    if target is not None and (shown.reach == "no curve").any():
+        notes.append(f"not ranked, no curve in training.convergence: {', '.join(shown.paradigm[shown.reach == 'no curve'])}")
     for n in notes:
         r.text(n)
     r.image(compare_figure(best, scn), "time, energy and bytes per paradigm")
@@ -55,10 +62,26 @@ def compare_report(scn, every, best, objective: str, path) -> None:
     r.write(path)
 
 
+def run_sentences(res) -> list[str]:
+    """What a run reached and what it trained on, in words (console and report alike)."""
+    lines = []
+    if len(res.rounds):
+        last = res.rounds.iloc[-1]
+        lines.append(f"accuracy {100 * last.test_accuracy:.1f}% after round {int(last['round'])} (test loss "
+                     f"{last.test_loss:.3f}, train loss {res.rounds.train_loss.iloc[0]:.3f} -> {last.train_loss:.3f}); "
+                     f"this host calibrated at {fmt_si(res.host_rate, 'FLOP/s')}")
+    if res.extra.get("split"):
+        from edgeplan.validation.data import describe_split
+        lines.append(describe_split(res.extra["split"], res.extra.get("split_kind", "")))
+    return lines
+
+
 def validate_report(scn, res, out_dir: Path) -> None:
     from edgeplan.validation.runner import summary_text
     r = Report(f"validate: {res.plan.scenario}, {res.plan.paradigm}", f"{len(res.rounds)} rounds, {res.executor}")
     r.heading("predicted against measured").table(summary_text(res.summary()))
+    for line in run_sentences(res):
+        r.text(line)
     if not res.transfers_measured:
         r.text("Transfer times are modelled: the bytes that crossed (counted) at the allocated rates. "
                "`--executor distributed --shaped` times them on rate-limited links.")

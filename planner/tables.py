@@ -121,6 +121,17 @@ def count(x) -> str:
 
 # ---------------------------------------------------------------- compare
 
+def reach_text(r) -> str:
+    """A compare row's rounds to the target in words: '22 (10-never)' with the 90% band's range,
+    'never' (its curve levels off below the target) or 'no curve' (the table has none for it)."""
+    reach = count(r.rounds_to_target)
+    if not reach:
+        return "never" if pct(r.accuracy) else "no curve"
+    if "rounds_to_target_fastest" in r:
+        reach += f" ({count(r.rounds_to_target_fastest) or '?'}-{count(r.rounds_to_target_slowest) or 'never'})"
+    return reach
+
+
 def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str], list[list[str]], list[str]]:
     """(headers, rows, notes) of the compare table: with a target accuracy, time and energy to
     it; else time and energy for an epoch (every device's data once), never raw per-round
@@ -149,12 +160,7 @@ def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str
                          s(r.comm_bytes, "B"), fmt_si(r.peak_device_memory_bytes, "B", True),
                          f"{r.critical_node} {r.critical_phase}", "yes" if r.feasible else "no"])
         elif target is not None:
-            reach = count(r.rounds_to_target)
-            if not reach:
-                reach = "never" if pct(r.accuracy) else "no curve"
-            elif "rounds_to_target_fastest" in r:          # the 90% band's range
-                reach += f" ({count(r.rounds_to_target_fastest) or '?'}-{count(r.rounds_to_target_slowest) or 'never'})"
-            rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), pct(r.accuracy), reach,
+            rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), pct(r.accuracy), reach_text(r),
                          s(r.time_to_target_s, "s") or "-", s(r.energy_to_target_j, "J") or "-"])
         else:
             rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), s(r.epoch_time_s, "s"),

@@ -262,3 +262,7 @@ def test_what_if_on_a_paradigm_without_a_curve_says_so(tmp_path):
     assert r.exit_code == 2 and "no curve for 'psl'" in r.output, r.output
     r = run(app, ["sweep", str(scn), "--vary", "channels.wlan.bandwidth=5MHz,50MHz", "-p", "fl", "-p", "psl"])
     assert r.exit_code == 0 and "not ranked, no curve in training.convergence: psl" in r.output, r.output
+    r = run(app, ["compare", str(scn), "-p", "fl", "-p", "psl", "--html", str(tmp_path / "c.html")])
+    page = (tmp_path / "c.html").read_text()
+    assert r.exit_code == 0 and "no curve" in r.output and "no curve" in page, r.output
+    assert "not ranked, no curve in training.convergence: psl" in page and "rounds to 90% (band)" in page

@@ -279,5 +279,7 @@ def describe_split(rows: list[dict], kind: str) -> str:
     parts = [f"{r['device']} {r['samples']}" + (f"/{r['asked']}" if r["samples"] < r["asked"] else "") +
              f" ({r['classes']} classes, largest {r['largest_class_share']:.0%})" for r in rows[:6]]
     more = f", ... ({len(rows)} devices)" if len(rows) > 6 else ""
-    note = f"; {len(short)} device(s) hold fewer samples than asked (their classes ran out)" if short else ""
+    one = len(short) == 1
+    note = (f"; {len(short)} device{' holds' if one else 's hold'} fewer samples than asked "
+            f"({'its' if one else 'their'} classes ran out)") if short else ""
     return f"data split {kind}: " + ", ".join(parts) + more + note
