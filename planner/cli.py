@@ -498,13 +498,18 @@ def _print_curves(scn, curves, wide_band: float = 0.2) -> int:
     out.print(make_table(f"{scn.name}: learning curves",
                          ["configuration", "fit", "plateau", f"at round {tr.rounds}", "measured last"], rows,
                          left=("configuration", "fit")))
-    for cv in curves:       # a learning curve rises and levels off; a pilot that does not cannot be followed
+    misses: dict[tuple, list[str]] = {}      # (curve at the pilot's end, measured) -> configurations
+    for cv in curves:       # a curve rises and levels off in the shape the scenario's curves share
         at_end = cv.predict(cv.rounds_measured, cv.samples_per_round)["value"]
         if abs(at_end - cv.final_measured) > 0.1:
-            err.print(f"note: {cv.configuration}'s curve misses its last measured accuracy by "
-                      f"{100 * abs(at_end - cv.final_measured):.0f} points ({100 * at_end:.0f}% against "
-                      f"{100 * cv.final_measured:.0f}%): its pilot does not rise and level off (diverging, or "
-                      "still at chance?); read its predictions with care", markup=False)
+            misses.setdefault((round(100 * at_end), round(100 * cv.final_measured)), []).append(cv.configuration)
+    for (fit, got), names in misses.items():
+        who = f"{names[0]}'s curve misses" if len(names) == 1 else f"the curves of {' and '.join(names)} miss"
+        why = ("the pilot does not rise and level off (diverging, or still at chance?)" if len(curves) == 1 else
+               "the pilot does not follow the shape the scenario's curves share (rising unlike the others, "
+               "diverging, or still at chance)")
+        err.print(f"note: {who} the last measured accuracy by {abs(fit - got)} points ({fit}% against {got}%): "
+                  f"{why}; read its predictions with care", markup=False)
     return wide
 
 

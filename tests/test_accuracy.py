@@ -186,7 +186,7 @@ def test_calibrate_imports_a_training_log(tmp_path):
     log.write_text("round,accuracy\n" + "".join(f"{r},{0.9 - 0.2 * (r - 1):.2f}\n" for r in range(1, 6)))
     r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "fl", "--from-log", str(log),
                                  "--out", str(tmp_path / "falling.csv")])
-    assert r.exit_code == 0 and "note: fl's curve misses its last measured accuracy by 40 points" in \
+    assert r.exit_code == 0 and "note: fl's curve misses the last measured accuracy by 40 points" in \
         " ".join(r.output.split()), r.output
     log.write_text("round,accuracy\n1,95\n")
     r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "fl", "--from-log", str(log),
