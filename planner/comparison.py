@@ -57,6 +57,9 @@ def _note(p) -> str:
     d = p.paradigm_detail
     if p.paradigm == "fpl":
         extra = d["junction_extra_params"]
+        if d["groups"] == 1:       # nothing to join: every device in one branch group
+            return (f"junction {d['junction']}: one branch group, so the devices hold "
+                    f"{unit_span(1, d['junction'])} and the trunk on {d['trunk']} the rest")
         return (f"junction {d['junction']}: branches hold {unit_span(1, d['junction'])}, the junction layer "
                 f"{d['junction_unit']} joins {plural(d['groups'], 'branch')}"
                 f"{f' (+{extra:,} parameters)' if extra else ''}; trunk on {d['trunk']}")

@@ -113,6 +113,9 @@ def test_compare_note_reads_as_words():
     p = FPL.solve(CostModel(load_scenario(SCENARIOS / "fpl-fog.yaml")), "last_layer")
     note = _note(p)
     assert "2 branches" in note and "branch(es)" not in note and "units 1-1," not in note
+    one = FPL.solve(CostModel(load_scenario(SCENARIOS / "dsgd-replicas.yaml")))    # one branch group: nothing joins
+    assert one.paradigm_detail["groups"] == 1
+    assert "one branch group" in _note(one) and "joins" not in _note(one)
 
 
 def test_replan_after_removing_a_device_changes_only_what_it_must(tmp_path):
