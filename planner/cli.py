@@ -434,7 +434,7 @@ def _print_validation(res):
 
     from .tables import make_table
     s = summary_text(res.summary())
-    out.print(make_table(f"{res.plan.scenario}: {res.plan.paradigm}, {len(res.rounds)} rounds ({res.executor})",
+    out.print(make_table(f"{res.plan.scenario}: {res.plan.paradigm}, {plural(len(res.rounds), 'round')} ({res.executor})",
                          list(s.columns), s.values.tolist(), left=("quantity",)))
     from .reports import run_sentences
     for line in run_sentences(res):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -50,8 +51,21 @@ def _header(col: str) -> str:
     return label(col)
 
 
+_NOT_A_VALUE = {"", "-", "never", "no curve", "not reached"}
+
+
 def _align(col: pd.Series) -> str:
-    return "num" if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) else "text"
+    """Numbers right: numeric columns, and columns of quantities already written in units ('2.59 s',
+    '1.8%', '12 (10-never)'), where the words between them say a value is missing."""
+    if pd.api.types.is_bool_dtype(col):
+        return "text"
+    if pd.api.types.is_numeric_dtype(col):
+        return "num"
+    vals = [str(v) for v in col if isinstance(v, str)]
+    quantities = [v for v in vals if v not in _NOT_A_VALUE]
+    if len(vals) == len(col) and quantities and all(re.match(r"-?\d[\d,.]*(\s|%|x$|$)", v) for v in quantities):
+        return "num"
+    return "text"
 
 
 class Report:

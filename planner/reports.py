@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .htmlreport import Report, compare_figure, figure_png
+from .tables import plural, reach_text
 from .units import fmt_si
 
 # the unit of a what-if quantity, by the field a dotted path ends in
@@ -36,7 +37,6 @@ def compare_report(scn, every, best, objective: str, path) -> None:
             "critical_node": "critical node", "critical_phase": "phase"}
     shown = best
     if target is not None:
-        from .tables import reach_text
         shown = best.assign(reach=[reach_text(x) if x.round_latency_s == x.round_latency_s else ""
                                    for _, x in best.iterrows()])
         cols.update({"accuracy": f"accuracy after {scn.spec.training.rounds} rounds",
@@ -78,7 +78,7 @@ def run_sentences(res) -> list[str]:
 
 def validate_report(scn, res, out_dir: Path) -> None:
     from edgeplan.validation.runner import summary_text
-    r = Report(f"validate: {res.plan.scenario}, {res.plan.paradigm}", f"{len(res.rounds)} rounds, {res.executor}")
+    r = Report(f"validate: {res.plan.scenario}, {res.plan.paradigm}", f"{plural(len(res.rounds), 'round')}, {res.executor}")
     r.heading("predicted against measured").table(summary_text(res.summary()))
     for line in run_sentences(res):
         r.text(line)

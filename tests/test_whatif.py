@@ -307,3 +307,14 @@ def test_sweep_winners_of_a_grid_read_at_80_columns_with_units():
     import re
     assert lines[head].split()[-1] == "time/epoch" and all(len(line) <= 80 for line in lines[head:head + 6])
     assert all(re.search(r"\d s$", line) for line in lines[head + 2:head + 6]), lines[head:head + 6]
+
+
+def test_report_tables_right_align_quantities_written_in_units():
+    """validate's predicted/measured table and compare's rounds to target were strings, so they
+    sat left beside right-aligned numbers; names and words stay left."""
+    from edgeplan.htmlreport import _align
+    assert _align(pd.Series(["2.59 s", "1.8%", "0.98x"])) == "num"
+    assert _align(pd.Series(["12 (10-never)", "no curve", "never"])) == "num"
+    assert _align(pd.Series([1.5, 2.0])) == "num" and _align(pd.Series([True, False])) == "text"
+    assert _align(pd.Series(["phone", "pi-0"])) == "text" and _align(pd.Series(["no curve"])) == "text"
+    assert _align(pd.Series(["5G-ap", "3rd-floor"])) == "text" and _align(pd.Series(["12", "7"])) == "num"

@@ -45,7 +45,7 @@ class RunResult:
 
     def __repr__(self) -> str:
         """What was run and predicted against measured, in words (the rounds are in .rounds)."""
-        head = f"RunResult({self.plan.scenario}: {self.plan.paradigm}, {len(self.rounds)} rounds, {self.executor})"
+        head = f"RunResult({self.plan.scenario}: {self.plan.paradigm}, {len(self.rounds)} round{'s' if len(self.rounds) != 1 else ''}, {self.executor})"
         return "\n".join([head] + [f"  {r.quantity}: {r.predicted} predicted, {r.measured} measured" +
                                     (f" ({r.error} off)" if r.error else "")
                                     for r in summary_text(self.summary()).itertuples()])
