@@ -158,6 +158,8 @@ def profile(model: str = typer.Argument(None, help="A zoo model (" + ", ".join(
             for m, why in times.problems.items():
                 err.print(f"note: {why}", markup=False)
         _print_profile(table, times, sheet)
+        if sheet is None:
+            err.print(f"--sheet NAME shows a machine's times: {', '.join(times.machines)}", markup=False)
     else:
         if model is None:
             _bad_option("give a MODEL (a zoo name, package.module:factory or a .pt2 file), or --measured WORKBOOK")

@@ -297,9 +297,14 @@ def profile_view(table, times=None, sheet: str | None = None) -> tuple[list[str]
     rows.append(["", "total", "", fmt_si(s_["fwd_flops"], ""), fmt_si(s_["bwd_flops"], ""), "",
                  fmt_si(float(table.act.sum()), "B", True), f"{s_['params']:,}"] +
                 ([fmt_si(float(np.sum(per)), "s")] if sheet else []))
+    params = f"{s_['params']:,} parameters ({fmt_si(s_['param_bytes'], 'B', True)})"
+    if not (s_["fwd_flops"] or s_["bwd_flops"]):        # a measured workbook: times, no FLOP counts
+        drop = {3, 4} | ({2} if not any(r[2] for r in rows) else set())
+        headers = [h for k, h in enumerate(headers) if k not in drop]
+        rows = [[v for k, v in enumerate(r) if k not in drop] for r in rows]
+        return headers, rows, f"no FLOP counts (measured times cost it); {params}"
     footer = (f"forward {s_['fwd_flops'] / 2e9:.4g} GMAC ({fmt_si(s_['fwd_flops'], 'FLOP')}), backward "
-              f"{fmt_si(s_['bwd_flops'], 'FLOP')} per sample; {s_['params']:,} parameters "
-              f"({fmt_si(s_['param_bytes'], 'B', True)})")
+              f"{fmt_si(s_['bwd_flops'], 'FLOP')} per sample; {params}")
     return headers, rows, footer
 
 

@@ -108,3 +108,17 @@ links:
     scn = load_scenario(tmp_path / "s.yaml")
     with pytest.raises(ScenarioError, match=r"s\.yaml:5: nodes\[1\]\.measured: sheet 'zeros' is all zeros"):
         CostModel(scn)
+
+
+def test_profile_of_a_workbook_shows_no_flop_columns_it_does_not_have():
+    """A measured workbook has times, not FLOP counts: the table showed columns of zeros and
+    'forward 0 GMAC (0 FLOP)'; without --sheet it did not say which machines it could show."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    book = SCENARIOS / "profiles" / "vgg19_CIFAR.xlsx"
+    r = CliRunner().invoke(app, ["profile", "--measured", str(book), "--sheet", "laptop"])
+    assert r.exit_code == 0, r.output
+    assert "fwd FLOP" not in r.output and "GMAC" not in r.output and "no FLOP counts" in r.output
+    assert "time" in r.output.splitlines()[1]
+    r = CliRunner().invoke(app, ["profile", "--measured", str(book)])
+    assert r.exit_code == 0 and "--sheet NAME shows a machine's times: laptop" in r.output, r.output
