@@ -165,6 +165,15 @@ class Scenario:
     lines: dict = field(default_factory=dict, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
+    def __repr__(self) -> str:
+        """One line a notebook can read (the dataclass's own repr printed every spec and table)."""
+        roles = self.nodes.role.value_counts()
+        word = {"fog": "fog node", "cloud": "cloud node"}
+        nodes = ", ".join(f"{int(roles[r])} {word.get(r, r)}{'s' if roles[r] != 1 else ''}"
+                          for r in ("device", "server", "fog", "cloud") if r in roles)
+        return (f"Scenario({self.name}: {nodes}, {len(self.links)} link{'s' if len(self.links) != 1 else ''}, "
+                f"model {_model_name(self.spec.model)}; from {self.source or 'data'})")
+
     @property
     def name(self) -> str:
         return self.spec.name
@@ -195,6 +204,10 @@ class Scenario:
     def resolve(self, relative: str) -> Path:
         p = Path(relative)
         return p if p.is_absolute() else self.base_dir / p
+
+
+def _model_name(m) -> str:
+    return m.zoo or m.module or m.export or (f"profile {m.profile}" if m.profile else "?")
 
 
 def _line_of(lines: dict, path: tuple) -> int | None:

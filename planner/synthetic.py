@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import ScenarioError
 from .scenario import Scenario, from_data
 
 _DIR = Path(tempfile.mkdtemp(prefix="edgeplan-synth-"))
@@ -131,7 +132,16 @@ def pipedream_instance(csv_path: str | Path, n: int, microbatches: int = 16, lin
     The per-unit FLOPs are the profiled seconds x 1e12 (a 1 TFLOP/s node) for reference."""
     import pandas as pd
     src = Path(csv_path)
-    d = pd.read_csv(src)
+    need = ("fwd_s", "bwd_s", "cut_act_bytes", "out_act_bytes", "param_bytes")
+    try:
+        d = pd.read_csv(src)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
+        raise ScenarioError(f"not a profile CSV ({str(e).splitlines()[0]}); give one of PipeDream's "
+                            f"profiles as unit rows with columns {', '.join(need)}", str(src)) from None
+    missing = [c for c in need if c not in d.columns]
+    if missing:
+        raise ScenarioError(f"not one of PipeDream's profiles as unit rows: no column {', '.join(missing)} "
+                            f"(needs {', '.join(need)})", str(src))
     out = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix=f"edgeplan-{src.stem}-", dir=_DIR))
     out.mkdir(parents=True, exist_ok=True)
     names = [f"u{i}" for i in range(len(d))]

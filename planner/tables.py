@@ -207,9 +207,11 @@ def plan_summary(p) -> list[str]:
              f"{s(pr.get('device_energy_j'), 'J')}), {s(pr.get('comm_bytes'), 'B')}/round; critical: "
              f"{pr['critical']['node']} {pr['critical']['phase']}"]
     if pr.get("epoch_samples"):
-        lines.append(f"an epoch ({count(pr['epoch_samples'])} samples, every device's data once): "
+        def samples(x):
+            return f"{count(x)} sample{'' if count(x) == '1' else 's'}"
+        lines.append(f"an epoch ({samples(pr['epoch_samples'])}, every device's data once): "
                      f"{s(pr.get('epoch_time_s'), 's')}, {s(pr.get('epoch_energy_j'), 'J')}; "
-                     f"{count(pr.get('samples_per_round'))} samples per round")
+                     f"{samples(pr.get('samples_per_round'))} per round")
     acc = pr.get("accuracy")
     if acc:
         if acc.get("value") is None:

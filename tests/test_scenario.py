@@ -152,3 +152,25 @@ def test_count_is_bounded(tmp_path):
 
 def test_error_is_a_value_error(tmp_path):
     assert isinstance(_err(tmp_path, "name: [unclosed"), ValueError)
+
+
+def test_scenario_repr_is_one_readable_line():
+    """A notebook printed every spec field and three DataFrames for a Scenario."""
+    from edgeplan.scenario import load_scenario
+    r = repr(load_scenario(SCENARIOS / "fpl-fog.yaml"))
+    assert "\n" not in r and r.startswith("Scenario(fpl-fog: 12 devices, 2 fog nodes, 1 cloud node, 15 links, "
+                                          "model fpl_cnn; from "), r
+
+
+def test_pipedream_instance_refuses_a_file_that_is_not_a_profile(tmp_path):
+    from edgeplan.errors import ScenarioError
+    from edgeplan.synthetic import pipedream_instance
+    bad = tmp_path / "LICENSE.txt"
+    bad.write_text("Copyright\n\na, b, c\n")
+    with pytest.raises(ScenarioError, match="LICENSE.txt: not (a profile CSV|one of PipeDream's profiles)"):
+        pipedream_instance(bad, 4, out_dir=tmp_path / "a")
+    other = tmp_path / "p.csv"
+    other.write_text("name,fwd_flops\nu0,1\n")
+    with pytest.raises(ScenarioError, match="no column fwd_s, bwd_s, cut_act_bytes, out_act_bytes, param_bytes"):
+        pipedream_instance(other, 4, out_dir=tmp_path / "b")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
