@@ -6,6 +6,7 @@
     best = edgeplan.compare(scn)                    # DataFrame: each paradigm's best plan
     again = edgeplan.evaluate(scn, plan)            # the plan costed anew (a file name works too)
     run = edgeplan.validate(scn, plan, rounds=3)    # trained for real: run.summary(), run.rounds
+    curves = edgeplan.calibrate(scn, "curves.csv", ["fl", "psl"], rounds=6)   # learning curves, a table
 
 Scenario arguments take a Scenario or a path; plan arguments a Plan or a path to its JSON.
 Errors are the CLI's: ScenarioError and PlanError (bad input), InfeasibleError.
@@ -72,3 +73,25 @@ def validate(scenario, plan, rounds: int | None = None, executor: str = "inproce
         from edgeplan.validation.distributed import run_distributed
         return run_distributed(scn.source, p, rounds, out_dir, resume, seed=seed)
     raise PlanError(f"executor '{executor}': use inprocess or distributed")
+
+
+def calibrate(scenario, out, paradigms=None, rounds: int | None = None, seeds: int = 2, resume: bool = False,
+              progress: bool = False):
+    """Pilot-train each paradigm's best plan (fpl at each junction considered), fit the learning
+    curves and write their table to `out` (what `edgeplan calibrate` does); the curves, each with
+    .predict(rounds) and .rounds_to(target). `rounds` defaults to a fifth of training.rounds (at
+    least 5); `resume` continues into the same `out`, or lengthens its pilots."""
+    from . import paradigms as P
+    names = list(paradigms or P.NAMES) if not isinstance(paradigms, str) else [paradigms]
+    for n in names:
+        P.get(n)
+    if not (isinstance(seeds, int) and 1 <= seeds <= 1000):
+        raise PlanError(f"seeds={seeds!r}: give 1 to 1000 runs per configuration")
+    if rounds is not None and not (isinstance(rounds, int) and rounds >= 1):
+        raise PlanError(f"rounds={rounds!r}: give a whole number of pilot rounds from 1 (None: a fifth of "
+                        "training.rounds)")
+    scn = _scenario(scenario)
+    from edgeplan.validation.calibrate import calibrate as run_calibration
+    k = rounds or max(5, -(-scn.spec.training.rounds // 5))
+    curves, _ = run_calibration(scn, names, k, seeds, Path(out), resume, progress=progress)
+    return curves

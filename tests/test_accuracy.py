@@ -266,3 +266,16 @@ def test_what_if_on_a_paradigm_without_a_curve_says_so(tmp_path):
     page = (tmp_path / "c.html").read_text()
     assert r.exit_code == 0 and "no curve" in r.output and "no curve" in page, r.output
     assert "not ranked, no curve in training.convergence: psl" in page and "rounds to 90% (band)" in page
+
+
+def test_calibrate_from_python(tmp_path):
+    """Learning curves had no Python API: a notebook had to shell out to `edgeplan calibrate`."""
+    import edgeplan
+    from edgeplan.errors import PlanError
+    curves = edgeplan.calibrate(DIGITS, tmp_path / "curves.csv", "fl", rounds=4, seeds=1)
+    assert [c.configuration for c in curves] == ["fl"] and (tmp_path / "curves.csv").exists()
+    p = curves[0].predict(20)
+    assert 0 <= p["low"] <= p["value"] <= p["high"] <= 1
+    for bad in ({"seeds": 0}, {"rounds": 0}, {"rounds": 2.5}):
+        with pytest.raises(PlanError):
+            edgeplan.calibrate(DIGITS, tmp_path / "c2.csv", "fl", **bad)
