@@ -284,7 +284,10 @@ def _print_plan(p, title=None, wide: bool = False):
     show(out, make_table(title or "assignments", headers, rows, left=("node", "role", "group", "via"),
                          width=10 ** 6 if wide else 80), wide)
     detail = {k: v for k, v in p.paradigm_detail.items() if not isinstance(v, (list, dict))}
-    if detail:
+    if p.paradigm == "fpl" and detail and not wide:      # the junction in words (--wide: every field)
+        from .comparison import plan_note
+        out.print(plan_note(p), markup=False)
+    elif detail:
         out.print("detail: " + ", ".join(f"{label(k)} {cell(k, v)}" for k, v in detail.items()),
                   markup=False)
     if p.paradigm == "dsgd":

@@ -50,10 +50,12 @@ def plan_row(cm: CostModel, para, method: str) -> tuple[dict, object]:
                            pr.get("rounds_to_target_range") or (None, None))),
                 energy_to_target_j=pr.get("energy_to_target_j"),
                 objective=p.objective["value"], feasible=p.feasible,
-                why="; ".join(pr.get("violations", [])), solve_time_s=p.solver["time_s"], note=_note(p)), p
+                why="; ".join(pr.get("violations", [])), solve_time_s=p.solver["time_s"], note=plan_note(p)), p
 
 
-def _note(p) -> str:
+def plan_note(p) -> str:
+    """What a plan decided that its table does not show, in a sentence (fpl's junction, dsgd's
+    stages, a warning for pel with several workers); '' where nothing needs saying."""
     d = p.paradigm_detail
     if p.paradigm == "fpl":
         extra = d["junction_extra_params"]

@@ -106,16 +106,20 @@ def test_junction_extra_parameters_are_reported():
 
 def test_compare_note_reads_as_words():
     """compare's note said 'branches hold units 1-1' and 'takes 2 branch(es)'."""
-    from edgeplan.comparison import _note
+    from edgeplan.comparison import plan_note
     from edgeplan.tables import plural, unit_span
     assert (unit_span(1, 1), unit_span(1, 5)) == ("unit 1", "units 1-5")
     assert (plural(1, "branch"), plural(2, "branch"), plural(3, "device")) == ("1 branch", "2 branches", "3 devices")
     p = FPL.solve(CostModel(load_scenario(SCENARIOS / "fpl-fog.yaml")), "last_layer")
-    note = _note(p)
+    note = plan_note(p)
     assert "2 branches" in note and "branch(es)" not in note and "units 1-1," not in note
     one = FPL.solve(CostModel(load_scenario(SCENARIOS / "dsgd-replicas.yaml")))    # one branch group: nothing joins
     assert one.paradigm_detail["groups"] == 1
-    assert "one branch group" in _note(one) and "joins" not in _note(one)
+    assert "one branch group" in plan_note(one) and "joins" not in plan_note(one)
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    r = CliRunner().invoke(app, ["plan", str(SCENARIOS / "fpl-fog.yaml"), "-p", "fpl"])
+    assert r.exit_code == 0 and "joins 2 branches" in " ".join(r.output.split()) and "detail:" not in r.output
 
 
 def test_replan_after_removing_a_device_changes_only_what_it_must(tmp_path):
