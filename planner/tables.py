@@ -19,9 +19,9 @@ def make_table(title: str, headers: list[str], rows: list[list[str]], left: tupl
                whole: tuple = ()) -> Table:
     """A compact rich table: header row, no vertical rules, two spaces between columns. Numbers
     never wrap (a unit on its own line reads as another number); where the table is wider than
-    `width`, the name columns (`left`) give up the room and fold, never below 8 characters, after a
-    '+', '.', '/' or '-' where they can ('Conv2d+ / BatchNorm2d'), and then the gaps narrow to one
-    space. Columns in `whole` are left-aligned names that fold only where the table cannot fit
+    `width`, the name columns (`left`) give up the room and fold, never below 8 characters, after
+    a '+', '/', '_' or '-' or before a '.' where they can ('Conv2d+ / BatchNorm2d'), and then the
+    gaps narrow to one space. Columns in `whole` are left-aligned names that fold only where the table cannot fit
     otherwise: identifiers a break would misread ('features.10' folded reads as 'features.1')."""
     natural = [max([len(h)] + [len(str(r[k])) for r in rows]) for k, h in enumerate(headers)]
     names = [k for k, h in enumerate(headers) if h in left and h not in whole]
@@ -53,11 +53,11 @@ def make_table(title: str, headers: list[str], rows: list[list[str]], left: tupl
 
 
 def _fold(text: str, width: int) -> str:
-    """`text` in lines of at most `width`, broken after a '+', '/', '-' or space and before a '.'
+    """`text` in lines of at most `width`, broken after a '+', '/', '_', '-' or space and before a '.'
     where one falls ('features' / '.10' reads on; rich folds what is still too long, mid-word)."""
     import re
     lines, line = [], ""
-    for piece in filter(None, re.findall(r"\.?[^+./\- ]*[+/\- ]?", text)):
+    for piece in filter(None, re.findall(r"\.?[^+./_\- ]*[+/_\- ]?", text)):
         if line and len(line) + len(piece.rstrip()) > width:
             lines.append(line.rstrip())
             line = ""

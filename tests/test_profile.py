@@ -220,3 +220,5 @@ def test_profile_table_reads_at_80_columns():
             assert not any(line.split()[:1] == ["."] for line in lines)
         assert "Conv2d+" in lines[4] and "BatchNorm2d+" in lines[5]     # kinds fold after a '+'
         assert lines[-1].split()[-1] == rows[-1][-1].split()[-1]         # the last column is not cropped
+    from edgeplan.tables import _fold
+    assert _fold("bandwidth_aware", 12) == "bandwidth_\naware" and _fold("phone/downlink", 12) == "phone/\ndownlink"
