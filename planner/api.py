@@ -92,6 +92,8 @@ def calibrate(scenario, out, paradigms=None, rounds: int | None = None, seeds: i
                         "training.rounds)")
     scn = _scenario(scenario)
     from edgeplan.validation.calibrate import calibrate as run_calibration
-    k = rounds or max(5, -(-scn.spec.training.rounds // 5))
+
+    from .calibration import default_pilot_rounds
+    k = rounds or default_pilot_rounds(scn)
     curves, _ = run_calibration(scn, names, k, seeds, Path(out), resume, progress=progress)
     return curves

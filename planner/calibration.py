@@ -70,6 +70,11 @@ def pilots(scn: Scenario, names: list[str]) -> list[Pilot]:
     return out
 
 
+def default_pilot_rounds(scn: Scenario) -> int:
+    """A pilot's rounds when none are asked for: a fifth of training.rounds, at least 5."""
+    return max(5, -(-scn.spec.training.rounds // 5))
+
+
 def learns_apart(paradigm: str, configuration: str) -> bool:
     """A configuration that runs another algorithm than the rest, not the same one at another pace,
     so its curve shares no plateau with theirs: pel with several active workers, whose replicas

@@ -16,8 +16,8 @@ import typer
 
 from .cli_app import _bad_option, _handles_errors, _outputs, app, err, out
 from .errors import ScenarioError
-from .tables import cell, label, plural
-from .units import fmt_si
+from .tables import cell, label
+from .units import fmt_si, plural
 
 # ---------------------------------------------------------------- check, schema
 
@@ -26,7 +26,7 @@ from .units import fmt_si
 def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON).")):
     """Load and validate a scenario; print its nodes, links, channels and model."""
     from .graph import channel_members, unit_table
-    from .scenario import load_scenario
+    from .scenario import load_scenario, role_counts
     from .tables import make_table
 
     scn = load_scenario(scenario)
@@ -44,7 +44,7 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
     if len(scn.nodes) > SHOW:
         rest = scn.nodes.iloc[SHOW:]
         comp = rest.compute.dropna()
-        out.print(f"... and {len(rest):,} more: " + _role_counts(rest.role)
+        out.print(f"... and {len(rest):,} more: " + role_counts(rest.role)
                   + (f"; compute {fmt_si(comp.min(), 'FLOP/s')} to {fmt_si(comp.max(), 'FLOP/s')}" if len(comp) else ""),
                   markup=False)
     rows = []
@@ -85,14 +85,7 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
         ds = load(tr.dataset, sample_shape(m), m.num_classes, tr.seed, scn.base_dir)
         out.print(f"data: {tr.dataset}: {len(ds.y_train):,} training and {len(ds.y_test):,} test samples, "
                   f"{ds.num_classes} classes", markup=False)
-    out.print(f"[green]ok[/green]: {_role_counts(scn.nodes.role, always='device')}, {plural(len(scn.links), 'link')}")
-
-
-def _role_counts(roles, always: str = "") -> str:
-    """'3 devices, 2 fog nodes, 1 cloud node' (roles in the schema's order; `always` even at 0)."""
-    n = roles.value_counts()
-    return ", ".join(plural(int(n.get(r, 0)), {"fog": "fog node", "cloud": "cloud node"}.get(r, r))
-                     for r in ("device", "server", "fog", "cloud") if n.get(r, 0) or r == always)
+    out.print(f"[green]ok[/green]: {role_counts(scn.nodes.role, always='device')}, {plural(len(scn.links), 'link')}")
 
 
 def _opt(x, unit, binary=False):
@@ -477,7 +470,8 @@ def calibrate(scenario: Path = typer.Argument(...),
         from edgeplan.validation.calibrate import calibrate as run_calibration
         from edgeplan.validation.calibrate import work_folder
         _outputs(folders=(work_folder(out_file),))
-        k = rounds or max(5, -(-scn.spec.training.rounds // 5))
+        from .calibration import default_pilot_rounds
+        k = rounds or default_pilot_rounds(scn)
         curves, _ = run_calibration(scn, names, k, seeds, out_file, resume, progress=True)
     wide = _print_curves(scn, curves)
     err.print(f"wrote {out_file}")

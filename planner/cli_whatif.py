@@ -53,7 +53,7 @@ def sweep(scenario: Path = typer.Argument(...),
     if len(invalid) == len(res.table):       # a misspelt field, say: nothing to show or write
         _bad_option("--vary: every point of the sweep is invalid: " + "; ".join(whys[:3]) +
                     (f" (and {len(whys) - 3} more reasons)" if len(whys) > 3 else ""))
-    from .tables import plural
+    from .units import plural
     n_pts = len(res.table.drop_duplicates(res.varied))
     each = " x their methods" if methods == "all" else ""         # the baselines are planned too
     out.print(f"{n_pts} points x {plural(len(names), 'paradigm')}{each}: {len(res.table)} plans in "

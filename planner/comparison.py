@@ -10,7 +10,8 @@ from .costs import CostModel
 from .errors import InfeasibleError, PlanError, unplanned_status
 from .progress import Bar
 from .scenario import Scenario
-from .tables import plural, unit_span
+from .tables import unit_span
+from .units import plural
 
 COLUMNS = ["paradigm", "method", "kind", "status", "round_latency_s", "training_latency_s", "energy_j",
            "device_energy_j", "training_energy_j", "comm_bytes", "peak_device_memory_bytes", "critical_node",
@@ -67,7 +68,7 @@ def plan_note(p) -> str:
                 f"{f' (+{extra:,} parameters)' if extra else ''}; trunk on {d['trunk']}")
     if p.paradigm == "dsgd":
         n, parts = stage_layout(p)
-        return f"{n} stage{'s' if n != 1 else ''} ({parts}); data from {d['source']}"
+        return f"{plural(n, 'stage')} ({parts}); data from {d['source']}"
     if p.paradigm == "pel" and d.get("active_workers", 0) > 1:      # issue 14's design, measured in bench_accuracy
         return (f"{d['active_workers']} workers each update a block of the model beside a replica that is stale "
                 "elsewhere: it may learn far less than the others (edgeplan calibrate measures it)")

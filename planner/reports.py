@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .htmlreport import Report, compare_figure, figure_png
-from .tables import plural, reach_text
-from .units import fmt_si
+from .tables import reach_text
+from .units import fmt_si, plural
 
 # the unit of a what-if quantity, by the field a dotted path ends in
 FIELD_UNITS = {"bandwidth": "Hz", "compute": "FLOPS", "memory": "B", "power": "W", "tx_power": "W", "rx_power": "W",

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import ScenarioError
 from .schema import NodeSpec, ScenarioSpec
+from .units import plural
 
 SERVER_ROLES = ("server", "fog", "cloud")
 
@@ -167,11 +168,7 @@ class Scenario:
 
     def __repr__(self) -> str:
         """One line a notebook can read (the dataclass's own repr printed every spec and table)."""
-        roles = self.nodes.role.value_counts()
-        word = {"fog": "fog node", "cloud": "cloud node"}
-        nodes = ", ".join(f"{int(roles[r])} {word.get(r, r)}{'s' if roles[r] != 1 else ''}"
-                          for r in ("device", "server", "fog", "cloud") if r in roles)
-        return (f"Scenario({self.name}: {nodes}, {len(self.links)} link{'s' if len(self.links) != 1 else ''}, "
+        return (f"Scenario({self.name}: {role_counts(self.nodes.role)}, {plural(len(self.links), 'link')}, "
                 f"model {_model_name(self.spec.model)}; from {self.source or 'data'})")
 
     @property
@@ -204,6 +201,13 @@ class Scenario:
     def resolve(self, relative: str) -> Path:
         p = Path(relative)
         return p if p.is_absolute() else self.base_dir / p
+
+
+def role_counts(roles: pd.Series, always: str = "") -> str:
+    """'3 devices, 2 fog nodes, 1 cloud node' (roles in the schema's order; `always` even at 0)."""
+    n = roles.value_counts()
+    return ", ".join(plural(int(n.get(r, 0)), {"fog": "fog node", "cloud": "cloud node"}.get(r, r))
+                     for r in ("device", "server", "fog", "cloud") if n.get(r, 0) or r == always)
 
 
 def _model_name(m) -> str:

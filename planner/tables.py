@@ -10,7 +10,7 @@ import pandas as pd
 from rich import box
 from rich.table import Table
 
-from .units import fmt_si
+from .units import fmt_si, plural
 
 FORMATS = ("table", "csv", "json")
 
@@ -102,12 +102,6 @@ def pct_range(low: float, high: float) -> str:
     """'62-88', or '94.0-94.9' where whole points would read as one value."""
     d = 0 if high - low >= 0.02 else 1
     return f"{100 * low:.{d}f}-{100 * high:.{d}f}"
-
-
-def plural(k: int, word: str) -> str:
-    """'1 worker', '2 workers', '1,000 devices', '2 branches'."""
-    many = word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
-    return f"{k:,} {word if k == 1 else many}"
 
 
 def unit_span(first: int, last: int) -> str:
@@ -208,7 +202,7 @@ def plan_summary(p) -> list[str]:
              f"{pr['critical']['node']} {pr['critical']['phase']}"]
     if pr.get("epoch_samples"):
         def samples(x):
-            return f"{count(x)} sample{'' if count(x) == '1' else 's'}"
+            return plural(int(round(float(x))), "sample") if x is not None and x == x else ""
         lines.append(f"an epoch ({samples(pr['epoch_samples'])}, every device's data once): "
                      f"{s(pr.get('epoch_time_s'), 's')}, {s(pr.get('epoch_energy_j'), 'J')}; "
                      f"{samples(pr.get('samples_per_round'))} per round")

@@ -143,3 +143,9 @@ def fmt_si(x: float, unit: str, binary: bool = False) -> str:
             if ax >= k:
                 return f"{x / k:.3g} {p}{unit}"
     return f"{x:.3g} {unit}"
+
+
+def plural(k: int, word: str) -> str:
+    """'1 worker', '2 workers', '1,000 devices', '2 branches'."""
+    many = word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
+    return f"{k:,} {word if k == 1 else many}"

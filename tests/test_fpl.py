@@ -107,7 +107,8 @@ def test_junction_extra_parameters_are_reported():
 def test_compare_note_reads_as_words():
     """compare's note said 'branches hold units 1-1' and 'takes 2 branch(es)'."""
     from edgeplan.comparison import plan_note
-    from edgeplan.tables import plural, unit_span
+    from edgeplan.tables import unit_span
+    from edgeplan.units import plural
     assert (unit_span(1, 1), unit_span(1, 5)) == ("unit 1", "units 1-5")
     assert (plural(1, "branch"), plural(2, "branch"), plural(3, "device")) == ("1 branch", "2 branches", "3 devices")
     p = FPL.solve(CostModel(load_scenario(SCENARIOS / "fpl-fog.yaml")), "last_layer")

@@ -20,6 +20,7 @@ from edgeplan.models.registry import sample_shape
 from edgeplan.planfile import Plan
 from edgeplan.progress import Bar
 from edgeplan.scenario import Scenario
+from edgeplan.units import plural
 
 from .checkpoints import Record, clear_states, load_state, save_state
 from .data import load, split_across, split_kind, split_summary
@@ -45,7 +46,7 @@ class RunResult:
 
     def __repr__(self) -> str:
         """What was run and predicted against measured, in words (the rounds are in .rounds)."""
-        head = f"RunResult({self.plan.scenario}: {self.plan.paradigm}, {len(self.rounds)} round{'s' if len(self.rounds) != 1 else ''}, {self.executor})"
+        head = f"RunResult({self.plan.scenario}: {self.plan.paradigm}, {plural(len(self.rounds), 'round')}, {self.executor})"
         return "\n".join([head] + [f"  {r.quantity}: {r.predicted} predicted, {r.measured} measured" +
                                     (f" ({r.error} off)" if r.error else "")
                                     for r in summary_text(self.summary()).itertuples()])
