@@ -10,7 +10,9 @@ how the errors shrink as the pilot grows (one training run serves them all).
 
 On digits (fpl_cnn, scenarios/digits-small.yaml) and mnist1d (cnn1d, scenarios/mnist1d-small),
 IID and non-IID (Dirichlet 0.3), every paradigm's best plan (fpl: every junction) trained for the
-scenario's rounds with three seeds. The curves are fitted (planner.convergence.fit_joint, as
+scenario's rounds with three seeds, and the centralised reference run (the whole model on the
+pooled data, twice the scenario's rounds, as `edgeplan calibrate` trains it) whose accuracy bounds
+the plateaus. The curves are fitted (planner.convergence.fit_joint, as
 `edgeplan calibrate --seeds 3` does) on the first fifth of the rounds of the three seeds; they then
 predict the final accuracy, the rounds and seconds to a target most paradigms reach, and the
 ranking of the paradigms by time to that target. Targets (issue "Predict accuracy and
@@ -27,9 +29,10 @@ import numpy as np
 import pandas as pd
 import yaml
 from common import SCENARIOS, quick, show
-from edgeplan.calibration import fit_curves, pilots
+from edgeplan.calibration import CENTRALISED, fit_curves, pilots, planning_scenario
 from edgeplan.scenario import from_data
-from edgeplan.validation.runner import run_inprocess
+from edgeplan.validation.calibrate import train_pooled
+from edgeplan.validation.runner import make_job, run_inprocess
 
 SETTINGS = [("digits", "digits-small.yaml"), ("mnist1d", "mnist1d-small.yaml")]
 SPLITS = [("IID", {"iid": True}), ("Dirichlet 0.3", {"iid": False, "dirichlet_alpha": 0.3})]
@@ -92,13 +95,37 @@ def train_setting(name: str, file: str, split_name: str, split: dict, seeds: int
     pts = pd.concat(runs, ignore_index=True)
     if kept is not None and not kept.exists():
         pts.to_csv(kept, index=False)
-    return f"{name} {split_name}", todo, pts, R
+    return f"{name} {split_name}", todo, pd.concat([pts, reference(scn, todo, seeds, kept)], ignore_index=True), R
 
 
-def score_setting(setting: str, todo: list, pts: pd.DataFrame, R: int, share: float = 0.2) -> pd.DataFrame:
-    """Curves fitted on the first `share` of the rounds, against the whole run."""
+def reference(scn, todo: list, seeds: int, kept) -> pd.DataFrame:
+    """The centralised reference run per seed, twice the scenario's rounds (calibrate's default)."""
+    file = kept.with_name(kept.stem + "-centralised.csv") if kept is not None else None
+    if file is not None and file.exists():
+        return pd.read_csv(file)
+    ref = next(p for p in todo if p.paradigm != "dsgd")
+    runs = []
+    for seed in range(seeds):
+        t0 = time.perf_counter()
+        job, _, _ = make_job(planning_scenario(scn), ref.plan, seed)
+        r = train_pooled(job, 2 * scn.spec.training.rounds)
+        runs.append(r.assign(paradigm=CENTRALISED, configuration=CENTRALISED, seed=seed, coverage=1.0))
+        print(f"  {scn.name} centralised seed {seed}: {100 * r.accuracy.iloc[-1]:.1f}% "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    df = pd.concat(runs, ignore_index=True)
+    if file is not None:
+        df.to_csv(file, index=False)
+    return df
+
+
+def score_setting(setting: str, todo: list, pts: pd.DataFrame, R: int, share: float = 0.2,
+                  ceiling: bool = True) -> pd.DataFrame:
+    """Curves fitted on the first `share` of the rounds (and, with `ceiling`, bounded by the
+    centralised reference run), against the whole run."""
     K = max(4, round(R * share))
-    curves = {c.configuration: c for c in fit_curves(pts[pts["round"] <= K])}
+    ref = pts.paradigm == CENTRALISED            # the reference run is not cut to the pilot
+    curves = {c.configuration: c for c in fit_curves(pts[((pts["round"] <= K) & ~ref) | (ref & ceiling)])}
+    pts = pts[~ref]
     mean = pts.groupby(["configuration", "round"]).accuracy.mean().unstack()      # configuration x round
     final = mean[R]
     best_conf = {p.paradigm: p.configuration for p in todo if p.paradigm != "fpl"}
@@ -177,6 +204,10 @@ def main():
          "standard error of the seeds' mean final accuracy in points, the measurement's own uncertainty; pick_regret: the "
          "measured time to target of the paradigm the curves pick over the fastest's)",
          summarise(df))
+    without = pd.concat([score_setting(*t, share=shares[0], ceiling=False) for t in trained], ignore_index=True)
+    show("all settings, the plateaus bounded by the centralised reference run and not",
+         pd.DataFrame([{"ceiling": "centralised run", **summarise(df).iloc[-1].drop("setting").to_dict()},
+                       {"ceiling": "none", **summarise(without).iloc[-1].drop("setting").to_dict()}]))
     if len(shares) > 1:
         rows = []
         for share in shares:

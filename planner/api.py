@@ -76,11 +76,13 @@ def validate(scenario, plan, rounds: int | None = None, executor: str = "inproce
 
 
 def calibrate(scenario, out, paradigms=None, rounds: int | None = None, seeds: int = 2, resume: bool = False,
-              progress: bool = False):
+              progress: bool = False, ceiling_rounds: int | None = None):
     """Pilot-train each paradigm's best plan (fpl at each junction considered), fit the learning
     curves and write their table to `out` (what `edgeplan calibrate` does); the curves, each with
     .predict(rounds) and .rounds_to(target). `rounds` defaults to a fifth of training.rounds (at
-    least 5); `resume` continues into the same `out`, or lengthens its pilots."""
+    least 5); `resume` continues into the same `out`, or lengthens its pilots. `ceiling_rounds`:
+    the centralised reference run's length, whose accuracy bounds the plateaus (default twice
+    training.rounds; 0 skips it)."""
     from . import paradigms as P
     names = list(paradigms or P.NAMES) if not isinstance(paradigms, str) else [paradigms]
     for n in names:
@@ -90,10 +92,14 @@ def calibrate(scenario, out, paradigms=None, rounds: int | None = None, seeds: i
     if rounds is not None and not (isinstance(rounds, int) and rounds >= 1):
         raise PlanError(f"rounds={rounds!r}: give a whole number of pilot rounds from 1 (None: a fifth of "
                         "training.rounds)")
+    if ceiling_rounds is not None and not (isinstance(ceiling_rounds, int) and ceiling_rounds >= 0):
+        raise PlanError(f"ceiling_rounds={ceiling_rounds!r}: give a whole number of rounds (0 skips the centralised "
+                        "reference run; None: twice training.rounds)")
     scn = _scenario(scenario)
     from edgeplan.validation.calibrate import calibrate as run_calibration
 
     from .calibration import default_pilot_rounds
     k = rounds or default_pilot_rounds(scn)
-    curves, _ = run_calibration(scn, names, k, seeds, Path(out), resume, progress=progress)
+    curves, _ = run_calibration(scn, names, k, seeds, Path(out), resume, progress=progress,
+                                ceiling_rounds=ceiling_rounds)
     return curves

@@ -27,6 +27,19 @@ from .variants import variant
 
 POINT_COLUMNS = ["paradigm", "configuration", "seed", "round", "samples", "accuracy", "loss", "coverage",
                  "fingerprint"]
+# the points of the centralised reference run (the model trained on the devices' pooled data):
+# not a curve, the ceiling of every curve's plateau (planner.convergence.fit_joint)
+CENTRALISED = "centralised"
+
+
+def ceiling_of(points: pd.DataFrame) -> float:
+    """The accuracy the centralised reference run levels off at: its mean test accuracy over the
+    second half of its rounds, over its seeds; NaN without such a run."""
+    ref = points[points.paradigm == CENTRALISED] if len(points) else points
+    if not len(ref):
+        return math.nan
+    last = ref["round"] > ref["round"].max() / 2
+    return float(ref[last].accuracy.mean())
 
 
 @dataclass
@@ -84,7 +97,12 @@ def learns_apart(paradigm: str, configuration: str) -> bool:
 
 def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None) -> list[Curve]:
     """One curve per (paradigm, configuration), fitted together (planner.convergence.fit_joint):
-    accuracy against rounds over all seeds; loss per configuration on its own."""
+    accuracy against rounds over all seeds; loss per configuration on its own. Rows of the
+    centralised reference run (paradigm 'centralised') are no curve: they bound the plateaus."""
+    ceiling = ceiling_of(points)
+    points = points[points.paradigm != CENTRALISED]
+    if not len(points):
+        raise PlanError("the points hold only the centralised reference run: no paradigm's curve to fit")
     groups = list(points.groupby(["paradigm", "configuration"], sort=False))
     series, coverage = {}, {}
     for (par, conf), g in groups:
@@ -92,7 +110,8 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None) -> l
         cov = g["coverage"] if "coverage" in g else pd.Series(dtype=float)
         coverage[conf] = float(cov.mean()) if cov.notna().any() else 1.0
     try:
-        fits = fit_joint(series, coverage, apart={conf for (par, conf), _ in groups if learns_apart(par, conf)})
+        fits = fit_joint(series, coverage, apart={conf for (par, conf), _ in groups if learns_apart(par, conf)},
+                         ceiling=min(ceiling, 1.0) if ceiling > 0 else 1.0)
     except FitError as e:
         raise PlanError(str(e)) from None
     curves = []
@@ -106,7 +125,7 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None) -> l
                 loss = None
         last = g[g["round"] == g["round"].max()]
         curves.append(Curve(par, conf, spr, fits[conf], loss, int(g["round"].nunique()), int(g.seed.nunique()),
-                            float(last.accuracy.mean())))
+                            float(last.accuracy.mean()), ceiling))
     return curves
 
 
@@ -139,9 +158,10 @@ def read_log(path: Path, scn: Scenario, names: list[str] | None) -> pd.DataFrame
     out = []
     for ln, r in enumerate(rows, start=2):
         par = (r.get("paradigm") or "").strip() or (names[0] if names and len(names) == 1 else "")
-        if par not in paradigms.NAMES:
+        if par not in paradigms.NAMES and par != CENTRALISED:
             raise ScenarioError(f"column 'paradigm': {par[:30]!r}; use one of {', '.join(paradigms.NAMES)} "
-                                "(or give one -p for a log of one paradigm)", file, ln)
+                                f"(or give one -p for a log of one paradigm), or {CENTRALISED} for a run of the "
+                                "whole model on the pooled data (it bounds the curves' plateaus)", file, ln)
         rec = {"paradigm": par, "configuration": (r.get("configuration") or "").strip() or par}
         for c, need in (("round", True), ("accuracy", True), ("seed", False), ("samples", False), ("loss", False)):
             v = (r.get(c) or "").strip()
@@ -171,6 +191,8 @@ def import_log(scn: Scenario, log: Path, names: list[str] | None, out: Path) -> 
     cm = CostModel(planning_scenario(scn))
     spr = {}
     for par in pts.paradigm.unique():
+        if par == CENTRALISED:
+            continue
         p = paradigms.get(par)
         spr[par] = p.cost(cm, p.solvers[p.default].fn(cm).decisions).samples
     curves = fit_curves(pts, spr)

@@ -449,6 +449,10 @@ def calibrate(scenario: Path = typer.Argument(...),
               out_file: Path = typer.Option(..., "--out", help="The curve table (CSV) to write."),
               resume: bool = typer.Option(False, help="Continue an interrupted calibration into the same --out, or "
                                                          "lengthen its pilots with more --rounds."),
+              ceiling_rounds: int = typer.Option(None, "--ceiling-rounds",
+                                                 help="Rounds of the centralised reference run (the whole model on "
+                                                      "the pooled data), whose accuracy bounds the curves' plateaus "
+                                                      "(default: twice training.rounds; 0 skips it)."),
               from_log: Path = typer.Option(None, "--from-log", help="Fit a training log (CSV: round, accuracy; "
                                                                       "optional paradigm, configuration, seed, samples, "
                                                                       "loss) instead of training.")):
@@ -463,6 +467,8 @@ def calibrate(scenario: Path = typer.Argument(...),
         P.get(n)
     if not 1 <= seeds <= 1000:
         _bad_option(f"--seeds {seeds}: give 1 to 1000 runs per configuration")
+    if ceiling_rounds is not None and ceiling_rounds < 0:
+        _bad_option(f"--ceiling-rounds {ceiling_rounds}: give a number of rounds, or 0 to skip the reference run")
     if from_log is not None:
         from .calibration import import_log
         curves = import_log(scn, from_log, paradigm or None, out_file)
@@ -472,7 +478,8 @@ def calibrate(scenario: Path = typer.Argument(...),
         _outputs(folders=(work_folder(out_file),))
         from .calibration import default_pilot_rounds
         k = rounds or default_pilot_rounds(scn)
-        curves, _ = run_calibration(scn, names, k, seeds, out_file, resume, progress=True)
+        curves, _ = run_calibration(scn, names, k, seeds, out_file, resume, progress=True,
+                                    ceiling_rounds=ceiling_rounds)
     wide = _print_curves(scn, curves)
     err.print(f"wrote {out_file}")
     if wide and from_log is None:
@@ -497,6 +504,10 @@ def _print_curves(scn, curves, wide_band: float = 0.2) -> int:
     out.print(make_table(f"{scn.name}: learning curves",
                          ["configuration", "fit", "plateau", f"at round {tr.rounds}", "measured last"], rows,
                          left=("configuration", "fit")))
+    ceiling = curves[0].ceiling if curves else float("nan")
+    if ceiling == ceiling:
+        out.print(f"Plateaus bounded by {100 * ceiling:.1f}%: the whole model trained centrally on the devices' "
+                  "pooled data levels off there (the centralised reference run).")
     misses: dict[tuple, list[str]] = {}      # (curve at the pilot's end, measured) -> configurations
     for cv in curves:       # a curve rises and levels off in the shape the scenario's curves share
         at_end = cv.predict(cv.rounds_measured, cv.samples_per_round)["value"]

@@ -5,9 +5,11 @@ A curve table is a CSV with one row per (paradigm, configuration, metric):
 
     paradigm, configuration, metric (accuracy | loss), family (power | exp), a, b, c,
     cov_aa, cov_ab, cov_ac, cov_bb, cov_bc, cov_cc, sigma, samples_per_round, rounds_measured,
-    seeds, final_measured, fingerprint, model, dataset, split, training[, drift, x_end]
+    seeds, final_measured, fingerprint, model, dataset, split, training[, drift, x_end, ceiling]
 
-(`drift` and `x_end` widen the band beyond the measured points; tables without them read as 0.)
+(`drift` and `x_end` widen the band beyond the measured points; tables without them read as 0.
+`ceiling` is the accuracy of the centralised reference run that bounded the plateaus; empty when
+the calibration had none.)
 
 (planner.convergence documents the families and parameters). `fingerprint` digests what the
 curves depend on: the model, the data set, the split of the data over the devices and the
@@ -32,7 +34,7 @@ from .errors import ScenarioError
 COLUMNS = ["paradigm", "configuration", "metric", "family", "a", "b", "c", "cov_aa", "cov_ab", "cov_ac", "cov_bb",
            "cov_bc", "cov_cc", "sigma", "samples_per_round", "rounds_measured", "seeds", "final_measured",
            "fingerprint", "model", "dataset", "split", "training"]
-OPTIONAL = ["drift", "x_end"]          # later additions: older tables lack them
+OPTIONAL = ["drift", "x_end", "ceiling"]          # later additions: older tables lack them
 _NUMERIC = ["a", "b", "c", "cov_aa", "cov_ab", "cov_ac", "cov_bb", "cov_bc", "cov_cc", "sigma", "samples_per_round",
             "rounds_measured", "seeds", "final_measured"]
 _PARTS = {"model": "model (model.*)", "dataset": "data set (training.dataset)",
@@ -126,7 +128,8 @@ def write_table(path, curves: list[Curve], scn) -> None:
                          _num(cov[0, 0]), _num(cov[0, 1]), _num(cov[0, 2]), _num(cov[1, 1]), _num(cov[1, 2]),
                          _num(cov[2, 2]), _num(fit.sigma), _num(cv.samples_per_round), cv.rounds_measured, cv.seeds,
                          _num(cv.final_measured if metric == "accuracy" else float("nan")), fp, parts["model"],
-                         parts["dataset"], parts["split"], parts["training"], _num(fit.drift), _num(fit.x_end)])
+                         parts["dataset"], parts["split"], parts["training"], _num(fit.drift), _num(fit.x_end),
+                         _num(cv.ceiling)])
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS + OPTIONAL)
@@ -195,7 +198,7 @@ def read_table(path) -> CurveTable:
         loss = by.get("loss", (None, None))[1]
         curves[key] = Curve(key[0], key[1], acc["samples_per_round"], _fit(acc, 1),
                             _fit(loss, -1) if loss else None, int(_nz(acc["rounds_measured"])),
-                            int(_nz(acc["seeds"], 1)), acc["final_measured"])
+                            int(_nz(acc["seeds"], 1)), acc["final_measured"], acc["ceiling"])
     return CurveTable(curves, fps.pop(), parts, file)
 
 

@@ -147,7 +147,9 @@ def test_calibrate_plan_for_a_target_and_validate(tmp_path):
     r = runner.invoke(app, ["calibrate", str(scn_file), "-p", "fl", "-p", "sl", "--rounds", "4", "--seeds", "1",
                             "--out", str(tmp_path / "curves.csv")])
     assert r.exit_code == 0, r.output
-    assert (tmp_path / "curves.calibration" / "points.csv").exists()
+    points = pd.read_csv(tmp_path / "curves.calibration" / "points.csv")
+    assert (points.paradigm == "centralised").sum() == 40          # the reference run: twice the 20 rounds
+    assert "Plateaus bounded by" in r.output
     assert "a pilot of 4 rounds says little about the rest; lengthen it with --resume --rounds 8" in r.output
     r = runner.invoke(app, ["plan", str(scn_file), "-p", "sl", "--out", str(tmp_path / "sl.json")])
     assert r.exit_code == 0, r.output
@@ -194,19 +196,31 @@ def test_calibrate_imports_a_training_log(tmp_path):
     assert r.exit_code == 2 and "log.csv:2: column 'accuracy': 95 is not in [0, 1]" in r.output
 
 
-def test_calibration_resumes_and_lengthens_its_pilots_from_where_they_ended(tmp_path):
+def test_calibration_resumes_and_lengthens_its_pilots_from_where_they_ended(tmp_path, monkeypatch):
     """`--resume` with more rounds goes on from each pilot's last state: the points equal those
-    of a pilot run that long from the start, and nothing is trained twice."""
-    from edgeplan.validation.calibrate import calibrate, work_folder
+    of a pilot run that long from the start, and nothing is trained twice (the centralised
+    reference run neither)."""
+    from edgeplan.validation import calibrate as cal
+    from edgeplan.validation.calibrate import work_folder
+    references = []
+    train_pooled = cal.train_pooled
+    monkeypatch.setattr(cal, "train_pooled", lambda *a, **k: references.append(a[1]) or train_pooled(*a, **k))
+
+    def calibrate(*a, **k):
+        curves, pts = cal.calibrate(*a, ceiling_rounds=3, **k)
+        assert all(c.ceiling == c.ceiling for c in curves)           # every curve has its ceiling
+        return curves, pts[pts.paradigm != "centralised"]
     scn = load_scenario(DIGITS)
     out = tmp_path / "curves.csv"
     calibrate(scn, ["fl", "sl"], 4, 1, out)
+    assert references == [3]
     pilot = next(p for p in work_folder(out).iterdir() if p.name.startswith("sl"))
     assert sorted(f.name for f in pilot.glob("rank*.pt")) == ["rank0.pt"]       # the last state only
     first = pd.read_csv(pilot / "rounds.csv")
     _, lengthened = calibrate(scn, ["fl", "sl"], 6, 1, out, resume=True)
     went_on = pd.read_csv(pilot / "rounds.csv")
     assert len(went_on) == 6 and list(went_on.wall_s[:4]) == list(first.wall_s)    # rounds 1-4 not run again
+    assert references == [3]
     _, straight = calibrate(scn, ["fl", "sl"], 6, 1, tmp_path / "straight.csv")
     key = ["configuration", "seed", "round"]
     a, b = (d.sort_values(key).reset_index(drop=True) for d in (lengthened, straight))
@@ -279,3 +293,26 @@ def test_calibrate_from_python(tmp_path):
     for bad in ({"seeds": 0}, {"rounds": 0}, {"rounds": 2.5}):
         with pytest.raises(PlanError):
             edgeplan.calibrate(DIGITS, tmp_path / "c2.csv", "fl", **bad)
+
+
+def test_a_training_log_may_carry_a_centralised_reference_run(tmp_path):
+    """A user's log with rows of paradigm 'centralised' (the model trained on the pooled data):
+    they bound the plateau, and the console says by what."""
+    from edgeplan.cli import app
+    from edgeplan.curves import read_table
+    from typer.testing import CliRunner
+    log = tmp_path / "log.csv"
+    rounds = np.arange(1, 7)
+    pilot = 0.99 - 0.8 * rounds ** -0.4                     # still rising: alone it heads for 99%
+    ref = [0.6, 0.8, 0.9, 0.92, 0.93, 0.92]
+    log.write_text("paradigm,round,accuracy\n" + "".join(f"fl,{r},{a:.5f}\n" for r, a in zip(rounds, pilot))
+                   + "".join(f"centralised,{r},{a}\n" for r, a in zip(rounds, ref)))
+    r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "--from-log", str(log), "--out", str(tmp_path / "c.csv")])
+    assert r.exit_code == 0, r.output
+    assert "Plateaus bounded by 92.3%" in " ".join(r.output.split())
+    cv, _ = read_table(tmp_path / "c.csv").find("fl", "fl")
+    assert cv.accuracy.plateau <= 0.9234 and cv.ceiling == pytest.approx(0.923333, abs=1e-5)
+    r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "fl", "--ceiling-rounds", "-1",
+                                 "--out", str(tmp_path / "d.csv")])
+    assert r.exit_code == 2 and "--ceiling-rounds -1: give a number of rounds, or 0 to skip" in r.output
+    assert not (tmp_path / "d.csv").exists()

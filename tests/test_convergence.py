@@ -134,6 +134,49 @@ def test_a_fit_needs_four_rounds():
     assert fits["fl"].plateau > 0.56
 
 
+def test_the_centralised_ceiling_bounds_every_plateau():
+    """A short pilot still rising extrapolates to a plateau near 100%; the accuracy the whole
+    model reaches trained centrally bounds it (and a pilot already above it is held to it)."""
+    x = np.arange(1.0, 7.0)
+    truth = Fit("power", np.array([0.99, 0.8, 0.4]), np.zeros((3, 3)), 0.0)
+    series = {"fl": (x, truth.mean(x)), "slow": (x, truth.mean(0.3 * x))}
+    free = fit_joint(series)
+    held = fit_joint(series, ceiling=0.9)
+    assert free["fl"].plateau > 0.95
+    assert held["fl"].plateau <= 0.9 + 1e-9 and held["slow"].plateau <= 0.9 + 1e-9
+    assert held["slow"].mean(100.0) < free["slow"].mean(100.0)
+    with pytest.raises(FitError, match="ceiling 1.5 is not in"):
+        fit_joint(series, ceiling=1.5)
+
+
+def test_curves_take_their_ceiling_from_the_centralised_reference_run(tmp_path):
+    """Rows of paradigm 'centralised' are no curve: the mean of their second half bounds the
+    plateaus, and the table keeps it."""
+    import pandas as pd
+    from edgeplan.calibration import CENTRALISED, ceiling_of, fit_curves
+    from edgeplan.errors import PlanError
+    rounds = np.arange(1, 9)
+    acc = 0.95 - 0.8 * np.exp(-rounds / 3.0)
+    pilot = pd.DataFrame({"paradigm": "fl", "configuration": "fl", "seed": 0, "round": rounds[:5],
+                          "samples": rounds[:5] * 100.0, "accuracy": acc[:5], "loss": np.nan, "coverage": 1.0})
+    ref = pd.DataFrame({"paradigm": CENTRALISED, "configuration": CENTRALISED, "seed": 0, "round": rounds,
+                        "samples": rounds * 100.0, "accuracy": [0.5, 0.6, 0.7, 0.8, 0.86, 0.88, 0.9, 0.86],
+                        "loss": np.nan, "coverage": 1.0})
+    assert ceiling_of(ref) == pytest.approx(0.875)            # rounds 5-8
+    assert np.isnan(ceiling_of(pilot))
+    (cv,) = fit_curves(pd.concat([pilot, ref]))
+    assert cv.configuration == "fl" and cv.ceiling == pytest.approx(0.875)
+    assert cv.accuracy.plateau <= 0.875 + 1e-9
+    (free,) = fit_curves(pilot)
+    assert np.isnan(free.ceiling) and free.accuracy.plateau > 0.9
+    scn = load_scenario(_curves_scenario(tmp_path))
+    write_table(tmp_path / "curves.csv", [cv], scn)
+    back, _ = read_table(tmp_path / "curves.csv").find("fl", "fl")
+    assert back.ceiling == pytest.approx(0.875)
+    with pytest.raises(PlanError, match="only the centralised reference run"):
+        fit_curves(ref)
+
+
 def _curves_scenario(tmp_path, extra: str = "") -> str:
     text = (SCENARIOS / "digits-small.yaml").read_text()
     text = text.replace("dataset: digits}", f"dataset: digits, convergence: curves.csv{extra}}}")

@@ -10,6 +10,12 @@ where an interrupted calibration stopped. A finished pilot keeps its last state 
 before it), so `--resume` with more `--rounds` lengthens the pilots from where they ended rather
 than training them again: a longer pilot is what narrows a curve's band (bench_accuracy: median
 error 5.7 points from a fifth of the rounds, 3.2 from three fifths).
+
+Before the pilots, a centralised reference run per seed trains the whole model on the devices'
+pooled data (shuffled; per round as many batches as the devices take together) for
+`ceiling_rounds` rounds (default twice training.rounds; 0 skips it). The accuracy it levels off
+at bounds every curve's plateau (calibration.ceiling_of); its points are kept with the pilots'
+as paradigm 'centralised'.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-from edgeplan.calibration import POINT_COLUMNS, fit_curves, pilots, planning_scenario
+from edgeplan.calibration import CENTRALISED, POINT_COLUMNS, fit_curves, pilots, planning_scenario
 from edgeplan.convergence import MIN_ROUNDS, Curve
 from edgeplan.curves import fingerprint, write_table
 from edgeplan.errors import PlanError, ScenarioError
@@ -27,8 +33,11 @@ from edgeplan.scenario import Scenario
 
 
 def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Path, resume: bool = False,
-              progress: bool = False) -> tuple[list[Curve], pd.DataFrame]:
-    """Train the pilots, fit their curves, write the table; returns (curves, points)."""
+              progress: bool = False, ceiling_rounds: int | None = None) -> tuple[list[Curve], pd.DataFrame]:
+    """Train the centralised reference and the pilots, fit their curves, write the table; returns
+    (curves, points)."""
+    if ceiling_rounds is None:
+        ceiling_rounds = 2 * scn.spec.training.rounds
     if rounds < MIN_ROUNDS:
         raise PlanError(f"--rounds {rounds}: a learning curve needs at least {MIN_ROUNDS} measured rounds")
     if not scn.spec.model.trainable:
@@ -44,12 +53,24 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     base = planning_scenario(scn)
     seed0 = scn.spec.training.seed
     runs = [(p, seed0 + s) for p in todo for s in range(seeds)]
-    bar = Bar(progress, len(runs) * rounds, "rounds", text="calibrating", width=30)
+    ref = next((p for p in todo if p.paradigm != "dsgd"), None)     # dsgd's job holds one device's data
+    refs = [seed0 + s for s in range(seeds)] if ceiling_rounds > 0 and ref is not None else []
+    bar = Bar(progress, len(runs) * rounds + len(refs) * ceiling_rounds, "rounds", text="calibrating", width=30)
     points = {key: g for key, g in done.groupby(["configuration", "seed"])}    # (configuration, seed) -> its rows
     try:
         from edgeplan.validation.checkpoints import drop_previous, state_path
         from edgeplan.validation.runner import _calibrate, make_job, run_inprocess
         host_rate = None
+        for seed in refs:
+            if len(points.get((CENTRALISED, seed), ())) >= ceiling_rounds:
+                bar.advance(ceiling_rounds)
+                continue
+            bar.update(text=f"centralised reference, seed {seed}")
+            job, _, _ = make_job(base, ref.plan, seed)
+            r = train_pooled(job, ceiling_rounds, on_round=bar.advance)
+            points[(CENTRALISED, seed)] = r.assign(paradigm=CENTRALISED, configuration=CENTRALISED, seed=seed,
+                                                   coverage=1.0, fingerprint=fp)
+            _write_points(work / "points.csv", pd.concat(points.values(), ignore_index=True))
         for p, seed in runs:
             have = len(points.get((p.configuration, seed), ()))        # rounds already measured
             if have >= rounds:
@@ -78,10 +99,41 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
         bar.close()
     allpts = pd.concat(points.values(), ignore_index=True) if points else done
     wanted = {p.configuration for p in todo}
-    allpts = allpts[allpts.configuration.isin(wanted) & (allpts["round"] <= rounds)]
+    reference = allpts.paradigm == CENTRALISED
+    allpts = allpts[(allpts.configuration.isin(wanted) & (allpts["round"] <= rounds))
+                    | (reference & allpts.seed.isin(refs) & (allpts["round"] <= ceiling_rounds))]
     curves = fit_curves(allpts)
     write_table(out, curves, scn)
     return curves, allpts
+
+
+def train_pooled(job, rounds: int, on_round=None) -> pd.DataFrame:
+    """The whole model trained by SGD on the devices' pooled samples, shuffled: each round as many
+    batches, of the same sizes, as the devices take together in one. Test accuracy and loss
+    after every round (columns round, samples, accuracy, loss)."""
+    import numpy as np
+    from edgeplan.models.profile import one_torch_thread
+    from edgeplan.validation.engine import LOSS, Shard, accuracy
+
+    devices = list(job.shards)
+    pooled = Shard(job.ds, np.unique(np.concatenate([job.shards[d].idx for d in devices])), job.seed * 1000 + 999)
+    batches = [job.batch(d) for d in devices for _ in range(job.cm.tau)]
+    model = job.model()
+    opt = job.optimizer(model.parameters())
+    rows = []
+    with one_torch_thread():
+        for r in range(1, rounds + 1):
+            model.train()
+            for b in batches:
+                x, y = pooled.next(b)
+                opt.zero_grad(set_to_none=True)
+                LOSS(model(x), y).backward()
+                opt.step()
+            acc, loss = accuracy(model, job.ds)
+            rows.append({"round": r, "samples": r * sum(batches), "accuracy": acc, "loss": loss})
+            if on_round is not None:
+                on_round()
+    return pd.DataFrame(rows)
 
 
 def work_folder(out: Path) -> Path:
