@@ -214,10 +214,10 @@ def test_curve_tables_keep_the_drift_and_read_older_tables_without_it(tmp_path):
     cv, _ = read_table(tmp_path / "curves.csv").find("fl", "fl")
     assert (cv.accuracy.drift, cv.accuracy.x_end) == (0.04, 6.0)
     lines = (tmp_path / "curves.csv").read_text().splitlines()     # a table written before the columns
-    old = "\n".join(",".join(line.split(",")[:-2]) for line in lines) + "\n"
+    old = "\n".join(",".join(line.split(",")[:-3]) for line in lines) + "\n"    # drift, x_end, ceiling
     (tmp_path / "old.csv").write_text(old)
     cv, _ = read_table(tmp_path / "old.csv").find("fl", "fl")
-    assert (cv.accuracy.drift, cv.accuracy.x_end) == (0.0, 0.0)
+    assert (cv.accuracy.drift, cv.accuracy.x_end) == (0.0, 0.0) and np.isnan(cv.ceiling)
 
 
 def test_unreachable_target_is_a_value_not_a_crash(tmp_path):
