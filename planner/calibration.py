@@ -83,6 +83,12 @@ def pilots(scn: Scenario, names: list[str]) -> list[Pilot]:
     return out
 
 
+def work_folder(out: Path) -> Path:
+    """A calibration's work folder beside its table: curves.csv -> curves.calibration/."""
+    out = Path(out)
+    return out.with_name(out.stem + ".calibration")
+
+
 def default_pilot_rounds(scn: Scenario) -> int:
     """A pilot's rounds when none are asked for: a fifth of training.rounds, at least 5."""
     return max(5, -(-scn.spec.training.rounds // 5))
@@ -186,8 +192,8 @@ def read_log(path: Path, scn: Scenario, names: list[str] | None) -> pd.DataFrame
     return df
 
 
-def import_log(scn: Scenario, log: Path, names: list[str] | None, out: Path) -> list[Curve]:
-    pts = read_log(log, scn, names)
+def import_log(scn: Scenario, pts: pd.DataFrame, out: Path) -> list[Curve]:
+    """Curves fitted to a training log's points (`read_log`), their table written to `out`."""
     cm = CostModel(planning_scenario(scn))
     spr = {}
     for par in pts.paradigm.unique():

@@ -469,19 +469,25 @@ def calibrate(scenario: Path = typer.Argument(...),
         _bad_option(f"--seeds {seeds}: give 1 to 1000 runs per configuration")
     if ceiling_rounds is not None and ceiling_rounds < 0:
         _bad_option(f"--ceiling-rounds {ceiling_rounds}: give a number of rounds, or 0 to skip the reference run")
+    from .calibration import work_folder
+    work = work_folder(out_file)
+    _outputs(folders=(work,))
     if from_log is not None:
-        from .calibration import import_log
-        curves = import_log(scn, from_log, paradigm or None, out_file)
+        from .calibration import import_log, read_log
+        points = read_log(from_log, scn, paradigm or None)
+        curves = import_log(scn, points, out_file)
     else:
         from edgeplan.validation.calibrate import calibrate as run_calibration
-        from edgeplan.validation.calibrate import work_folder
-        _outputs(folders=(work_folder(out_file),))
+
         from .calibration import default_pilot_rounds
         k = rounds or default_pilot_rounds(scn)
-        curves, _ = run_calibration(scn, names, k, seeds, out_file, resume, progress=True,
-                                    ceiling_rounds=ceiling_rounds)
+        curves, points = run_calibration(scn, names, k, seeds, out_file, resume, progress=True,
+                                         ceiling_rounds=ceiling_rounds)
     wide = _print_curves(scn, curves)
-    err.print(f"wrote {out_file}")
+    from .reports import curves_plot
+    work.mkdir(parents=True, exist_ok=True)
+    curves_plot(scn, curves, points, work / "curves.png")
+    err.print(f"wrote {out_file} (plot: {work / 'curves.png'})")
     if wide and from_log is None:
         k = max(cv.rounds_measured for cv in curves)
         err.print(f"note: {wide} of {len(curves)} curves' 90% bands span over 20 points at round "

@@ -165,3 +165,53 @@ def pareto_report(scn, front, paradigm: str, out_dir: Path) -> None:
                     "energy_to_target_j": "energy to target", "how": "how found"})
     r.image(out_dir / "pareto.png", "front")
     r.write(out_dir / "report.html")
+
+
+def curves_plot(scn, curves, points, path) -> None:
+    """calibrate's picture: each configuration's pilot (the seeds' mean per round), its fitted
+    curve to training.rounds and its 90% band there (shaded along the curve for up to three
+    curves; beyond, a bar at the last round, side by side), the centralised reference's bound
+    and the target."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .files import save_figure
+    tr = scn.spec.training
+    x = np.arange(1, tr.rounds + 1)
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    shade = len(curves) <= 3
+    colors = plt.get_cmap("tab20" if len(curves) > 10 else "tab10")
+    mean = points.groupby(["configuration", "round"]).accuracy.mean()
+    for k, cv in enumerate(curves):
+        c = colors(k % colors.N)
+        fit = cv.accuracy
+        ax.plot(x, 100 * fit.mean(cv.x_of(x)), color=c, lw=1.4, label=cv.configuration)
+        lo, hi = fit.band(cv.x_of(x))
+        if shade:
+            ax.fill_between(x, 100 * lo, 100 * hi, color=c, alpha=0.12)
+        else:
+            at = tr.rounds * (1.01 + 0.012 * k)
+            ax.plot([at, at], [100 * lo[-1], 100 * hi[-1]], color=c, lw=2, alpha=0.8, solid_capstyle="butt")
+        if cv.configuration in mean.index.get_level_values(0):
+            m = mean.loc[cv.configuration]
+            ax.plot(m.index, 100 * m.to_numpy(), "o", color=c, ms=3.5)
+    if curves and curves[0].ceiling == curves[0].ceiling:
+        ax.axhline(100 * curves[0].ceiling, color="black", ls="--", lw=1, label="centralised reference")
+    if tr.target_accuracy is not None:
+        ax.axhline(100 * tr.target_accuracy, color="#C44E52", ls=":", lw=1, label="target")
+    pilot = max(cv.rounds_measured for cv in curves)
+    ax.axvline(pilot, color="grey", ls=":", lw=1)
+    ax.annotate(f" pilot: {pilot} rounds", (pilot, 2), color="grey", fontsize=8)
+    ax.set_xlabel("round")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_xlim(0, tr.rounds * (1.0 if shade else 1.02 + 0.012 * len(curves)))
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    band = "shade" if shade else f"bars right of round {tr.rounds}"
+    ax.set_title(f"{scn.name}: learning curves (dots measured, lines fitted; {band}: 90% band)", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=110)
+    plt.close(fig)

@@ -150,6 +150,7 @@ def test_calibrate_plan_for_a_target_and_validate(tmp_path):
     points = pd.read_csv(tmp_path / "curves.calibration" / "points.csv")
     assert (points.paradigm == "centralised").sum() == 40          # the reference run: twice the 20 rounds
     assert "Plateaus bounded by" in r.output
+    assert (tmp_path / "curves.calibration" / "curves.png").read_bytes()[:4] == b"\x89PNG"    # the picture
     assert "a pilot of 4 rounds says little about the rest; lengthen it with --resume --rounds 8" in r.output
     r = runner.invoke(app, ["plan", str(scn_file), "-p", "sl", "--out", str(tmp_path / "sl.json")])
     assert r.exit_code == 0, r.output
@@ -310,6 +311,7 @@ def test_a_training_log_may_carry_a_centralised_reference_run(tmp_path):
     r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "--from-log", str(log), "--out", str(tmp_path / "c.csv")])
     assert r.exit_code == 0, r.output
     assert "Plateaus bounded by 92.3%" in " ".join(r.output.split())
+    assert "plot: " in r.output and (tmp_path / "c.calibration" / "curves.png").exists()
     cv, _ = read_table(tmp_path / "c.csv").find("fl", "fl")
     assert cv.accuracy.plateau <= 0.9234 and cv.ceiling == pytest.approx(0.923333, abs=1e-5)
     r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "fl", "--ceiling-rounds", "-1",

@@ -24,7 +24,14 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-from edgeplan.calibration import CENTRALISED, POINT_COLUMNS, fit_curves, pilots, planning_scenario
+from edgeplan.calibration import (
+    CENTRALISED,
+    POINT_COLUMNS,
+    fit_curves,
+    pilots,
+    planning_scenario,
+    work_folder,
+)
 from edgeplan.convergence import MIN_ROUNDS, Curve
 from edgeplan.curves import fingerprint, write_table
 from edgeplan.errors import PlanError, ScenarioError
@@ -134,11 +141,6 @@ def train_pooled(job, rounds: int, on_round=None) -> pd.DataFrame:
             if on_round is not None:
                 on_round()
     return pd.DataFrame(rows)
-
-
-def work_folder(out: Path) -> Path:
-    out = Path(out)
-    return out.with_name(out.stem + ".calibration")
 
 
 def _write_points(path: Path, df: pd.DataFrame) -> None:
