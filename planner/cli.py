@@ -455,8 +455,10 @@ def calibrate(scenario: Path = typer.Argument(...),
                                                       "(default: twice training.rounds; 0 skips it)."),
               from_log: Path = typer.Option(None, "--from-log", help="Fit a training log (CSV: round, accuracy; "
                                                                       "optional paradigm, configuration, seed, samples, "
-                                                                      "loss) instead of training.")):
-    """Learning curves: pilot-train each paradigm's best plan and fit accuracy against progress."""
+                                                                      "loss; paradigm 'centralised' for a reference "
+                                                                      "run) instead of training.")):
+    """Learning curves: pilot-train each paradigm's best plan and fit accuracy against progress,
+    bounded by a centralised reference run."""
     from . import paradigms as P
     from .scenario import load_scenario
 
