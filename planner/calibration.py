@@ -188,6 +188,9 @@ def read_log(path: Path, scn: Scenario, names: list[str] | None) -> pd.DataFrame
             raise ScenarioError(f"column 'round': {rec['round']:g}; rounds are whole numbers from 1", file, ln)
         out.append(rec)
     df = pd.DataFrame(out)
+    if (df.paradigm == CENTRALISED).all():
+        raise ScenarioError(f"the log holds only rows of paradigm '{CENTRALISED}' (a reference run, which bounds "
+                            "curves but is none): add the rows of a paradigm's training", file)
     df["fingerprint"] = fingerprint(scn)
     return df
 

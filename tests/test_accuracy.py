@@ -314,6 +314,9 @@ def test_a_training_log_may_carry_a_centralised_reference_run(tmp_path):
     assert "plot: " in r.output and (tmp_path / "c.calibration" / "curves.png").exists()
     cv, _ = read_table(tmp_path / "c.csv").find("fl", "fl")
     assert cv.accuracy.plateau <= 0.9234 and cv.ceiling == pytest.approx(0.923333, abs=1e-5)
+    log.write_text("paradigm,round,accuracy\n" + "".join(f"centralised,{r},{a}\n" for r, a in zip(rounds, ref)))
+    r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "--from-log", str(log), "--out", str(tmp_path / "e.csv")])
+    assert r.exit_code == 2 and "log.csv: the log holds only rows of paradigm 'centralised'" in r.output, r.output
     r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "fl", "--ceiling-rounds", "-1",
                                  "--out", str(tmp_path / "d.csv")])
     assert r.exit_code == 2 and "--ceiling-rounds -1: give a number of rounds, or 0 to skip" in r.output
