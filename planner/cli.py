@@ -485,7 +485,7 @@ def calibrate(scenario: Path = typer.Argument(...),
         k = rounds or default_pilot_rounds(scn)
         curves, points = run_calibration(scn, names, k, seeds, out_file, resume, progress=True,
                                          ceiling_rounds=ceiling_rounds)
-    wide = _print_curves(scn, curves)
+    wide = _print_curves(scn, curves, trained=from_log is None)
     from .reports import curves_plot
     work.mkdir(parents=True, exist_ok=True)
     curves_plot(scn, curves, points, work / "curves.png")
@@ -498,7 +498,7 @@ def calibrate(scenario: Path = typer.Argument(...),
                   markup=False)
 
 
-def _print_curves(scn, curves, wide_band: float = 0.2) -> int:
+def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) -> int:
     """The curves' table; returns how many 90% bands at training.rounds span over `wide_band`."""
     from .tables import make_table, pct_range
     tr = scn.spec.training
@@ -516,6 +516,9 @@ def _print_curves(scn, curves, wide_band: float = 0.2) -> int:
     if ceiling == ceiling:
         out.print(f"Plateaus bounded by {100 * ceiling:.1f}%: the whole model trained centrally on the devices' "
                   "pooled data levels off there (the centralised reference run).")
+    elif trained:
+        out.print("Plateaus not bounded: no centralised reference run (--ceiling-rounds 0, or dsgd alone, whose "
+                  "run holds one device's data).")
     misses: dict[tuple, list[str]] = {}      # (curve at the pilot's end, measured) -> configurations
     for cv in curves:       # a curve rises and levels off in the shape the scenario's curves share
         at_end = cv.predict(cv.rounds_measured, cv.samples_per_round)["value"]

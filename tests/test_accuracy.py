@@ -321,3 +321,15 @@ def test_a_training_log_may_carry_a_centralised_reference_run(tmp_path):
                                  "--out", str(tmp_path / "d.csv")])
     assert r.exit_code == 2 and "--ceiling-rounds -1: give a number of rounds, or 0 to skip" in r.output
     assert not (tmp_path / "d.csv").exists()
+
+
+def test_a_calibration_without_a_reference_run_says_its_plateaus_are_not_bounded(tmp_path):
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "dsgd", "--rounds", "4", "--seeds", "1",
+                                 "--out", str(tmp_path / "c.csv")])
+    assert r.exit_code == 0, r.output
+    assert "Plateaus not bounded: no centralised reference run (--ceiling-rounds 0, or dsgd alone" in \
+        " ".join(r.output.split())
+    points = pd.read_csv(tmp_path / "c.calibration" / "points.csv")
+    assert set(points.paradigm) == {"dsgd"}
