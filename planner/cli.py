@@ -447,8 +447,9 @@ def calibrate(scenario: Path = typer.Argument(...),
                                                     "at least 5)."),
               seeds: int = typer.Option(2, help="Runs per configuration, seeds training.seed, +1, ..."),
               out_file: Path = typer.Option(..., "--out", help="The curve table (CSV) to write."),
-              resume: bool = typer.Option(False, help="Continue an interrupted calibration into the same --out, or "
-                                                         "lengthen its pilots with more --rounds."),
+              resume: bool = typer.Option(False, help="Continue an interrupted calibration into the same --out, "
+                                                         "lengthen its pilots with more --rounds, or add "
+                                                         "the paradigms of -p to its table."),
               ceiling_rounds: int = typer.Option(None, "--ceiling-rounds",
                                                  help="Rounds of the centralised reference run (the whole model on "
                                                       "the pooled data), whose accuracy bounds the curves' plateaus "

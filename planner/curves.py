@@ -103,7 +103,7 @@ class CurveTable:
             have = f"its {paradigm} curves: {', '.join(sorted(k[1] for k in same))}"
         else:
             have = "it has " + (", ".join(sorted({k[0] for k in self.curves})) or "no curves") + \
-                f"; `edgeplan calibrate` with -p {paradigm} and the others, --resume, keeps them and adds it"
+                f"; `edgeplan calibrate -p {paradigm} --resume` into the same --out adds it to them"
         return None, f"{Path(self.file).name} has no curve for '{configuration}' ({have})"
 
 

@@ -333,3 +333,18 @@ def test_a_calibration_without_a_reference_run_says_its_plateaus_are_not_bounded
         " ".join(r.output.split())
     points = pd.read_csv(tmp_path / "c.calibration" / "points.csv")
     assert set(points.paradigm) == {"dsgd"}
+
+
+def test_a_resumed_calibration_of_another_paradigm_adds_its_curves_to_the_table(tmp_path):
+    """`-p sl --resume` after a calibration of fl: the table holds both, fl not trained again."""
+    from edgeplan.curves import read_table
+    from edgeplan.validation.calibrate import calibrate
+    scn = load_scenario(DIGITS)
+    out = tmp_path / "curves.csv"
+    _, first = calibrate(scn, ["fl"], 4, 1, out, ceiling_rounds=0)
+    curves, both = calibrate(scn, ["sl"], 4, 1, out, resume=True, ceiling_rounds=0)
+    assert sorted(c.configuration for c in curves) == ["fl", "sl"]
+    assert sorted(k[1] for k in read_table(out).curves) == ["fl", "sl"]
+    np.testing.assert_array_equal(both[both.configuration == "fl"].accuracy, first.accuracy)
+    _, fresh = calibrate(scn, ["sl"], 4, 1, out, ceiling_rounds=0)        # without --resume: sl alone
+    assert set(fresh.configuration) == {"sl"}

@@ -248,7 +248,8 @@ def test_compare_shows_the_rounds_bands_and_which_paradigms_have_no_curve(tmp_pa
     assert "rounds_to_target_fastest,rounds_to_target_slowest" in r.output
     r = CliRunner().invoke(app, ["plan", scn_file, "-p", "sl"])
     assert "target 95%: not predicted (no curve)" in r.output
-    assert "(it has fl; `edgeplan calibrate` with -p sl and the others, --resume, keeps them" in " ".join(r.output.split())
+    assert "(it has fl; `edgeplan calibrate -p sl --resume` into the same --out adds it to them)" in \
+        " ".join(r.output.split())
     # planned for the time to target, a paradigm without a curve cannot be planned: not 'infeasible'
     with open(scn_file, "a") as f:
         f.write("objective: time_to_target\n")

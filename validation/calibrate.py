@@ -9,7 +9,9 @@ imports with `--from-log`), each pilot checkpoints every round there, and `--res
 where an interrupted calibration stopped. A finished pilot keeps its last state (not the one
 before it), so `--resume` with more `--rounds` lengthens the pilots from where they ended rather
 than training them again: a longer pilot is what narrows a curve's band (bench_accuracy: median
-error 5.7 points from a fifth of the rounds, 3.2 from three fifths).
+error 5.7 points from a fifth of the rounds, 3.2 from three fifths). With `--resume` the
+configurations calibrated before into the same folder stay in the table: `-p psl --resume` adds
+psl's curves to the others' (fitted with them, as the fit is joint).
 
 Before the pilots, a centralised reference run per seed trains the whole model on the devices'
 pooled data (shuffled; per round as many batches as the devices take together) for
@@ -105,7 +107,7 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     finally:
         bar.close()
     allpts = pd.concat(points.values(), ignore_index=True) if points else done
-    wanted = {p.configuration for p in todo}
+    wanted = {p.configuration for p in todo} | set(done.configuration)     # resumed: the earlier ones stay
     reference = allpts.paradigm == CENTRALISED
     allpts = allpts[(allpts.configuration.isin(wanted) & (allpts["round"] <= rounds))
                     | (reference & allpts.seed.isin(refs) & (allpts["round"] <= ceiling_rounds))]
