@@ -520,6 +520,11 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
     elif trained:
         out.print("Plateaus not bounded: no centralised reference run (--ceiling-rounds 0, or dsgd alone, whose "
                   "run holds one device's data).")
+    above = max(curves, key=lambda cv: cv.final_measured) if curves else None
+    if above is not None and above.final_measured > ceiling + 0.02:       # NaN compares False
+        err.print(f"note: {above.configuration} measured {100 * above.final_measured:.1f}% in its pilot, above the "
+                  f"{100 * ceiling:.1f}% the centralised reference run levels off at, which holds every plateau "
+                  "down: lengthen that run (--ceiling-rounds) or skip it (0)", markup=False)
     misses: dict[tuple, list[str]] = {}      # (curve at the pilot's end, measured) -> configurations
     for cv in curves:       # a curve rises and levels off in the shape the scenario's curves share
         at_end = cv.predict(cv.rounds_measured, cv.samples_per_round)["value"]

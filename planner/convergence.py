@@ -268,8 +268,8 @@ def _fit_joint(series: dict[str, tuple[np.ndarray, np.ndarray]], coverage: dict[
     share of test samples whose class its training data holds (below 1 where a configuration
     trains on one device's skewed data: dsgd). The fastest configuration pins the shape that the
     slower ones have not reached yet in a short pilot; fitted alone, a slow start extrapolates to
-    a plateau far too low. The shared plateau a lies at or below `ceiling`. Family by AICc; the covariance of (a, b, c, e_p) by the Jacobian,
-    mapped to each configuration's own (a', b', c')."""
+    a plateau far too low. The shared plateau a lies at or below `ceiling`. Family by AICc; the
+    covariance of (a, b, c, e_p) by the Jacobian, mapped to each configuration's own (a', b', c')."""
     from scipy.optimize import least_squares
 
     names = list(series)

@@ -348,3 +348,17 @@ def test_a_resumed_calibration_of_another_paradigm_adds_its_curves_to_the_table(
     np.testing.assert_array_equal(both[both.configuration == "fl"].accuracy, first.accuracy)
     _, fresh = calibrate(scn, ["sl"], 4, 1, out, ceiling_rounds=0)        # without --resume: sl alone
     assert set(fresh.configuration) == {"sl"}
+
+
+def test_a_reference_run_below_a_pilot_is_pointed_out(tmp_path):
+    """A reference run too short to level off holds every plateau down: the console says so."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    log = tmp_path / "log.csv"
+    rounds = np.arange(1, 7)
+    log.write_text("paradigm,round,accuracy\n" + "".join(f"fl,{r},{0.6 + 0.05 * r:.2f}\n" for r in rounds)
+                   + "".join(f"centralised,{r},0.5\n" for r in rounds))
+    r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "--from-log", str(log), "--out", str(tmp_path / "c.csv")])
+    assert r.exit_code == 0, r.output
+    assert "note: fl measured 90.0% in its pilot, above the 50.0% the centralised reference run levels off at" in \
+        " ".join(r.output.split())
