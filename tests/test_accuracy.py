@@ -346,6 +346,9 @@ def test_a_resumed_calibration_of_another_paradigm_adds_its_curves_to_the_table(
     assert sorted(c.configuration for c in curves) == ["fl", "sl"]
     assert sorted(k[1] for k in read_table(out).curves) == ["fl", "sl"]
     np.testing.assert_array_equal(both[both.configuration == "fl"].accuracy, first.accuracy)
+    _, bounded = calibrate(scn, ["sl"], 4, 1, out, resume=True, ceiling_rounds=3)
+    _, unbounded = calibrate(scn, ["sl"], 4, 1, out, resume=True, ceiling_rounds=0)  # the run kept, not used
+    assert (bounded.paradigm == "centralised").sum() == 3 and "centralised" not in set(unbounded.paradigm)
     _, fresh = calibrate(scn, ["sl"], 4, 1, out, ceiling_rounds=0)        # without --resume: sl alone
     assert set(fresh.configuration) == {"sl"}
 

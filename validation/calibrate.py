@@ -109,7 +109,7 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     allpts = pd.concat(points.values(), ignore_index=True) if points else done
     wanted = {p.configuration for p in todo} | set(done.configuration)     # resumed: the earlier ones stay
     reference = allpts.paradigm == CENTRALISED
-    allpts = allpts[(allpts.configuration.isin(wanted) & (allpts["round"] <= rounds))
+    allpts = allpts[(allpts.configuration.isin(wanted) & ~reference & (allpts["round"] <= rounds))
                     | (reference & allpts.seed.isin(refs) & (allpts["round"] <= ceiling_rounds))]
     curves = fit_curves(allpts)
     write_table(out, curves, scn)
