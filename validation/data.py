@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import struct
 from dataclasses import dataclass
@@ -82,6 +83,7 @@ def _split(x: torch.Tensor, y: torch.Tensor, seed: int, name: str, test: float =
     return Dataset(x[tr], y[tr], x[te], y[te], name)
 
 
+@functools.lru_cache(maxsize=8)        # generating takes 2 s: a calibration loads it per pilot and seed
 def _mnist1d(seed: int) -> Dataset:
     from mnist1d.data import get_dataset_args, make_dataset
     args = get_dataset_args()
