@@ -170,8 +170,8 @@ def pareto_report(scn, front, paradigm: str, out_dir: Path) -> None:
 def curves_plot(scn, curves, points, path) -> None:
     """calibrate's picture: each configuration's pilot (the seeds' mean per round), its fitted
     curve to training.rounds and its 90% band there (shaded along the curve for up to three
-    curves; beyond, a bar at the last round, side by side), the centralised reference's bound
-    and the target."""
+    curves; beyond, a bar at the last round, side by side), the centralised reference run and
+    the bound it sets, and the target."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -198,7 +198,11 @@ def curves_plot(scn, curves, points, path) -> None:
             m = mean.loc[cv.configuration]
             ax.plot(m.index, 100 * m.to_numpy(), "o", color=c, ms=3.5)
     if curves and curves[0].ceiling == curves[0].ceiling:
-        ax.axhline(100 * curves[0].ceiling, color="black", ls="--", lw=1, label="centralised reference")
+        ax.axhline(100 * curves[0].ceiling, color="black", ls="--", lw=1, label="bound (centralised level)")
+    if "centralised" in mean.index.get_level_values(0):       # the reference run itself, as far as the plot goes
+        ref = mean.loc["centralised"]
+        ref = ref[ref.index <= tr.rounds]
+        ax.plot(ref.index, 100 * ref.to_numpy(), color="black", lw=0.8, alpha=0.5, label="centralised run")
     if tr.target_accuracy is not None:
         ax.axhline(100 * tr.target_accuracy, color="#C44E52", ls=":", lw=1, label="target")
     pilot = max(cv.rounds_measured for cv in curves)
