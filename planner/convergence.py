@@ -383,6 +383,8 @@ class Curve:
                "configuration": self.configuration, "family": self.accuracy.family}
         if self.loss is not None:
             out["test_loss"] = float(max(self.loss.mean(x), 0.0))
+        if self.ceiling == self.ceiling:          # the centralised level that bounded the plateau
+            out["ceiling"] = float(self.ceiling)
         return out
 
     def rounds_to(self, target: float, samples_per_round: float | None = None) -> dict:

@@ -158,6 +158,7 @@ def test_calibrate_plan_for_a_target_and_validate(tmp_path):
     plan = Plan.load(tmp_path / "sl.json")
     pr = plan.predicted
     assert 0 < pr["accuracy"]["value"] <= 1 and pr["accuracy"]["low"] <= pr["accuracy"]["value"]
+    assert pr["accuracy"]["plateau"] <= pr["accuracy"]["ceiling"] <= 1     # the bound the plan was predicted under
     assert plan.objective["name"] == "time_to_target"
     assert Plan.from_dict(json.loads(plan.to_json())).predicted == pr
     r = runner.invoke(app, ["validate", str(scn_file), str(tmp_path / "sl.json"), "--rounds", "4",
@@ -167,6 +168,7 @@ def test_calibrate_plan_for_a_target_and_validate(tmp_path):
     quantities = [row["quantity"] for row in doc["summary"]]
     assert "accuracy after round 4" in quantities and "rounds to 80%" in quantities
     assert all("predicted_accuracy" in row for row in doc["rounds"])
+    assert all(row["predicted_accuracy_ceiling"] == pr["accuracy"]["ceiling"] for row in doc["rounds"])
     # too short a calibration says how many rounds it needs
     r = runner.invoke(app, ["calibrate", str(scn_file), "-p", "fl", "--rounds", "3", "--out", str(tmp_path / "c2.csv")])
     assert r.exit_code == 2 and "needs at least 4 measured rounds" in r.output

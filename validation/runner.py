@@ -182,7 +182,7 @@ class Predictions:
         if self.curve is not None:
             p = self.curve.predict(r, self.spr)
             row.update(predicted_accuracy=p["value"], predicted_accuracy_low=p["low"],
-                       predicted_accuracy_high=p["high"])
+                       predicted_accuracy_high=p["high"], predicted_accuracy_ceiling=p.get("ceiling"))
         return row
 
 
