@@ -31,8 +31,8 @@ import yaml
 from common import SCENARIOS, quick, show
 from edgeplan.calibration import CENTRALISED, fit_curves, pilots, planning_scenario
 from edgeplan.scenario import from_data
-from edgeplan.validation.calibrate import train_pooled
-from edgeplan.validation.runner import make_job, run_inprocess
+from edgeplan.validation.calibrate import reference_pilot, reference_run
+from edgeplan.validation.runner import run_inprocess
 
 SETTINGS = [("digits", "digits-small.yaml"), ("mnist1d", "mnist1d-small.yaml")]
 SPLITS = [("IID", {"iid": True}), ("Dirichlet 0.3", {"iid": False, "dirichlet_alpha": 0.3})]
@@ -103,13 +103,11 @@ def reference(scn, todo: list, seeds: int, kept) -> pd.DataFrame:
     file = kept.with_name(kept.stem + "-centralised.csv") if kept is not None else None
     if file is not None and file.exists():
         return pd.read_csv(file)
-    ref = next(p for p in todo if p.paradigm != "dsgd")
     runs = []
     for seed in range(seeds):
         t0 = time.perf_counter()
-        job, _, _ = make_job(planning_scenario(scn), ref.plan, seed)
-        r = train_pooled(job, 2 * scn.spec.training.rounds)
-        runs.append(r.assign(paradigm=CENTRALISED, configuration=CENTRALISED, seed=seed, coverage=1.0))
+        r = reference_run(planning_scenario(scn), reference_pilot(todo), seed, 2 * scn.spec.training.rounds)
+        runs.append(r)
         print(f"  {scn.name} centralised seed {seed}: {100 * r.accuracy.iloc[-1]:.1f}% "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
     df = pd.concat(runs, ignore_index=True)

@@ -117,7 +117,7 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None) -> l
         coverage[conf] = float(cov.mean()) if cov.notna().any() else 1.0
     try:
         fits = fit_joint(series, coverage, apart={conf for (par, conf), _ in groups if learns_apart(par, conf)},
-                         ceiling=min(ceiling, 1.0) if ceiling > 0 else 1.0)
+                         ceiling=ceiling if ceiling > 0 else 1.0)      # NaN (no reference run): unbounded
     except FitError as e:
         raise PlanError(str(e)) from None
     curves = []

@@ -303,11 +303,12 @@ def _fit_joint(series: dict[str, tuple[np.ndarray, np.ndarray]], coverage: dict[
             return np.concatenate([v * (a - b * h(e[i] * x, c)) - y for i, (x, y, v) in enumerate(zip(xs, ys, vs))])
 
         c_lo, c_hi, c0s = (1e-3, 5.0, [0.5, 1.0, 2.0]) if fam == "power" else (1e-2, 1e3 * xm, [xm / 4, xm, xm / 20])
-        a_hi = max(min(ceiling, 1.0), 1e-6)         # a pilot already above the ceiling: noise, held to it
-        lo = np.concatenate([[min(y_hi, 1.0, a_hi) * 0.9, 0.0, c_lo], np.full(len(free), -8.0)])
-        hi = np.concatenate([[a_hi, 5.0, c_hi], np.full(len(free), 8.0)])
+        # the plateau at most the ceiling (fit_joint checked it is in (0, 1]): a pilot already above it
+        # is noise, held to it
+        lo = np.concatenate([[min(y_hi, ceiling) * 0.9, 0.0, c_lo], np.full(len(free), -8.0)])
+        hi = np.concatenate([[ceiling, 5.0, c_hi], np.full(len(free), 8.0)])
         for c0 in c0s:
-            th0 = np.clip(np.concatenate([[min(y_hi + 0.02, a_hi), max(y_hi - 0.1, 0.1), c0], np.zeros(len(free))]),
+            th0 = np.clip(np.concatenate([[min(y_hi + 0.02, ceiling), max(y_hi - 0.1, 0.1), c0], np.zeros(len(free))]),
                           lo + 1e-9, hi - 1e-9)
             try:
                 with np.errstate(all="ignore"):

@@ -177,6 +177,7 @@ def curves_plot(scn, curves, points, path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from .calibration import CENTRALISED
     from .files import save_figure
     tr = scn.spec.training
     x = np.arange(1, tr.rounds + 1)
@@ -199,8 +200,8 @@ def curves_plot(scn, curves, points, path) -> None:
             ax.plot(m.index, 100 * m.to_numpy(), "o", color=c, ms=3.5)
     if curves and curves[0].ceiling == curves[0].ceiling:
         ax.axhline(100 * curves[0].ceiling, color="black", ls="--", lw=1, label="bound (centralised level)")
-    if "centralised" in mean.index.get_level_values(0):       # the reference run itself, as far as the plot goes
-        ref = mean.loc["centralised"]
+    if CENTRALISED in mean.index.get_level_values(0):       # the reference run itself, as far as the plot goes
+        ref = mean.loc[CENTRALISED]
         ref = ref[ref.index <= tr.rounds]
         ax.plot(ref.index, 100 * ref.to_numpy(), color="black", lw=0.8, alpha=0.5, label="centralised run")
     if tr.target_accuracy is not None:

@@ -204,10 +204,11 @@ def test_calibration_resumes_and_lengthens_its_pilots_from_where_they_ended(tmp_
     of a pilot run that long from the start, and nothing is trained twice (the centralised
     reference run neither)."""
     from edgeplan.validation import calibrate as cal
+    from edgeplan.validation import engine
     from edgeplan.validation.calibrate import work_folder
     references = []
-    train_pooled = cal.train_pooled
-    monkeypatch.setattr(cal, "train_pooled", lambda *a, **k: references.append(a[1]) or train_pooled(*a, **k))
+    train_pooled = engine.train_pooled
+    monkeypatch.setattr(engine, "train_pooled", lambda *a, **k: references.append(a[1]) or train_pooled(*a, **k))
 
     def calibrate(*a, **k):
         curves, pts = cal.calibrate(*a, ceiling_rounds=3, **k)

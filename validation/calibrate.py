@@ -62,7 +62,7 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     base = planning_scenario(scn)
     seed0 = scn.spec.training.seed
     runs = [(p, seed0 + s) for p in todo for s in range(seeds)]
-    ref = next((p for p in todo if p.paradigm != "dsgd"), None)     # dsgd's job holds one device's data
+    ref = reference_pilot(todo)
     refs = [seed0 + s for s in range(seeds)] if ceiling_rounds > 0 and ref is not None else []
     bar = Bar(progress, len(runs) * rounds + len(refs) * ceiling_rounds, "rounds", text="calibrating", width=30)
     points = {key: g for key, g in done.groupby(["configuration", "seed"])}    # (configuration, seed) -> its rows
@@ -75,10 +75,8 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
                 bar.advance(ceiling_rounds)
                 continue
             bar.update(text=f"centralised reference, seed {seed}")
-            job, _, _ = make_job(base, ref.plan, seed)
-            r = train_pooled(job, ceiling_rounds, on_round=bar.advance)
-            points[(CENTRALISED, seed)] = r.assign(paradigm=CENTRALISED, configuration=CENTRALISED, seed=seed,
-                                                   coverage=1.0, fingerprint=fp)
+            points[(CENTRALISED, seed)] = reference_run(base, ref, seed, ceiling_rounds,
+                                                        on_round=bar.advance).assign(fingerprint=fp)
             _write_points(work / "points.csv", pd.concat(points.values(), ignore_index=True))
         for p, seed in runs:
             have = len(points.get((p.configuration, seed), ()))        # rounds already measured
@@ -116,33 +114,23 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     return curves, allpts
 
 
-def train_pooled(job, rounds: int, on_round=None) -> pd.DataFrame:
-    """The whole model trained by SGD on the devices' pooled samples, shuffled: each round as many
-    batches, of the same sizes, as the devices take together in one. Test accuracy and loss
-    after every round (columns round, samples, accuracy, loss)."""
-    import numpy as np
-    from edgeplan.models.profile import one_torch_thread
-    from edgeplan.validation.engine import LOSS, Shard, accuracy
+def reference_pilot(todo: list):
+    """The pilot whose job carries the data of every device, for the reference run to pool (any
+    but dsgd's, which holds one device's data); None without one."""
+    return next((p for p in todo if p.paradigm != "dsgd"), None)
 
-    devices = list(job.shards)
-    pooled = Shard(job.ds, np.unique(np.concatenate([job.shards[d].idx for d in devices])), job.seed * 1000 + 999)
-    batches = [job.batch(d) for d in devices for _ in range(job.cm.tau)]
-    model = job.model()
-    opt = job.optimizer(model.parameters())
-    rows = []
-    with one_torch_thread():
-        for r in range(1, rounds + 1):
-            model.train()
-            for b in batches:
-                x, y = pooled.next(b)
-                opt.zero_grad(set_to_none=True)
-                LOSS(model(x), y).backward()
-                opt.step()
-            acc, loss = accuracy(model, job.ds)
-            rows.append({"round": r, "samples": r * sum(batches), "accuracy": acc, "loss": loss})
-            if on_round is not None:
-                on_round()
-    return pd.DataFrame(rows)
+
+def reference_run(base: Scenario, pilot, seed: int, rounds: int, on_round=None) -> pd.DataFrame:
+    """The centralised reference run of one seed (validation.engine.train_pooled) as calibration
+    points of paradigm 'centralised'."""
+    from edgeplan.validation import engine
+    from edgeplan.validation.runner import make_job
+    job, _, _ = make_job(base, pilot.plan, seed)
+    evals = engine.train_pooled(job, rounds, on_round)
+    per_round = sum(job.batch(d) for d in job.shards) * job.cm.tau
+    return pd.DataFrame({"paradigm": CENTRALISED, "configuration": CENTRALISED, "seed": seed,
+                         "round": range(1, rounds + 1), "samples": [r * per_round for r in range(1, rounds + 1)],
+                         "accuracy": [a for a, _ in evals], "loss": [lo for _, lo in evals], "coverage": 1.0})
 
 
 def _write_points(path: Path, df: pd.DataFrame) -> None:

@@ -248,6 +248,14 @@ class Engine:
         return np.array([len(self.job.shards[d].idx) for d in devices], float)
 
 
+def sgd_steps(model: nn.Module, opt, batches) -> None:
+    """The whole model trained by SGD, one step per (x, y) batch drawn from `batches`."""
+    for x, y in batches:
+        opt.zero_grad(set_to_none=True)
+        LOSS(model(x), y).backward()
+        opt.step()
+
+
 def train_centralized(job: Job, steps: int) -> tuple[float, float, float]:
     """The whole model trained by SGD on the devices' batches in split learning's order (each
     device in turn for its local iterations, then the next), `steps` batches: the reference for
@@ -258,16 +266,30 @@ def train_centralized(job: Job, steps: int) -> tuple[float, float, float]:
     opt = job.optimizer(model.parameters())
     devices = list(job.shards)
     shards = {d: Shard(job.ds, s.idx, s.seed) for d, s in job.shards.items()}   # fresh: the same draws
-    tau = job.cm.tau
+    order = [devices[(k // job.cm.tau) % len(devices)] for k in range(steps)]
     with one_torch_thread():            # as the partitioned runs: one thread, comparable times
         t0 = time.perf_counter()
-        for k in range(steps):
-            dev = devices[(k // tau) % len(devices)]
-            x, y = shards[dev].next(job.batch(dev))
-            opt.zero_grad(set_to_none=True)
-            LOSS(model(x), y).backward()
-            opt.step()
+        sgd_steps(model, opt, (shards[d].next(job.batch(d)) for d in order))
         wall = time.perf_counter() - t0
     acc, loss = accuracy(model, job.ds)
     return acc, loss, wall
+
+
+def train_pooled(job: Job, rounds: int, on_round=None) -> list[tuple[float, float]]:
+    """The whole model trained by SGD on the devices' pooled samples, shuffled: each round as many
+    batches, of the same sizes, as the devices take together in one (calibration's centralised
+    reference run). Test accuracy and loss after every round."""
+    devices = list(job.shards)
+    pooled = Shard(job.ds, np.unique(np.concatenate([job.shards[d].idx for d in devices])), job.seed * 1000 + 999)
+    batches = [job.batch(d) for d in devices for _ in range(job.cm.tau)]
+    model = job.model()
+    opt = job.optimizer(model.parameters())
+    evals = []
+    with one_torch_thread():
+        for _ in range(rounds):
+            sgd_steps(model, opt, (pooled.next(b) for b in batches))
+            evals.append(accuracy(model, job.ds))
+            if on_round is not None:
+                on_round()
+    return evals
 
