@@ -12,7 +12,7 @@ On digits (fpl_cnn, scenarios/digits-small.yaml) and mnist1d (cnn1d, scenarios/m
 IID and non-IID (Dirichlet 0.3), every paradigm's best plan (fpl: every junction) trained for the
 scenario's rounds with three seeds, and the centralised reference run (the whole model on the
 pooled data, twice the scenario's rounds, as `edgeplan calibrate` trains it) whose accuracy bounds
-the plateaus. The curves are fitted (planner.convergence.fit_joint, as
+the plateaus and whose curve fl and psl follow at their own pace. The curves are fitted (planner.convergence.fit_joint, as
 `edgeplan calibrate --seeds 3` does) on the first fifth of the rounds of the three seeds; they then
 predict the final accuracy, the rounds and seconds to a target most paradigms reach, and the
 ranking of the paradigms by time to that target. Targets (issue "Predict accuracy and
@@ -116,6 +116,13 @@ def reference(scn, todo: list, seeds: int, kept) -> pd.DataFrame:
     return df
 
 
+def best_configurations(todo: list) -> dict[str, str]:
+    """Each paradigm's configuration that the ranking counts: the planner's own pick."""
+    best = {p.paradigm: p.configuration for p in todo if p.paradigm != "fpl"}
+    best["fpl"] = next(p.configuration for p in todo if p.paradigm == "fpl")      # the planner's default pick
+    return best
+
+
 def score_setting(setting: str, todo: list, pts: pd.DataFrame, R: int, share: float = 0.2,
                   ceiling: bool = True) -> pd.DataFrame:
     """Curves fitted on the first `share` of the rounds (and, with `ceiling`, bounded by the
@@ -126,8 +133,7 @@ def score_setting(setting: str, todo: list, pts: pd.DataFrame, R: int, share: fl
     pts = pts[~ref]
     mean = pts.groupby(["configuration", "round"]).accuracy.mean().unstack()      # configuration x round
     final = mean[R]
-    best_conf = {p.paradigm: p.configuration for p in todo if p.paradigm != "fpl"}
-    best_conf["fpl"] = next(p.configuration for p in todo if p.paradigm == "fpl")   # the planner's default pick
+    best_conf = best_configurations(todo)
     # a target most paradigms reach: the largest multiple of 5% that two thirds of them reach
     reached = {c: mean.loc[c].max() for c in best_conf.values()}
     target = next((t / 100 for t in range(95, 0, -5) if np.mean([v >= t / 100 for v in reached.values()]) >= 2 / 3),
@@ -203,9 +209,13 @@ def main():
          "measured time to target of the paradigm the curves pick over the fastest's)",
          summarise(df))
     without = pd.concat([score_setting(*t, share=shares[0], ceiling=False) for t in trained], ignore_index=True)
-    show("all settings, the plateaus bounded by the centralised reference run and not",
-         pd.DataFrame([{"ceiling": "centralised run", **summarise(df).iloc[-1].drop("setting").to_dict()},
-                       {"ceiling": "none", **summarise(without).iloc[-1].drop("setting").to_dict()}]))
+    show("all settings, with the centralised reference run (the plateaus' bound, fl's and psl's shape) and without",
+         pd.DataFrame([{"reference": "centralised run", **summarise(df).iloc[-1].drop("setting").to_dict()},
+                       {"reference": "none", **summarise(without).iloc[-1].drop("setting").to_dict()}]))
+    each, total = alone(trained, shares[0])
+    show(f"each paradigm calibrated alone (`calibrate -p P`), {shares[0]:.0%} pilots: final accuracy error in points, "
+         "with the reference run and without", each)
+    show("each paradigm calibrated alone, all settings", total)
     if len(shares) > 1:
         rows = []
         for share in shares:
@@ -213,6 +223,26 @@ def main():
                                                         ignore_index=True)
             rows.append({"pilot": f"{share:.0%}", **summarise(d).iloc[-1].drop("setting").to_dict()})
         show("all settings by the pilot's share of the rounds", pd.DataFrame(rows))
+
+
+def alone(trained: list, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each paradigm's configuration fitted on its own pilot (beside the reference run, or not),
+    as `edgeplan calibrate -p P` fits it: the final accuracy's error in points; and a summary."""
+    rows = []
+    for setting, todo, pts, R in trained:
+        K = max(4, round(R * share))
+        ref = pts.paradigm == CENTRALISED
+        final = pts[~ref & (pts["round"] == R)].groupby("configuration").accuracy.mean()
+        for par, conf in best_configurations(todo).items():
+            mine = (pts.configuration == conf) & (pts["round"] <= K)
+            row = {"setting": setting, "configuration": conf}
+            for label, with_ref in (("with_reference", True), ("without", False)):
+                (cv,) = fit_curves(pts[mine | (ref & with_ref)])
+                row[label] = 100 * abs(cv.predict(R)["value"] - final[conf])
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    return df, pd.DataFrame([{"reference": w, "median_error_points": df[w].median(), "worst_error_points": df[w].max()}
+                             for w in ("with_reference", "without")])
 
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:

@@ -149,9 +149,8 @@ def test_calibrate_plan_for_a_target_and_validate(tmp_path):
     assert r.exit_code == 0, r.output
     points = pd.read_csv(tmp_path / "curves.calibration" / "points.csv")
     assert (points.paradigm == "centralised").sum() == 40          # the reference run: twice the 20 rounds
-    assert "Plateaus bounded by" in r.output
+    assert "Plateaus bounded by" in r.output and "to plan with them" not in r.output   # the scenario names them
     assert (tmp_path / "curves.calibration" / "curves.png").read_bytes()[:4] == b"\x89PNG"    # the picture
-    assert "a pilot of 4 rounds says little about the rest; lengthen it with --resume --rounds 8" in r.output
     r = runner.invoke(app, ["plan", str(scn_file), "-p", "sl", "--out", str(tmp_path / "sl.json")])
     assert r.exit_code == 0, r.output
     assert "accuracy after 20 rounds" in r.output
@@ -173,6 +172,12 @@ def test_calibrate_plan_for_a_target_and_validate(tmp_path):
     r = runner.invoke(app, ["calibrate", str(scn_file), "-p", "fl", "--rounds", "3", "--out", str(tmp_path / "c2.csv")])
     assert r.exit_code == 2 and "needs at least 4 measured rounds" in r.output
     assert not (tmp_path / "c2.csv").exists()
+    # without the reference run a 4-round pilot's curves say little about round 20, and the console says so
+    r = runner.invoke(app, ["calibrate", str(scn_file), "-p", "fl", "-p", "sl", "--rounds", "4", "--seeds", "1",
+                            "--ceiling-rounds", "0", "--out", str(tmp_path / "c3.csv")])
+    assert r.exit_code == 0 and "Plateaus not bounded" in r.output, r.output
+    assert "a pilot of 4 rounds says little about the rest; lengthen it with --resume --rounds 8" in r.output
+    assert f"to plan with them, add 'convergence: c3.csv' to {scn_file}'s training" in " ".join(r.output.split())
 
 
 def test_calibrate_imports_a_training_log(tmp_path):

@@ -177,6 +177,33 @@ def test_curves_take_their_ceiling_from_the_centralised_reference_run(tmp_path):
         fit_curves(ref)
 
 
+
+
+def test_fl_and_psl_follow_the_reference_runs_curve_at_their_own_pace():
+    """fl (and psl) head for what centralised training reaches: fitted with the reference run's
+    curve, a slow 6-round pilot moves along that curve at its own pace and lands where the truth
+    does. Other paradigms keep their own fit; without the reference run fl shares a plateau with
+    them and sl's, far lower, holds it down."""
+    import pandas as pd
+    from edgeplan.calibration import CENTRALISED, fit_curves, follows_reference
+    truth = Fit("exp", np.array([0.95, 0.85, 3.0]), np.zeros((3, 3)), 0.0)    # the centralised curve
+    ref_rounds, rounds = np.arange(1.0, 41.0), np.arange(1.0, 7.0)
+
+    def rows(par, x, acc):
+        return pd.DataFrame({"paradigm": par, "configuration": par, "seed": 0, "round": x, "samples": 100.0 * x,
+                             "accuracy": acc, "loss": np.nan, "coverage": 1.0})
+    ref = rows(CENTRALISED, ref_rounds, truth.mean(ref_rounds))
+    fl = rows("fl", rounds, truth.mean(0.1 * rounds))                   # a tenth of the pace
+    sl = rows("sl", rounds, 0.5 - 0.3 * np.exp(-rounds / 2.0))           # levels off at 50%: its own
+    curves = {c.configuration: c for c in fit_curves(pd.concat([fl, sl, ref]))}
+    assert curves["fl"].predict(100)["value"] == pytest.approx(float(truth.mean(10.0)), abs=0.01)
+    assert curves["fl"].accuracy.plateau == pytest.approx(0.95, abs=0.01)
+    assert curves["sl"].accuracy.plateau < 0.6
+    shared = {c.configuration: c for c in fit_curves(pd.concat([fl, sl]))}     # no reference run
+    assert shared["fl"].predict(100)["value"] < float(truth.mean(10.0)) - 0.1   # sl's plateau held it down
+    assert follows_reference("fl") and follows_reference("psl") and not follows_reference("sl")
+    (short,) = fit_curves(pd.concat([fl, ref[ref["round"] <= 2]]))         # too short to shape: it only bounds
+    assert short.accuracy.plateau <= float(ref.accuracy.iloc[1]) + 1e-9
 def _curves_scenario(tmp_path, extra: str = "") -> str:
     text = (SCENARIOS / "digits-small.yaml").read_text()
     text = text.replace("dataset: digits}", f"dataset: digits, convergence: curves.csv{extra}}}")
@@ -244,6 +271,7 @@ def test_compare_shows_the_rounds_bands_and_which_paradigms_have_no_curve(tmp_pa
     fl = next(line for line in r.output.splitlines() if line.startswith("fl "))
     sl = next(line for line in r.output.splitlines() if line.startswith("sl "))
     assert f"{int(np.ceil(-3.0 * np.log(0.02 / 0.9)))} (" in fl and "no curve" in sl
+    assert "not ranked, no curve in training.convergence: sl" in r.output
     r = CliRunner().invoke(app, ["compare", scn_file, "-p", "fl", "--format", "csv"])
     assert "rounds_to_target_fastest,rounds_to_target_slowest" in r.output
     r = CliRunner().invoke(app, ["plan", scn_file, "-p", "sl"])
@@ -256,6 +284,28 @@ def test_compare_shows_the_rounds_bands_and_which_paradigms_have_no_curve(tmp_pa
     r = CliRunner().invoke(app, ["compare", scn_file, "-p", "fl", "-p", "sl"])
     sl = next(line for line in r.output.splitlines() if line.startswith("sl "))
     assert r.exit_code == 0 and sl.split()[-2:] == ["not", "planned"], r.output
+
+
+def test_a_target_without_curves_compares_per_epoch_and_says_how_to_get_them(tmp_path):
+    """A target alone predicts nothing: compare had shown 'no curve' in every row, unranked, and
+    plan had said nothing of the target."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    text = (SCENARIOS / "digits-small.yaml").read_text().replace("dataset: digits}",
+                                                                  "dataset: digits, target_accuracy: 0.9}")
+    scn_file = str(write(tmp_path, text, "s.yaml"))
+    r = CliRunner().invoke(app, ["compare", scn_file])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert "time/epoch" in r.output and "no curve" not in r.output.split("an epoch is")[0]
+    assert f"target 90%: not predicted, the scenario names no learning curves (training.convergence); " \
+           f"`edgeplan calibrate {scn_file} --out curves.csv` measures them" in said
+    lines = r.output.splitlines()
+    rows = lines[next(i for i, line in enumerate(lines) if line.startswith("─")) + 1:][:6]
+    assert len(rows) == 6 and rows[0].split()[0] == "dsgd"     # ranked by time per epoch (dsgd's the least here)
+    r = CliRunner().invoke(app, ["plan", scn_file, "-p", "fl"])
+    assert r.exit_code == 0 and "target 90%: not predicted, the scenario names no learning curves" in \
+        " ".join(r.output.split())
 
 
 def test_a_table_for_another_data_set_is_refused(tmp_path):
