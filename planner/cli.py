@@ -250,7 +250,7 @@ def plan(scenario: Path = typer.Argument(...),
     if fmt != "table":
         _emit_plan(p, fmt)
     else:
-        _print_plan(p, wide=wide)
+        _print_plan(p, wide=wide, scn=scn)
         if old is not None:
             _print_changes(changes)
     if out_file is not None:
@@ -269,9 +269,10 @@ def _emit_plan(p, fmt: str) -> None:
     emit(p.assignments if fmt == "csv" else p.to_dict(), fmt)
 
 
-def _print_plan(p, title=None, wide: bool = False):
+def _print_plan(p, title=None, wide: bool = False, scn=None):
+    from .comparison import no_curves_note
     from .tables import make_table, plan_summary, plan_view, show
-    for line in plan_summary(p):
+    for line in plan_summary(p) + ([no_curves_note(scn)] if scn is not None and no_curves_note(scn) else []):
         out.print(line, markup=False)
     headers, rows = plan_view(p, wide)
     show(out, make_table(title or "assignments", headers, rows, left=("node", "role", "group", "via"),
@@ -316,7 +317,7 @@ def evaluate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
     if fmt != "table":
         _emit_plan(fresh, fmt)
         return
-    _print_plan(fresh, title="assignments (as evaluated)", wide=wide)
+    _print_plan(fresh, title="assignments (as evaluated)", wide=wide, scn=scn)
     old = (p.predicted or {}).get("round_latency_s")
     if isinstance(old, (int, float)) and not isinstance(old, bool) and old > 0:
         rel = abs(costs.round_latency - old) / max(abs(old), 1e-300)
@@ -334,7 +335,7 @@ def compare(scenario: Path = typer.Argument(...),
             fmt: str = typer.Option("table", "--format", help="table, csv or json (for scripts)."),
             html_file: Path = typer.Option(None, "--html", help="Also write a self-contained HTML report.")):
     """The best plan of every paradigm side by side, on the same amount of training."""
-    from .comparison import compare_table
+    from .comparison import compare_table, to_target
     from .scenario import load_scenario
     from .tables import FORMATS, compare_view, emit, make_table, show
 
@@ -352,7 +353,7 @@ def compare(scenario: Path = typer.Argument(...),
         title = f"{scn.name}: {_objective_name(scn)}, {tr.rounds} rounds"
         show(out, make_table(title, headers, rows, left=("paradigm", "method", "critical", "feasible"),
                              width=10 ** 6 if wide else 80), wide)
-        if tr.target_accuracy is None:
+        if not to_target(scn):
             out.print(f"an epoch is {int(best.epoch_samples.dropna().iloc[0]):,} samples, every device's data once "
                       "(paradigms train different numbers of samples per round)", markup=False)
         for n in notes + [f"{r.paradigm}: {r.note}" for _, r in best.iterrows() if str(r.note)]:
@@ -491,6 +492,14 @@ def calibrate(scenario: Path = typer.Argument(...),
     work.mkdir(parents=True, exist_ok=True)
     curves_plot(scn, curves, points, work / "curves.png")
     err.print(f"wrote {out_file} (plot: {work / 'curves.png'})")
+    named = scn.spec.training.convergence
+    if named is None or (scn.base_dir / named).resolve() != out_file.resolve():
+        import os
+        rel = Path(os.path.relpath(out_file.resolve(), scn.base_dir)).as_posix()   # the scenario reads it so
+        rel = out_file.resolve().as_posix() if rel.startswith("..") else rel
+        err.print(f"to plan with them, add 'convergence: {rel}' to {scenario}'s training"
+                  + ("" if scn.spec.training.target_accuracy is not None else
+                     " (and a 'target_accuracy' for time to it)"), markup=False)
     if wide and from_log is None:
         k = max(cv.rounds_measured for cv in curves)
         err.print(f"note: {wide} of {len(curves)} curves' 90% bands span over 20 points at round "

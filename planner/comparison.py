@@ -123,12 +123,29 @@ def pick_best(rows: pd.DataFrame) -> pd.Series:
     return tied.loc[tied.kind.map(PROVEN).fillna(3).astype(int).idxmin()]
 
 
+def to_target(scn: Scenario) -> bool:
+    """Whether plans are compared on the way to the target accuracy: a target and the learning
+    curves that predict it (a target alone predicts nothing: the comparison is then per epoch)."""
+    return scn.spec.training.target_accuracy is not None and scn.spec.training.convergence is not None
+
+
+def no_curves_note(scn: Scenario) -> str:
+    """What a target without learning curves means, and how to get them ('' otherwise)."""
+    tr = scn.spec.training
+    if tr.target_accuracy is None or tr.convergence is not None:
+        return ""
+    return (f"target {tr.target_accuracy:.0%}: not predicted, the scenario names no learning curves "
+            f"(training.convergence); `edgeplan calibrate {scn.source or 'SCENARIO'} --out "
+            "curves.csv` measures them")
+
+
 def rank_best(scn: Scenario, best: pd.DataFrame) -> pd.DataFrame:
     """The best plans in the order a person choosing would read them: by time to the target when
-    one is set, else by time for the same amount of training (an epoch of every device's data)."""
-    key = "time_to_target_s" if scn.spec.training.target_accuracy is not None else "epoch_time_s"
+    the curves predict it, else by time for the same amount of training (an epoch of every
+    device's data)."""
+    key = "time_to_target_s" if to_target(scn) else "epoch_time_s"
     if scn.spec.objective in ("energy", "energy_to_target"):
-        key = "energy_to_target_j" if scn.spec.training.target_accuracy is not None else "epoch_energy_j"
+        key = "energy_to_target_j" if to_target(scn) else "epoch_energy_j"
     order = best[key].astype(float).fillna(np.inf).rank(method="first")
     return best.assign(_o=order).sort_values("_o").drop(columns="_o").reset_index(drop=True)
 

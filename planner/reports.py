@@ -29,9 +29,9 @@ def quantity(path: str, v) -> str:
 
 
 def compare_report(scn, every, best, objective: str, path) -> None:
-    from .comparison import speedups
+    from .comparison import no_curves_note, speedups, to_target
     r = Report(f"compare: {scn.name}", f"{scn.spec.description} - {objective}")
-    target = scn.spec.training.target_accuracy
+    target = scn.spec.training.target_accuracy if to_target(scn) else None
     cols = {"paradigm": None, "method": None, "round_latency_s": "round", "samples_per_round": "samples per round",
             "epoch_time_s": "time per epoch", "epoch_energy_j": "energy per epoch", "comm_bytes": "bytes per round",
             "critical_node": "critical node", "critical_phase": "phase"}
@@ -43,7 +43,8 @@ def compare_report(scn, every, best, objective: str, path) -> None:
                      "reach": f"rounds to {target:.0%} (band)",
                      "time_to_target_s": f"time to {target:.0%}", "energy_to_target_j": f"energy to {target:.0%}"})
     r.heading("best plan per paradigm").table(shown, cols)
-    notes = [f"{x.paradigm}: {x.note}" for _, x in best.iterrows() if str(x.note)]
+    notes = [no_curves_note(scn)] * bool(no_curves_note(scn)) + \
+        [f"{x.paradigm}: {x.note}" for _, x in best.iterrows() if str(x.note)]
     if target is not None and (shown.reach == "no curve").any():
         notes.append(f"not ranked, no curve in training.convergence: {', '.join(shown.paradigm[shown.reach == 'no curve'])}")
     for n in notes:

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .errors import ScenarioError
-from .schema import NodeSpec, ScenarioSpec
+from .schema import LinkSpec, NodeSpec, ScenarioSpec
 from .units import plural
 
 SERVER_ROLES = ("server", "fog", "cloud")
@@ -134,6 +134,10 @@ def _fmt_path(path: tuple) -> str:
         else:
             out += ("." if out else "") + str(p)
     return out
+
+
+# what people call a link's data rate, answered with the fields that set it
+_LINK_RATE_WORDS = {"bandwidth", "rate", "speed", "throughput", "bitrate", "capacity", "data_rate"}
 
 
 def _suggest(word: str, choices, fallback: bool = False) -> str:
@@ -276,7 +280,6 @@ def model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
         if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
             return None
         if cls is ScenarioSpec and part in ("nodes", "links"):   # entries: a node (link) or a table
-            from .schema import LinkSpec, NodeSpec
             cls = NodeSpec if part == "nodes" else LinkSpec
             continue
         f = cls.model_fields.get(part) or next(
@@ -317,6 +320,9 @@ def _translate(e: ValidationError, data, lines: dict, file) -> ScenarioError:
         allowed = [f.alias or n for n, f in cls.model_fields.items()] if cls else []
         message = f"unknown field '{loc[-1]}'" + (_suggest(loc[-1], allowed) or
                                                   (f"; allowed: {', '.join(allowed)}" if allowed else ""))
+        if cls is LinkSpec and str(loc[-1]) in _LINK_RATE_WORDS:
+            message += ("; a link's data rate is 'uplink: 10 Mbit/s' (and 'downlink', else the same), or a "
+                        "radio link's 'channel' (channels[].bandwidth) with its 'spectral_efficiency'")
     elif typ == "missing":
         message = f"required field '{loc[-1]}' is missing"
         if loc[-1] == "power":

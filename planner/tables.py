@@ -127,12 +127,13 @@ def reach_text(r) -> str:
 
 
 def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str], list[list[str]], list[str]]:
-    """(headers, rows, notes) of the compare table: with a target accuracy, time and energy to
-    it; else time and energy for an epoch (every device's data once), never raw per-round
+    """(headers, rows, notes) of the compare table: with a target accuracy and the curves that
+    predict it, time and energy to it; else time and energy for an epoch (every device's data once), never raw per-round
     figures side by side (paradigms train different numbers of samples per round)."""
+    from .comparison import no_curves_note, to_target
     tr = scn.spec.training
-    target = tr.target_accuracy
-    notes = []
+    target = tr.target_accuracy if to_target(scn) else None
+    notes = [no_curves_note(scn)] if no_curves_note(scn) else []
     if wide:
         headers = ["paradigm", "method", "round", "samples/round", "epoch time", "epoch energy", "energy/round",
                    "device energy", "bytes/round", "peak device mem", "critical", "feasible"]
@@ -161,6 +162,10 @@ def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str
                          s(r.epoch_energy_j, "J"), s(r.comm_bytes, "B"), f"{r.critical_node}/{r.critical_phase}"])
         if not r.feasible:
             notes.append(f"{r.paradigm} ({r.method}) is infeasible: {r.why}")
+    if target is not None and not wide:
+        missing = [row[0] for row in rows if row[4] == "no curve"]
+        if missing:
+            notes.append(f"not ranked, no curve in training.convergence: {', '.join(missing)}")
     return headers, rows, notes
 
 

@@ -80,6 +80,12 @@ def test_unknown_field(tmp_path):
     assert e.line == 5
 
 
+def test_a_links_bandwidth_is_answered_with_the_fields_that_set_its_rate(tmp_path):
+    e = _err(tmp_path, BASE.replace("channel: ap0, spectral_efficiency: 4", "bandwidth: 10 Mbps"))
+    assert "links[0].bandwidth: unknown field 'bandwidth'" in str(e)
+    assert "a link's data rate is 'uplink: 10 Mbit/s' (and 'downlink', else the same)" in str(e)
+
+
 def test_undefined_node_with_suggestion(tmp_path):
     text = BASE + "  # x\n"
     text = text.replace("links:\n", "links:\n  - {from: jetsn, to: edge, channel: ap0, spectral_efficiency: 4}\n")
