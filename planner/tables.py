@@ -19,45 +19,81 @@ def make_table(title: str, headers: list[str], rows: list[list[str]], left: tupl
                whole: tuple = ()) -> Table:
     """A compact rich table: header row, no vertical rules, two spaces between columns. Numbers
     never wrap (a unit on its own line reads as another number); where the table is wider than
-    `width`, the name columns (`left`) give up the room and fold, never below 8 characters, after
-    a '+', '/', '_' or '-' or before a '.' where they can ('Conv2d+ / BatchNorm2d'), and then the
+    `width`, number columns fold long headers at their spaces, the name columns (`left`) give up
+    the room and fold after a '+', '/', '_' or '-' or before a '.' ('Conv2d+ / BatchNorm2d'), not
+    below their longest such piece where the table fits so (else 8 characters), and then the
     gaps narrow to one space. Columns in `whole` are left-aligned names that fold only where the table cannot fit
     otherwise: identifiers a break would misread ('features.10' folded reads as 'features.1')."""
     natural = [max([len(h)] + [len(str(r[k])) for r in rows]) for k, h in enumerate(headers)]
-    names = [k for k, h in enumerate(headers) if h in left and h not in whole]
-    least = sum(natural) - sum(max(natural[k] - 8, 0) for k in names)
-    if least + len(headers) - 1 > width:         # whole names do not fit even so: they fold too
-        whole = ()
-        names = [k for k, h in enumerate(headers) if h in left]
-        least = sum(natural) - sum(max(natural[k] - 8, 0) for k in names)
+    shown = _fold_headers(headers, rows, natural, left, whole, width)
+    pieces = {k: min(natural[k], max([8] + [len(x) for r in rows for x in _pieces(str(r[k]))]))
+              for k, h in enumerate(headers) if h in left}
+    # the least a name column folds to: its longest piece ('BatchNorm2d+'), keeping `whole` names
+    # whole; else folding them too; else 8 characters, mid-word
+    for floor, keep in ((pieces, whole), (pieces, ()), ({k: min(natural[k], 8) for k in pieces}, ())):
+        names = [k for k, h in enumerate(headers) if h in left and h not in keep]
+        least = sum(natural) - sum(natural[k] - floor[k] for k in names)
+        if least + len(headers) - 1 <= width:
+            break
+    whole = keep
     cap = {k: natural[k] for k in names}
     gap = 2 if least + 2 * (len(headers) - 1) <= width else 1         # the padding, then the blank rule
     t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, gap - 1, 0, 0),
               show_edge=False)
     over = sum(natural) + gap * (len(headers) - 1) - width
     if over > 0 and names:
-        room = sum(max(natural[k] - 8, 0) for k in names)
-        for k in names:       # each name column gives up room in proportion to what it has above 8
-            give = max(natural[k] - 8, 0)
+        room = sum(natural[k] - floor[k] for k in names)
+        for k in names:       # each name column gives up room in proportion to what it has above its floor
+            give = natural[k] - floor[k]
             cap[k] = natural[k] - (min(over, room) * give + room - 1) // room if room else natural[k]
     for k, h in enumerate(headers):
         if k in cap:
-            t.add_column(h, justify="left", overflow="fold", min_width=cap[k], max_width=cap[k])
+            t.add_column(shown[k], justify="left", overflow="fold", min_width=cap[k], max_width=cap[k])
         elif h in whole:
-            t.add_column(h, justify="left", no_wrap=True, min_width=natural[k])
+            t.add_column(shown[k], justify="left", no_wrap=True, min_width=natural[k])
         else:
-            t.add_column(h, justify="right", no_wrap=True, min_width=natural[k])
+            t.add_column(shown[k], justify="right", no_wrap=True, min_width=natural[k])
     for r in rows:
         t.add_row(*[_fold(str(v), cap[k]) if k in cap and cap[k] < natural[k] else v for k, v in enumerate(r)])
     return t
 
 
+def _fold_headers(headers: list[str], rows: list[list[str]], natural: list[int], left: tuple, whole: tuple,
+                  width: int) -> list[str]:
+    """The headers as shown: where the table is wider than `width`, a number column whose header is
+    longer than its values ('predicted / measured' over '0.84x') folds its header at the spaces
+    first, so that the names need not fold ('device energy per' / 'round'). Narrows `natural`."""
+    import textwrap
+    shown = list(headers)
+    over = sum(natural) + 2 * (len(headers) - 1) - width
+    for k, h in enumerate(headers):
+        if over <= 0:
+            break
+        values = max([len(str(r[k])) for r in rows] + [0])
+        if h in left or h in whole or " " not in h or values >= len(h):
+            continue
+        least = max(values, max(len(w) for w in h.split()))
+        for w in range(max(least, natural[k] - over), natural[k]):     # the narrowest the header folds to
+            lines = textwrap.wrap(h, w)
+            if max(len(x) for x in lines) <= w:
+                over -= natural[k] - max(len(x) for x in lines)
+                natural[k] = max(values, max(len(x) for x in lines))
+                shown[k] = "\n".join(lines)
+                break
+    return shown
+
+
+def _pieces(text: str) -> list[str]:
+    """`text` cut where it may fold: after a '+', '/', '_', '-' or space and before a '.'."""
+    import re
+    return list(filter(None, re.findall(r"\.?[^+./_\- ]*[+/_\- ]?", text)))
+
+
 def _fold(text: str, width: int) -> str:
     """`text` in lines of at most `width`, broken after a '+', '/', '_', '-' or space and before a '.'
     where one falls ('features' / '.10' reads on; rich folds what is still too long, mid-word)."""
-    import re
     lines, line = [], ""
-    for piece in filter(None, re.findall(r"\.?[^+./_\- ]*[+/_\- ]?", text)):
+    for piece in _pieces(text):
         if line and len(line) + len(piece.rstrip()) > width:
             lines.append(line.rstrip())
             line = ""
