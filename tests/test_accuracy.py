@@ -125,6 +125,22 @@ def test_dirichlet_split_is_drawn_as_asked():
     assert max(r["largest_class_share"] for r in iid) < 0.25
 
 
+def test_coverage_counts_the_data_that_trains(tmp_path):
+    """pel with one active worker trains on that worker's shard alone: its coverage (the share of
+    test samples whose class the training data holds, which scales its curve's plateau) is that
+    shard's, not every device's (it read 1.0 and bench_accuracy's pel curve was 19 points off)."""
+    from edgeplan.calibration import pilots
+    from edgeplan.validation.runner import class_coverage
+    text = DIGITS.read_text().replace("dataset: digits}", "dataset: digits, iid: false, dirichlet_alpha: 0.1}")
+    scn = load_scenario(write(tmp_path, text))
+    one = next(p for p in pilots(scn, ["pel"]) if p.configuration == "pel workers=1")
+    job, _, _ = make_job(scn, one.plan)
+    (active,) = [d for d, k in zip(job.decisions["devices"], job.decisions["params"]) if k > 0]
+    assert job.coverage == pytest.approx(class_coverage(job.ds, [job.shards[active].idx])) and job.coverage < 1
+    fl, _, _ = make_job(scn, paradigms.get("fl").solve(CostModel(scn)))
+    assert fl.coverage == pytest.approx(class_coverage(fl.ds, [s.idx for s in fl.shards.values()]))
+
+
 def test_runs_report_the_split_they_got(tmp_path):
     from edgeplan.validation.runner import run_inprocess
     text = DIGITS.read_text().replace("dataset: digits}", "dataset: digits, iid: false, dirichlet_alpha: 0.1}")

@@ -225,10 +225,18 @@ def make_job(scn: Scenario, plan: Plan, seed: int | None = None) -> tuple[Job, C
                             scn.source, path="training.dirichlet_alpha")
     shards = {d: Shard(ds, ix, seed * 1000 + k) for k, (d, ix) in enumerate(zip(devices, idx))}
     split = split_summary(ds.y_train, devices, idx, sizes)
-    job = Job(cm, decisions, ds, shards, seed, split, class_coverage(ds, idx), evaluated)
+    trained = [shards[d].idx for d in trainers(plan, decisions, devices)]
+    job = Job(cm, decisions, ds, shards, seed, split, class_coverage(ds, trained), evaluated)
     if scn.spec.model.zoo is None:        # a user's model: its cached profile may predate an edit
         check_units(job)
     return job, cm, para
+
+
+def trainers(plan: Plan, decisions: dict, devices: list[str]) -> list[str]:
+    """The devices whose data trains: pel's workers with a block (the others sit the round out)."""
+    if plan.paradigm == "pel":
+        return [d for d, k in zip(decisions["devices"], decisions["params"]) if k > 0]
+    return devices
 
 
 def class_coverage(ds, shards) -> float:
