@@ -114,7 +114,7 @@ def schema():
 @_handles_errors
 def profile(model: str = typer.Argument(None, help="A zoo model (" + ", ".join(
                 __import__("edgeplan.models.registry", fromlist=["ZOO_MODELS"]).ZOO_MODELS) + "), your own "
-                "'package.module:factory', or a torch.export file (.pt2)."),
+                "'package.module:factory', a torch.export file (.pt2), or a scenario file (the model it names)."),
             kwargs: str = typer.Option(None, help="JSON keyword arguments for your factory, e.g. '{\"width\": 64}'."),
             input_shape: str = typer.Option("3,32,32", help="One input sample's shape, without the batch axis: "
                                             "C,H,W for a zoo model (H,W or a length padded with ones); your own "
@@ -156,7 +156,10 @@ def profile(model: str = typer.Argument(None, help="A zoo model (" + ", ".join(
     else:
         if model is None:
             _bad_option("give a MODEL (a zoo name, package.module:factory or a .pt2 file), or --measured WORKBOOK")
-        table = _profile_named(model, kwargs, shape, num_classes, bytes_per_value, measure, batch_size)
+        if model.endswith((".yaml", ".yml", ".json")):           # a scenario: the model it names
+            table = _profile_scenario(Path(model), measure, batch_size)
+        else:
+            table = _profile_named(model, kwargs, shape, num_classes, bytes_per_value, measure, batch_size)
         times = host_times(table, "this-host", batch_size) if measure else None
         _print_profile(table, times, "this-host" if measure else None)
         if measure:
@@ -179,7 +182,25 @@ def profile(model: str = typer.Argument(None, help="A zoo model (" + ", ".join(
         err.print(f"wrote {times_out}")
 
 
-def _profile_named(model: str, kwargs: str | None, shape, num_classes, bytes_per_value, measure, batch_size):
+def _profile_scenario(path: Path, measure: bool, batch_size: int):
+    """The unit table of the model a scenario names (its input shape, classes and bytes per value);
+    --measure times it here too, where the scenario names a torch model."""
+    from .graph import unit_table
+    from .scenario import load_scenario
+    scn = load_scenario(path)
+    m = scn.spec.model
+    if not measure:
+        return unit_table(scn)
+    if not m.trainable:
+        _bad_option(f"--measure times a torch model; {path} names a profile table or a workbook (model.profile)")
+    if m.zoo is not None:
+        return _profile_named(m.zoo, None, list(m.input_shape), m.num_classes, m.bytes_per_value, True, batch_size)
+    return _profile_named(m.module or m.export, json.dumps(m.kwargs) if m.kwargs else None, list(m.input_shape),
+                          m.num_classes, m.bytes_per_value, True, batch_size, base=scn.base_dir)
+
+
+def _profile_named(model: str, kwargs: str | None, shape, num_classes, bytes_per_value, measure, batch_size,
+                   base: Path | None = None):
     """Profile a zoo model, a user's factory or a torch.export file (timed at `batch_size`)."""
     from edgeplan.models.registry import ZOO_MODELS
     timing = {"measure": measure, **({"measure_batch": batch_size} if measure else {})}
@@ -200,7 +221,7 @@ def _profile_named(model: str, kwargs: str | None, shape, num_classes, bytes_per
     from .schema import ModelSpec
     spec = ModelSpec(module=model, kwargs=args) if ":" in model else ModelSpec(export=model)
     try:
-        net = user_model(spec, Path.cwd(), seed=0)
+        net = user_model(spec, base or Path.cwd(), seed=0)
     except ModelError as e:
         raise ScenarioError(str(e)) from None
     from edgeplan.models.user import why_not_profiled

@@ -340,7 +340,7 @@ def profile_view(table, times=None, sheet: str | None = None) -> tuple[list[str]
         headers = [h for k, h in enumerate(headers) if k not in drop]
         rows = [[v for k, v in enumerate(r) if k not in drop] for r in rows]
         return headers, rows, f"no FLOP counts (measured times cost it); {params}"
-    footer = (f"forward {s_['fwd_flops'] / 2e9:.4g} GMAC ({fmt_si(s_['fwd_flops'], 'FLOP')}), backward "
+    footer = (f"forward {fmt_si(s_['fwd_flops'] / 2, 'MAC')} ({fmt_si(s_['fwd_flops'], 'FLOP')}), backward "
               f"{fmt_si(s_['bwd_flops'], 'FLOP')} per sample; {params}")
     return headers, rows, footer
 

@@ -224,6 +224,19 @@ def test_profile_a_factory_from_the_command_line(tmp_path, monkeypatch):
     assert code == 0 and "4 units" in out and "Conv2d" in out, out
 
 
+def test_profile_the_model_a_scenario_names(tmp_path):
+    """`edgeplan profile own.yaml` read the file name as a zoo model's ('unknown zoo model'): it
+    profiles the scenario's model at its input shape (the factory beside the scenario imports),
+    and --measure times it; a scenario of a profile table has no torch model to time."""
+    scn = _scenario(tmp_path, {"module": "mynet:build", "kwargs": {"width": 4}})
+    code, out = _cli("profile", scn)
+    assert code == 0 and "module mynet:build: 4 units" in out and "forward 4.67 kMAC (9.34 kFLOP)" in out, out
+    code, out = _cli("profile", scn, "--measure", "--batch-size", "4")
+    assert code == 0 and "this host, fitted on these units at batch 4" in " ".join(out.split()), out
+    code, out = _cli("profile", SCENARIOS / "measured-vgg19.yaml", "--measure")
+    assert code == 2 and "--measure times a torch model" in out, out
+
+
 def test_an_unknown_short_name_lists_the_defined_ones(tmp_path):
     data = yaml.safe_load((SCENARIOS / "digits-small.yaml").read_text())
     data["links"][0]["from"] = "pQ"
