@@ -518,7 +518,7 @@ def calibrate(scenario: Path = typer.Argument(...),
         import os
         rel = Path(os.path.relpath(out_file.resolve(), scn.base_dir)).as_posix()   # the scenario reads it so
         rel = out_file.resolve().as_posix() if rel.startswith("..") else rel
-        err.print(f"to plan with them, add 'convergence: {rel}' to {scenario}'s training"
+        err.print(f"to plan with them, set 'convergence: {rel}' in {scenario}'s training"
                   + ("" if scn.spec.training.target_accuracy is not None else
                      " (and a 'target_accuracy' for time to it)"), markup=False)
     if wide and from_log is None:

@@ -193,7 +193,7 @@ def test_calibrate_plan_for_a_target_and_validate(tmp_path):
                             "--ceiling-rounds", "0", "--out", str(tmp_path / "c3.csv")])
     assert r.exit_code == 0 and "Plateaus not bounded" in r.output, r.output
     assert "a pilot of 4 rounds says little about the rest; lengthen it with --resume --rounds 8" in r.output
-    assert f"to plan with them, add 'convergence: c3.csv' to {scn_file}'s training" in " ".join(r.output.split())
+    assert f"to plan with them, set 'convergence: c3.csv' in {scn_file}'s training" in " ".join(r.output.split())
 
 
 def test_calibrate_imports_a_training_log(tmp_path):
