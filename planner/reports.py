@@ -184,10 +184,11 @@ def curves_plot(scn, curves, points, path) -> None:
     x = np.arange(1, tr.rounds + 1)
     fig, ax = plt.subplots(figsize=(9, 4.8))
     shade = len(curves) <= 3
-    colors = plt.get_cmap("tab20" if len(curves) > 10 else "tab10")
+    cmap = plt.get_cmap("tab20" if len(curves) > 9 else "tab10")
+    colors = [cmap(i) for i in range(cmap.N) if cmap.N > 10 or i != 7]   # tab10's grey reads as the reference's
     mean = points.groupby(["configuration", "round"]).accuracy.mean()
     for k, cv in enumerate(curves):
-        c = colors(k % colors.N)
+        c = colors[k % len(colors)]
         fit = cv.accuracy
         ax.plot(x, 100 * fit.mean(cv.x_of(x)), color=c, lw=1.4, label=cv.configuration)
         lo, hi = fit.band(cv.x_of(x))
@@ -204,7 +205,7 @@ def curves_plot(scn, curves, points, path) -> None:
     if CENTRALISED in mean.index.get_level_values(0):       # the reference run itself, as far as the plot goes
         ref = mean.loc[CENTRALISED]
         ref = ref[ref.index <= tr.rounds]
-        ax.plot(ref.index, 100 * ref.to_numpy(), color="black", lw=0.8, alpha=0.5, label="centralised run")
+        ax.plot(ref.index, 100 * ref.to_numpy(), color="black", lw=1, ls="-.", alpha=0.8, label="centralised run")
     if tr.target_accuracy is not None:
         ax.axhline(100 * tr.target_accuracy, color="#C44E52", ls=":", lw=1, label="target")
     pilot = max(cv.rounds_measured for cv in curves)
