@@ -372,6 +372,16 @@ class Curve:
     ceiling: float = float("nan")     # the centralised run's accuracy that bounded the plateau (NaN: none)
     meta: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        """One line a notebook can read (the dataclass's repr printed both fits' covariances)."""
+        from .units import plural
+        bound = f", bounded by {100 * self.ceiling:.1f}%" if self.ceiling == self.ceiling else ""
+        last = f", {100 * self.final_measured:.1f}% at the last" if self.final_measured == self.final_measured else ""
+        return (f"Curve({self.configuration}: {self.accuracy.family}, plateau {100 * self.accuracy.plateau:.1f}%"
+                f"{bound}; {plural(self.rounds_measured, 'round')} x {plural(self.seeds, 'seed')} measured{last}; "
+                ".predict(rounds), "
+                ".rounds_to(target))")
+
     def x_of(self, rounds, samples_per_round: float | None = None):
         spr = samples_per_round or self.samples_per_round
         return np.asarray(rounds, float) * spr / self.samples_per_round

@@ -377,3 +377,10 @@ def test_a_sweep_point_the_curves_were_not_made_for_is_invalid_not_the_end_of_th
     t = res.table.set_index("training.batch_size")
     assert t.loc[16, "status"] == "invalid" and "calibrated for a different training" in t.loc[16, "why"]
     assert t.loc[32, "feasible"] and t.loc[32, "time_to_target_s"] > 0
+
+
+def test_a_curve_reads_in_one_line():
+    fit = Fit("exp", np.array([0.97, 0.9, 3.0]), np.zeros((3, 3)), 0.01)
+    cv = Curve("fl", "fl", 768.0, fit, None, 6, 1, 0.575, 0.978)
+    assert repr(cv) == ("Curve(fl: exp, plateau 97.0%, bounded by 97.8%; 6 rounds x 1 seed measured, 57.5% at the "
+                        "last; .predict(rounds), .rounds_to(target))")
