@@ -303,9 +303,10 @@ def test_a_target_without_curves_compares_per_epoch_and_says_how_to_get_them(tmp
     lines = r.output.splitlines()
     rows = lines[next(i for i, line in enumerate(lines) if line.startswith("─")) + 1:][:6]
     assert len(rows) == 6 and rows[0].split()[0] == "dsgd"     # ranked by time per epoch (dsgd's the least here)
-    r = CliRunner().invoke(app, ["plan", scn_file, "-p", "fl"])
-    assert r.exit_code == 0 and "target 90%: not predicted, the scenario names no learning curves" in \
-        " ".join(r.output.split())
+    for args in (["plan", scn_file, "-p", "fl"], ["sweep", scn_file, "--vary", "channels.wlan.bandwidth=5MHz"]):
+        r = CliRunner().invoke(app, args)
+        assert r.exit_code == 0 and "target 90%: not predicted, the scenario names no learning curves" in \
+            " ".join(r.output.split()), r.output
 
 
 def test_a_table_for_another_data_set_is_refused(tmp_path):
