@@ -143,6 +143,7 @@ def test_resume_refuses_states_that_do_not_fit(tmp_path):
     assert _check_resume(tmp_path, plan, 6, 2) == 6       # one round ahead: its previous state fits
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")     # torch's, about the crafted file
 def test_a_crafted_checkpoint_runs_no_code(tmp_path):
     """`--resume` loads checkpoints with weights_only: a pickle that would run code is refused."""
     from edgeplan.validation.runner import run_inprocess
@@ -157,7 +158,8 @@ def test_a_crafted_checkpoint_runs_no_code(tmp_path):
             return (os.system, (f"touch {marker}",))
     with open(out / "rank0.pt", "wb") as f:
         pickle.dump({"plan": Evil()}, f)
-    with pytest.raises(ScenarioError, match="not a checkpoint this tool wrote"):
+    with pytest.raises(ScenarioError, match=r"not a checkpoint this tool wrote \(it holds Python objects, which are "
+                                            r"refused unrun\); use a fresh --out directory"):
         run_inprocess(scn, plan, rounds=1, out_dir=out, resume=True)
     assert not marker.exists()
 

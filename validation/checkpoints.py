@@ -36,9 +36,9 @@ def load_checkpoint(path: Path) -> dict:
     try:
         return torch.load(path, weights_only=True)
     except Exception as e:          # torch raises UnpicklingError, RuntimeError, EOFError, ... for bad files
-        raise ScenarioError(f"not a checkpoint this tool wrote ({type(e).__name__}: "
-                            f"{str(e).splitlines()[0][:160] if str(e) else ''}); use a fresh --out directory",
-                            str(path)) from None
+        why = "it holds Python objects, which are refused unrun" if "Weights only load failed" in str(e) else \
+            f"{type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"   # (torch's advice is unsafe)
+        raise ScenarioError(f"not a checkpoint this tool wrote ({why}); use a fresh --out directory", str(path)) from None
 
 
 def state_path(out: Path, rank: int) -> Path:
