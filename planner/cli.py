@@ -79,6 +79,14 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
     tr = scn.spec.training
     out.print(f"training: batch {tr.batch_size}, {plural(tr.local_iterations, 'local iteration')} per round, "
               f"{tr.rounds} rounds, {tr.optimizer}; objective {_objective_name(scn)}")
+    if tr.convergence is not None or tr.target_accuracy is not None:   # the curves: read and checked now
+        from .comparison import no_curves_note
+        from .curves import curves_for
+        curves = curves_for(scn)
+        target = f"target {tr.target_accuracy:.0%}" if tr.target_accuracy is not None else "no target"
+        out.print(no_curves_note(scn) if curves is None else
+                  f"accuracy: {target}; learning curves {tr.convergence}: "
+                  f"{', '.join(dict.fromkeys(c for _, c in curves.curves))}", markup=False)
     if tr.dataset.startswith(("npz:", "idx:")):          # a user's file: read it now, not after planning
         from edgeplan.models.registry import sample_shape
         from edgeplan.validation.data import load

@@ -303,7 +303,8 @@ def test_a_target_without_curves_compares_per_epoch_and_says_how_to_get_them(tmp
     lines = r.output.splitlines()
     rows = lines[next(i for i, line in enumerate(lines) if line.startswith("─")) + 1:][:6]
     assert len(rows) == 6 and rows[0].split()[0] == "dsgd"     # ranked by time per epoch (dsgd's the least here)
-    for args in (["plan", scn_file, "-p", "fl"], ["sweep", scn_file, "--vary", "channels.wlan.bandwidth=5MHz"]):
+    for args in (["plan", scn_file, "-p", "fl"], ["sweep", scn_file, "--vary", "channels.wlan.bandwidth=5MHz"],
+                 ["check", scn_file]):
         r = CliRunner().invoke(app, args)
         assert r.exit_code == 0 and "target 90%: not predicted, the scenario names no learning curves" in \
             " ".join(r.output.split()), r.output
@@ -337,6 +338,13 @@ def test_a_missing_table_names_the_field_and_the_fix(tmp_path):
     with pytest.raises(ScenarioError, match=r"training.convergence: file 'curves.csv' not found .*edgeplan "
                                             r"calibrate .* --out curves.csv"):
         paradigms.get("fl").solve(CostModel(scn))
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    r = CliRunner().invoke(app, ["check", str(tmp_path / "s.yaml")])      # check said 'ok' and plan failed
+    assert r.exit_code == 2 and "training.convergence: file 'curves.csv' not found" in r.output, r.output
+    _table(scn, tmp_path / "curves.csv")
+    r = CliRunner().invoke(app, ["check", str(tmp_path / "s.yaml")])
+    assert r.exit_code == 0 and "accuracy: target 90%; learning curves curves.csv: fl" in r.output, r.output
 
 
 @pytest.mark.parametrize("target", ["0", "1.5", "-0.2"])
