@@ -148,9 +148,15 @@ def pareto(scenario: Path = typer.Argument(...), paradigm: str = typer.Option("p
     front = run_pareto(scn, paradigm, points, to_target)
     shown = front.drop(columns=["plan"])
     from .tables import frame
-    out.print(frame(f"{scn.name}: {paradigm} latency-energy front", shown,
-                    {"round_latency_s": "round", "energy_j": "energy/round", "device_energy_j": "devices",
-                     "comm_bytes": "bytes/round", "time_to_target_s": "to target", "how": None}, left=("how",)))
+    cols = {"round_latency_s": "round", "energy_j": "energy/round", "device_energy_j": "devices",
+            "comm_bytes": "bytes/round"}
+    if shown.time_to_target_s.notna().any():            # curves and a target: what it takes to reach it
+        cols.update({"time_to_target_s": "to target", "energy_to_target_j": "J to target"})
+    out.print(frame(f"{scn.name}: {paradigm} {'time-energy to target' if to_target else 'latency-energy'} front",
+                    shown, {**cols, "how": None}, left=("how",)))
+    if len(shown) == 1:
+        out.print(f"one point: the {'fastest' if to_target else 'least-latency'} plan also takes the least energy "
+                  "here, nothing to trade", markup=False)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         from edgeplan.models.profile_io import atomic_write_text

@@ -66,18 +66,20 @@ def _fold_headers(headers: list[str], rows: list[list[str]], natural: list[int],
     import textwrap
     shown = list(headers)
     over = sum(natural) + 2 * (len(headers) - 1) - width
-    for k, h in enumerate(headers):
+    values = [max([len(str(r[k])) for r in rows] + [0]) for k in range(len(headers))]
+    least = [max(values[k], max(len(w) for w in h.split())) if h.strip() else 0 for k, h in enumerate(headers)]
+    # the headers that give the most room fold first ('J to / target' before 'to / target')
+    for k in sorted(range(len(headers)), key=lambda k: least[k] - natural[k]):
+        h = headers[k]
         if over <= 0:
             break
-        values = max([len(str(r[k])) for r in rows] + [0])
-        if h in left or h in whole or " " not in h or values >= len(h):
+        if h in left or h in whole or " " not in h or values[k] >= len(h) or least[k] >= natural[k]:
             continue
-        least = max(values, max(len(w) for w in h.split()))
-        for w in range(max(least, natural[k] - over), natural[k]):     # the narrowest the header folds to
+        for w in range(max(least[k], natural[k] - over), natural[k]):     # the narrowest the header folds to
             lines = textwrap.wrap(h, w)
             if max(len(x) for x in lines) <= w:
                 over -= natural[k] - max(len(x) for x in lines)
-                natural[k] = max(values, max(len(x) for x in lines))
+                natural[k] = max(values[k], max(len(x) for x in lines))
                 shown[k] = "\n".join(lines)
                 break
     return shown

@@ -318,3 +318,22 @@ def test_report_tables_right_align_quantities_written_in_units():
     assert _align(pd.Series([1.5, 2.0])) == "num" and _align(pd.Series([True, False])) == "text"
     assert _align(pd.Series(["phone", "pi-0"])) == "text" and _align(pd.Series(["no curve"])) == "text"
     assert _align(pd.Series(["5G-ap", "3rd-floor"])) == "text" and _align(pd.Series(["12", "7"])) == "num"
+
+
+def test_pareto_console_shows_what_the_scenario_has(tmp_path):
+    """The front's table had a 'to target' column, blank, where the scenario has no curves, and a
+    front of one point without a word on why there was nothing else."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    r = CliRunner().invoke(app, ["pareto", str(SCENARIOS / "digits-small.yaml"), "-p", "psl", "--points", "3"])
+    assert r.exit_code == 0 and "to target" not in r.output and "least energy" in r.output, r.output
+    data = yaml.safe_load((SCENARIOS / "digits-small.yaml").read_text())
+    data["links"] = [{"from": "pi", "to": "edge", "uplink": "10 Mbit/s"}, {"from": "phone", "to": "edge",
+                                                                             "uplink": "10 Mbit/s"}]
+    for k in (1, 2):                                # every device alike, on fixed-rate links
+        data["nodes"][k].update(compute="8 GFLOPS", power="3 W", tx_power="0.6 W", rx_power="0.3 W")
+    data.pop("channels")
+    (tmp_path / "alike.yaml").write_text(yaml.safe_dump(data))
+    r = CliRunner().invoke(app, ["pareto", str(tmp_path / "alike.yaml"), "-p", "psl", "--points", "3"])
+    assert r.exit_code == 0 and "one point: the least-latency plan also takes the least energy here, nothing to " \
+        "trade" in " ".join(r.output.split()), r.output
