@@ -80,8 +80,7 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
     out.print(f"training: batch {tr.batch_size}, {plural(tr.local_iterations, 'local iteration')} per round, "
               f"{tr.rounds} rounds, {tr.optimizer}; objective {_objective_name(scn)}")
     if tr.convergence is not None or tr.target_accuracy is not None:   # the curves: read and checked now
-        from .comparison import no_curves_note
-        from .curves import curves_for
+        from .curves import curves_for, no_curves_note
         curves = curves_for(scn)
         target = f"target {tr.target_accuracy:.0%}" if tr.target_accuracy is not None else "no target"
         out.print(no_curves_note(scn) if curves is None else
@@ -299,7 +298,7 @@ def _emit_plan(p, fmt: str) -> None:
 
 
 def _print_plan(p, title=None, wide: bool = False, scn=None):
-    from .comparison import no_curves_note
+    from .curves import no_curves_note
     from .tables import make_table, plan_summary, plan_view, show
     for line in plan_summary(p) + ([no_curves_note(scn)] if scn is not None and no_curves_note(scn) else []):
         out.print(line, markup=False)
@@ -364,7 +363,8 @@ def compare(scenario: Path = typer.Argument(...),
             fmt: str = typer.Option("table", "--format", help="table, csv or json (for scripts)."),
             html_file: Path = typer.Option(None, "--html", help="Also write a self-contained HTML report.")):
     """The best plan of every paradigm side by side, on the same amount of training."""
-    from .comparison import compare_table, to_target
+    from .comparison import compare_table
+    from .curves import to_target
     from .scenario import load_scenario
     from .tables import FORMATS, compare_view, emit, make_table, show
 

@@ -68,7 +68,7 @@ def sweep(scenario: Path = typer.Argument(...),
                                 **({res.ranking: lambda v: fmt_si(v, res.ranking_unit)} if res.ranking_unit else {})}))
     if res.unranked():
         out.print(f"not ranked, no curve in training.convergence: {', '.join(res.unranked())}", markup=False)
-    from .comparison import no_curves_note
+    from .curves import no_curves_note
     if no_curves_note(scn):
         out.print(no_curves_note(scn), markup=False)
     if len(invalid):

@@ -7,6 +7,7 @@ import pandas as pd
 
 from . import paradigms
 from .costs import CostModel
+from .curves import to_target
 from .errors import InfeasibleError, PlanError, unplanned_status
 from .progress import Bar
 from .scenario import Scenario
@@ -121,22 +122,6 @@ def pick_best(rows: pd.DataFrame) -> pd.Series:
     obj = rows.objective.astype(float)
     tied = rows[obj <= obj.min() + 1e-9 * abs(obj.min())]
     return tied.loc[tied.kind.map(PROVEN).fillna(3).astype(int).idxmin()]
-
-
-def to_target(scn: Scenario) -> bool:
-    """Whether plans are compared on the way to the target accuracy: a target and the learning
-    curves that predict it (a target alone predicts nothing: the comparison is then per epoch)."""
-    return scn.spec.training.target_accuracy is not None and scn.spec.training.convergence is not None
-
-
-def no_curves_note(scn: Scenario) -> str:
-    """What a target without learning curves means, and how to get them ('' otherwise)."""
-    tr = scn.spec.training
-    if tr.target_accuracy is None or tr.convergence is not None:
-        return ""
-    return (f"target {tr.target_accuracy:.0%}: not predicted, the scenario names no learning curves "
-            f"(training.convergence); `edgeplan calibrate {scn.source or 'SCENARIO'} --out "
-            "curves.csv` measures them")
 
 
 def rank_best(scn: Scenario, best: pd.DataFrame) -> pd.DataFrame:

@@ -216,6 +216,22 @@ def _fit(rec: dict, sign: int) -> Fit:
 _TABLES: dict = {}
 
 
+def to_target(scn) -> bool:
+    """Whether plans are compared on the way to the target accuracy: a target and the learning
+    curves that predict it (a target alone predicts nothing: the comparison is then per epoch)."""
+    return scn.spec.training.target_accuracy is not None and scn.spec.training.convergence is not None
+
+
+def no_curves_note(scn) -> str:
+    """What a target without learning curves means, and how to get them ('' otherwise)."""
+    tr = scn.spec.training
+    if tr.target_accuracy is None or tr.convergence is not None:
+        return ""
+    return (f"target {tr.target_accuracy:.0%}: not predicted, the scenario names no learning curves "
+            f"(training.convergence); `edgeplan calibrate {scn.source or 'SCENARIO'} --out "
+            "curves.csv` measures them")
+
+
 def curves_for(scn) -> CurveTable | None:
     """The scenario's curve table (training.convergence), checked against the scenario; None
     without one. Raises ScenarioError naming the file, the field and what differs."""

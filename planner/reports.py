@@ -29,7 +29,8 @@ def quantity(path: str, v) -> str:
 
 
 def compare_report(scn, every, best, objective: str, path) -> None:
-    from .comparison import no_curves_note, speedups, to_target
+    from .comparison import speedups
+    from .curves import no_curves_note, to_target
     r = Report(f"compare: {scn.name}", f"{scn.spec.description} - {objective}")
     target = scn.spec.training.target_accuracy if to_target(scn) else None
     cols = {"paradigm": None, "method": None, "round_latency_s": "round", "samples_per_round": "samples per round",

@@ -168,7 +168,7 @@ def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str
     """(headers, rows, notes) of the compare table: with a target accuracy and the curves that
     predict it, time and energy to it; else time and energy for an epoch (every device's data once), never raw per-round
     figures side by side (paradigms train different numbers of samples per round)."""
-    from .comparison import no_curves_note, to_target
+    from .curves import no_curves_note, to_target
     tr = scn.spec.training
     target = tr.target_accuracy if to_target(scn) else None
     notes = [no_curves_note(scn)] if no_curves_note(scn) else []
