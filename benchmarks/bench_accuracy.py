@@ -116,6 +116,11 @@ def reference(scn, todo: list, seeds: int, kept) -> pd.DataFrame:
     return df
 
 
+def pilot_rounds(R: int, share: float) -> int:
+    """The pilot's rounds: `share` of the run's R, at least the four a fit needs."""
+    return max(4, round(R * share))
+
+
 def best_configurations(todo: list) -> dict[str, str]:
     """Each paradigm's configuration that the ranking counts: the planner's own pick."""
     best = {p.paradigm: p.configuration for p in todo if p.paradigm != "fpl"}
@@ -127,7 +132,7 @@ def score_setting(setting: str, todo: list, pts: pd.DataFrame, R: int, share: fl
                   ceiling: bool = True) -> pd.DataFrame:
     """Curves fitted on the first `share` of the rounds (and, with `ceiling`, bounded by the
     centralised reference run), against the whole run."""
-    K = max(4, round(R * share))
+    K = pilot_rounds(R, share)
     ref = pts.paradigm == CENTRALISED            # the reference run is not cut to the pilot
     curves = {c.configuration: c for c in fit_curves(pts[((pts["round"] <= K) & ~ref) | (ref & ceiling)])}
     pts = pts[~ref]
@@ -230,7 +235,7 @@ def alone(trained: list, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     as `edgeplan calibrate -p P` fits it: the final accuracy's error in points; and a summary."""
     rows = []
     for setting, todo, pts, R in trained:
-        K = max(4, round(R * share))
+        K = pilot_rounds(R, share)
         ref = pts.paradigm == CENTRALISED
         final = pts[~ref & (pts["round"] == R)].groupby("configuration").accuracy.mean()
         for par, conf in best_configurations(todo).items():

@@ -117,8 +117,8 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None) -> l
     accuracy against rounds over all seeds; loss per configuration on its own. Rows of the
     centralised reference run (paradigm 'centralised') are no curve: they bound the plateaus and
     give fl's and psl's curves their shape (`follows_reference`)."""
-    ceiling = ceiling_of(points)
     reference = points[points.paradigm == CENTRALISED] if len(points) else points
+    ceiling = ceiling_of(reference)
     points = points[points.paradigm != CENTRALISED]
     if not len(points):
         raise PlanError("the points hold only the centralised reference run: no paradigm's curve to fit")

@@ -300,7 +300,7 @@ def _emit_plan(p, fmt: str) -> None:
 def _print_plan(p, title=None, wide: bool = False, scn=None):
     from .curves import no_curves_note
     from .tables import make_table, plan_summary, plan_view, show
-    for line in plan_summary(p) + ([no_curves_note(scn)] if scn is not None and no_curves_note(scn) else []):
+    for line in filter(None, plan_summary(p) + [no_curves_note(scn) if scn is not None else ""]):
         out.print(line, markup=False)
     headers, rows = plan_view(p, wide)
     show(out, make_table(title or "assignments", headers, rows, left=("node", "role", "group", "via"),
@@ -522,7 +522,7 @@ def calibrate(scenario: Path = typer.Argument(...),
     curves_plot(scn, curves, points, work / "curves.png")
     err.print(f"wrote {out_file} (plot: {work / 'curves.png'})")
     named = scn.spec.training.convergence
-    if named is None or (scn.base_dir / named).resolve() != out_file.resolve():
+    if named is None or scn.resolve(named).resolve() != out_file.resolve():
         import os
         rel = Path(os.path.relpath(out_file.resolve(), scn.base_dir)).as_posix()   # the scenario reads it so
         rel = out_file.resolve().as_posix() if rel.startswith("..") else rel

@@ -66,11 +66,9 @@ def sweep(scenario: Path = typer.Argument(...),
                     left=("paradigm", "method"),
                     quantities={**{p: (lambda v, p=p: quantity(p, v)) for p in res.varied},
                                 **({res.ranking: lambda v: fmt_si(v, res.ranking_unit)} if res.ranking_unit else {})}))
-    if res.unranked():
-        out.print(f"not ranked, no curve in training.convergence: {', '.join(res.unranked())}", markup=False)
-    from .curves import no_curves_note
-    if no_curves_note(scn):
-        out.print(no_curves_note(scn), markup=False)
+    from .curves import no_curves_note, unranked_note
+    for note in filter(None, (unranked_note(res.unranked()), no_curves_note(scn))):
+        out.print(note, markup=False)
     if len(invalid):
         err.print(f"note: {len(invalid)} of {len(res.table)} plans skipped, their point is invalid: {whys[0]}" +
                   (" (and other reasons: the why column of --out's sweep.csv)" if len(whys) > 1 else ""), markup=False)

@@ -232,6 +232,12 @@ def no_curves_note(scn) -> str:
             "curves.csv` measures them")
 
 
+def unranked_note(paradigms) -> str:
+    """The line naming paradigms a to-target ranking cannot see ('' for none)."""
+    names = list(paradigms)
+    return f"not ranked, no curve in training.convergence: {', '.join(names)}" if names else ""
+
+
 def curves_for(scn) -> CurveTable | None:
     """The scenario's curve table (training.convergence), checked against the scenario; None
     without one. Raises ScenarioError naming the file, the field and what differs."""

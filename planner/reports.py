@@ -30,7 +30,7 @@ def quantity(path: str, v) -> str:
 
 def compare_report(scn, every, best, objective: str, path) -> None:
     from .comparison import speedups
-    from .curves import no_curves_note, to_target
+    from .curves import no_curves_note, to_target, unranked_note
     r = Report(f"compare: {scn.name}", f"{scn.spec.description} - {objective}")
     target = scn.spec.training.target_accuracy if to_target(scn) else None
     cols = {"paradigm": None, "method": None, "round_latency_s": "round", "samples_per_round": "samples per round",
@@ -44,11 +44,10 @@ def compare_report(scn, every, best, objective: str, path) -> None:
                      "reach": f"rounds to {target:.0%} (band)",
                      "time_to_target_s": f"time to {target:.0%}", "energy_to_target_j": f"energy to {target:.0%}"})
     r.heading("best plan per paradigm").table(shown, cols)
-    notes = [no_curves_note(scn)] * bool(no_curves_note(scn)) + \
-        [f"{x.paradigm}: {x.note}" for _, x in best.iterrows() if str(x.note)]
-    if target is not None and (shown.reach == "no curve").any():
-        notes.append(f"not ranked, no curve in training.convergence: {', '.join(shown.paradigm[shown.reach == 'no curve'])}")
-    for n in notes:
+    notes = [no_curves_note(scn)] + [f"{x.paradigm}: {x.note}" for _, x in best.iterrows() if str(x.note)]
+    if target is not None:
+        notes.append(unranked_note(shown.paradigm[shown.reach == "no curve"]))
+    for n in filter(None, notes):
         r.text(n)
     r.image(compare_figure(best, scn), "time, energy and bytes per paradigm")
     r.heading("every method").table(every, {"paradigm": None, "method": None, "kind": None, "status": None,
@@ -115,8 +114,9 @@ def sweep_report(scn, res, vary: list[str], files, out_dir: Path) -> None:
     w = _with_units(res.winners_shown(), res.varied)
     r.heading(f"which paradigm wins where (least {res.ranking_label})").table(
         w, {**{p: p for p in res.varied}, "paradigm": None, "method": None, key: res.ranking_label})
+    from .curves import unranked_note
     if res.unranked():
-        r.text(f"not ranked, no curve in training.convergence: {', '.join(res.unranked())}")
+        r.text(unranked_note(res.unranked()))
     for f in files:
         r.image(f, f.stem)
     cols = {**{p: p for p in res.varied}, "paradigm": None, "method": None, "round_latency_s": "round",

@@ -67,21 +67,21 @@ def _fold_headers(headers: list[str], rows: list[list[str]], natural: list[int],
     shown = list(headers)
     over = sum(natural) + 2 * (len(headers) - 1) - width
     values = [max([len(str(r[k])) for r in rows] + [0]) for k in range(len(headers))]
-    least = [max(values[k], max(len(w) for w in h.split())) if h.strip() else 0 for k, h in enumerate(headers)]
+    least = [max(values[k], max(len(w) for w in h.split())) if " " in h.strip() else natural[k]
+             for k, h in enumerate(headers)]
     # the headers that give the most room fold first ('J to / target' before 'to / target')
     for k in sorted(range(len(headers)), key=lambda k: least[k] - natural[k]):
         h = headers[k]
         if over <= 0:
             break
-        if h in left or h in whole or " " not in h or values[k] >= len(h) or least[k] >= natural[k]:
+        if h in left or h in whole or least[k] >= natural[k]:   # a name, or a header that cannot fold narrower
             continue
-        for w in range(max(least[k], natural[k] - over), natural[k]):     # the narrowest the header folds to
-            lines = textwrap.wrap(h, w)
-            if max(len(x) for x in lines) <= w:
-                over -= natural[k] - max(len(x) for x in lines)
-                natural[k] = max(values[k], max(len(x) for x in lines))
-                shown[k] = "\n".join(lines)
-                break
+        # no narrower than its longest word (or its values), no narrower than the table needs
+        lines = textwrap.wrap(h, max(least[k], natural[k] - over))
+        folded = max(values[k], max(len(x) for x in lines))
+        over -= natural[k] - folded
+        natural[k] = folded
+        shown[k] = "\n".join(lines)
     return shown
 
 
@@ -166,12 +166,14 @@ def reach_text(r) -> str:
 
 def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str], list[list[str]], list[str]]:
     """(headers, rows, notes) of the compare table: with a target accuracy and the curves that
-    predict it, time and energy to it; else time and energy for an epoch (every device's data once), never raw per-round
-    figures side by side (paradigms train different numbers of samples per round)."""
-    from .curves import no_curves_note, to_target
+    predict it, time and energy to it; else time and energy for an epoch (every device's data
+    once), never raw per-round figures side by side (paradigms train different numbers of samples
+    per round)."""
+    from .curves import no_curves_note, to_target, unranked_note
     tr = scn.spec.training
     target = tr.target_accuracy if to_target(scn) else None
-    notes = [no_curves_note(scn)] if no_curves_note(scn) else []
+    notes = [no_curves_note(scn)]
+    uncurved = []
     if wide:
         headers = ["paradigm", "method", "round", "samples/round", "epoch time", "epoch energy", "energy/round",
                    "device energy", "bytes/round", "peak device mem", "critical", "feasible"]
@@ -193,18 +195,17 @@ def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str
                          s(r.comm_bytes, "B"), fmt_si(r.peak_device_memory_bytes, "B", True),
                          f"{r.critical_node} {r.critical_phase}", "yes" if r.feasible else "no"])
         elif target is not None:
-            rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), pct(r.accuracy), reach_text(r),
+            reach = reach_text(r)
+            rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), pct(r.accuracy), reach,
                          s(r.time_to_target_s, "s") or "-", s(r.energy_to_target_j, "J") or "-"])
+            if reach == "no curve":
+                uncurved.append(r.paradigm)
         else:
             rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), s(r.epoch_time_s, "s"),
                          s(r.epoch_energy_j, "J"), s(r.comm_bytes, "B"), f"{r.critical_node}/{r.critical_phase}"])
         if not r.feasible:
             notes.append(f"{r.paradigm} ({r.method}) is infeasible: {r.why}")
-    if target is not None and not wide:
-        missing = [row[0] for row in rows if row[4] == "no curve"]
-        if missing:
-            notes.append(f"not ranked, no curve in training.convergence: {', '.join(missing)}")
-    return headers, rows, notes
+    return headers, rows, [n for n in notes + [unranked_note(uncurved)] if n]
 
 
 # ---------------------------------------------------------------- a plan

@@ -17,6 +17,7 @@ from edgeplan.errors import ScenarioError
 from edgeplan.files import write_csv
 from edgeplan.models.profile import one_torch_thread
 from edgeplan.models.registry import sample_shape
+from edgeplan.paradigms.pel import active_workers
 from edgeplan.planfile import Plan
 from edgeplan.progress import Bar
 from edgeplan.scenario import Scenario
@@ -235,7 +236,7 @@ def make_job(scn: Scenario, plan: Plan, seed: int | None = None) -> tuple[Job, C
 def trainers(plan: Plan, decisions: dict, devices: list[str]) -> list[str]:
     """The devices whose data trains: pel's workers with a block (the others sit the round out)."""
     if plan.paradigm == "pel":
-        return [d for d, k in zip(decisions["devices"], decisions["params"]) if k > 0]
+        return active_workers(decisions)
     return devices
 
 

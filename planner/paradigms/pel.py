@@ -12,6 +12,11 @@ from ..pel_costs import backprop
 from .base import DECISIONS, Paradigm, Solution, SolverSpec, detail_node, number
 
 
+def active_workers(d: dict) -> list[str]:
+    """The workers that hold a block: the others sit the round out (no data of theirs trains)."""
+    return [n for n, k in zip(d["devices"], d["params"]) if k > 0]
+
+
 def _per_parameter(cm: CostModel) -> bool:
     return not backprop(cm)
 
@@ -51,7 +56,7 @@ class PEL(Paradigm):
         self.default = "joint"
 
     def configuration(self, cm, d):
-        return f"pel workers={int(np.count_nonzero(np.asarray(d['params']) > 0))}"
+        return f"pel workers={len(active_workers(d))}"
 
     def per_configuration(self, cm, method):
         if method == "joint" and backprop(cm):
@@ -85,7 +90,7 @@ class PEL(Paradigm):
         P, Q, c = PC.pel_setup(cm)
         detail = {"server": srv, "parameters": P, "bits_per_parameter": Q,
                   "compute": cm.scn.spec.paradigms.pel.compute, "bandwidth": cm.scn.spec.paradigms.pel.bandwidth,
-                  "active_workers": int(np.count_nonzero(np.asarray(d["params"]) > 0))}
+                  "active_workers": len(active_workers(d))}
         if not backprop(cm):
             detail["flops_per_parameter"] = "from the model" if c is None else c
         return rows, detail
