@@ -364,9 +364,8 @@ def compare(scenario: Path = typer.Argument(...),
             html_file: Path = typer.Option(None, "--html", help="Also write a self-contained HTML report.")):
     """The best plan of every paradigm side by side, on the same amount of training."""
     from .comparison import compare_table
-    from .curves import to_target
     from .scenario import load_scenario
-    from .tables import FORMATS, compare_view, emit, make_table, show
+    from .tables import FORMATS, compare_notes, compare_view, emit, make_table, show
 
     _outputs(files=(out_file, html_file))
     if fmt not in FORMATS:
@@ -377,15 +376,12 @@ def compare(scenario: Path = typer.Argument(...),
     if fmt != "table":
         emit(shown, fmt)
     else:
-        headers, rows, notes = compare_view(scn, shown, wide)
+        headers, rows = compare_view(scn, shown, wide)
         tr = scn.spec.training
         title = f"{scn.name}: {_objective_name(scn)}, {tr.rounds} rounds"
         show(out, make_table(title, headers, rows, left=("paradigm", "method", "critical", "feasible"),
                              width=10 ** 6 if wide else 80), wide)
-        if not to_target(scn):
-            out.print(f"an epoch is {int(best.epoch_samples.dropna().iloc[0]):,} samples, every device's data once "
-                      "(paradigms train different numbers of samples per round)", markup=False)
-        for n in notes + [f"{r.paradigm}: {r.note}" for _, r in best.iterrows() if str(r.note)]:
+        for n in compare_notes(scn, shown):
             out.print(n, markup=False)
     if out_file is not None:
         from edgeplan.models.profile_io import atomic_write_text

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .htmlreport import Report, compare_figure, figure_png
-from .tables import reach_text
+from .tables import compare_notes, reach_text
 from .units import fmt_si, plural
 
 # the unit of a what-if quantity, by the field a dotted path ends in
@@ -30,7 +30,7 @@ def quantity(path: str, v) -> str:
 
 def compare_report(scn, every, best, objective: str, path) -> None:
     from .comparison import speedups
-    from .curves import no_curves_note, to_target, unranked_note
+    from .curves import to_target
     r = Report(f"compare: {scn.name}", f"{scn.spec.description} - {objective}")
     target = scn.spec.training.target_accuracy if to_target(scn) else None
     cols = {"paradigm": None, "method": None, "round_latency_s": "round", "samples_per_round": "samples per round",
@@ -44,10 +44,7 @@ def compare_report(scn, every, best, objective: str, path) -> None:
                      "reach": f"rounds to {target:.0%} (band)",
                      "time_to_target_s": f"time to {target:.0%}", "energy_to_target_j": f"energy to {target:.0%}"})
     r.heading("best plan per paradigm").table(shown, cols)
-    notes = [no_curves_note(scn)] + [f"{x.paradigm}: {x.note}" for _, x in best.iterrows() if str(x.note)]
-    if target is not None:
-        notes.append(unranked_note(shown.paradigm[shown.reach == "no curve"]))
-    for n in filter(None, notes):
+    for n in compare_notes(scn, best):
         r.text(n)
     r.image(compare_figure(best, scn), "time, energy and bytes per paradigm")
     r.heading("every method").table(every, {"paradigm": None, "method": None, "kind": None, "status": None,

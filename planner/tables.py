@@ -164,16 +164,14 @@ def reach_text(r) -> str:
     return reach
 
 
-def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str], list[list[str]], list[str]]:
-    """(headers, rows, notes) of the compare table: with a target accuracy and the curves that
-    predict it, time and energy to it; else time and energy for an epoch (every device's data
-    once), never raw per-round figures side by side (paradigms train different numbers of samples
-    per round)."""
-    from .curves import no_curves_note, to_target, unranked_note
+def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str], list[list[str]]]:
+    """(headers, rows) of the compare table: with a target accuracy and the curves that predict
+    it, time and energy to it; else time and energy for an epoch (every device's data once), never
+    raw per-round figures side by side (paradigms train different numbers of samples per round).
+    The sentences under it are `compare_notes`."""
+    from .curves import to_target
     tr = scn.spec.training
     target = tr.target_accuracy if to_target(scn) else None
-    notes = [no_curves_note(scn)]
-    uncurved = []
     if wide:
         headers = ["paradigm", "method", "round", "samples/round", "epoch time", "epoch energy", "energy/round",
                    "device energy", "bytes/round", "peak device mem", "critical", "feasible"]
@@ -187,25 +185,42 @@ def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str
         if r.round_latency_s != r.round_latency_s:
             rows.append([r.paradigm, r.method] + [""] * (len(headers) - 3) +
                         ["not planned" if r.status == "not planned" else "infeasible"])
-            notes.append(f"{r.paradigm} ({r.method}): {r.why}")
-            continue
-        if wide:
+        elif wide:
             rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), count(r.samples_per_round),
                          s(r.epoch_time_s, "s"), s(r.epoch_energy_j, "J"), s(r.energy_j, "J"), s(r.device_energy_j, "J"),
                          s(r.comm_bytes, "B"), fmt_si(r.peak_device_memory_bytes, "B", True),
                          f"{r.critical_node} {r.critical_phase}", "yes" if r.feasible else "no"])
         elif target is not None:
-            reach = reach_text(r)
-            rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), pct(r.accuracy), reach,
+            rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), pct(r.accuracy), reach_text(r),
                          s(r.time_to_target_s, "s") or "-", s(r.energy_to_target_j, "J") or "-"])
-            if reach == "no curve":
-                uncurved.append(r.paradigm)
         else:
             rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), s(r.epoch_time_s, "s"),
                          s(r.epoch_energy_j, "J"), s(r.comm_bytes, "B"), f"{r.critical_node}/{r.critical_phase}"])
+    return headers, rows
+
+
+def compare_notes(scn, shown: pd.DataFrame) -> list[str]:
+    """The sentences under a comparison, the console's and the HTML report's alike: what an epoch
+    is (no target), why a paradigm has no plan or an infeasible one, each plan's own note, and
+    which paradigms a target could not rank (no curve)."""
+    from .curves import no_curves_note, to_target, unranked_note
+    target = to_target(scn)
+    notes = []
+    if not target and shown.epoch_samples.notna().any():
+        notes.append(f"an epoch is {int(shown.epoch_samples.dropna().iloc[0]):,} samples, every device's data once "
+                     "(paradigms train different numbers of samples per round)")
+    notes.append(no_curves_note(scn))
+    uncurved = []
+    for _, r in shown.iterrows():
+        if r.round_latency_s != r.round_latency_s:
+            notes.append(f"{r.paradigm} ({r.method}): {r.why}")
+            continue
         if not r.feasible:
             notes.append(f"{r.paradigm} ({r.method}) is infeasible: {r.why}")
-    return headers, rows, [n for n in notes + [unranked_note(uncurved)] if n]
+        if target and reach_text(r) == "no curve":
+            uncurved.append(r.paradigm)
+    notes += [f"{r.paradigm}: {r.note}" for _, r in shown.iterrows() if str(r.note)]
+    return [n for n in notes + [unranked_note(uncurved)] if n]
 
 
 # ---------------------------------------------------------------- a plan

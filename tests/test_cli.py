@@ -147,3 +147,21 @@ def test_a_host_figure_the_measurement_cannot_pin_is_not_offered_as_a_node_field
     text = " ".join(r.output.split())
     assert r.exit_code == 0 and "memory_bandwidth not measurable on this model" in text, r.output
     assert "memory_bandwidth inf" not in text and "call_overhead" in text
+
+
+def test_compare_console_and_html_say_the_same_about_infeasible_paradigms(tmp_path):
+    """Devices of 60 KiB: no split fits them, and fl's whole model does not either. The console
+    and the HTML report both say why, in the same words (they were assembled apart, and the
+    report left the reasons out)."""
+    import html
+    import re
+    p = write(tmp_path, (SCENARIOS / "digits-small.yaml").read_text().replace("memory: 1 GiB", "memory: 60 KiB"))
+    r = run("compare", p, "--html", tmp_path / "c.html")
+    assert r.returncode == 0, r.stderr
+    why = ["fl (exact) is infeasible: pi-0: needs 3.32 MiB of memory, has 60 KiB",
+           "sl (exact): pi-0: no cut in 1..5 fits 60 KiB; the smallest needs 274 KiB",
+           "an epoch is 1,437 samples"]
+    console = " ".join(r.stdout.split())                  # lines folded at 80 columns, joined
+    page = html.unescape(" ".join(re.findall(r'<p class="note">(.*?)</p>', (tmp_path / "c.html").read_text())))
+    for sentence in why:
+        assert sentence in console and sentence in page, sentence
