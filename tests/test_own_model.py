@@ -25,6 +25,10 @@ def conv1d(classes=10):
                          nn.Linear(8 * 20, classes))
 
 
+def dropout(classes=10):
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, classes))
+
+
 def linear(classes=10):
     return nn.Sequential(nn.Linear(40, 32), nn.ReLU(), nn.Linear(32, classes))
 
@@ -268,3 +272,40 @@ def test_a_plan_costed_on_another_cut_of_the_model_is_refused(tmp_path, monkeypa
         and "--no-cache" in out, out
     code, out = _cli("--no-cache", "validate", scn, tmp_path / "p.json", "--rounds", "1")
     assert code != 2 or "traces into" not in out, out
+
+
+def test_a_model_with_dropout_resumes_as_if_never_stopped(tmp_path):
+    """Dropout draws its masks from torch's random state, so a resumed run (validate --resume, and
+    calibration's reference run stopped part-way) must carry that state on: the rounds after the
+    resume equal an uninterrupted run's, bit for bit."""
+    import numpy as np
+    from edgeplan import paradigms
+    from edgeplan.calibration import pilots
+    from edgeplan.costs import CostModel
+    from edgeplan.scenario import load_scenario
+    from edgeplan.validation.calibrate import reference_pilot, reference_run
+    from edgeplan.validation.runner import run_inprocess
+    scn = load_scenario(_scenario(tmp_path, {"module": "mynet:dropout"}))
+    plan = paradigms.get("psl").solve(CostModel(scn))
+    full = run_inprocess(scn, plan, rounds=4)
+    run_inprocess(scn, plan, rounds=2, out_dir=tmp_path / "v")
+    resumed = run_inprocess(scn, plan, rounds=4, out_dir=tmp_path / "v", resume=True)
+    np.testing.assert_array_equal(resumed.rounds.train_loss, full.rounds.train_loss)
+
+    pilot = reference_pilot(pilots(scn, ["psl"]))
+    whole = reference_run(scn, pilot, 0, 5)
+    state, done = tmp_path / "centralised.pt", []
+
+    def stop_after_two():
+        done.append(1)
+        if len(done) == 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        reference_run(scn, pilot, 0, 5, on_round=stop_after_two, state=state, key="this")
+    ticks = []
+    went_on = reference_run(scn, pilot, 0, 5, on_round=lambda: ticks.append(1), state=state, key="this")
+    assert len(ticks) == 5                       # the progress bar counts the two rounds kept
+    np.testing.assert_array_equal(went_on.accuracy, whole.accuracy)
+    np.testing.assert_array_equal(went_on.loss, whole.loss)
+    other = reference_run(scn, pilot, 1, 5, state=state, key="another scenario")    # not this run's state
+    np.testing.assert_array_equal(other.accuracy, reference_run(scn, pilot, 1, 5).accuracy)

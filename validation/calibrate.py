@@ -17,7 +17,9 @@ Before the pilots, a centralised reference run per seed trains the whole model o
 pooled data (shuffled; per round as many batches as the devices take together) for
 `ceiling_rounds` rounds (default twice training.rounds; 0 skips it). The accuracy it levels off
 at bounds every curve's plateau (calibration.ceiling_of), its curve shapes fl's and psl's
-(calibration.follows_reference); its points are kept with the pilots' as paradigm 'centralised'.
+(calibration.follows_reference); its points are kept with the pilots' as paradigm 'centralised',
+and its state after every round in `centralised-seed{S}.pt`, so `--resume` goes on with a
+reference run stopped part-way (it is the longest part of a calibration) or lengthens it.
 """
 
 from __future__ import annotations
@@ -75,8 +77,9 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
                 bar.advance(ceiling_rounds)
                 continue
             bar.update(text=f"centralised reference, seed {seed}")
-            points[(CENTRALISED, seed)] = reference_run(base, ref, seed, ceiling_rounds,
-                                                        on_round=bar.advance).assign(fingerprint=fp)
+            points[(CENTRALISED, seed)] = reference_run(base, ref, seed, ceiling_rounds, on_round=bar.advance,
+                                                        state=work / f"centralised-seed{seed}.pt",
+                                                        key=fp).assign(fingerprint=fp)
             _write_points(work / "points.csv", pd.concat(points.values(), ignore_index=True))
         for p, seed in runs:
             have = len(points.get((p.configuration, seed), ()))        # rounds already measured
@@ -120,13 +123,14 @@ def reference_pilot(todo: list):
     return next((p for p in todo if p.paradigm != "dsgd"), None)
 
 
-def reference_run(base: Scenario, pilot, seed: int, rounds: int, on_round=None) -> pd.DataFrame:
-    """The centralised reference run of one seed (validation.engine.train_pooled) as calibration
-    points of paradigm 'centralised'."""
+def reference_run(base: Scenario, pilot, seed: int, rounds: int, on_round=None, state: Path | None = None,
+                  key: str = "") -> pd.DataFrame:
+    """The centralised reference run of one seed (validation.engine.train_pooled; kept in `state`
+    after every round and resumed from it) as calibration points of paradigm 'centralised'."""
     from edgeplan.validation import engine
     from edgeplan.validation.runner import make_job
     job, _, _ = make_job(base, pilot.plan, seed)
-    evals = engine.train_pooled(job, rounds, on_round)
+    evals = engine.train_pooled(job, rounds, on_round, state, key)
     per_round = sum(job.batch(d) for d in job.shards) * job.cm.tau
     return pd.DataFrame({"paradigm": CENTRALISED, "configuration": CENTRALISED, "seed": seed,
                          "round": range(1, rounds + 1), "samples": [r * per_round for r in range(1, rounds + 1)],

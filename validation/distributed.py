@@ -199,7 +199,7 @@ class _Program:
         is unchanged. Processes on one host ran 20-30% apart in speed (placement, caches), so
         each converts its own CPU seconds by its own rate."""
         from .runner import _calibrate
-        with torch.random.fork_rng(), self.token:
+        with self.token:                 # (_calibrate forks torch's random state itself)
             self.rate = _calibrate(self.job, self.cm)
 
     def run(self):

@@ -228,9 +228,12 @@ class Engine:
         raise NotImplementedError
 
     def state(self) -> dict:
+        """The parts, their optimizers and torch's random state (dropout draws from it: without
+        it a resumed run of a model with dropout would train on other masks than the run it
+        continues)."""
         return {"modules": {k: m.state_dict() for k, m in self.modules().items()},
                 "optimizers": {k: o.state_dict() for k, o in self.optimizers().items() if o is not None},
-                "round_no": self.round_no}
+                "round_no": self.round_no, "rng": torch.get_rng_state()}
 
     def load(self, s: dict) -> None:
         for k, m in self.modules().items():
@@ -239,6 +242,8 @@ class Engine:
             if o is not None and k in s["optimizers"]:
                 o.load_state_dict(s["optimizers"][k])
         self.round_no = int(s.get("round_no", 0))
+        if "rng" in s:                   # (states written before it was kept have none)
+            torch.set_rng_state(s["rng"])
 
     def units(self):
         """A fresh model of the scenario (seeded) traced into the plan's units."""
@@ -275,21 +280,40 @@ def train_centralized(job: Job, steps: int) -> tuple[float, float, float]:
     return acc, loss, wall
 
 
-def train_pooled(job: Job, rounds: int, on_round=None) -> list[tuple[float, float]]:
+def train_pooled(job: Job, rounds: int, on_round=None, state=None, key: str = "") -> list[tuple[float, float]]:
     """The whole model trained by SGD on the devices' pooled samples, shuffled: each round as many
     batches, of the same sizes, as the devices take together in one (calibration's centralised
-    reference run). Test accuracy and loss after every round."""
+    reference run). Test accuracy and loss after every round. With `state` (a file), the run is
+    kept there after every round and goes on from it: an interrupted reference run (the longest
+    part of a calibration) resumes where it stopped, and a longer one continues a shorter one. A
+    state saved under another `key` (another scenario) is not this run's: it starts afresh."""
+    from .checkpoints import load_checkpoint, save_checkpoint
     devices = list(job.shards)
     pooled = Shard(job.ds, np.unique(np.concatenate([job.shards[d].idx for d in devices])), job.seed * 1000 + 999)
     batches = [job.batch(d) for d in devices for _ in range(job.cm.tau)]
     model = job.model()
     opt = job.optimizer(model.parameters())
     evals = []
+    if state is not None and state.exists():
+        saved = load_checkpoint(state)
+        if saved.get("key") == key:
+            model.load_state_dict(saved["engine"]["model"])
+            opt.load_state_dict(saved["engine"]["optimizer"])
+            torch.set_rng_state(saved["engine"]["rng"])
+            pooled.load(saved["shards"]["pooled"])
+            evals = [tuple(e) for e in saved["evals"]]
+    for _ in range(min(len(evals), rounds)):
+        if on_round is not None:
+            on_round()
     with one_torch_thread():
-        for _ in range(rounds):
+        while len(evals) < rounds:
             sgd_steps(model, opt, (pooled.next(b) for b in batches))
             evals.append(accuracy(model, job.ds))
+            if state is not None:
+                save_checkpoint(state, {"key": key, "evals": [list(e) for e in evals],
+                                        "engine": {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                                   "rng": torch.get_rng_state()},
+                                        "shards": {"pooled": pooled.state()}})
             if on_round is not None:
                 on_round()
-    return evals
-
+    return evals[:rounds]

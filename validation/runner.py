@@ -302,14 +302,18 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host
 def _calibrate(job: Job, cm: CostModel) -> float:
     """This host's rate in the cost model's effective FLOP-equivalents (FLOPs, memory traffic and
     per-call overheads, edgeplan.compute): a part that took t seconds here takes
-    t x host_rate / rate(node) on a node, overheads included."""
+    t x host_rate / rate(node) on a node, overheads included. Under a fork of torch's random
+    state: it builds a seeded model and times as many steps as it takes, and a model with dropout
+    would otherwise train on masks that depend on how long the timing took."""
+    import torch
     from edgeplan.compute import effective_flops
-    model = job.model()
-    b = int(cm.scn.spec.training.batch_size)
-    x, y = job.ds.x_train[:b], job.ds.y_train[:b]
-    if len(x) < b:
-        x, y = x.repeat(b // len(x) + 1, *[1] * (x.dim() - 1))[:b], y.repeat(b // len(y) + 1)[:b]
-    return calibrate_host(model, x, y, effective_flops(cm.table, b))
+    with torch.random.fork_rng():
+        model = job.model()
+        b = int(cm.scn.spec.training.batch_size)
+        x, y = job.ds.x_train[:b], job.ds.y_train[:b]
+        if len(x) < b:
+            x, y = x.repeat(b // len(x) + 1, *[1] * (x.dim() - 1))[:b], y.repeat(b // len(y) + 1)[:b]
+        return calibrate_host(model, x, y, effective_flops(cm.table, b))
 
 
 def write_outputs(result: RunResult, out: Path) -> None:
