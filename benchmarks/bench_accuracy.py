@@ -12,7 +12,7 @@ On digits (fpl_cnn, scenarios/digits-small.yaml) and mnist1d (cnn1d, scenarios/m
 IID and non-IID (Dirichlet 0.3), every paradigm's best plan (fpl: every junction) trained for the
 scenario's rounds with three seeds, and the centralised reference run (the whole model on the
 pooled data, twice the scenario's rounds, as `edgeplan calibrate` trains it) whose accuracy bounds
-the plateaus and whose curve fl and psl follow at their own pace. The curves are fitted (planner.convergence.fit_joint, as
+the plateaus and whose curve fl and psl (and sl on IID data) follow at their own pace. The curves are fitted (planner.convergence.fit_joint, as
 `edgeplan calibrate --seeds 3` does) on the first fifth of the rounds of the three seeds; they then
 predict the final accuracy, the rounds and seconds to a target most paradigms reach, and the
 ranking of the paradigms by time to that target. Targets (issue "Predict accuracy and
@@ -95,7 +95,8 @@ def train_setting(name: str, file: str, split_name: str, split: dict, seeds: int
     pts = pd.concat(runs, ignore_index=True)
     if kept is not None and not kept.exists():
         pts.to_csv(kept, index=False)
-    return f"{name} {split_name}", todo, pd.concat([pts, reference(scn, todo, seeds, kept)], ignore_index=True), R
+    return (f"{name} {split_name}", todo, pd.concat([pts, reference(scn, todo, seeds, kept)], ignore_index=True), R,
+            scn.spec.training.iid)
 
 
 def reference(scn, todo: list, seeds: int, kept) -> pd.DataFrame:
@@ -128,13 +129,13 @@ def best_configurations(todo: list) -> dict[str, str]:
     return best
 
 
-def score_setting(setting: str, todo: list, pts: pd.DataFrame, R: int, share: float = 0.2,
+def score_setting(setting: str, todo: list, pts: pd.DataFrame, R: int, iid: bool, share: float = 0.2,
                   ceiling: bool = True) -> pd.DataFrame:
     """Curves fitted on the first `share` of the rounds (and, with `ceiling`, bounded by the
     centralised reference run), against the whole run."""
     K = pilot_rounds(R, share)
     ref = pts.paradigm == CENTRALISED            # the reference run is not cut to the pilot
-    curves = {c.configuration: c for c in fit_curves(pts[((pts["round"] <= K) & ~ref) | (ref & ceiling)])}
+    curves = {c.configuration: c for c in fit_curves(pts[((pts["round"] <= K) & ~ref) | (ref & ceiling)], iid=iid)}
     pts = pts[~ref]
     mean = pts.groupby(["configuration", "round"]).accuracy.mean().unstack()      # configuration x round
     final = mean[R]
@@ -234,7 +235,7 @@ def alone(trained: list, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each paradigm's configuration fitted on its own pilot (beside the reference run, or not),
     as `edgeplan calibrate -p P` fits it: the final accuracy's error in points; and a summary."""
     rows = []
-    for setting, todo, pts, R in trained:
+    for setting, todo, pts, R, iid in trained:
         K = pilot_rounds(R, share)
         ref = pts.paradigm == CENTRALISED
         final = pts[~ref & (pts["round"] == R)].groupby("configuration").accuracy.mean()
@@ -242,7 +243,7 @@ def alone(trained: list, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
             mine = (pts.configuration == conf) & (pts["round"] <= K)
             row = {"setting": setting, "configuration": conf}
             for label, with_ref in (("with_reference", True), ("without", False)):
-                (cv,) = fit_curves(pts[mine | (ref & with_ref)])
+                (cv,) = fit_curves(pts[mine | (ref & with_ref)], iid=iid)
                 row[label] = 100 * abs(cv.predict(R)["value"] - final[conf])
             rows.append(row)
     df = pd.DataFrame(rows)

@@ -204,6 +204,29 @@ def test_fl_and_psl_follow_the_reference_runs_curve_at_their_own_pace():
     assert follows_reference("fl") and follows_reference("psl") and not follows_reference("sl")
     (short,) = fit_curves(pd.concat([fl, ref[ref["round"] <= 2]]))         # too short to shape: it only bounds
     assert short.accuracy.plateau <= float(ref.accuracy.iloc[1]) + 1e-9
+def test_on_iid_data_sl_follows_the_reference_run_and_still_shapes_the_others():
+    """On IID devices sl is SGD on samples of the pooled data: a short pilot at a fifth of the
+    reference's pace lands where the reference does; on non-IID data it keeps the joint fit.
+    The others' joint fit is the same either way (sl's pilot stays in it)."""
+    import pandas as pd
+    from edgeplan.calibration import CENTRALISED, fit_curves, follows_reference, shapes_others
+    truth = Fit("exp", np.array([0.92, 0.8, 4.0]), np.zeros((3, 3)), 0.0)
+    ref_rounds, rounds = np.arange(1.0, 41.0), np.arange(1.0, 7.0)
+
+    def rows(par, x, acc):
+        return pd.DataFrame({"paradigm": par, "configuration": par, "seed": 0, "round": x, "samples": 100.0 * x,
+                             "accuracy": acc, "loss": np.nan, "coverage": 1.0})
+    pts = pd.concat([rows(CENTRALISED, ref_rounds, truth.mean(ref_rounds)), rows("sl", rounds, truth.mean(0.2 * rounds)),
+                     rows("dsgd", rounds, 0.6 - 0.5 * np.exp(-rounds / 2.0))])         # its own, lower level
+    iid = {c.configuration: c for c in fit_curves(pts, iid=True)}
+    skewed = {c.configuration: c for c in fit_curves(pts)}
+    assert iid["sl"].predict(60)["value"] == pytest.approx(float(truth.mean(12.0)), abs=0.01)
+    assert skewed["sl"].predict(60)["value"] < float(truth.mean(12.0)) - 0.1       # dsgd's level holds it down
+    assert iid["dsgd"].predict(60)["value"] == pytest.approx(skewed["dsgd"].predict(60)["value"], abs=1e-9)
+    assert follows_reference("sl", iid=True) and not follows_reference("sl") and not follows_reference("dsgd", True)
+    assert shapes_others("sl") and not shapes_others("fl")
+
+
 def _curves_scenario(tmp_path, extra: str = "") -> str:
     text = (SCENARIOS / "digits-small.yaml").read_text()
     text = text.replace("dataset: digits}", f"dataset: digits, convergence: curves.csv{extra}}}")

@@ -112,7 +112,7 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     reference = allpts.paradigm == CENTRALISED
     allpts = allpts[(allpts.configuration.isin(wanted) & ~reference & (allpts["round"] <= rounds))
                     | (reference & allpts.seed.isin(refs) & (allpts["round"] <= ceiling_rounds))]
-    curves = fit_curves(allpts)
+    curves = fit_curves(allpts, iid=scn.spec.training.iid)
     write_table(out, curves, scn)
     return curves, allpts
 
