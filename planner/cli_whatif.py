@@ -149,7 +149,8 @@ def pareto(scenario: Path = typer.Argument(...), paradigm: str = typer.Option("p
     cols = {"round_latency_s": "round", "energy_j": "energy/round", "device_energy_j": "devices",
             "comm_bytes": "bytes/round"}
     if shown.time_to_target_s.notna().any():            # curves and a target: what it takes to reach it
-        cols.update({"time_to_target_s": "to target", "energy_to_target_j": "J to target"})
+        t = f"{scn.spec.training.target_accuracy:.0%}"
+        cols.update({"time_to_target_s": f"time to {t}", "energy_to_target_j": f"energy to {t}"})
     out.print(frame(f"{scn.name}: {paradigm} {'time-energy to target' if to_target else 'latency-energy'} front",
                     shown, {**cols, "how": None}, left=("how",)))
     if len(shown) == 1:

@@ -305,6 +305,11 @@ def test_what_if_on_a_paradigm_without_a_curve_says_so(tmp_path):
     page = (tmp_path / "c.html").read_text()
     assert r.exit_code == 0 and "no curve" in r.output and "no curve" in page, r.output
     assert "not ranked, no curve in training.convergence: psl" in page and "rounds to 90% (band)" in page
+    assert run(app, ["calibrate", str(DIGITS), "-p", "psl", "--from-log", str(log),
+                     "--out", str(tmp_path / "psl.csv")]).exit_code == 0
+    scn.write_text(scn.read_text().replace("convergence: curves.csv", "convergence: psl.csv"))
+    r = run(app, ["pareto", str(scn), "-p", "psl", "--points", "3"])          # its columns name the target
+    assert r.exit_code == 0 and "time to 90%" in r.output and r.output.count("to 90%") == 2, r.output
 
 
 def test_calibrate_from_python(tmp_path):

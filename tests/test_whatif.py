@@ -321,12 +321,12 @@ def test_report_tables_right_align_quantities_written_in_units():
 
 
 def test_pareto_console_shows_what_the_scenario_has(tmp_path):
-    """The front's table had a 'to target' column, blank, where the scenario has no curves, and a
+    """The front's table had a time-to-target column, blank, where the scenario has no curves, and a
     front of one point without a word on why there was nothing else."""
     from edgeplan.cli import app
     from typer.testing import CliRunner
     r = CliRunner().invoke(app, ["pareto", str(SCENARIOS / "digits-small.yaml"), "-p", "psl", "--points", "3"])
-    assert r.exit_code == 0 and "to target" not in r.output and "least energy" in r.output, r.output
+    assert r.exit_code == 0 and "time to" not in r.output and "least energy" in r.output, r.output
     data = yaml.safe_load((SCENARIOS / "digits-small.yaml").read_text())
     data["links"] = [{"from": "pi", "to": "edge", "uplink": "10 Mbit/s"}, {"from": "phone", "to": "edge",
                                                                              "uplink": "10 Mbit/s"}]
