@@ -215,7 +215,8 @@ def main():
          "measured time to target of the paradigm the curves pick over the fastest's)",
          summarise(df))
     without = pd.concat([score_setting(*t, share=shares[0], ceiling=False) for t in trained], ignore_index=True)
-    show("all settings, with the centralised reference run (the plateaus' bound, fl's and psl's shape) and without",
+    show("all settings, with the centralised reference run (the plateaus' bound; the shape of fl's, psl's and, on IID "
+         "data, sl's curves) and without",
          pd.DataFrame([{"reference": "centralised run", **summarise(df).iloc[-1].drop("setting").to_dict()},
                        {"reference": "none", **summarise(without).iloc[-1].drop("setting").to_dict()}]))
     each, total = alone(trained, shares[0])

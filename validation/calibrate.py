@@ -16,8 +16,8 @@ psl's curves to the others' (fitted with them, as the fit is joint).
 Before the pilots, a centralised reference run per seed trains the whole model on the devices'
 pooled data (shuffled; per round as many batches as the devices take together) for
 `ceiling_rounds` rounds (default twice training.rounds; 0 skips it). The accuracy it levels off
-at bounds every curve's plateau (calibration.ceiling_of), its curve shapes fl's and psl's
-(calibration.follows_reference); its points are kept with the pilots' as paradigm 'centralised',
+at bounds every curve's plateau (calibration.ceiling_of), its curve shapes fl's and psl's (and
+sl's on IID data: calibration.follows_reference); its points are kept with the pilots' as paradigm 'centralised',
 and its state after every round in `centralised-seed{S}.pt`, so `--resume` goes on with a
 reference run stopped part-way (it is the longest part of a calibration) or lengthens it.
 """
