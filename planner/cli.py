@@ -513,6 +513,10 @@ def calibrate(scenario: Path = typer.Argument(...),
         curves, points = run_calibration(scn, names, k, seeds, out_file, resume, progress=True,
                                          ceiling_rounds=ceiling_rounds)
     wide = _print_curves(scn, curves, trained=from_log is None)
+    if from_log is None:
+        from edgeplan.validation.calibrate import not_learning
+        if note := not_learning(scn, curves):
+            err.print(note, markup=False)
     from .reports import curves_plot
     work.mkdir(parents=True, exist_ok=True)
     curves_plot(scn, curves, points, work / "curves.png")

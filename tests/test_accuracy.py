@@ -394,3 +394,28 @@ def test_a_reference_run_below_a_pilot_is_pointed_out(tmp_path):
     assert r.exit_code == 0, r.output
     assert "note: fl measured 90.0% in its pilot, above the 50.0% the centralised reference run levels off at" in \
         " ".join(r.output.split())
+
+
+def test_a_model_that_does_not_learn_from_the_data_is_named(tmp_path):
+    """Inputs that tell nothing about the label (all zeros here; unscaled features in a user's
+    case): the reference run stays at the most common class's share and every curve only fits
+    that. calibrate says so and what to try, where it said nothing and planned on the flat curves."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    rng = np.random.default_rng(0)
+
+    def labels(n):
+        return np.where(rng.random(n) < 0.7, 0, rng.integers(1, 10, n))
+    np.savez(tmp_path / "flat.npz", x_train=np.zeros((600, 64), np.float32), y_train=labels(600),
+             x_test=np.zeros((200, 64), np.float32), y_test=labels(200))
+    scn = tmp_path / "s.yaml"
+    scn.write_text(DIGITS.read_text().replace("dataset: digits}", "dataset: 'npz:flat.npz'}")
+                   .replace("samples: 500", "samples: 200").replace("samples: 437", "samples: 200"))
+    r = CliRunner().invoke(app, ["calibrate", str(scn), "-p", "fl", "--rounds", "4", "--seeds", "1",
+                                 "--ceiling-rounds", "4", "--out", str(tmp_path / "c.csv")])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 0 and "no better than always answering the test set's most common class" in said, said
+    assert "scale the inputs" in said
+    r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "fl", "--rounds", "4", "--seeds", "1",
+                                 "--ceiling-rounds", "4", "--out", str(tmp_path / "d.csv")])
+    assert r.exit_code == 0 and "most common class" not in r.output, r.output

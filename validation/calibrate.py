@@ -117,6 +117,29 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     return curves, allpts
 
 
+def not_learning(scn: Scenario, curves: list[Curve], margin: float = 0.02) -> str:
+    """A note when the best any run reached (the centralised reference run's level, else the best
+    pilot) is no better than always answering the test set's most common class: the model does
+    not learn from this data as set up, and every curve only fits that level (unscaled inputs or
+    a learning rate far off, more likely than any paradigm's fault). "" otherwise."""
+    from edgeplan.models.registry import sample_shape
+
+    from .data import load
+    if not curves:
+        return ""
+    tr = scn.spec.training
+    best = curves[0].ceiling if curves[0].ceiling == curves[0].ceiling else max(c.final_measured for c in curves)
+    y = load(tr.dataset, sample_shape(scn.spec.model), scn.spec.model.num_classes, tr.seed, scn.base_dir).y_test
+    common = float(y.bincount().max()) / len(y)
+    if best > common + margin:
+        return ""
+    what = "the centralised reference run levels off" if curves[0].ceiling == curves[0].ceiling else \
+        "the best pilot reaches"
+    return (f"note: {what} at {100 * best:.1f}%, no better than always answering the test set's most common class "
+            f"({100 * common:.1f}%): the model does not learn from this data as set up; scale the inputs (zero mean, "
+            "unit variance) or change training.learning_rate, then calibrate again")
+
+
 def reference_pilot(todo: list):
     """The pilot whose job carries the data of every device, for the reference run to pool (any
     but dsgd's, which holds one device's data); None without one."""
