@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import sys
 
+import numpy as np
 import pandas as pd
 from rich import box
 from rich.table import Table
@@ -220,7 +221,30 @@ def compare_notes(scn, shown: pd.DataFrame) -> list[str]:
         if target and reach_text(r) == "no curve":
             uncurved.append(r.paradigm)
     notes += [f"{r.paradigm}: {r.note}" for _, r in shown.iterrows() if str(r.note)]
-    return [n for n in notes + [unranked_note(uncurved)] if n]
+    return [n for n in notes + [unranked_note(uncurved), close_call(shown) if target else ""] if n]
+
+
+def close_call(shown: pd.DataFrame) -> str:
+    """A sentence where the first two paradigms by time to the target are not told apart by their
+    curves: the 90% bands of their times overlap (a short pilot's usually do), so the order may
+    be the other way round. "" where the leader is clear or fewer than two are ranked."""
+    if "rounds_to_target_fastest" not in shown:
+        return ""
+    ranked = shown[np.isfinite(shown.time_to_target_s.astype(float))].sort_values("time_to_target_s")
+    if len(ranked) < 2:
+        return ""
+
+    def band(r) -> tuple[float, float]:          # (None or NaN: a band's edge that never reaches the target)
+        fast, slow = (math.inf if x is None or x != x else float(x)
+                      for x in (r.rounds_to_target_fastest, r.rounds_to_target_slowest))
+        return (0.0 if fast == math.inf else fast) * r.round_latency_s, slow * r.round_latency_s
+    (a, b), (lead, other) = (band(r) for _, r in ranked.iloc[:2].iterrows()), ranked.paradigm.iloc[:2]
+    if a[1] <= b[0]:
+        return ""
+    words = [f"{s(lo, 's')}-{s(hi, 's') or 'never'}" for lo, hi in (a, b)]
+    return (f"{lead} and {other}, first and second to the target, are not told apart: the 90% bands of their times "
+            f"overlap ({words[0]} and {words[1]}), so the order may be the other way round; longer pilots narrow the "
+            "bands (edgeplan calibrate --resume with more --rounds)")
 
 
 # ---------------------------------------------------------------- a plan
