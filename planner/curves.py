@@ -259,15 +259,20 @@ def curves_for(scn) -> CurveTable | None:
     return table
 
 
-def check_fingerprint(scn, table: CurveTable) -> None:
+def mismatch(scn, table: CurveTable) -> str:
+    """What differs between the scenario and what `table` was calibrated for, in words ('' for
+    nothing)."""
     if table.fingerprint == fingerprint(scn):
-        return
+        return ""
     mine = fingerprint_parts(scn)
-    diff = [k for k in _PARTS if table.parts.get(k) != mine[k]] or ["training"]
-    k = diff[0]
-    raise scn.error(("training", "convergence"),
-                    f"{Path(table.file).name} was calibrated for a different {_PARTS[k]}: '{table.parts.get(k)}' there, "
-                    f"'{mine[k]}' here; re-run `edgeplan calibrate` for this scenario")
+    k = ([k for k in _PARTS if table.parts.get(k) != mine[k]] or ["training"])[0]
+    return f"{Path(table.file).name} was calibrated for a different {_PARTS[k]}: '{table.parts.get(k)}' there, " \
+        f"'{mine[k]}' here"
+
+
+def check_fingerprint(scn, table: CurveTable) -> None:
+    if why := mismatch(scn, table):
+        raise scn.error(("training", "convergence"), f"{why}; re-run `edgeplan calibrate` for this scenario")
 
 
 # ---------------------------------------------------------------- predictions for a plan

@@ -419,3 +419,39 @@ def test_a_model_that_does_not_learn_from_the_data_is_named(tmp_path):
     r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "fl", "--rounds", "4", "--seeds", "1",
                                  "--ceiling-rounds", "4", "--out", str(tmp_path / "d.csv")])
     assert r.exit_code == 0 and "most common class" not in r.output, r.output
+
+
+def test_calibrate_resumes_after_the_scenario_names_its_curves(tmp_path):
+    """calibrate's own advice (set 'convergence:' and a target in the scenario) changed the file, and
+    the --resume --rounds K it also advises was then refused: 'rank0.pt belongs to another plan'.
+    Now the pilots go on; with other training settings --resume says what differs (exit 2)."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    scn = tmp_path / "s.yaml"
+    scn.write_text(DIGITS.read_text())
+    args = ["calibrate", str(scn), "-p", "sl", "--seeds", "1", "--ceiling-rounds", "4", "--out", str(tmp_path / "c.csv")]
+    assert CliRunner().invoke(app, args + ["--rounds", "4"]).exit_code == 0
+    scn.write_text(scn.read_text().replace("dataset: digits}", "dataset: digits, convergence: c.csv, "
+                                                                "target_accuracy: 0.9}"))
+    r = CliRunner().invoke(app, args + ["--rounds", "6", "--resume"])
+    assert r.exit_code == 0 and "sl " in r.output and "(round 6)" in r.output, r.output
+    scn.write_text(scn.read_text().replace("learning_rate: 0.05", "learning_rate: 0.1"))
+    r = CliRunner().invoke(app, args + ["--rounds", "8", "--resume"])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 2 and "--resume: c.csv was calibrated for a different training" in said, said
+    assert "lr=0.05" in said and "lr=0.1" in said and "drop --resume to calibrate afresh" in said
+
+
+def test_compare_says_when_the_first_two_are_not_told_apart():
+    """A 5-round pilot's bands run to 'never': dsgd first at 1.2 s and sl second at 17 s may be the
+    other way round, and compare said nothing of it. Bands that do not overlap say nothing."""
+    from edgeplan.tables import close_call
+    rows = pd.DataFrame({"paradigm": ["sl", "dsgd", "fl"], "time_to_target_s": [16.6, 1.19, np.nan],
+                         "round_latency_s": [3.33, 0.085, 4.5], "rounds_to_target_fastest": [3, 7, None],
+                         "rounds_to_target_slowest": [None, None, None]})
+    said = close_call(rows)
+    assert said.startswith("dsgd and sl, first and second to the target, are not told apart") and \
+        "(595 ms-never and 9.99 s-never)" in said, said
+    rows["rounds_to_target_slowest"] = [6, 20, None]              # dsgd by round 20 (1.7 s): before sl's 10 s
+    assert close_call(rows) == ""
+    assert close_call(rows.iloc[:1]) == "" and close_call(rows.drop(columns="rounds_to_target_fastest")) == ""

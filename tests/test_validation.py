@@ -101,6 +101,25 @@ def test_inprocess_resume_equals_an_uninterrupted_run(digits, tmp_path):
     np.testing.assert_array_equal(resumed.rounds.train_loss, full.rounds.train_loss)
 
 
+def test_resume_goes_on_after_an_edit_that_leaves_the_run_alone(tmp_path):
+    """A scenario file edited between the interrupted run and --resume: a new description keeps the
+    run (its plan and what it learns from are the same); a new learning rate does not."""
+    from edgeplan.errors import PlanError
+    path = tmp_path / "s.yaml"
+    path.write_text((SCENARIOS / "digits-small.yaml").read_text())
+    scn = load_scenario(path)
+    plan = paradigms.get("psl").solve(CostModel(scn))
+    run_inprocess(scn, plan, rounds=2, out_dir=tmp_path / "v")
+    path.write_text(path.read_text().replace("description: three devices", "description: 3 devices"))
+    edited = load_scenario(path)
+    assert edited.sha256 != scn.sha256
+    went_on = run_inprocess(edited, plan, rounds=3, out_dir=tmp_path / "v", resume=True)
+    assert list(went_on.rounds["round"]) == [1, 2, 3]
+    path.write_text(path.read_text().replace("learning_rate: 0.05", "learning_rate: 0.1"))
+    with pytest.raises(PlanError, match="belongs to another plan"):
+        run_inprocess(load_scenario(path), plan, rounds=4, out_dir=tmp_path / "v", resume=True)
+
+
 def test_measured_latency_is_close_to_the_prediction(digits):
     """Not a timing assertion on this machine: the bytes are exact and compute is converted from
     FLOPs, so the measured round stays within a loose factor of the prediction."""

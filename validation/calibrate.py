@@ -56,6 +56,10 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
                             "model.export (a profile table has no model to train)", scn.source, path="model")
     work = work_folder(out)
     fp = fingerprint(scn)
+    if resume and Path(out).exists():
+        from edgeplan.curves import mismatch, read_table
+        if why := mismatch(scn, read_table(Path(out))):      # its pilots' states would be refused one by one
+            raise ScenarioError(f"--resume: {why}; drop --resume to calibrate afresh", str(out))
     done = _read_points(work / "points.csv", fp) if resume else pd.DataFrame(columns=POINT_COLUMNS)
     if not resume and work.exists():
         shutil.rmtree(work)

@@ -61,13 +61,33 @@ def clear_states(out: Path) -> None:
         f.unlink()
 
 
+def run_identity(job) -> dict:
+    """What makes a run the same run beyond its plan: what the model learns from (model, data set,
+    split, training settings: the learning curves' fingerprint) and the seed."""
+    from edgeplan.curves import fingerprint
+    return {"fingerprint": fingerprint(job.cm.scn), "seed": int(job.seed)}
+
+
 def save_state(out: Path, rank: int, r: int, plan, engine, shards: dict) -> None:
     """Process `rank`'s state after round r; the state before it moves beside it."""
     cur = state_path(out, rank)
     if cur.exists():
         os.replace(cur, _previous(cur))
-    save_checkpoint(cur, {"round": r, "plan": plan.to_dict(), "engine": engine.state(),
-                          "shards": {d: s.state() for d, s in shards.items()}})
+    save_checkpoint(cur, {"round": r, "plan": plan.to_dict(), "identity": run_identity(engine.job),
+                          "engine": engine.state(), "shards": {d: s.state() for d, s in shards.items()}})
+
+
+def _same_run(state: dict, plan, identity: dict | None) -> bool:
+    """The state continues this run: the same plan, or the same plan's decisions and predictions
+    from a scenario file edited since in what does not change them (a description, learning curves
+    named for planning: calibrate's own advice after a calibration, and its --resume to lengthen
+    the pilots was then refused) with the same fingerprint and seed."""
+    now = plan.to_dict()
+    if state.get("plan") == now:
+        return True
+    if identity is None or state.get("identity") != identity or not isinstance(state.get("plan"), dict):
+        return False
+    return {**state["plan"], "scenario_sha256": ""} == {**now, "scenario_sha256": ""}
 
 
 def load_state(out: Path, rank: int, target: int, engine, shards: dict) -> None:
@@ -83,7 +103,7 @@ def load_state(out: Path, rank: int, target: int, engine, shards: dict) -> None:
     raise RuntimeError(f"no state of round {target} in {state_path(out, rank)} (checked by the launcher first)")
 
 
-def resume_round(out: Path, plan, done: int, world: int) -> int:
+def resume_round(out: Path, plan, done: int, world: int, identity: dict | None = None) -> int:
     """The round every process can resume from: the record's last round, or one before it where a
     process was stopped before saving it. Every rank must hold a state of that round and this
     plan; states of other rounds (a node that ran on after its launcher, another run in the same
@@ -94,7 +114,7 @@ def resume_round(out: Path, plan, done: int, world: int) -> int:
         for path in (state_path(out, rank), _previous(state_path(out, rank))):
             if path.exists():
                 st = load_checkpoint(path)
-                if st.get("plan") != plan.to_dict():
+                if not _same_run(st, plan, identity):
                     raise PlanError(f"{path} belongs to another plan; start afresh in a new --out")
                 have[int(st.get("round", -1))] = path
         rounds[rank] = have
@@ -114,8 +134,9 @@ class Record:
         self.out, self.rows, self.nodes, self.host_rate = out, [], [], host_rate
         self.saved_host_rate = None          # the rate the interrupted run converted at
 
-    def resume(self, plan, world: int) -> int:
-        """Load the record and cut it to the round every process can resume from."""
+    def resume(self, plan, world: int, identity: dict | None = None) -> int:
+        """Load the record and cut it to the round every process can resume from (`identity`:
+        `run_identity` of the job, see `_same_run`)."""
         f = self.out / RECORD
         if f.exists():
             try:
@@ -123,7 +144,7 @@ class Record:
                 self.rows, self.nodes, self.saved_host_rate = saved["rounds"], saved["nodes"], saved.get("host_rate")
             except (ValueError, KeyError, TypeError):
                 raise ScenarioError("not a run record this tool wrote; use a fresh --out directory", str(f)) from None
-        target = resume_round(self.out, plan, len(self.rows), world)
+        target = resume_round(self.out, plan, len(self.rows), world, identity)
         self.rows = self.rows[:target]
         self.nodes = [r for r in self.nodes if r.get("round", 0) <= target]
         return target

@@ -39,7 +39,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from edgeplan.models.profile import one_torch_thread
 
-from .checkpoints import Record, clear_states, load_state, save_state
+from .checkpoints import Record, clear_states, load_state, run_identity, save_state
 from .meters import RoundMeter
 from .transport import Gloo, Wire
 
@@ -295,7 +295,7 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         if resume:
-            record.resume(plan, world)
+            record.resume(plan, world, run_identity(job))
         else:
             clear_states(out)
     placed = sorted(ranks, key=ranks.get)          # rank order; the hub first

@@ -23,7 +23,7 @@ from edgeplan.progress import Bar
 from edgeplan.scenario import Scenario
 from edgeplan.units import plural
 
-from .checkpoints import Record, clear_states, load_state, save_state
+from .checkpoints import Record, clear_states, load_state, run_identity, save_state
 from .data import load, split_across, split_kind, split_summary
 from .dsgd_engine import phase_kind
 from .engines import ENGINES, Job, Shard
@@ -268,7 +268,7 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         if resume:
-            start = record.resume(plan, 1)
+            start = record.resume(plan, 1, run_identity(job))
             if start:
                 load_state(out, 0, start, engine, job.shards)
                 host_rate = record.saved_host_rate or host_rate     # convert as the run did so far
