@@ -1,5 +1,5 @@
 """The `edgeplan` command (shared/spec/cli.md): check, schema, profile, plan, evaluate, compare,
-validate, calibrate here; sweep, capacity and pareto in cli_whatif.
+validate here; calibrate in cli_calibrate; sweep, capacity and pareto in cli_whatif.
 
 Exit codes: 0 success, 2 bad input (scenario, plan, profile or option), 3 infeasible problem,
 1 internal failure. Errors go to stderr as one sentence; output files appear whole or not at all.
@@ -465,120 +465,7 @@ def _print_validation(res):
         out.print(line, markup=False)
 
 
-@app.command()
-@_handles_errors
-def calibrate(scenario: Path = typer.Argument(...),
-              paradigm: list[str] = typer.Option(None, "--paradigm", "-p", help="Paradigms to calibrate (default: all)."),
-              rounds: int = typer.Option(None, help="Pilot rounds per run (default: a fifth of training.rounds, "
-                                                    "at least 5)."),
-              seeds: int = typer.Option(2, help="Runs per configuration, seeds training.seed, +1, ..."),
-              out_file: Path = typer.Option(..., "--out", help="The curve table (CSV) to write."),
-              resume: bool = typer.Option(False, help="Continue an interrupted calibration into the same --out, "
-                                                         "lengthen its pilots with more --rounds, or add "
-                                                         "the paradigms of -p to its table."),
-              ceiling_rounds: int = typer.Option(None, "--ceiling-rounds",
-                                                 help="Rounds of the centralised reference run (the whole model on "
-                                                      "the pooled data), whose accuracy bounds the curves' plateaus "
-                                                      "(default: twice training.rounds; 0 skips it)."),
-              from_log: Path = typer.Option(None, "--from-log", help="Fit a training log (CSV: round, accuracy; "
-                                                                      "optional paradigm, configuration, seed, samples, "
-                                                                      "loss; paradigm 'centralised' for a reference "
-                                                                      "run) instead of training.")):
-    """Learning curves: pilot-train each paradigm's best plan and fit accuracy against progress,
-    bounded by a centralised reference run."""
-    from . import paradigms as P
-    from .scenario import load_scenario
-
-    _outputs(files=(out_file,))
-    scn = load_scenario(scenario)
-    names = list(paradigm or P.NAMES)
-    for n in names:
-        P.get(n)
-    if not 1 <= seeds <= 1000:
-        _bad_option(f"--seeds {seeds}: give 1 to 1000 runs per configuration")
-    if ceiling_rounds is not None and ceiling_rounds < 0:
-        _bad_option(f"--ceiling-rounds {ceiling_rounds}: give a number of rounds, or 0 to skip the reference run")
-    from .calibration import work_folder
-    work = work_folder(out_file)
-    _outputs(folders=(work,))
-    if from_log is not None:
-        from .calibration import import_log, read_log
-        points = read_log(from_log, scn, paradigm or None)
-        curves = import_log(scn, points, out_file)
-    else:
-        from edgeplan.validation.calibrate import calibrate as run_calibration
-
-        from .calibration import default_pilot_rounds
-        k = rounds or default_pilot_rounds(scn)
-        curves, points = run_calibration(scn, names, k, seeds, out_file, resume, progress=True,
-                                         ceiling_rounds=ceiling_rounds)
-    wide = _print_curves(scn, curves, trained=from_log is None)
-    if from_log is None:
-        from edgeplan.validation.calibrate import not_learning
-        if note := not_learning(scn, curves):
-            err.print(note, markup=False)
-    from .reports import curves_plot
-    work.mkdir(parents=True, exist_ok=True)
-    curves_plot(scn, curves, points, work / "curves.png")
-    err.print(f"wrote {out_file} (plot: {work / 'curves.png'})")
-    named = scn.spec.training.convergence
-    if named is None or scn.resolve(named).resolve() != out_file.resolve():
-        import os
-        rel = Path(os.path.relpath(out_file.resolve(), scn.base_dir)).as_posix()   # the scenario reads it so
-        rel = out_file.resolve().as_posix() if rel.startswith("..") else rel
-        err.print(f"to plan with them, set 'convergence: {rel}' in {scenario}'s training"
-                  + ("" if scn.spec.training.target_accuracy is not None else
-                     " (and a 'target_accuracy' for time to it)"), markup=False)
-    if wide and from_log is None:
-        k = max(cv.rounds_measured for cv in curves)
-        err.print(f"note: {wide} of {len(curves)} curves' 90% bands span over 20 points at round "
-                  f"{scn.spec.training.rounds}: a pilot of {k} rounds says little about the rest; lengthen it with "
-                  f"--resume --rounds {min(2 * k, scn.spec.training.rounds)} (it goes on from where it ended)",
-                  markup=False)
-
-
-def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) -> int:
-    """The curves' table; returns how many 90% bands at training.rounds span over `wide_band`."""
-    from .tables import make_table, pct_range
-    tr = scn.spec.training
-    wide, rows = 0, []
-    for cv in curves:
-        p = cv.predict(tr.rounds, cv.samples_per_round)
-        wide += p["high"] - p["low"] > wide_band
-        rows.append([cv.configuration, cv.accuracy.family, f"{100 * p['plateau']:.1f}%",
-                     f"{100 * p['value']:.1f}% ({pct_range(p['low'], p['high'])})",
-                     f"{100 * cv.final_measured:.1f}% (round {cv.rounds_measured})"])
-    out.print(make_table(f"{scn.name}: learning curves",
-                         ["configuration", "fit", "plateau", f"at round {tr.rounds}", "measured last"], rows,
-                         left=("configuration", "fit")))
-    ceiling = curves[0].ceiling if curves else float("nan")
-    if ceiling == ceiling:
-        out.print(f"Plateaus bounded by {100 * ceiling:.1f}%: the whole model trained centrally on the devices' "
-                  "pooled data levels off there (the centralised reference run).")
-    elif trained:
-        out.print("Plateaus not bounded: no centralised reference run (--ceiling-rounds 0, or dsgd alone, whose "
-                  "run holds one device's data).")
-    above = max(curves, key=lambda cv: cv.final_measured) if curves else None
-    if above is not None and above.final_measured > ceiling + 0.02:       # NaN compares False
-        err.print(f"note: {above.configuration} measured {100 * above.final_measured:.1f}% in its pilot, above the "
-                  f"{100 * ceiling:.1f}% the centralised reference run levels off at, which holds every plateau "
-                  "down: lengthen that run (--ceiling-rounds) or skip it (0)", markup=False)
-    misses: dict[tuple, list[str]] = {}      # (curve at the pilot's end, measured) -> configurations
-    for cv in curves:       # a curve rises and levels off in the shape the scenario's curves share
-        at_end = cv.predict(cv.rounds_measured, cv.samples_per_round)["value"]
-        if abs(at_end - cv.final_measured) > 0.1:
-            misses.setdefault((round(100 * at_end), round(100 * cv.final_measured)), []).append(cv.configuration)
-    for (fit, got), names in misses.items():
-        who = f"{names[0]}'s curve misses" if len(names) == 1 else f"the curves of {' and '.join(names)} miss"
-        why = ("the pilot does not rise and level off (diverging, or still at chance?)" if len(curves) == 1 else
-               "the pilot does not follow the shape the scenario's curves share (rising unlike the others, "
-               "diverging, or still at chance)")
-        err.print(f"note: {who} the last measured accuracy by {abs(fit - got)} points ({fit}% against {got}%): "
-                  f"{why}; read its predictions with care", markup=False)
-    return wide
-
-
-from . import cli_whatif  # noqa: E402,F401  (registers sweep, capacity, pareto after these)
+from . import cli_calibrate, cli_whatif  # noqa: E402,F401  (register calibrate, then sweep, capacity, pareto)
 
 
 def main():
