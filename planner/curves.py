@@ -277,6 +277,11 @@ def check_fingerprint(scn, table: CurveTable) -> None:
 
 # ---------------------------------------------------------------- predictions for a plan
 
+# the keys of a plan's `predicted` that come from the learning curves, not from the cost model
+CURVE_KEYS = ("accuracy", "target_accuracy", "rounds_to_target", "rounds_to_target_range", "time_to_target_s",
+              "energy_to_target_j", "unreachable")
+
+
 def predictions(scn, paradigm: str, configuration: str, round_latency: float, energy: float,
                 samples_per_round: float) -> dict:
     """The accuracy fields of a plan's `predicted` ({} without curves): accuracy after

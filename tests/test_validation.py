@@ -115,7 +115,15 @@ def test_resume_goes_on_after_an_edit_that_leaves_the_run_alone(tmp_path):
     assert edited.sha256 != scn.sha256
     went_on = run_inprocess(edited, plan, rounds=3, out_dir=tmp_path / "v", resume=True)
     assert list(went_on.rounds["round"]) == [1, 2, 3]
-    path.write_text(path.read_text().replace("learning_rate: 0.05", "learning_rate: 0.1"))
+    log = tmp_path / "log.csv"                      # learning curves named since: predictions are added
+    log.write_text("round,accuracy\n" + "".join(f"{r},{0.95 - 0.8 * np.exp(-r / 3):.4f}\n" for r in range(1, 9)))
+    from edgeplan.calibration import import_log, read_log
+    import_log(edited, read_log(log, edited, ["psl"]), tmp_path / "curves.csv")
+    path.write_text(path.read_text().replace("dataset: digits}", "dataset: digits, convergence: curves.csv, "
+                                                                  "target_accuracy: 0.9}"))
+    went_on = run_inprocess(load_scenario(path), plan, rounds=4, out_dir=tmp_path / "v", resume=True)
+    assert list(went_on.rounds["round"]) == [1, 2, 3, 4] and went_on.rounds.predicted_accuracy.iloc[-1] > 0.5
+    path.write_text((SCENARIOS / "digits-small.yaml").read_text().replace("learning_rate: 0.05", "learning_rate: 0.1"))
     with pytest.raises(PlanError, match="belongs to another plan"):
         run_inprocess(load_scenario(path), plan, rounds=4, out_dir=tmp_path / "v", resume=True)
 

@@ -78,16 +78,21 @@ def save_state(out: Path, rank: int, r: int, plan, engine, shards: dict) -> None
 
 
 def _same_run(state: dict, plan, identity: dict | None) -> bool:
-    """The state continues this run: the same plan, or the same plan's decisions and predictions
-    from a scenario file edited since in what does not change them (a description, learning curves
-    named for planning: calibrate's own advice after a calibration, and its --resume to lengthen
-    the pilots was then refused) with the same fingerprint and seed."""
+    """The state continues this run: the same plan, or the same plan's decisions and costs from a
+    scenario file edited since in what does not change them (a description; learning curves named
+    for planning, which add accuracy predictions: calibrate's own advice after a calibration, and
+    its --resume to lengthen the pilots was then refused), with the same fingerprint and seed."""
+    from edgeplan.curves import CURVE_KEYS
     now = plan.to_dict()
     if state.get("plan") == now:
         return True
     if identity is None or state.get("identity") != identity or not isinstance(state.get("plan"), dict):
         return False
-    return {**state["plan"], "scenario_sha256": ""} == {**now, "scenario_sha256": ""}
+
+    def run_part(d: dict) -> dict:
+        predicted = {k: v for k, v in (d.get("predicted") or {}).items() if k not in CURVE_KEYS}
+        return {**d, "scenario_sha256": "", "predicted": predicted}
+    return run_part(state["plan"]) == run_part(now)
 
 
 def load_state(out: Path, rank: int, target: int, engine, shards: dict) -> None:
