@@ -97,9 +97,13 @@ def calibrate(scenario, out, paradigms=None, rounds: int | None = None, seeds: i
                         "reference run; None: twice training.rounds)")
     scn = _scenario(scenario)
     from edgeplan.validation.calibrate import calibrate as run_calibration
+    from edgeplan.validation.calibrate import not_learning
 
     from .calibration import default_pilot_rounds
     k = rounds or default_pilot_rounds(scn)
     curves, _ = run_calibration(scn, names, k, seeds, Path(out), resume, progress=progress,
                                 ceiling_rounds=ceiling_rounds)
+    if note := not_learning(scn, curves):          # the command prints it; a notebook sees a warning
+        import warnings
+        warnings.warn(note.removeprefix("note: "), UserWarning, stacklevel=2)
     return curves

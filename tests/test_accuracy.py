@@ -402,7 +402,7 @@ def test_a_model_that_does_not_learn_from_the_data_is_named(tmp_path):
     that. calibrate says so and what to try, where it said nothing and planned on the flat curves."""
     from edgeplan.cli import app
     from typer.testing import CliRunner
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(0)                 # the command prints a note; Python gets a warning
 
     def labels(n):
         return np.where(rng.random(n) < 0.7, 0, rng.integers(1, 10, n))
@@ -419,6 +419,9 @@ def test_a_model_that_does_not_learn_from_the_data_is_named(tmp_path):
     r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "fl", "--rounds", "4", "--seeds", "1",
                                  "--ceiling-rounds", "4", "--out", str(tmp_path / "d.csv")])
     assert r.exit_code == 0 and "most common class" not in r.output, r.output
+    import edgeplan
+    with pytest.warns(UserWarning, match="does not learn from this data"):
+        edgeplan.calibrate(scn, tmp_path / "p.csv", "fl", rounds=4, seeds=1, ceiling_rounds=4)
 
 
 def test_calibrate_resumes_after_the_scenario_names_its_curves(tmp_path):
