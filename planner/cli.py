@@ -381,7 +381,7 @@ def compare(scenario: Path = typer.Argument(...),
         title = f"{scn.name}: {_objective_name(scn)}, {tr.rounds} rounds"
         show(out, make_table(title, headers, rows, left=("paradigm", "method", "critical", "feasible"),
                              width=10 ** 6 if wide else 80), wide)
-        for n in compare_notes(scn, shown):
+        for n in compare_notes(scn, shown, best):
             out.print(n, markup=False)
     if out_file is not None:
         from edgeplan.models.profile_io import atomic_write_text

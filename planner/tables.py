@@ -200,28 +200,30 @@ def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str
     return headers, rows
 
 
-def compare_notes(scn, shown: pd.DataFrame) -> list[str]:
+def compare_notes(scn, shown: pd.DataFrame, best: pd.DataFrame | None = None) -> list[str]:
     """The sentences under a comparison, the console's and the HTML report's alike: what an epoch
-    is (no target), why a paradigm has no plan or an infeasible one, each plan's own note, and
-    which paradigms a target could not rank (no curve)."""
+    is (no target), why a method shown has no plan or an infeasible one, and of each paradigm's
+    best plan (`best`, default `shown`; `compare --all` shows every method) its own note, which
+    paradigms a target could not rank (no curve) and whether the first two are told apart."""
     from .curves import no_curves_note, to_target, unranked_note
+    best = shown if best is None else best
     target = to_target(scn)
     notes = []
-    if not target and shown.epoch_samples.notna().any():
-        notes.append(f"an epoch is {int(shown.epoch_samples.dropna().iloc[0]):,} samples, every device's data once "
+    if not target and best.epoch_samples.notna().any():
+        notes.append(f"an epoch is {int(best.epoch_samples.dropna().iloc[0]):,} samples, every device's data once "
                      "(paradigms train different numbers of samples per round)")
     notes.append(no_curves_note(scn))
-    uncurved = []
     for _, r in shown.iterrows():
         if r.round_latency_s != r.round_latency_s:
             notes.append(f"{r.paradigm} ({r.method}): {r.why}")
-            continue
-        if not r.feasible:
+        elif not r.feasible:
             notes.append(f"{r.paradigm} ({r.method}) is infeasible: {r.why}")
-        if target and reach_text(r) == "no curve":
-            uncurved.append(r.paradigm)
-    notes += [f"{r.paradigm}: {r.note}" for _, r in shown.iterrows() if str(r.note)]
-    return [n for n in notes + [unranked_note(uncurved), close_call(shown) if target else ""] if n]
+    notes += [f"{r.paradigm}: {r.note}" for _, r in best.iterrows() if str(r.note)]
+    if target:
+        planned = best[best.round_latency_s == best.round_latency_s]
+        notes += [unranked_note([r.paradigm for _, r in planned.iterrows() if reach_text(r) == "no curve"]),
+                  close_call(best)]
+    return [n for n in notes if n]
 
 
 def close_call(shown: pd.DataFrame) -> str:

@@ -165,3 +165,12 @@ def test_compare_console_and_html_say_the_same_about_infeasible_paradigms(tmp_pa
     page = html.unescape(" ".join(re.findall(r'<p class="note">(.*?)</p>', (tmp_path / "c.html").read_text())))
     for sentence in why:
         assert sentence in console and sentence in page, sentence
+
+
+def test_compare_all_gives_each_paradigms_note_once():
+    """`--all` shows every method; the notes under it are of each paradigm's best plan, once (with
+    the notes assembled from the rows shown, fpl's came once per method and pel's three times)."""
+    r = run("compare", SCENARIOS / "digits-small.yaml", "--all")
+    said = " ".join(r.stdout.split())
+    assert r.returncode == 0 and said.count("fpl: junction") == 1 and said.count("pel: ") <= 1, r.stdout
+    assert said.count("an epoch is") == 1
