@@ -12,7 +12,8 @@ On digits (fpl_cnn, scenarios/digits-small.yaml) and mnist1d (cnn1d, scenarios/m
 IID and non-IID (Dirichlet 0.3), every paradigm's best plan (fpl: every junction) trained for the
 scenario's rounds with three seeds, and the centralised reference run (the whole model on the
 pooled data, twice the scenario's rounds, as `edgeplan calibrate` trains it) whose accuracy bounds
-the plateaus and whose curve fl and psl (and sl on IID data) follow at their own pace. The curves are fitted (planner.convergence.fit_joint, as
+the plateaus and whose curve fl and psl (and sl on IID data) follow at their own pace, and dsgd's
+reference run on its own device's data, as long, whose curve dsgd follows. The curves are fitted (planner.convergence.fit_joint, as
 `edgeplan calibrate --seeds 3` does) on the first fifth of the rounds of the three seeds; they then
 predict the final accuracy, the rounds and seconds to a target most paradigms reach, and the
 ranking of the paradigms by time to that target. Targets (issue "Predict accuracy and
@@ -29,7 +30,14 @@ import numpy as np
 import pandas as pd
 import yaml
 from common import SCENARIOS, quick, show
-from edgeplan.calibration import CENTRALISED, fit_curves, pilots, planning_scenario
+from edgeplan.calibration import (
+    CENTRALISED,
+    data_reference,
+    fit_curves,
+    pilots,
+    planning_scenario,
+    trains_one_shard,
+)
 from edgeplan.scenario import from_data
 from edgeplan.validation.calibrate import reference_pilot, reference_run
 from edgeplan.validation.runner import run_inprocess
@@ -100,17 +108,26 @@ def train_setting(name: str, file: str, split_name: str, split: dict, seeds: int
 
 
 def reference(scn, todo: list, seeds: int, kept) -> pd.DataFrame:
-    """The centralised reference run per seed, twice the scenario's rounds (calibrate's default)."""
-    file = kept.with_name(kept.stem + "-centralised.csv") if kept is not None else None
+    """The centralised reference runs per seed, twice the scenario's rounds (calibrate's default):
+    on the devices' pooled data, and on dsgd's one device's data (its curve follows that one)."""
+    pooled = _reference_runs(scn, [(CENTRALISED, reference_pilot(todo))], seeds, kept, "-centralised.csv")
+    shards = _reference_runs(scn, [(data_reference(p.configuration), p) for p in todo if trains_one_shard(p.paradigm)],
+                             seeds, kept, "-shards.csv")
+    return pd.concat([pooled, shards], ignore_index=True)
+
+
+def _reference_runs(scn, which: list, seeds: int, kept, suffix: str) -> pd.DataFrame:
+    file = kept.with_name(kept.stem + suffix) if kept is not None else None
     if file is not None and file.exists():
         return pd.read_csv(file)
     runs = []
-    for seed in range(seeds):
-        t0 = time.perf_counter()
-        r = reference_run(planning_scenario(scn), reference_pilot(todo), seed, 2 * scn.spec.training.rounds)
-        runs.append(r)
-        print(f"  {scn.name} centralised seed {seed}: {100 * r.accuracy.iloc[-1]:.1f}% "
-              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    for name, pilot in which:
+        for seed in range(seeds):
+            t0 = time.perf_counter()
+            r = reference_run(planning_scenario(scn), pilot, seed, 2 * scn.spec.training.rounds, name=name)
+            runs.append(r)
+            print(f"  {scn.name} {name} seed {seed}: {100 * r.accuracy.iloc[-1]:.1f}% "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
     df = pd.concat(runs, ignore_index=True)
     if file is not None:
         df.to_csv(file, index=False)

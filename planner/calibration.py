@@ -32,10 +32,30 @@ POINT_COLUMNS = ["paradigm", "configuration", "seed", "round", "samples", "accur
 CENTRALISED = "centralised"
 
 
+def data_reference(configuration: str) -> str:
+    """The configuration name of the reference run on the data one configuration trains on alone
+    (`trains_one_shard`): centralised training on that device's samples."""
+    return f"{CENTRALISED} on {configuration}'s data"
+
+
+def trains_one_shard(paradigm: str) -> bool:
+    """A paradigm that trains on one device's data (dsgd: the model parallel along a chain, fed by
+    its first device): SGD on that shard, whatever the nodes that compute it."""
+    return paradigm == "dsgd"
+
+
+def pooled(points: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the centralised reference run on the devices' pooled data."""
+    if not len(points):
+        return points
+    conf = points["configuration"] if "configuration" in points else points.paradigm
+    return points[(points.paradigm == CENTRALISED) & (conf == CENTRALISED)]
+
+
 def ceiling_of(points: pd.DataFrame) -> float:
     """The accuracy the centralised reference run levels off at: its mean test accuracy over the
     second half of its rounds, over its seeds; NaN without such a run."""
-    ref = points[points.paradigm == CENTRALISED] if len(points) else points
+    ref = pooled(points)
     if not len(ref):
         return math.nan
     last = ref["round"] > ref["round"].max() / 2
@@ -129,8 +149,9 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
     centralised reference run (paradigm 'centralised') are no curve: they bound the plateaus and
     give fl's and psl's curves (and sl's where the data is `iid`) their shape
     (`follows_reference`)."""
-    reference = points[points.paradigm == CENTRALISED] if len(points) else points
+    reference = pooled(points)
     ceiling = ceiling_of(reference)
+    on_shard = points[points.paradigm == CENTRALISED] if len(points) else points
     points = points[points.paradigm != CENTRALISED]
     if not len(points):
         raise PlanError("the points hold only the centralised reference run: no paradigm's curve to fit")
@@ -144,6 +165,7 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
     shaped = reference["round"].nunique() >= MIN_ROUNDS if len(reference) else False   # else it only bounds
     along = {conf for (par, conf), _ in groups if follows_reference(par, iid)} if shaped else set()
     rest = {conf for (par, conf), _ in groups if conf not in along or shapes_others(par)}
+    follows = {c: CENTRALISED for c in along}           # configuration -> the reference run it follows
     try:
         fits = fit_joint({c: s for c, s in series.items() if c in rest}, coverage,
                          apart={conf for (par, conf), _ in groups if learns_apart(par, conf)},
@@ -152,6 +174,16 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
             with_ref = {c: series[c] for c in along} | \
                 {CENTRALISED: (reference["round"].to_numpy(float), reference.accuracy.to_numpy(float))}
             fits.update({c: f for c, f in fit_joint(with_ref, coverage, ceiling=bound).items() if c != CENTRALISED})
+        for (par, conf), _ in groups:
+            own = on_shard[on_shard.configuration == data_reference(conf)]
+            if trains_one_shard(par) and own["round"].nunique() >= MIN_ROUNDS:
+                # it stays in the others' fit as it was (its pilot shapes theirs); its own curve
+                # follows the run on its shard, which sees what that shard supports (mnist1d IID:
+                # dsgd's 1,300 samples overfit after round 29 of 60, at 80%, where a 20% pilot
+                # beside the others extrapolated 88%); both see the same classes: no coverage
+                with_own = {conf: series[conf], "own": (own["round"].to_numpy(float), own.accuracy.to_numpy(float))}
+                fits[conf] = fit_joint(with_own, {conf: 1.0, "own": 1.0}, ceiling=bound)[conf]
+                follows[conf] = data_reference(conf)
     except FitError as e:
         raise PlanError(str(e)) from None
     curves = []
@@ -165,7 +197,8 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
                 loss = None
         last = g[g["round"] == g["round"].max()]
         curves.append(Curve(par, conf, spr, fits[conf], loss, int(g["round"].nunique()), int(g.seed.nunique()),
-                            float(last.accuracy.mean()), ceiling))
+                            float(last.accuracy.mean()), ceiling,
+                            {"follows": follows[conf]} if conf in follows else {}))
     return curves
 
 

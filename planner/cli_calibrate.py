@@ -84,6 +84,7 @@ def calibrate(scenario: Path = typer.Argument(...),
 
 def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) -> int:
     """The curves' table; returns how many 90% bands at training.rounds span over `wide_band`."""
+    from .calibration import CENTRALISED
     from .tables import make_table, pct_range
     tr = scn.spec.training
     wide, rows = 0, []
@@ -103,6 +104,10 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
     elif trained:
         out.print("Plateaus not bounded: no centralised reference run (--ceiling-rounds 0, or dsgd alone, whose "
                   "run holds one device's data).")
+    for cv in curves:
+        if cv.meta.get("follows", CENTRALISED) != CENTRALISED:
+            out.print(f"{cv.configuration} trains on one device's data: its curve follows the centralised run on "
+                      "that device's samples alone.")
     above = max(curves, key=lambda cv: cv.final_measured) if curves else None
     if above is not None and above.final_measured > ceiling + 0.02:       # NaN compares False
         err.print(f"note: {above.configuration} measured {100 * above.final_measured:.1f}% in its pilot, above the "

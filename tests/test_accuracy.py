@@ -360,8 +360,18 @@ def test_a_calibration_without_a_reference_run_says_its_plateaus_are_not_bounded
     assert r.exit_code == 0, r.output
     assert "Plateaus not bounded: no centralised reference run (--ceiling-rounds 0, or dsgd alone" in \
         " ".join(r.output.split())
+    assert "dsgd trains on one device's data: its curve follows the centralised run on that device's samples" in \
+        " ".join(r.output.split())
     points = pd.read_csv(tmp_path / "c.calibration" / "points.csv")
-    assert set(points.paradigm) == {"dsgd"}
+    assert set(points.paradigm) == {"dsgd", "centralised"}
+    own = points[points.paradigm == "centralised"]            # on dsgd's shard, twice the 20 rounds
+    assert set(own.configuration) == {"centralised on dsgd's data"} and len(own) == 40
+    assert (own.samples / own["round"]).eq(points[points.paradigm == "dsgd"].samples.iloc[0]).all()
+    assert (tmp_path / "c.calibration" / "centralised-dsgd-seed0.pt").exists()
+    r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "dsgd", "--rounds", "4", "--seeds", "1",
+                                 "--ceiling-rounds", "0", "--out", str(tmp_path / "c.csv")])
+    assert r.exit_code == 0 and "follows the centralised run" not in r.output, r.output
+    assert set(pd.read_csv(tmp_path / "c.calibration" / "points.csv").paradigm) == {"dsgd"}
 
 
 def test_a_resumed_calibration_of_another_paradigm_adds_its_curves_to_the_table(tmp_path):

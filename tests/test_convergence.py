@@ -227,6 +227,34 @@ def test_on_iid_data_sl_follows_the_reference_run_and_still_shapes_the_others():
     assert shapes_others("sl") and not shapes_others("fl")
 
 
+def test_dsgd_follows_the_reference_run_on_its_own_shard():
+    """dsgd trains on one device's data: its curve follows the centralised run on that shard (here
+    levelling off at 80% where the pooled data reaches 95%), not the plateau it shares with the
+    others nor the pooled reference's. Without the shard's run it keeps the joint fit; the
+    others' curves are the same either way."""
+    import pandas as pd
+    from edgeplan.calibration import CENTRALISED, data_reference, fit_curves, trains_one_shard
+    pooled = Fit("exp", np.array([0.95, 0.85, 3.0]), np.zeros((3, 3)), 0.0)
+    shard = Fit("exp", np.array([0.80, 0.70, 3.0]), np.zeros((3, 3)), 0.0)
+    ref_rounds, rounds = np.arange(1.0, 41.0), np.arange(1.0, 7.0)
+
+    def rows(par, x, acc, conf=None):
+        return pd.DataFrame({"paradigm": par, "configuration": conf or par, "seed": 0, "round": x,
+                             "samples": 100.0 * x, "accuracy": acc, "loss": np.nan, "coverage": 1.0})
+    pts = pd.concat([rows(CENTRALISED, ref_rounds, pooled.mean(ref_rounds)),
+                     rows("sl", rounds, pooled.mean(0.5 * rounds)),
+                     rows("dsgd", rounds, shard.mean(0.5 * rounds))])
+    own = rows(CENTRALISED, ref_rounds, shard.mean(ref_rounds), data_reference("dsgd"))
+    with_own = {c.configuration: c for c in fit_curves(pd.concat([pts, own]))}
+    without = {c.configuration: c for c in fit_curves(pts)}
+    assert with_own["dsgd"].predict(60)["value"] == pytest.approx(float(shard.mean(30.0)), abs=0.01)
+    assert without["dsgd"].predict(60)["value"] > float(shard.mean(30.0)) + 0.05     # the others' plateau lifts it
+    assert with_own["sl"].predict(60)["value"] == pytest.approx(without["sl"].predict(60)["value"], abs=1e-9)
+    assert with_own["dsgd"].ceiling == pytest.approx(0.95, abs=0.01)                # the pooled run still bounds
+    assert trains_one_shard("dsgd") and not trains_one_shard("sl")
+    assert {c.configuration for c in fit_curves(pd.concat([pts, own]))} == {"sl", "dsgd"}    # no curve of its own
+
+
 def _curves_scenario(tmp_path, extra: str = "") -> str:
     text = (SCENARIOS / "digits-small.yaml").read_text()
     text = text.replace("dataset: digits}", f"dataset: digits, convergence: curves.csv{extra}}}")

@@ -19,7 +19,10 @@ pooled data (shuffled; per round as many batches as the devices take together) f
 at bounds every curve's plateau (calibration.ceiling_of), its curve shapes fl's and psl's (and
 sl's on IID data: calibration.follows_reference); its points are kept with the pilots' as paradigm 'centralised',
 and its state after every round in `centralised-seed{S}.pt`, so `--resume` goes on with a
-reference run stopped part-way (it is the longest part of a calibration) or lengthens it.
+reference run stopped part-way (it is the longest part of a calibration) or lengthens it. dsgd,
+which trains on one device's data, gets a reference run of its own on that shard (configuration
+'centralised on dsgd's data', `centralised-dsgd-seed{S}.pt`): its curve follows that run, which
+sees how far the shard carries (calibration.fit_curves).
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ import pandas as pd
 from edgeplan.calibration import (
     CENTRALISED,
     POINT_COLUMNS,
+    data_reference,
     fit_curves,
     pilots,
     planning_scenario,
+    trains_one_shard,
     work_folder,
 )
 from edgeplan.convergence import MIN_ROUNDS, Curve
@@ -70,20 +75,26 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     runs = [(p, seed0 + s) for p in todo for s in range(seeds)]
     ref = reference_pilot(todo)
     refs = [seed0 + s for s in range(seeds)] if ceiling_rounds > 0 and ref is not None else []
-    bar = Bar(progress, len(runs) * rounds + len(refs) * ceiling_rounds, "rounds", text="calibrating", width=30)
+    # (reference name, pilot whose data it pools, seed): the run on every device's pooled data, and
+    # one on the shard of each configuration that trains on one device's data alone (dsgd)
+    ref_runs = [(CENTRALISED, ref, s) for s in refs] + \
+        [(data_reference(p.configuration), p, seed0 + s) for p in todo if trains_one_shard(p.paradigm)
+         for s in range(seeds) if ceiling_rounds > 0]
+    bar = Bar(progress, len(runs) * rounds + len(ref_runs) * ceiling_rounds, "rounds", text="calibrating", width=30)
     points = {key: g for key, g in done.groupby(["configuration", "seed"])}    # (configuration, seed) -> its rows
     try:
         from edgeplan.validation.checkpoints import drop_previous, state_path
         from edgeplan.validation.runner import _calibrate, make_job, run_inprocess
         host_rate = None
-        for seed in refs:
-            if len(points.get((CENTRALISED, seed), ())) >= ceiling_rounds:
+        for name, pilot, seed in ref_runs:
+            if len(points.get((name, seed), ())) >= ceiling_rounds:
                 bar.advance(ceiling_rounds)
                 continue
-            bar.update(text=f"centralised reference, seed {seed}")
-            points[(CENTRALISED, seed)] = reference_run(base, ref, seed, ceiling_rounds, on_round=bar.advance,
-                                                        state=work / f"centralised-seed{seed}.pt",
-                                                        key=fp).assign(fingerprint=fp)
+            bar.update(text=f"{name if name == CENTRALISED else name.replace(CENTRALISED, 'reference')}, seed {seed}")
+            slug = "" if name == CENTRALISED else f"-{pilot.slug}"
+            points[(name, seed)] = reference_run(base, pilot, seed, ceiling_rounds, on_round=bar.advance,
+                                                 state=work / f"centralised{slug}-seed{seed}.pt", key=fp,
+                                                 name=name).assign(fingerprint=fp)
             _write_points(work / "points.csv", pd.concat(points.values(), ignore_index=True))
         for p, seed in runs:
             have = len(points.get((p.configuration, seed), ()))        # rounds already measured
@@ -114,8 +125,10 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     allpts = pd.concat(points.values(), ignore_index=True) if points else done
     wanted = {p.configuration for p in todo} | set(done.configuration)     # resumed: the earlier ones stay
     reference = allpts.paradigm == CENTRALISED
+    runs_of = {(name, seed) for name, _, seed in ref_runs}
     allpts = allpts[(allpts.configuration.isin(wanted) & ~reference & (allpts["round"] <= rounds))
-                    | (reference & allpts.seed.isin(refs) & (allpts["round"] <= ceiling_rounds))]
+                    | (reference & pd.Series([k in runs_of for k in zip(allpts.configuration, allpts.seed)],
+                                             index=allpts.index, dtype=bool) & (allpts["round"] <= ceiling_rounds))]
     curves = fit_curves(allpts, iid=scn.spec.training.iid)
     write_table(out, curves, scn)
     return curves, allpts
@@ -151,15 +164,17 @@ def reference_pilot(todo: list):
 
 
 def reference_run(base: Scenario, pilot, seed: int, rounds: int, on_round=None, state: Path | None = None,
-                  key: str = "") -> pd.DataFrame:
-    """The centralised reference run of one seed (validation.engine.train_pooled; kept in `state`
-    after every round and resumed from it) as calibration points of paradigm 'centralised'."""
+                  key: str = "", name: str = CENTRALISED) -> pd.DataFrame:
+    """The centralised reference run of one seed on the data of `pilot`'s devices, pooled
+    (validation.engine.train_pooled; kept in `state` after every round and resumed from it), as
+    calibration points of paradigm 'centralised', configuration `name`: the pooled data of every
+    device (the default), or one configuration's shard (calibration.data_reference)."""
     from edgeplan.validation import engine
     from edgeplan.validation.runner import make_job
     job, _, _ = make_job(base, pilot.plan, seed)
     evals = engine.train_pooled(job, rounds, on_round, state, key)
     per_round = sum(job.batch(d) for d in job.shards) * job.cm.tau
-    return pd.DataFrame({"paradigm": CENTRALISED, "configuration": CENTRALISED, "seed": seed,
+    return pd.DataFrame({"paradigm": CENTRALISED, "configuration": name, "seed": seed,
                          "round": range(1, rounds + 1), "samples": [r * per_round for r in range(1, rounds + 1)],
                          "accuracy": [a for a, _ in evals], "loss": [lo for _, lo in evals], "coverage": 1.0})
 
