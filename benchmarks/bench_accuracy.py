@@ -12,8 +12,8 @@ On digits (fpl_cnn, scenarios/digits-small.yaml) and mnist1d (cnn1d, scenarios/m
 IID and non-IID (Dirichlet 0.3), every paradigm's best plan (fpl: every junction) trained for the
 scenario's rounds with three seeds, and the centralised reference run (the whole model on the
 pooled data, twice the scenario's rounds, as `edgeplan calibrate` trains it) whose accuracy bounds
-the plateaus and whose curve fl and psl (and sl on IID data) follow at their own pace, and dsgd's
-reference run on its own device's data, as long, whose curve dsgd follows. The curves are fitted (planner.convergence.fit_joint, as
+the plateaus and whose curve fl and psl (and sl on IID data) follow at their own pace, and the
+reference runs on one device's data, as long, whose curves dsgd and pel with one worker follow. The curves are fitted (planner.convergence.fit_joint, as
 `edgeplan calibrate --seeds 3` does) on the first fifth of the rounds of the three seeds; they then
 predict the final accuracy, the rounds and seconds to a target most paradigms reach, and the
 ranking of the paradigms by time to that target. Targets (issue "Predict accuracy and
@@ -111,7 +111,7 @@ def reference(scn, todo: list, seeds: int, kept) -> pd.DataFrame:
     """The centralised reference runs per seed, twice the scenario's rounds (calibrate's default):
     on the devices' pooled data, and on dsgd's one device's data (its curve follows that one)."""
     pooled = _reference_runs(scn, [(CENTRALISED, reference_pilot(todo))], seeds, kept, "-centralised.csv")
-    shards = _reference_runs(scn, [(data_reference(p.configuration), p) for p in todo if trains_one_shard(p.paradigm)],
+    shards = _reference_runs(scn, [(data_reference(p.configuration), p) for p in todo if trains_one_shard(p.paradigm, p.configuration)],
                              seeds, kept, "-shards.csv")
     return pd.concat([pooled, shards], ignore_index=True)
 

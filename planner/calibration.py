@@ -38,10 +38,11 @@ def data_reference(configuration: str) -> str:
     return f"{CENTRALISED} on {configuration}'s data"
 
 
-def trains_one_shard(paradigm: str) -> bool:
-    """A paradigm that trains on one device's data (dsgd: the model parallel along a chain, fed by
-    its first device): SGD on that shard, whatever the nodes that compute it."""
-    return paradigm == "dsgd"
+def trains_one_shard(paradigm: str, configuration: str = "") -> bool:
+    """A configuration that trains the whole model by SGD on one device's data, whatever the nodes
+    that compute it: dsgd (the model parallel along a chain, fed by its source device) and pel
+    with one active worker (its block is the whole model)."""
+    return paradigm == "dsgd" or (paradigm == "pel" and workers_in(configuration) == 1)
 
 
 def pooled(points: pd.DataFrame) -> pd.DataFrame:
@@ -176,7 +177,7 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
             fits.update({c: f for c, f in fit_joint(with_ref, coverage, ceiling=bound).items() if c != CENTRALISED})
         for (par, conf), _ in groups:
             own = on_shard[on_shard.configuration == data_reference(conf)]
-            if trains_one_shard(par) and own["round"].nunique() >= MIN_ROUNDS:
+            if trains_one_shard(par, conf) and own["round"].nunique() >= MIN_ROUNDS:
                 # it stays in the others' fit as it was (its pilot shapes theirs); its own curve
                 # follows the run on its shard, which sees what that shard supports (mnist1d IID:
                 # dsgd's 1,300 samples overfit after round 29 of 60, at 80%, where a 20% pilot

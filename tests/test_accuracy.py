@@ -374,6 +374,24 @@ def test_a_calibration_without_a_reference_run_says_its_plateaus_are_not_bounded
     assert set(pd.read_csv(tmp_path / "c.calibration" / "points.csv").paradigm) == {"dsgd"}
 
 
+def test_pel_with_one_active_worker_follows_a_reference_run_on_that_workers_data(tmp_path):
+    """pel with one active worker trains the whole model on its data alone: the reference run of
+    its own pools only that worker's samples (as many a round as the pilot's); with more workers
+    (stale replicas, another algorithm) there is none."""
+    from edgeplan.validation.calibrate import calibrate
+    scn = load_scenario(DIGITS)
+    curves, pts = calibrate(scn, ["pel"], 4, 1, tmp_path / "curves.csv", ceiling_rounds=4)
+    own = pts[pts.configuration == "centralised on pel workers=1's data"]
+    one = pts[pts.configuration == "pel workers=1"]
+    assert len(own) == 4 and len(one) == 4
+    pooled = pts[pts.configuration == "centralised"]        # every device's data, though pel's pilot carried it
+    assert (pooled.samples / pooled["round"]).eq(3 * one.samples.iloc[0]).all()
+    assert (own.samples / own["round"]).eq(one.samples.iloc[0]).all()
+    assert not pts.configuration.str.contains("centralised on pel workers=[23]", regex=True).any()
+    follows = {c.configuration: c.meta.get("follows") for c in curves}
+    assert follows["pel workers=1"] == "centralised on pel workers=1's data" and follows["pel workers=2"] is None
+
+
 def test_a_resumed_calibration_of_another_paradigm_adds_its_curves_to_the_table(tmp_path):
     """`-p sl --resume` after a calibration of fl: the table holds both, fl not trained again."""
     from edgeplan.curves import read_table

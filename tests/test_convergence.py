@@ -252,6 +252,7 @@ def test_dsgd_follows_the_reference_run_on_its_own_shard():
     assert with_own["sl"].predict(60)["value"] == pytest.approx(without["sl"].predict(60)["value"], abs=1e-9)
     assert with_own["dsgd"].ceiling == pytest.approx(0.95, abs=0.01)                # the pooled run still bounds
     assert trains_one_shard("dsgd") and not trains_one_shard("sl")
+    assert trains_one_shard("pel", "pel workers=1") and not trains_one_shard("pel", "pel workers=2")
     assert {c.configuration for c in fit_curves(pd.concat([pts, own]))} == {"sl", "dsgd"}    # no curve of its own
 
 

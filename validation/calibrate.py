@@ -19,10 +19,10 @@ pooled data (shuffled; per round as many batches as the devices take together) f
 at bounds every curve's plateau (calibration.ceiling_of), its curve shapes fl's and psl's (and
 sl's on IID data: calibration.follows_reference); its points are kept with the pilots' as paradigm 'centralised',
 and its state after every round in `centralised-seed{S}.pt`, so `--resume` goes on with a
-reference run stopped part-way (it is the longest part of a calibration) or lengthens it. dsgd,
-which trains on one device's data, gets a reference run of its own on that shard (configuration
-'centralised on dsgd's data', `centralised-dsgd-seed{S}.pt`): its curve follows that run, which
-sees how far the shard carries (calibration.fit_curves).
+reference run stopped part-way (it is the longest part of a calibration) or lengthens it. dsgd
+and pel with one active worker, which train on one device's data, get a reference run of their
+own on that shard (configuration 'centralised on dsgd's data', `centralised-dsgd-seed{S}.pt`):
+their curve follows that run, which sees how far the shard carries (calibration.fit_curves).
 """
 
 from __future__ import annotations
@@ -76,9 +76,9 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     ref = reference_pilot(todo)
     refs = [seed0 + s for s in range(seeds)] if ceiling_rounds > 0 and ref is not None else []
     # (reference name, pilot whose data it pools, seed): the run on every device's pooled data, and
-    # one on the shard of each configuration that trains on one device's data alone (dsgd)
+    # one on the shard of each configuration that trains on one device's data alone (trains_one_shard)
     ref_runs = [(CENTRALISED, ref, s) for s in refs] + \
-        [(data_reference(p.configuration), p, seed0 + s) for p in todo if trains_one_shard(p.paradigm)
+        [(data_reference(p.configuration), p, seed0 + s) for p in todo if trains_one_shard(p.paradigm, p.configuration)
          for s in range(seeds) if ceiling_rounds > 0]
     bar = Bar(progress, len(runs) * rounds + len(ref_runs) * ceiling_rounds, "rounds", text="calibrating", width=30)
     points = {key: g for key, g in done.groupby(["configuration", "seed"])}    # (configuration, seed) -> its rows
@@ -170,10 +170,13 @@ def reference_run(base: Scenario, pilot, seed: int, rounds: int, on_round=None, 
     calibration points of paradigm 'centralised', configuration `name`: the pooled data of every
     device (the default), or one configuration's shard (calibration.data_reference)."""
     from edgeplan.validation import engine
-    from edgeplan.validation.runner import make_job
+    from edgeplan.validation.runner import make_job, trainers
     job, _, _ = make_job(base, pilot.plan, seed)
-    evals = engine.train_pooled(job, rounds, on_round, state, key)
-    per_round = sum(job.batch(d) for d in job.shards) * job.cm.tau
+    # the pooled run takes every device's data, whichever pilot carries it (pel's with one worker
+    # does: its others sit out); a shard's run, the data that trains the pilot
+    devices = list(job.shards) if name == CENTRALISED else trainers(pilot.plan, job.decisions, list(job.shards))
+    evals = engine.train_pooled(job, rounds, on_round, state, key, devices)
+    per_round = sum(job.batch(d) for d in devices) * job.cm.tau
     return pd.DataFrame({"paradigm": CENTRALISED, "configuration": name, "seed": seed,
                          "round": range(1, rounds + 1), "samples": [r * per_round for r in range(1, rounds + 1)],
                          "accuracy": [a for a, _ in evals], "loss": [lo for _, lo in evals], "coverage": 1.0})

@@ -280,15 +280,17 @@ def train_centralized(job: Job, steps: int) -> tuple[float, float, float]:
     return acc, loss, wall
 
 
-def train_pooled(job: Job, rounds: int, on_round=None, state=None, key: str = "") -> list[tuple[float, float]]:
+def train_pooled(job: Job, rounds: int, on_round=None, state=None, key: str = "",
+                 devices: list[str] | None = None) -> list[tuple[float, float]]:
     """The whole model trained by SGD on the devices' pooled samples, shuffled: each round as many
     batches, of the same sizes, as the devices take together in one (calibration's centralised
     reference run). Test accuracy and loss after every round. With `state` (a file), the run is
     kept there after every round and goes on from it: an interrupted reference run (the longest
     part of a calibration) resumes where it stopped, and a longer one continues a shorter one. A
-    state saved under another `key` (another scenario) is not this run's: it starts afresh."""
+    state saved under another `key` (another scenario) is not this run's: it starts afresh. Only
+    the `devices`' samples, where given (pel's active workers: the data that trains)."""
     from .checkpoints import load_checkpoint, save_checkpoint
-    devices = list(job.shards)
+    devices = list(devices or job.shards)
     pooled = Shard(job.ds, np.unique(np.concatenate([job.shards[d].idx for d in devices])), job.seed * 1000 + 999)
     batches = [job.batch(d) for d in devices for _ in range(job.cm.tau)]
     model = job.model()
