@@ -170,7 +170,8 @@ def curves_plot(scn, curves, points, path) -> None:
     """calibrate's picture: each configuration's pilot (the seeds' mean per round), its fitted
     curve to training.rounds and its 90% band there (shaded along the curve for up to three
     curves; beyond, a bar at the last round, side by side), the centralised reference run and
-    the bound it sets, and the target."""
+    the bound it sets, the runs on one device's data that dsgd's and pel's one-worker curves
+    follow, and the target."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -198,6 +199,12 @@ def curves_plot(scn, curves, points, path) -> None:
         if cv.configuration in mean.index.get_level_values(0):
             m = mean.loc[cv.configuration]
             ax.plot(m.index, 100 * m.to_numpy(), "o", color=c, ms=3.5)
+        own = cv.meta.get("follows", CENTRALISED)        # the reference run on its one device's data
+        if own != CENTRALISED and own in mean.index.get_level_values(0):
+            m = mean.loc[own]
+            m = m[m.index <= tr.rounds]
+            ax.plot(m.index, 100 * m.to_numpy(), color=c, lw=1, ls="-.", alpha=0.8,
+                    label=f"{cv.configuration}: centralised on its data")
     if curves and curves[0].ceiling == curves[0].ceiling:
         ax.axhline(100 * curves[0].ceiling, color="black", ls="--", lw=1, label="bound (centralised level)")
     if CENTRALISED in mean.index.get_level_values(0):       # the reference run itself, as far as the plot goes
