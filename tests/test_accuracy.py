@@ -325,6 +325,27 @@ def test_calibrate_from_python(tmp_path):
             edgeplan.calibrate(DIGITS, tmp_path / "c2.csv", "fl", **bad)
 
 
+def test_a_training_log_may_carry_the_run_on_dsgds_data(tmp_path):
+    """Rows of paradigm 'centralised', configuration "centralised on dsgd's data": dsgd's curve
+    follows them (the console says so), and the pooled bound is not taken from them."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    log = tmp_path / "log.csv"
+    rounds = np.arange(1, 13)
+    own = 0.7 - 0.6 * np.exp(-rounds / 3.0)                      # one device's data carries it to 70%
+    log.write_text("paradigm,configuration,round,accuracy\n"
+                   + "".join(f"dsgd,dsgd,{r},{a:.5f}\n" for r, a in zip(rounds[:5], own[:5]))
+                   + "".join(f"centralised,centralised on dsgd's data,{r},{a:.5f}\n" for r, a in zip(rounds, own)))
+    r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "--from-log", str(log), "--out", str(tmp_path / "c.csv")])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert "dsgd trains on one device's data: its curve follows the centralised run" in said
+    assert "Plateaus bounded" not in said
+    from edgeplan.curves import read_table
+    cv, _ = read_table(tmp_path / "c.csv").find("dsgd", "dsgd")
+    assert cv.accuracy.plateau == pytest.approx(0.7, abs=0.01)
+
+
 def test_a_training_log_may_carry_a_centralised_reference_run(tmp_path):
     """A user's log with rows of paradigm 'centralised' (the model trained on the pooled data):
     they bound the plateau, and the console says by what."""
