@@ -22,9 +22,11 @@ def calibrate(scenario: Path = typer.Argument(...),
                                                          "lengthen its pilots with more --rounds, or add "
                                                          "the paradigms of -p to its table."),
               ceiling_rounds: int = typer.Option(None, "--ceiling-rounds",
-                                                 help="Rounds of the centralised reference run (the whole model on "
-                                                      "the pooled data), whose accuracy bounds the curves' plateaus "
-                                                      "(default: twice training.rounds; 0 skips it)."),
+                                                 help="Rounds of the centralised reference runs: the whole model on "
+                                                      "the pooled data, whose accuracy bounds the curves' plateaus, "
+                                                      "and on the one device's data dsgd (and pel with one worker) "
+                                                      "trains on, whose curve they follow (default: twice "
+                                                      "training.rounds; 0 skips them)."),
               from_log: Path = typer.Option(None, "--from-log", help="Fit a training log (CSV: round, accuracy; "
                                                                       "optional paradigm, configuration, seed, samples, "
                                                                       "loss; paradigm 'centralised' for a reference "

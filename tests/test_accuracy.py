@@ -429,6 +429,12 @@ def test_a_resumed_calibration_of_another_paradigm_adds_its_curves_to_the_table(
     assert (bounded.paradigm == "centralised").sum() == 3 and "centralised" not in set(unbounded.paradigm)
     _, fresh = calibrate(scn, ["sl"], 4, 1, out, ceiling_rounds=0)        # without --resume: sl alone
     assert set(fresh.configuration) == {"sl"}
+    calibrate(scn, ["dsgd"], 4, 1, out, ceiling_rounds=4)
+    curves, pts = calibrate(scn, ["sl"], 4, 1, out, resume=True, ceiling_rounds=4)   # dsgd's run on its data stays
+    assert set(pts.configuration) == {"dsgd", "sl", "centralised", "centralised on dsgd's data"}
+    assert {c.configuration: c.meta.get("follows") for c in curves}["dsgd"] == "centralised on dsgd's data"
+    curves, pts = calibrate(scn, ["dsgd"], 4, 1, out, resume=True, ceiling_rounds=4)  # and sl's pooled one
+    assert (pts.configuration == "centralised").sum() == 4 and all(c.ceiling == c.ceiling for c in curves)
 
 
 def test_a_reference_run_below_a_pilot_is_pointed_out(tmp_path):

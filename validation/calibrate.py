@@ -126,6 +126,8 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     wanted = {p.configuration for p in todo} | set(done.configuration)     # resumed: the earlier ones stay
     reference = allpts.paradigm == CENTRALISED
     runs_of = {(name, seed) for name, _, seed in ref_runs}
+    if ceiling_rounds > 0:     # resumed: the reference runs of the configurations calibrated before stay
+        runs_of |= set(zip(done.configuration[done.paradigm == CENTRALISED], done.seed[done.paradigm == CENTRALISED]))
     allpts = allpts[(allpts.configuration.isin(wanted) & ~reference & (allpts["round"] <= rounds))
                     | (reference & pd.Series([k in runs_of for k in zip(allpts.configuration, allpts.seed)],
                                              index=allpts.index, dtype=bool) & (allpts["round"] <= ceiling_rounds))]
