@@ -267,7 +267,7 @@ def _silent_death(procs, q, reported: set, grace: float = 5.0) -> int | None:
 def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir=None, resume: bool = False,
                     progress: bool = False, seed: int | None = None, timeout: float = 120.0,
                     kill: dict | None = None, shaped: bool = False):
-    """Run fl/sl/psl with one process per node; returns a runner.RunResult."""
+    """Run a plan of any paradigm with one process per node; returns a runner.RunResult."""
     import pandas as pd
     from edgeplan.errors import PlanError
     from edgeplan.progress import Bar
