@@ -299,12 +299,12 @@ def _emit_plan(p, fmt: str) -> None:
 
 def _print_plan(p, title=None, wide: bool = False, scn=None):
     from .curves import no_curves_note
-    from .tables import make_table, plan_summary, plan_view, show
+    from .tables import make_table, plan_summary, plan_view, show, table_width
     for line in filter(None, plan_summary(p) + [no_curves_note(scn) if scn is not None else ""]):
         out.print(line, markup=False)
     headers, rows = plan_view(p, wide)
     show(out, make_table(title or "assignments", headers, rows, left=("node", "role", "group", "via"),
-                         width=10 ** 6 if wide else 80), wide)
+                         width=table_width(wide)), wide)
     detail = {k: v for k, v in p.paradigm_detail.items() if not isinstance(v, (list, dict))}
     if p.paradigm == "fpl" and detail and not wide:      # the junction in words (--wide: every field)
         from .comparison import plan_note
@@ -365,7 +365,7 @@ def compare(scenario: Path = typer.Argument(...),
     """The best plan of every paradigm side by side, on the same amount of training."""
     from .comparison import compare_table
     from .scenario import load_scenario
-    from .tables import FORMATS, compare_notes, compare_view, emit, make_table, show
+    from .tables import FORMATS, compare_notes, compare_view, emit, make_table, show, table_width
 
     _outputs(files=(out_file, html_file))
     if fmt not in FORMATS:
@@ -380,7 +380,7 @@ def compare(scenario: Path = typer.Argument(...),
         tr = scn.spec.training
         title = f"{scn.name}: {_objective_name(scn)}, {tr.rounds} rounds"
         show(out, make_table(title, headers, rows, left=("paradigm", "method", "critical", "feasible"),
-                             width=10 ** 6 if wide else 80), wide)
+                             width=table_width(wide)), wide)
         for n in compare_notes(scn, shown, best):
             out.print(n, markup=False)
     if out_file is not None:

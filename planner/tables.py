@@ -104,6 +104,11 @@ def _fold(text: str, width: int) -> str:
     return "\n".join(lines + [line.rstrip()])
 
 
+def table_width(wide: bool) -> int:
+    """The width a table is laid out for: 80 columns, or unbounded for --wide (see `show`)."""
+    return 10 ** 6 if wide else 80
+
+
 def show(console, table: Table, wide: bool = False) -> None:
     """Print a table; a --wide one at its natural width (a terminal wraps it; nothing is cut)."""
     if wide:
