@@ -109,7 +109,8 @@ def train_setting(name: str, file: str, split_name: str, split: dict, seeds: int
 
 def reference(scn, todo: list, seeds: int, kept) -> pd.DataFrame:
     """The centralised reference runs per seed, twice the scenario's rounds (calibrate's default):
-    on the devices' pooled data, and on dsgd's one device's data (its curve follows that one)."""
+    on the devices' pooled data, and on the one device's data that dsgd and pel with one worker
+    train on (their curves follow those)."""
     pooled = _reference_runs(scn, [(CENTRALISED, reference_pilot(todo))], seeds, kept, "-centralised.csv")
     shards = _reference_runs(scn, [(data_reference(p.configuration), p) for p in todo if trains_one_shard(p.paradigm, p.configuration)],
                              seeds, kept, "-shards.csv")

@@ -49,8 +49,7 @@ def pooled(points: pd.DataFrame) -> pd.DataFrame:
     """The rows of the centralised reference run on the devices' pooled data."""
     if not len(points):
         return points
-    conf = points["configuration"] if "configuration" in points else points.paradigm
-    return points[(points.paradigm == CENTRALISED) & (conf == CENTRALISED)]
+    return points[(points.paradigm == CENTRALISED) & (points.configuration == CENTRALISED)]
 
 
 def ceiling_of(points: pd.DataFrame) -> float:
@@ -152,7 +151,7 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
     (`follows_reference`)."""
     reference = pooled(points)
     ceiling = ceiling_of(reference)
-    on_shard = points[points.paradigm == CENTRALISED] if len(points) else points
+    references = points[points.paradigm == CENTRALISED] if len(points) else points
     points = points[points.paradigm != CENTRALISED]
     if not len(points):
         raise PlanError("the points hold only the centralised reference run: no paradigm's curve to fit")
@@ -166,7 +165,7 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
     shaped = reference["round"].nunique() >= MIN_ROUNDS if len(reference) else False   # else it only bounds
     along = {conf for (par, conf), _ in groups if follows_reference(par, iid)} if shaped else set()
     rest = {conf for (par, conf), _ in groups if conf not in along or shapes_others(par)}
-    follows = {c: CENTRALISED for c in along}           # configuration -> the reference run it follows
+    follows = {}                        # configuration -> the run on one device's data it follows
     try:
         fits = fit_joint({c: s for c, s in series.items() if c in rest}, coverage,
                          apart={conf for (par, conf), _ in groups if learns_apart(par, conf)},
@@ -176,7 +175,7 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
                 {CENTRALISED: (reference["round"].to_numpy(float), reference.accuracy.to_numpy(float))}
             fits.update({c: f for c, f in fit_joint(with_ref, coverage, ceiling=bound).items() if c != CENTRALISED})
         for (par, conf), _ in groups:
-            own = on_shard[on_shard.configuration == data_reference(conf)]
+            own = references[references.configuration == data_reference(conf)]
             if trains_one_shard(par, conf) and own["round"].nunique() >= MIN_ROUNDS:
                 # it stays in the others' fit as it was (its pilot shapes theirs); its own curve
                 # follows the run on its shard, which shows how far those samples carry, where the

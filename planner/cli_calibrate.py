@@ -86,7 +86,6 @@ def calibrate(scenario: Path = typer.Argument(...),
 
 def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) -> int:
     """The curves' table; returns how many 90% bands at training.rounds span over `wide_band`."""
-    from .calibration import CENTRALISED
     from .tables import make_table, pct_range
     tr = scn.spec.training
     wide, rows = 0, []
@@ -107,7 +106,7 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
         out.print("Plateaus not bounded: no centralised reference run (--ceiling-rounds 0, or dsgd alone, whose "
                   "run holds one device's data).")
     for cv in curves:
-        if cv.meta.get("follows", CENTRALISED) != CENTRALISED:
+        if cv.meta.get("follows"):
             out.print(f"{cv.configuration} trains on one device's data: its curve follows the centralised run on "
                       "that device's samples alone.")
     above = max(curves, key=lambda cv: cv.final_measured) if curves else None

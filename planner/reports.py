@@ -199,8 +199,8 @@ def curves_plot(scn, curves, points, path) -> None:
         if cv.configuration in mean.index.get_level_values(0):
             m = mean.loc[cv.configuration]
             ax.plot(m.index, 100 * m.to_numpy(), "o", color=c, ms=3.5)
-        own = cv.meta.get("follows", CENTRALISED)        # the reference run on its one device's data
-        if own != CENTRALISED and own in mean.index.get_level_values(0):
+        own = cv.meta.get("follows")        # the reference run on its one device's data
+        if own and own in mean.index.get_level_values(0):
             m = mean.loc[own]
             m = m[m.index <= tr.rounds]
             ax.plot(m.index, 100 * m.to_numpy(), color=c, lw=1, ls="-.", alpha=0.8,

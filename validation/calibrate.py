@@ -125,12 +125,10 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     allpts = pd.concat(points.values(), ignore_index=True) if points else done
     wanted = {p.configuration for p in todo} | set(done.configuration)     # resumed: the earlier ones stay
     reference = allpts.paradigm == CENTRALISED
-    runs_of = {(name, seed) for name, _, seed in ref_runs}
-    if ceiling_rounds > 0:     # resumed: the reference runs of the configurations calibrated before stay
-        runs_of |= set(zip(done.configuration[done.paradigm == CENTRALISED], done.seed[done.paradigm == CENTRALISED]))
+    # every reference run here is this call's or, resumed, one calibrated before, which stays (the
+    # configurations it serves do); --ceiling-rounds 0 leaves them all out
     allpts = allpts[(allpts.configuration.isin(wanted) & ~reference & (allpts["round"] <= rounds))
-                    | (reference & pd.Series([k in runs_of for k in zip(allpts.configuration, allpts.seed)],
-                                             index=allpts.index, dtype=bool) & (allpts["round"] <= ceiling_rounds))]
+                    | (reference & (allpts["round"] <= ceiling_rounds))]
     curves = fit_curves(allpts, iid=scn.spec.training.iid)
     write_table(out, curves, scn)
     return curves, allpts

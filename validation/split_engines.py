@@ -78,7 +78,7 @@ class ReplicaEngine(Engine):
         """fl: device i's local iterations of the whole model, back to back in one timed block, as
         a device runs them; the batches are drawn before it, untimed. Step by step, the devices'
         processes could take the host's token in turns, each step after a wait, which a KVM host
-        runs up to 1.5x long (bench_validation's restart_slowdown). Five paired runs on shaped
+        runs 1.1-1.35x long (bench_validation's restart_slowdown). Five paired runs on shaped
         links: fl's round 6-22% over its prediction against 17-20% step by step; single runs
         still range 6-28%."""
         dev = self.devices[i]
