@@ -61,6 +61,29 @@ def test_sl_is_exactly_centralised_sgd_on_the_same_batches():
         assert torch.equal(a, b)
 
 
+def test_dsgd_is_sgd_on_its_source_shard():
+    """dsgd's pipeline (micro-batch losses scaled to the batch, one step per batch) trains the
+    model exactly as SGD on its source device's batches, up to the order of float sums: its
+    curve is that of centralised training on that device's data (calibration's run on it)."""
+    job, cm = _job("dsgd")
+    src = job.decisions["source"]
+    job.decisions = {**job.decisions, "stages": [(src, 1, 2), ("edge", 3, cm.L)], "replicas": [[src], ["edge"]],
+                     "microbatches": 4}              # the planned one runs on the edge whole
+    engine = ENGINES["dsgd"](job)
+    rounds = 3
+    _run(engine, cm, rounds)
+    ref = job.model()
+    opt = job.optimizer(ref.parameters())
+    shard = Shard(job.ds, job.shards[src].idx, job.shards[src].seed)
+    for _ in range(rounds * cm.tau):
+        x, y = shard.next(job.batch(src))
+        opt.zero_grad(set_to_none=True)
+        LOSS(ref(x), y).backward()
+        opt.step()
+    for a, b in zip(ref.parameters(), engine.model.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
 def test_sl_equals_train_centralized_accuracy():
     job, cm = _job("sl")
     engine = ENGINES["sl"](job)
