@@ -13,7 +13,8 @@ IID and non-IID (Dirichlet 0.3), every paradigm's best plan (fpl: every junction
 scenario's rounds with three seeds, and the centralised reference run (the whole model on the
 pooled data, twice the scenario's rounds, as `edgeplan calibrate` trains it) whose accuracy bounds
 the plateaus and whose curve fl and psl (and sl on IID data) follow at their own pace, and the
-reference runs on one device's data, as long, whose curves dsgd and pel with one worker follow. The curves are fitted (planner.convergence.fit_joint, as
+reference runs, as long, on the data that dsgd, pel with one worker and fpl's branch groups learn
+from apart, whose curves those configurations follow. The curves are fitted (planner.convergence.fit_joint, as
 `edgeplan calibrate --seeds 3` does) on the first fifth of the rounds of the three seeds; they then
 predict the final accuracy, the rounds and seconds to a target most paradigms reach, and the
 ranking of the paradigms by time to that target. Targets (issue "Predict accuracy and
@@ -36,7 +37,6 @@ from edgeplan.calibration import (
     fit_curves,
     pilots,
     planning_scenario,
-    trains_one_shard,
 )
 from edgeplan.scenario import from_data
 from edgeplan.validation.calibrate import reference_pilot, reference_run
@@ -109,26 +109,30 @@ def train_setting(name: str, file: str, split_name: str, split: dict, seeds: int
 
 def reference(scn, todo: list, seeds: int, kept) -> pd.DataFrame:
     """The centralised reference runs per seed, twice the scenario's rounds (calibrate's default):
-    on the devices' pooled data, and on the one device's data that dsgd and pel with one worker
-    train on (their curves follow those)."""
+    on the devices' pooled data, and on the data that dsgd, pel with one worker and fpl's branch
+    groups learn from apart (calibration.own_data; their curves follow those)."""
     pooled = _reference_runs(scn, [(CENTRALISED, reference_pilot(todo))], seeds, kept, "-centralised.csv")
-    shards = _reference_runs(scn, [(data_reference(p.configuration), p) for p in todo if trains_one_shard(p.paradigm, p.configuration)],
-                             seeds, kept, "-shards.csv")
-    return pd.concat([pooled, shards], ignore_index=True)
+    own = _reference_runs(scn, [(data_reference(p.configuration), p) for p in todo if p.own_data],
+                          seeds, kept, "-own.csv")
+    return pd.concat([pooled, own], ignore_index=True)
 
 
 def _reference_runs(scn, which: list, seeds: int, kept, suffix: str) -> pd.DataFrame:
+    import tempfile
+    from pathlib import Path
     file = kept.with_name(kept.stem + suffix) if kept is not None else None
     if file is not None and file.exists():
         return pd.read_csv(file)
     runs = []
-    for name, pilot in which:
-        for seed in range(seeds):
-            t0 = time.perf_counter()
-            r = reference_run(planning_scenario(scn), pilot, seed, 2 * scn.spec.training.rounds, name=name)
-            runs.append(r)
-            print(f"  {scn.name} {name} seed {seed}: {100 * r.accuracy.iloc[-1]:.1f}% "
-                  f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    with tempfile.TemporaryDirectory() as work:         # a group's run serves every fpl junction with it
+        for name, pilot in which:
+            for seed in range(seeds):
+                t0 = time.perf_counter()
+                r = reference_run(planning_scenario(scn), pilot, seed, 2 * scn.spec.training.rounds,
+                                  work=Path(work), name=name)
+                runs.append(r)
+                print(f"  {scn.name} {name} seed {seed}: {100 * r.accuracy.iloc[-1]:.1f}% "
+                      f"({time.perf_counter() - t0:.0f} s)", flush=True)
     df = pd.concat(runs, ignore_index=True)
     if file is not None:
         df.to_csv(file, index=False)

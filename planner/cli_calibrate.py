@@ -24,8 +24,9 @@ def calibrate(scenario: Path = typer.Argument(...),
               ceiling_rounds: int = typer.Option(None, "--ceiling-rounds",
                                                  help="Rounds of the centralised reference runs: the whole model on "
                                                       "the pooled data, whose accuracy bounds the curves' plateaus, "
-                                                      "and on the one device's data dsgd (and pel with one worker) "
-                                                      "trains on, whose curve they follow (default: twice "
+                                                      "and on the data dsgd, pel with one worker and fpl's "
+                                                      "branch groups learn from apart, whose curves they follow "
+                                                      "(default: twice "
                                                       "training.rounds; 0 skips them)."),
               from_log: Path = typer.Option(None, "--from-log", help="Fit a training log (CSV: round, accuracy; "
                                                                       "optional paradigm, configuration, seed, samples, "
@@ -105,10 +106,16 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
     elif trained:
         out.print("Plateaus not bounded: no centralised reference run (--ceiling-rounds 0, or dsgd alone, whose "
                   "run holds one device's data).")
+    grouped = [cv.configuration for cv in curves if cv.meta.get("follows") and cv.paradigm == "fpl"]
     for cv in curves:
-        if cv.meta.get("follows"):
+        if cv.meta.get("follows") and cv.paradigm != "fpl":
             out.print(f"{cv.configuration} trains on one device's data: its curve follows the centralised run on "
                       "that device's samples alone.")
+    if grouped:
+        many = len(grouped) > 1
+        out.print(f"{_and(grouped)}: each branch group keeps its branch and junction slot to itself, learnt from "
+                  f"its own data: {'their curves follow' if many else 'its curve follows'} centralised runs on "
+                  "each group's samples alone.")
     above = max(curves, key=lambda cv: cv.final_measured) if curves else None
     if above is not None and above.final_measured > ceiling + 0.02:       # NaN compares False
         err.print(f"note: {above.configuration} measured {100 * above.final_measured:.1f}% in its pilot, above the "
@@ -127,3 +134,8 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
         err.print(f"note: {who} the last measured accuracy by {abs(fit - got)} points ({fit}% against {got}%): "
                   f"{why}; read its predictions with care", markup=False)
     return wide
+
+
+def _and(names: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

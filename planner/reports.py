@@ -170,8 +170,8 @@ def curves_plot(scn, curves, points, path) -> None:
     """calibrate's picture: each configuration's pilot (the seeds' mean per round), its fitted
     curve to training.rounds and its 90% band there (shaded along the curve for up to three
     curves; beyond, a bar at the last round, side by side), the centralised reference run and
-    the bound it sets, the runs on one device's data that dsgd's and pel's one-worker curves
-    follow, and the target."""
+    the bound it sets, the runs on their own data that dsgd's, pel's one-worker and fpl's
+    group-apart curves follow, and the target."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -186,6 +186,7 @@ def curves_plot(scn, curves, points, path) -> None:
     cmap = plt.get_cmap("tab20" if len(curves) > 9 else "tab10")
     colors = [cmap(i) for i in range(cmap.N) if cmap.N > 10 or i != 7]   # tab10's grey reads as the reference's
     mean = points.groupby(["configuration", "round"]).accuracy.mean()
+    drawn: set = set()
     for k, cv in enumerate(curves):
         c = colors[k % len(colors)]
         fit = cv.accuracy
@@ -199,12 +200,16 @@ def curves_plot(scn, curves, points, path) -> None:
         if cv.configuration in mean.index.get_level_values(0):
             m = mean.loc[cv.configuration]
             ax.plot(m.index, 100 * m.to_numpy(), "o", color=c, ms=3.5)
-        own = cv.meta.get("follows")        # the reference run on its one device's data
+        own = cv.meta.get("follows")        # the reference runs on its own data (calibration.own_data)
         if own and own in mean.index.get_level_values(0):
             m = mean.loc[own]
             m = m[m.index <= tr.rounds]
+            if tuple(m) in drawn:             # fpl's junctions that group the devices alike share their runs
+                continue
+            drawn.add(tuple(m))
             ax.plot(m.index, 100 * m.to_numpy(), color=c, lw=1, ls="-.", alpha=0.8,
-                    label=f"{cv.configuration}: centralised on its data")
+                    label="fpl: centralised on each branch group's data" if cv.paradigm == "fpl" else
+                    f"{cv.configuration}: centralised on its data")
     if curves and curves[0].ceiling == curves[0].ceiling:
         ax.axhline(100 * curves[0].ceiling, color="black", ls="--", lw=1, label="bound (centralised level)")
     if CENTRALISED in mean.index.get_level_values(0):       # the reference run itself, as far as the plot goes

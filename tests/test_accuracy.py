@@ -411,7 +411,7 @@ def test_a_calibration_without_a_reference_run_says_its_plateaus_are_not_bounded
     own = points[points.paradigm == "centralised"]            # on dsgd's shard, twice the 20 rounds
     assert set(own.configuration) == {"centralised on dsgd's data"} and len(own) == 40
     assert (own.samples / own["round"]).eq(points[points.paradigm == "dsgd"].samples.iloc[0]).all()
-    assert (tmp_path / "c.calibration" / "centralised-dsgd-seed0.pt").exists()
+    assert (tmp_path / "c.calibration" / "centralised-on-pi-0-seed0.pt").exists()     # the source device's run
     r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "dsgd", "--rounds", "4", "--seeds", "1",
                                  "--ceiling-rounds", "0", "--out", str(tmp_path / "c.csv")])
     assert r.exit_code == 0 and "follows the centralised run" not in r.output, r.output
@@ -434,6 +434,34 @@ def test_pel_with_one_active_worker_follows_a_reference_run_on_that_workers_data
     assert not pts.configuration.str.contains("centralised on pel workers=[23]", regex=True).any()
     follows = {c.configuration: c.meta.get("follows") for c in curves}
     assert follows["pel workers=1"] == "centralised on pel workers=1's data" and follows["pel workers=2"] is None
+
+
+def test_fpl_groups_that_keep_parameters_apart_follow_runs_on_each_groups_data(tmp_path):
+    """fpl's groups keep their branch and junction slot to themselves: from the junction at 2 on
+    digits' CNN (28% of the parameters; 0.4% at 1) each group's model learns those from its own
+    data, and the curve follows the mean of a centralised run on each group's data. The runs are
+    trained once per group and shared by the junctions that group the devices alike."""
+    from edgeplan.calibration import GROUPS_APART, pilots, private_share
+    from edgeplan.validation import engine
+    from edgeplan.validation.calibrate import calibrate
+    scn = load_scenario(DIGITS)
+    cm = CostModel(scn)
+    todo = {p.configuration: p for p in pilots(scn, ["fpl", "dsgd", "sl"])}
+    assert private_share(cm, 1) < GROUPS_APART <= private_share(cm, 2) < private_share(cm, 4) < 1.0
+    assert todo["fpl j=1 groups=2"].own_data == [] and todo["sl"].own_data == []
+    assert sorted(map(sorted, todo["fpl j=2 groups=2"].own_data)) == [["phone"], ["pi-0", "pi-1"]]
+    assert todo["dsgd"].own_data == [["pi-0"]]                 # its source device
+
+    curves, pts = calibrate(scn, ["fpl"], 4, 1, tmp_path / "curves.csv", ceiling_rounds=4)
+    follows = {c.configuration: c.meta.get("follows") for c in curves}
+    assert follows["fpl j=1 groups=2"] is None
+    assert follows["fpl j=2 groups=2"] == "centralised on fpl j=2 groups=2's data"
+    states = sorted(f.name for f in (tmp_path / "curves.calibration").glob("centralised-on-*"))
+    assert states == ["centralised-on-phone-seed0.pt", "centralised-on-pi-0+pi-1-seed0.pt"]   # one per group
+    own = pts[pts.configuration == "centralised on fpl j=3 groups=2's data"].sort_values("round")
+    job, _, _ = make_job(scn, todo["fpl j=3 groups=2"].plan, 0)
+    runs = [engine.train_pooled(job, 4, devices=g) for g in (["pi-0", "pi-1"], ["phone"])]
+    np.testing.assert_allclose(own.accuracy, np.mean([[a for a, _ in r] for r in runs], axis=0))
 
 
 def test_a_resumed_calibration_of_another_paradigm_adds_its_curves_to_the_table(tmp_path):

@@ -294,18 +294,20 @@ def test_a_model_with_dropout_resumes_as_if_never_stopped(tmp_path):
 
     pilot = reference_pilot(pilots(scn, ["psl"]))
     whole = reference_run(scn, pilot, 0, 5)
-    state, done = tmp_path / "centralised.pt", []
+    done = []
 
     def stop_after_two():
         done.append(1)
         if len(done) == 2:
             raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
-        reference_run(scn, pilot, 0, 5, on_round=stop_after_two, state=state, key="this")
+        reference_run(scn, pilot, 0, 5, on_round=stop_after_two, work=tmp_path, key="this")
     ticks = []
-    went_on = reference_run(scn, pilot, 0, 5, on_round=lambda: ticks.append(1), state=state, key="this")
+    went_on = reference_run(scn, pilot, 0, 5, on_round=lambda: ticks.append(1), work=tmp_path, key="this")
     assert len(ticks) == 5                       # the progress bar counts the two rounds kept
     np.testing.assert_array_equal(went_on.accuracy, whole.accuracy)
     np.testing.assert_array_equal(went_on.loss, whole.loss)
-    other = reference_run(scn, pilot, 1, 5, state=state, key="another scenario")    # not this run's state
+    import shutil
+    shutil.copy(tmp_path / "centralised-seed0.pt", tmp_path / "centralised-seed1.pt")   # another scenario's
+    other = reference_run(scn, pilot, 1, 5, work=tmp_path, key="another scenario")    # not this run's state
     np.testing.assert_array_equal(other.accuracy, reference_run(scn, pilot, 1, 5).accuracy)

@@ -19,10 +19,13 @@ pooled data (shuffled; per round as many batches as the devices take together) f
 at bounds every curve's plateau (calibration.ceiling_of), its curve shapes fl's and psl's (and
 sl's on IID data: calibration.follows_reference); its points are kept with the pilots' as paradigm 'centralised',
 and its state after every round in `centralised-seed{S}.pt`, so `--resume` goes on with a
-reference run stopped part-way (it is the longest part of a calibration) or lengthens it. dsgd
-and pel with one active worker, which train on one device's data, get a reference run of their
-own on that shard (configuration 'centralised on dsgd's data', `centralised-dsgd-seed{S}.pt`):
-their curve follows that run, which sees how far the shard carries (calibration.fit_curves).
+reference run stopped part-way (it is the longest part of a calibration) or lengthens it. The
+configurations whose model learns from part of the data apart (calibration.own_data: dsgd and pel
+with one active worker from one device's, fpl from each branch group's where the groups keep a
+share of the parameters to themselves) get reference runs of their own on those devices' data
+(configuration 'centralised on dsgd's data'; states `centralised-on-<devices>-seed{S}.pt`, shared
+by the configurations with the same group): their curve follows those runs' mean, which sees how
+far that data carries (calibration.fit_curves).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from edgeplan.calibration import (
     CENTRALISED,
@@ -38,7 +42,6 @@ from edgeplan.calibration import (
     fit_curves,
     pilots,
     planning_scenario,
-    trains_one_shard,
     work_folder,
 )
 from edgeplan.convergence import MIN_ROUNDS, Curve
@@ -75,12 +78,14 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     runs = [(p, seed0 + s) for p in todo for s in range(seeds)]
     ref = reference_pilot(todo)
     refs = [seed0 + s for s in range(seeds)] if ceiling_rounds > 0 and ref is not None else []
-    # (reference name, pilot whose data it pools, seed): the run on every device's pooled data, and
-    # one on the shard of each configuration that trains on one device's data alone (trains_one_shard)
+    # (reference name, pilot whose data it takes, seed): the run on every device's pooled data, and
+    # those on the data each configuration's model learns from apart (calibration.own_data)
     ref_runs = [(CENTRALISED, ref, s) for s in refs] + \
-        [(data_reference(p.configuration), p, seed0 + s) for p in todo if trains_one_shard(p.paradigm, p.configuration)
+        [(data_reference(p.configuration), p, seed0 + s) for p in todo if p.own_data
          for s in range(seeds) if ceiling_rounds > 0]
-    bar = Bar(progress, len(runs) * rounds + len(ref_runs) * ceiling_rounds, "rounds", text="calibrating", width=30)
+    size = {name: 1 if name == CENTRALISED else len(p.own_data) for name, p, _ in ref_runs}     # runs per seed
+    bar = Bar(progress, len(runs) * rounds + sum(size[n] for n, _, _ in ref_runs) * ceiling_rounds, "rounds",
+              text="calibrating", width=30)
     points = {key: g for key, g in done.groupby(["configuration", "seed"])}    # (configuration, seed) -> its rows
     try:
         from edgeplan.validation.checkpoints import drop_previous, state_path
@@ -88,13 +93,11 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
         host_rate = None
         for name, pilot, seed in ref_runs:
             if len(points.get((name, seed), ())) >= ceiling_rounds:
-                bar.advance(ceiling_rounds)
+                bar.advance(size[name] * ceiling_rounds)
                 continue
             bar.update(text=f"{name if name == CENTRALISED else name.replace(CENTRALISED, 'reference')}, seed {seed}")
-            slug = "" if name == CENTRALISED else f"-{pilot.slug}"
-            points[(name, seed)] = reference_run(base, pilot, seed, ceiling_rounds, on_round=bar.advance,
-                                                 state=work / f"centralised{slug}-seed{seed}.pt", key=fp,
-                                                 name=name).assign(fingerprint=fp)
+            points[(name, seed)] = reference_run(base, pilot, seed, ceiling_rounds, on_round=bar.advance, work=work,
+                                                 key=fp, name=name).assign(fingerprint=fp)
             _write_points(work / "points.csv", pd.concat(points.values(), ignore_index=True))
         for p, seed in runs:
             have = len(points.get((p.configuration, seed), ()))        # rounds already measured
@@ -163,23 +166,31 @@ def reference_pilot(todo: list):
     return next((p for p in todo if p.paradigm != "dsgd"), None)
 
 
-def reference_run(base: Scenario, pilot, seed: int, rounds: int, on_round=None, state: Path | None = None,
+def reference_run(base: Scenario, pilot, seed: int, rounds: int, on_round=None, work: Path | None = None,
                   key: str = "", name: str = CENTRALISED) -> pd.DataFrame:
-    """The centralised reference run of one seed on the data of `pilot`'s devices, pooled
-    (validation.engine.train_pooled; kept in `state` after every round and resumed from it), as
-    calibration points of paradigm 'centralised', configuration `name`: the pooled data of every
-    device (the default), or one configuration's shard (calibration.data_reference)."""
+    """A centralised reference run of one seed (validation.engine.train_pooled), as calibration
+    points of paradigm 'centralised', configuration `name`: by default on every device's pooled
+    data (any pilot but dsgd's carries it); under `data_reference(configuration)`, a run on each of
+    `pilot.own_data`'s device groups, their accuracy and loss averaged per round. Each run is kept
+    in `work` after every round and resumed from there (`centralised-seedS.pt`; a group's
+    `centralised-on-<its devices>-seedS.pt`, which every configuration with that group shares)."""
     from edgeplan.validation import engine
-    from edgeplan.validation.runner import make_job, trainers
+    from edgeplan.validation.runner import make_job
     job, _, _ = make_job(base, pilot.plan, seed)
-    # the pooled run takes every device's data, whichever pilot carries it (pel's with one worker
-    # does: its others sit out); a shard's run, the data that trains the pilot
-    devices = list(job.shards) if name == CENTRALISED else trainers(pilot.plan, job.decisions, list(job.shards))
-    evals = engine.train_pooled(job, rounds, on_round, state, key, devices)
-    per_round = sum(job.batch(d) for d in devices) * job.cm.tau
+    groups = [list(job.shards)] if name == CENTRALISED else pilot.own_data
+    evals, per_round = [], 0
+    for group in groups:
+        state = None
+        if work is not None:
+            on = "" if name == CENTRALISED else "-on-" + "+".join("".join(ch if ch.isalnum() or ch in "-_." else "_"
+                                                                           for ch in d) for d in group)
+            state = work / f"centralised{on}-seed{seed}.pt"
+        evals.append(engine.train_pooled(job, rounds, on_round, state, key, group))
+        per_round += sum(job.batch(d) for d in group) * job.cm.tau
+    acc, loss = np.mean(evals, axis=0).T
     return pd.DataFrame({"paradigm": CENTRALISED, "configuration": name, "seed": seed,
                          "round": range(1, rounds + 1), "samples": [r * per_round for r in range(1, rounds + 1)],
-                         "accuracy": [a for a, _ in evals], "loss": [lo for _, lo in evals], "coverage": 1.0})
+                         "accuracy": acc, "loss": loss, "coverage": 1.0})
 
 
 def _write_points(path: Path, df: pd.DataFrame) -> None:
