@@ -5,9 +5,10 @@ A curve table is a CSV with one row per (paradigm, configuration, metric):
 
     paradigm, configuration, metric (accuracy | loss), family (power | exp), a, b, c,
     cov_aa, cov_ab, cov_ac, cov_bb, cov_bc, cov_cc, sigma, samples_per_round, rounds_measured,
-    seeds, final_measured, fingerprint, model, dataset, split, training[, drift, x_end, ceiling]
+    seeds, final_measured, fingerprint, model, dataset, split, training[, drift, x_end, ceiling, lag]
 
-(`drift` and `x_end` widen the band beyond the measured points; tables without them read as 0.
+(`drift` and `x_end` widen the band beyond the measured points; `lag` is how long a curve holds
+its first round's level (planner.convergence); tables without them read as 0.
 `ceiling` is the accuracy of the centralised reference run that bounded the plateaus; empty when
 the calibration had none.)
 
@@ -34,7 +35,7 @@ from .errors import ScenarioError
 COLUMNS = ["paradigm", "configuration", "metric", "family", "a", "b", "c", "cov_aa", "cov_ab", "cov_ac", "cov_bb",
            "cov_bc", "cov_cc", "sigma", "samples_per_round", "rounds_measured", "seeds", "final_measured",
            "fingerprint", "model", "dataset", "split", "training"]
-OPTIONAL = ["drift", "x_end", "ceiling"]          # later additions: older tables lack them
+OPTIONAL = ["drift", "x_end", "ceiling", "lag"]          # later additions: older tables lack them
 _NUMERIC = ["a", "b", "c", "cov_aa", "cov_ab", "cov_ac", "cov_bb", "cov_bc", "cov_cc", "sigma", "samples_per_round",
             "rounds_measured", "seeds", "final_measured"]
 _PARTS = {"model": "model (model.*)", "dataset": "data set (training.dataset)",
@@ -129,7 +130,7 @@ def write_table(path, curves: list[Curve], scn) -> None:
                          _num(cov[2, 2]), _num(fit.sigma), _num(cv.samples_per_round), cv.rounds_measured, cv.seeds,
                          _num(cv.final_measured if metric == "accuracy" else float("nan")), fp, parts["model"],
                          parts["dataset"], parts["split"], parts["training"], _num(fit.drift), _num(fit.x_end),
-                         _num(cv.ceiling)])
+                         _num(cv.ceiling), _num(fit.lag)])
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS + OPTIONAL)
@@ -210,7 +211,8 @@ def _fit(rec: dict, sign: int) -> Fit:
     c = [[rec["cov_aa"], rec["cov_ab"], rec["cov_ac"]], [rec["cov_ab"], rec["cov_bb"], rec["cov_bc"]],
          [rec["cov_ac"], rec["cov_bc"], rec["cov_cc"]]]
     return Fit(rec["family"], np.array([rec["a"], rec["b"], rec["c"]]), np.nan_to_num(np.array(c, float)),
-               _nz(rec["sigma"], 0.0), sign=sign, drift=_nz(rec["drift"], 0.0), x_end=_nz(rec["x_end"], 0.0))
+               _nz(rec["sigma"], 0.0), sign=sign, drift=_nz(rec["drift"], 0.0), x_end=_nz(rec["x_end"], 0.0),
+               lag=max(_nz(rec["lag"], 0.0), 0.0))
 
 
 _TABLES: dict = {}

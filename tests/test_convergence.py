@@ -284,17 +284,35 @@ def test_curve_tables_round_trip_and_predict(tmp_path):
     assert again.predicted["accuracy"] == pr["accuracy"]
 
 
-def test_curve_tables_keep_the_drift_and_read_older_tables_without_it(tmp_path):
+def test_curve_tables_keep_the_drift_and_lag_and_read_older_tables_without_them(tmp_path):
     scn = load_scenario(_curves_scenario(tmp_path))
-    fit = Fit("exp", np.array([0.97, 0.9, 3.0]), np.diag([1e-4, 1e-4, 1e-2]), 0.01, drift=0.04, x_end=6.0)
+    fit = Fit("exp", np.array([0.97, 0.9, 3.0]), np.diag([1e-4, 1e-4, 1e-2]), 0.01, drift=0.04, x_end=6.0, lag=1.5)
     write_table(tmp_path / "curves.csv", [Curve("fl", "fl", 768.0, fit, None, 6, 2, 0.9)], scn)
     cv, _ = read_table(tmp_path / "curves.csv").find("fl", "fl")
-    assert (cv.accuracy.drift, cv.accuracy.x_end) == (0.04, 6.0)
+    assert (cv.accuracy.drift, cv.accuracy.x_end, cv.accuracy.lag) == (0.04, 6.0, 1.5)
+    assert cv.predict(20)["value"] == pytest.approx(float(fit.mean(20.0)), abs=1e-12)
     lines = (tmp_path / "curves.csv").read_text().splitlines()     # a table written before the columns
-    old = "\n".join(",".join(line.split(",")[:-3]) for line in lines) + "\n"    # drift, x_end, ceiling
+    old = "\n".join(",".join(line.split(",")[:-4]) for line in lines) + "\n"    # drift, x_end, ceiling, lag
     (tmp_path / "old.csv").write_text(old)
     cv, _ = read_table(tmp_path / "old.csv").find("fl", "fl")
-    assert (cv.accuracy.drift, cv.accuracy.x_end) == (0.0, 0.0) and np.isnan(cv.ceiling)
+    assert (cv.accuracy.drift, cv.accuracy.x_end, cv.accuracy.lag) == (0.0, 0.0, 0.0) and np.isnan(cv.ceiling)
+
+
+def test_a_lagged_curve_holds_its_first_level_then_follows_its_family():
+    """x up to the first round as it is, then less the lag: the rounds to a target come the lag
+    later, and a joint fit finds the lag of a configuration that starts late."""
+    from edgeplan.convergence import fit_joint
+    plain = Fit("exp", np.array([0.95, 0.85, 2.0]), np.zeros((3, 3)), 0.0)
+    late = Fit("exp", np.array([0.95, 0.85, 2.0]), np.zeros((3, 3)), 0.0, lag=1.5)
+    assert late.mean(0.5) == plain.mean(0.5) and late.mean(2.5) == plain.mean(1.0)
+    assert late.mean(7.5) == pytest.approx(float(plain.mean(6.0)), abs=1e-12)
+    assert late.first_reaching(0.9) == pytest.approx(plain.first_reaching(0.9) + 1.5, abs=1e-12)
+    x = np.arange(1.0, 13.0)
+    shape = Fit("exp", np.array([0.9, 0.8, 3.0]), np.zeros((3, 3)), 0.0)
+    slow = Fit("exp", np.array([0.9, 0.8, 6.0]), np.zeros((3, 3)), 0.0, lag=2.0)     # half the pace, 2 rounds late
+    fits = fit_joint({"fast": (x, shape.mean(x)), "slow": (x, slow.mean(x))})
+    assert fits["fast"].lag == 0.0 and fits["slow"].lag == pytest.approx(2.0, abs=0.05)
+    assert fits["slow"].mean(40.0) == pytest.approx(float(slow.mean(40.0)), abs=2e-3)
 
 
 def test_unreachable_target_is_a_value_not_a_crash(tmp_path):
