@@ -58,7 +58,8 @@ def own_data(paradigm: str, cm: CostModel, decisions: dict) -> list[list[str]]:
     """The groups of devices whose data alone a configuration's model learns from, one reference
     run each (its curve follows their mean, calibration.fit_curves); [] for the rest. dsgd trains
     the whole model by SGD on its source device's data (the pipeline equals it: a test pins it),
-    pel with one active worker on that worker's (its block is the whole model). fpl's test
+    pel with one active worker on that worker's (its block is the whole model; its optimizer state
+    fresh each round, as the run on its data then keeps it: validation.calibrate). fpl's test
     accuracy is the mean of its groups' models (a group's branch and junction slot on the shared
     trunk), whose private parts learn from their group's data alone: where they hold at least
     GROUPS_APART of the parameters, each group's run is the level its model heads for

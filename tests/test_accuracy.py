@@ -84,6 +84,36 @@ def test_dsgd_is_sgd_on_its_source_shard():
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
+def test_pel_with_one_worker_is_sgd_on_its_data_with_a_fresh_optimizer_each_round():
+    """pel's one active worker updates the whole model on its data, starting each round's block
+    with a fresh optimizer: bit for bit SGD on its shard, momentum reset every round; the reference
+    run on its data (calibration's) resets it too, where the pooled run keeps it."""
+    from edgeplan.calibration import data_reference, pilots
+    from edgeplan.validation.calibrate import reference_run
+    from edgeplan.validation.engine import train_pooled
+    scn = load_scenario(DIGITS)
+    pilot = next(p for p in pilots(scn, ["pel"]) if p.configuration == "pel workers=1")
+    job, cm, _ = make_job(scn, pilot.plan, 0)
+    engine = ENGINES["pel"](job)
+    dev, rounds = pilot.own_data[0][0], 3
+    _run(engine, cm, rounds)
+    ref = job.model()
+    shard = Shard(job.ds, job.shards[dev].idx, job.shards[dev].seed)
+    for _ in range(rounds):
+        opt = job.optimizer(ref.parameters())
+        for _ in range(cm.tau):
+            x, y = shard.next(job.batch(dev))
+            opt.zero_grad(set_to_none=True)
+            LOSS(ref(x), y).backward()
+            opt.step()
+    for a, b in zip(ref.parameters(), engine.model.parameters()):
+        assert torch.equal(a, b)
+    own = reference_run(scn, pilot, 0, 3, name=data_reference(pilot.configuration))
+    job2, _, _ = make_job(scn, pilot.plan, 0)
+    fresh, kept = (train_pooled(job2, 3, devices=[dev], fresh_optimizer=f) for f in (True, False))
+    assert list(own.accuracy) == [a for a, _ in fresh] != [a for a, _ in kept]
+
+
 def test_sl_equals_train_centralized_accuracy():
     job, cm = _job("sl")
     engine = ENGINES["sl"](job)

@@ -175,9 +175,13 @@ def reference_run(base: Scenario, pilot, seed: int, rounds: int, on_round=None, 
     in `work` after every round and resumed from there (`centralised-seedS.pt`; a group's
     `centralised-on-<its devices>-seedS.pt`, which every configuration with that group shares)."""
     from edgeplan.validation import engine
+    from edgeplan.validation.engines import ENGINES
     from edgeplan.validation.runner import make_job
     job, _, _ = make_job(base, pilot.plan, seed)
     groups = [list(job.shards)] if name == CENTRALISED else pilot.own_data
+    # a run on a configuration's own data keeps its optimizer state as the configuration does
+    # (pel with one worker: fresh each round; the test suite pins the engine equal to such SGD)
+    fresh = name != CENTRALISED and not ENGINES[pilot.paradigm].keeps_optimizer
     evals, per_round = [], 0
     for group in groups:
         state = None
@@ -185,7 +189,7 @@ def reference_run(base: Scenario, pilot, seed: int, rounds: int, on_round=None, 
             on = "" if name == CENTRALISED else "-on-" + "+".join("".join(ch if ch.isalnum() or ch in "-_." else "_"
                                                                            for ch in d) for d in group)
             state = work / f"centralised{on}-seed{seed}.pt"
-        evals.append(engine.train_pooled(job, rounds, on_round, state, key, group))
+        evals.append(engine.train_pooled(job, rounds, on_round, state, key + "/fresh" * fresh, group, fresh))
         per_round += sum(job.batch(d) for d in group) * job.cm.tau
     acc, loss = np.mean(evals, axis=0).T
     return pd.DataFrame({"paradigm": CENTRALISED, "configuration": name, "seed": seed,

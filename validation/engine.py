@@ -161,6 +161,9 @@ def split_step(tx, link, dev: str, srv: str, x, y, head, tail, opt_dev, opt_srv:
 class Engine:
     """A paradigm's round as one program over all its nodes (see validation.transport)."""
     paradigm = ""
+    # the optimizer state of the model's parameters carries from round to round (pel's workers
+    # start each round's block with a fresh one: its run on one worker's data resets it too)
+    keeps_optimizer = True
 
     def __init__(self, job: Job):
         self.job, self.cm, self.d = job, job.cm, job.decisions
@@ -281,14 +284,15 @@ def train_centralized(job: Job, steps: int) -> tuple[float, float, float]:
 
 
 def train_pooled(job: Job, rounds: int, on_round=None, state=None, key: str = "",
-                 devices: list[str] | None = None) -> list[tuple[float, float]]:
+                 devices: list[str] | None = None, fresh_optimizer: bool = False) -> list[tuple[float, float]]:
     """The whole model trained by SGD on the devices' pooled samples, shuffled: each round as many
     batches, of the same sizes, as the devices take together in one (calibration's centralised
     reference run). Test accuracy and loss after every round. With `state` (a file), the run is
     kept there after every round and goes on from it: an interrupted reference run (the longest
     part of a calibration) resumes where it stopped, and a longer one continues a shorter one. A
     state saved under another `key` (another scenario) is not this run's: it starts afresh. Only
-    the `devices`' samples, where given (pel's active workers: the data that trains)."""
+    the `devices`' samples, where given (pel's active workers: the data that trains); with
+    `fresh_optimizer`, a fresh optimizer state every round (as pel's workers)."""
     from .checkpoints import load_checkpoint, save_checkpoint
     devices = list(devices or job.shards)
     pooled = Shard(job.ds, np.unique(np.concatenate([job.shards[d].idx for d in devices])), job.seed * 1000 + 999)
@@ -309,6 +313,8 @@ def train_pooled(job: Job, rounds: int, on_round=None, state=None, key: str = ""
             on_round()
     with one_torch_thread():
         while len(evals) < rounds:
+            if fresh_optimizer:
+                opt = job.optimizer(model.parameters())
             sgd_steps(model, opt, (pooled.next(b) for b in batches))
             evals.append(accuracy(model, job.ds))
             if state is not None:

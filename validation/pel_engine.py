@@ -22,6 +22,7 @@ class PELEngine(Engine):
     without a block sits the round out. Under `per_parameter` (PABA) a block is a run of the flat
     parameter vector that moves along it each round (whole layers stay put)."""
     paradigm = "pel"
+    keeps_optimizer = False
 
     def build(self):
         d, cm = self.d, self.cm
