@@ -173,7 +173,8 @@ def reference_run(base: Scenario, pilot, seed: int, rounds: int, on_round=None, 
     data (any pilot but dsgd's carries it); under `data_reference(configuration)`, a run on each of
     `pilot.own_data`'s device groups, their accuracy and loss averaged per round. Each run is kept
     in `work` after every round and resumed from there (`centralised-seedS.pt`; a group's
-    `centralised-on-<its devices>-seedS.pt`, which every configuration with that group shares)."""
+    `centralised-on-<its devices>[-fresh]-seedS.pt`, which every configuration with that group
+    shares)."""
     from edgeplan.validation import engine
     from edgeplan.validation.engines import ENGINES
     from edgeplan.validation.runner import make_job
@@ -188,7 +189,7 @@ def reference_run(base: Scenario, pilot, seed: int, rounds: int, on_round=None, 
         if work is not None:
             on = "" if name == CENTRALISED else "-on-" + "+".join("".join(ch if ch.isalnum() or ch in "-_." else "_"
                                                                            for ch in d) for d in group)
-            state = work / f"centralised{on}-seed{seed}.pt"
+            state = work / f"centralised{on}{'-fresh' * fresh}-seed{seed}.pt"
         evals.append(engine.train_pooled(job, rounds, on_round, state, key + "/fresh" * fresh, group, fresh))
         per_round += sum(job.batch(d) for d in group) * job.cm.tau
     acc, loss = np.mean(evals, axis=0).T
