@@ -98,6 +98,11 @@ def ceiling_of(points: pd.DataFrame) -> float:
     return float(ref[last].accuracy.mean())
 
 
+def file_slug(text: str, keep: str = "") -> str:
+    """`text` as part of a file name: letters, digits and the characters in `keep`; '_' for the rest."""
+    return "".join(ch if ch.isalnum() or ch in keep else "_" for ch in text)
+
+
 @dataclass
 class Pilot:
     paradigm: str
@@ -107,7 +112,7 @@ class Pilot:
 
     @property
     def slug(self) -> str:
-        return "".join(ch if ch.isalnum() else "_" for ch in self.configuration)
+        return file_slug(self.configuration)
 
 
 def planning_scenario(scn: Scenario) -> Scenario:

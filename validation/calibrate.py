@@ -39,6 +39,7 @@ from edgeplan.calibration import (
     CENTRALISED,
     POINT_COLUMNS,
     data_reference,
+    file_slug,
     fit_curves,
     pilots,
     planning_scenario,
@@ -187,8 +188,7 @@ def reference_run(base: Scenario, pilot, seed: int, rounds: int, on_round=None, 
     for group in groups:
         state = None
         if work is not None:
-            on = "" if name == CENTRALISED else "-on-" + "+".join("".join(ch if ch.isalnum() or ch in "-_." else "_"
-                                                                           for ch in d) for d in group)
+            on = "" if name == CENTRALISED else "-on-" + "+".join(file_slug(d, "-_.") for d in group)
             state = work / f"centralised{on}{'-fresh' * fresh}-seed{seed}.pt"
         evals.append(engine.train_pooled(job, rounds, on_round, state, key + "/fresh" * fresh, group, fresh))
         per_round += sum(job.batch(d) for d in group) * job.cm.tau
