@@ -58,13 +58,24 @@ def atomic_path(path: str | Path, suffix: str = ""):
     For writers that want a file name (matplotlib, pandas' parquet, torch.save)."""
     from .errors import OutputError
     path = writable(path)
+    # Ctrl-C and SIGTERM (on_termination) wait until the temporary file is named in the block that
+    # removes it: a signal between its creation and that block left it behind
+    stops = {signal.SIGINT, signal.SIGTERM}
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, stops) if hasattr(signal, "pthread_sigmask") else None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp")
-    except OSError as e:
-        raise OutputError(f"{path}: cannot write here ({e.strerror}); give a writable file path") from None
-    os.close(fd)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp")
+        except OSError as e:
+            raise OutputError(f"{path}: cannot write here ({e.strerror}); give a writable file path") from None
+        os.close(fd)
+    except BaseException:
+        if held is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        raise
     try:
+        if held is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
