@@ -11,9 +11,8 @@ semicolons or tabs is told so.)
 from __future__ import annotations
 
 import os
+import secrets
 import signal
-import tempfile
-from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -52,37 +51,53 @@ def writable(path: str | Path, folder: bool = False) -> Path:
     return path
 
 
-@contextmanager
-def atomic_path(path: str | Path, suffix: str = ""):
-    """Yield a temporary path beside `path`; on success it replaces `path`, else it is removed.
-    For writers that want a file name (matplotlib, pandas' parquet, torch.save)."""
-    from .errors import OutputError
-    path = writable(path)
-    # Ctrl-C and SIGTERM (on_termination) wait until the temporary file is named in the block that
-    # removes it: a signal between its creation and that block left it behind
-    stops = {signal.SIGINT, signal.SIGTERM}
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, stops) if hasattr(signal, "pthread_sigmask") else None
-    try:
+class atomic_path:
+    """`with atomic_path(path) as tmp:` gives a temporary path beside `path`; on success it replaces
+    `path`, else it is removed. For writers that want a file name (matplotlib, pandas' parquet,
+    torch.save).
+
+    A class rather than a generator, and the name known before the file exists: Python runs a
+    signal's handler (Ctrl-C, SIGTERM through `on_termination`) at the next call or loop, which
+    may fall just after `mkstemp` created its file but before it returned the name, or just after
+    a generator's `yield` but before the `with` block began; either left the file behind (one
+    killed run in 75). Here every point after the file's creation is inside the block that
+    removes it."""
+
+    def __init__(self, path: str | Path, suffix: str = ""):
+        self.path, self.suffix, self.tmp = writable(path), suffix or ".tmp", None
+
+    def __enter__(self) -> Path:
+        from .errors import OutputError
+        path = self.path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp")
+            while True:
+                self.tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}{self.suffix}"
+                try:
+                    os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                    return self.tmp
+                except FileExistsError:       # another writer's (1 in 2^48): not ours to remove
+                    self.tmp = None
         except OSError as e:
+            self._remove()
             raise OutputError(f"{path}: cannot write here ({e.strerror}); give a writable file path") from None
-        os.close(fd)
-    except BaseException:
-        if held is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        raise
-    try:
-        if held is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        except BaseException:
+            self._remove()
+            raise
+
+    def __exit__(self, kind, value, tb) -> None:
+        try:
+            if kind is None:
+                os.chmod(self.tmp, 0o666 & ~_umask())
+                os.replace(self.tmp, self.path)
+                self.tmp = None
+        finally:
+            self._remove()
+
+    def _remove(self) -> None:
+        if self.tmp is not None:
+            Path(self.tmp).unlink(missing_ok=True)
+            self.tmp = None
 
 
 def atomic_write(path: str | Path, data: str | bytes) -> None:

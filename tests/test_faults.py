@@ -185,3 +185,24 @@ def test_outputs_have_the_users_permissions(tmp_path):
     finally:
         os.umask(old)
     assert oct(os.stat(tmp_path / "r.html").st_mode & 0o777) == oct(0o644)
+
+
+def test_a_signal_at_any_point_of_an_atomic_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """Python runs a signal's handler at its next call: one ran just after the temporary file was
+    created (inside mkstemp, before its name came back) and left it behind, 1 killed run in 75."""
+    import edgeplan.files as files
+    real_open = os.open
+
+    def open_then_interrupted(*args, **kwargs):
+        os.close(real_open(*args, **kwargs))
+        raise KeyboardInterrupt("signal 15")
+    monkeypatch.setattr(files.os, "open", open_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        files.atomic_write(tmp_path / "rounds.json", "{}")
+    monkeypatch.undo()
+    with pytest.raises(KeyboardInterrupt):
+        with files.atomic_path(tmp_path / "rounds.json") as tmp:
+            tmp.write_text("half")
+            raise KeyboardInterrupt("signal 15")
+    files.atomic_write(tmp_path / "rounds.json", "{}")
+    assert os.listdir(tmp_path) == ["rounds.json"]
