@@ -392,11 +392,22 @@ def test_a_training_log_may_carry_the_run_on_dsgds_data(tmp_path):
     r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "--from-log", str(log), "--out", str(tmp_path / "c.csv")])
     assert r.exit_code == 0, r.output
     said = " ".join(r.output.split())
-    assert "dsgd trains on one device's data: its curve follows the centralised run" in said
-    assert "Plateaus bounded" not in said
+    assert "dsgd is SGD on one device's data: its curve is that of the centralised run" in said
+    assert "Plateaus bounded" not in said and "pilot ended" not in said
     from edgeplan.curves import read_table
     cv, _ = read_table(tmp_path / "c.csv").find("dsgd", "dsgd")
     assert cv.accuracy.plateau == pytest.approx(0.7, abs=0.01)
+    # a pilot whose draws ran behind the run's: its curve stays the run's, and the console says why
+    behind = np.r_[own[:4], 0.1]
+    log.write_text("paradigm,configuration,round,accuracy\n"
+                   + "".join(f"dsgd,dsgd,{r},{a:.5f}\n" for r, a in zip(rounds[:5], behind))
+                   + "".join(f"centralised,centralised on dsgd's data,{r},{a:.5f}\n" for r, a in zip(rounds, own)))
+    r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "--from-log", str(log), "--out", str(tmp_path / "d.csv")])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert "note: dsgd's pilot ended 10% where the run on its data, the same SGD, stood at" in said, said
+    cv, _ = read_table(tmp_path / "d.csv").find("dsgd", "dsgd")
+    assert cv.predict(12)["value"] == pytest.approx(own[-1], abs=0.03)
 
 
 def test_a_training_log_may_carry_a_centralised_reference_run(tmp_path):
@@ -434,7 +445,7 @@ def test_a_calibration_without_a_reference_run_says_its_plateaus_are_not_bounded
     assert r.exit_code == 0, r.output
     assert "Plateaus not bounded: no centralised reference run (--ceiling-rounds 0, or dsgd alone" in \
         " ".join(r.output.split())
-    assert "dsgd trains on one device's data: its curve follows the centralised run on that device's samples" in \
+    assert "dsgd is SGD on one device's data: its curve is that of the centralised run on that device's samples" in \
         " ".join(r.output.split())
     points = pd.read_csv(tmp_path / "c.calibration" / "points.csv")
     assert set(points.paradigm) == {"dsgd", "centralised"}

@@ -254,6 +254,32 @@ def test_dsgd_follows_the_reference_run_on_its_own_shard():
     assert {c.configuration for c in fit_curves(pd.concat([pts, own]))} == {"sl", "dsgd"}    # no curve of its own
 
 
+def test_a_configuration_that_is_sgd_on_its_own_data_takes_that_runs_curve():
+    """dsgd and pel with one worker are SGD on their reference run's data, step for step: their
+    curve is that run's at the same samples seen. A pilot that sat near chance for its four rounds
+    (two of three seeds of pel's on digits IID did) no longer slows the pace of the whole curve;
+    fpl's groups, another algorithm beside their runs, still move at a pace of their own."""
+    import pandas as pd
+    from edgeplan.calibration import CENTRALISED, data_reference, fit_curves, same_as_own
+    pooled = Fit("exp", np.array([0.95, 0.85, 3.0]), np.zeros((3, 3)), 0.0)
+    shard = Fit("exp", np.array([0.90, 0.80, 6.0]), np.zeros((3, 3)), 0.0)
+    ref_rounds, rounds = np.arange(1.0, 41.0), np.arange(1.0, 5.0)
+    flat = np.array([0.10, 0.11, 0.10, 0.12])
+
+    def rows(par, x, acc, conf=None):
+        return pd.DataFrame({"paradigm": par, "configuration": conf or par, "seed": 0, "round": x,
+                             "samples": 100.0 * x, "accuracy": acc, "loss": np.nan, "coverage": 1.0})
+    pts = [rows(CENTRALISED, ref_rounds, pooled.mean(ref_rounds)), rows("sl", rounds, pooled.mean(rounds))]
+    for par, conf in [("pel", "pel workers=1"), ("dsgd", "dsgd"), ("fpl", "fpl j=2 groups=2")]:
+        pts += [rows(par, rounds, flat, conf), rows(CENTRALISED, ref_rounds, shard.mean(ref_rounds), data_reference(conf))]
+    curves = {c.configuration: c for c in fit_curves(pd.concat(pts))}
+    for conf in ("pel workers=1", "dsgd"):
+        assert curves[conf].predict(20)["value"] == pytest.approx(float(shard.mean(20.0)), abs=0.02), conf
+    assert curves["fpl j=2 groups=2"].predict(20)["value"] < float(shard.mean(20.0)) - 0.1
+    assert same_as_own("dsgd", "dsgd") and same_as_own("pel", "pel workers=1")
+    assert not same_as_own("pel", "pel workers=2") and not same_as_own("fpl", "fpl j=2 groups=2")
+
+
 def _curves_scenario(tmp_path, extra: str = "") -> str:
     text = (SCENARIOS / "digits-small.yaml").read_text()
     text = text.replace("dataset: digits}", f"dataset: digits, convergence: curves.csv{extra}}}")
