@@ -244,11 +244,12 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
                     # one curve through the pilot's points and the runs' (at the same samples seen):
                     # a pace of its own, fitted to a short pilot near chance, only added noise
                     # (bench_accuracy, 20% pilots: pel with one worker on digits IID 7.0 points off,
-                    # 1.4 on the runs' curve; dsgd 0.3-4.1, was 0.6-3.6; median of all 1.66 -> 1.30)
+                    # 1.4 on the runs' curve; dsgd 0.3-4.1, was 0.6-3.6; median of all 1.66 -> 1.39); the
+                    # run spans the horizon: the family that fits best (`extrapolates`)
                     x, y = series[conf]
                     x = x * _per_round(g_of[conf]) / _per_round(own)
                     fits[conf] = fit_joint({conf: (np.concatenate([x, own_xy[0]]), np.concatenate([y, own_xy[1]]))},
-                                           {conf: 1.0}, ceiling=bound)[conf]
+                                           {conf: 1.0}, ceiling=bound, extrapolates=False)[conf]
                 else:
                     fits[conf] = fit_joint({conf: series[conf], "own": own_xy}, {conf: 1.0, "own": 1.0},
                                            ceiling=bound)[conf]
