@@ -108,10 +108,11 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
         out.print("Plateaus not bounded: no centralised reference run (--ceiling-rounds 0, or dsgd alone, whose "
                   "run holds one device's data).")
     grouped = [cv.configuration for cv in curves if cv.meta.get("follows") and cv.paradigm == "fpl"]
-    for cv in curves:
-        if cv.meta.get("follows") and cv.paradigm != "fpl":
-            out.print(f"{cv.configuration} is SGD on one device's data: its curve is that of the centralised run "
-                      "on that device's samples alone, at the same samples seen.")
+    alone = [cv.configuration for cv in curves if cv.meta.get("follows") and cv.paradigm != "fpl"]
+    if alone:
+        out.print(f"{_and(alone)} {'are' if len(alone) > 1 else 'is'} SGD on one device's data: "
+                  f"{'each curve is' if len(alone) > 1 else 'its curve is'} that of the centralised run on that "
+                  "device's samples alone, at the same samples seen.")
     if grouped:
         many = len(grouped) > 1
         out.print(f"{_and(grouped)}: each branch group keeps its branch and junction slot to itself, learnt from "
