@@ -203,7 +203,10 @@ class _Program:
             self.rate = _calibrate(self.job, self.cm)
 
     def run(self):
+        from .rewarm import Rewarm
         self._warm_up()
+        from .engine import LOSS
+        rewarm = Rewarm([*self.engine.modules().values(), LOSS], self.job.optimizer)
         t = torch.tensor([self._load()])
         dist.all_reduce(t, op=dist.ReduceOp.MIN)      # every node resumes from the same round
         for r in range(int(t), self.cfg["rounds"]):
@@ -214,7 +217,7 @@ class _Program:
                 os._exit(17)                           # a worker dies mid-run
             meter = RoundMeter(self.cm, self.rate)
             tx = Gloo(meter, self.rank, self.placement, self.wire, self.evalwire, self.cfg.get("shaped", False),
-                      self.token, self.beat)
+                      self.token, self.beat, rewarm)
             losses = self.engine.play(tx)
             self._report(r, meter, losses)
             if self.cfg.get("parent") and not _alive(self.cfg["parent"]):

@@ -107,11 +107,12 @@ class Gloo:
     """The nodes placed on this rank; the others reached over torch.distributed."""
 
     def __init__(self, meter: RoundMeter, rank: int, placement: dict[str, int], wire: Wire, evalwire: Wire,
-                 shaped: bool = False, token=None, beat=None):
+                 shaped: bool = False, token=None, beat=None, rewarm=None):
         self.meter, self.rank, self.placement = meter, rank, placement
         self.wire, self.evalwire, self.shaped = wire, evalwire, shaped
         self.token = token if token is not None else contextlib.nullcontext()
         self.beat = beat or (lambda: None)
+        self.rewarm = rewarm or (lambda: None)
 
     def rank_of(self, node: str) -> int:
         return self.placement.get(node, 0)        # every node not placed elsewhere is the hub's
@@ -122,10 +123,14 @@ class Gloo:
     @contextlib.contextmanager
     def compute(self, node: str, device: str, phase: str, alpha: float = 1.0):
         """Timed while holding the host's token: nodes sharing this host's cores compute one at
-        a time (CPU time of processes contending for 2 cores ran 15-20% above the work alone)."""
+        a time (CPU time of processes contending for 2 cores ran 15-20% above the work alone),
+        its layers warmed again untimed first (validation.rewarm: the host's slower step after a
+        wait)."""
         self.beat()
-        with self.token, self.meter.compute(node, device, phase, alpha):
-            yield
+        with self.token:
+            self.rewarm()
+            with self.meter.compute(node, device, phase, alpha):
+                yield
 
     def move(self, tensors, src, dst, link=None, up=True, device="", phase=""):
         a, b = self.rank_of(src), self.rank_of(dst)

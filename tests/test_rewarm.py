@@ -1,0 +1,48 @@
+"""The distributed executor warms a node's layers again before its timed compute: nothing of
+the training may change."""
+
+import copy
+
+import torch
+from edgeplan.validation.rewarm import Rewarm
+from torch import nn
+
+
+def _model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(inplace=True), nn.Dropout(0.5),
+                         nn.Flatten(), nn.Linear(4 * 6 * 6, 10))
+
+
+def test_a_rewarm_leaves_weights_gradients_statistics_and_random_state_as_they_were():
+    model = _model()
+    rewarm = Rewarm([model])
+    x = torch.randn(8, 1, 8, 8)
+    model(x).sum().backward()                      # mid-step: gradients held, statistics moved
+    assert len(rewarm.shapes) == 6                 # every layer, by its input's shape
+    before = copy.deepcopy(model.state_dict())
+    grads = [p.grad.clone() for p in model.parameters()]
+    rng = torch.get_rng_state()
+    rewarm()
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(torch.equal(g, p.grad) for g, p in zip(grads, model.parameters()))
+    assert torch.equal(rng, torch.get_rng_state())
+    assert len(rewarm.shapes) == 6                 # its own calls record nothing new
+    # the step goes on exactly as without the warm-up
+    twin = _model()
+    twin.load_state_dict(before)
+    for p, g in zip(twin.parameters(), grads):
+        p.grad = g.clone()
+    torch.manual_seed(1)
+    a = model(x)
+    torch.manual_seed(1)
+    assert torch.equal(a, twin(x))
+
+
+def test_copies_of_the_layers_are_not_warmed():
+    model = _model()
+    rewarm = Rewarm([model])
+    copy.deepcopy(model)(torch.randn(2, 1, 8, 8))  # a copy carries the hook along
+    assert rewarm.shapes == {}
+    rewarm()                                       # nothing recorded: nothing to do
