@@ -185,11 +185,18 @@ def same_as_own(paradigm: str, configuration: str) -> bool:
     return paradigm == "dsgd" or (paradigm == "pel" and workers_in(configuration) == 1)
 
 
-def _per_round(g: pd.DataFrame) -> float:
-    """Samples per round of a series' rows (1 where they do not say: rounds against rounds)."""
-    if "samples" in g and g.samples.notna().all() and len(g):
+def _per_round(g: pd.DataFrame) -> float | None:
+    """Samples per round of a series' rows; None where they do not say."""
+    if "samples" in g and len(g) and g.samples.notna().all():
         return float((g.samples / g["round"]).iloc[0])
-    return 1.0
+    return None
+
+
+def _rounds_of(pilot: pd.DataFrame, run: pd.DataFrame) -> float:
+    """How many of the run's rounds one of the pilot's is (the same samples seen); 1 where either
+    does not say its samples (a log): rounds against rounds."""
+    a, b = _per_round(pilot), _per_round(run)
+    return a / b if a and b else 1.0
 
 
 def shapes_others(paradigm: str) -> bool:
@@ -247,8 +254,8 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
                     # 1.4 on the runs' curve; dsgd 0.3-4.1, was 0.6-3.6; median of all 1.66 -> 1.39); the
                     # run spans the horizon: the family that fits best (`extrapolates`)
                     x, y = series[conf]
-                    x = x * _per_round(g_of[conf]) / _per_round(own)
-                    fits[conf] = fit_joint({conf: (np.concatenate([x, own_xy[0]]), np.concatenate([y, own_xy[1]]))},
+                    run_x = own_xy[0] / _rounds_of(g_of[conf], own)      # in the configuration's rounds
+                    fits[conf] = fit_joint({conf: (np.concatenate([x, run_x]), np.concatenate([y, own_xy[1]]))},
                                            {conf: 1.0}, ceiling=bound, extrapolates=False)[conf]
                 else:
                     fits[conf] = fit_joint({conf: series[conf], "own": own_xy}, {conf: 1.0, "own": 1.0},

@@ -277,6 +277,10 @@ def test_a_configuration_that_is_sgd_on_its_own_data_takes_that_runs_curve():
         assert curves[conf].predict(20)["value"] == pytest.approx(float(shard.mean(20.0)), abs=0.02), conf
     assert curves["fpl j=2 groups=2"].predict(20)["value"] < float(shard.mean(20.0)) - 0.1
     assert same_as_own("dsgd", "dsgd") and same_as_own("pel", "pel workers=1")
+    # a pilot round of twice the run's samples is two of the run's rounds
+    pts[4] = rows("dsgd", rounds, shard.mean(2 * rounds), "dsgd").assign(samples=200.0 * rounds)
+    curves = {c.configuration: c for c in fit_curves(pd.concat(pts))}
+    assert curves["dsgd"].predict(10)["value"] == pytest.approx(float(shard.mean(20.0)), abs=0.02)
     assert not same_as_own("pel", "pel workers=2") and not same_as_own("fpl", "fpl j=2 groups=2")
 
 
