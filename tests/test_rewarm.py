@@ -46,3 +46,21 @@ def test_copies_of_the_layers_are_not_warmed():
     copy.deepcopy(model)(torch.randn(2, 1, 8, 8))  # a copy carries the hook along
     assert rewarm.shapes == {}
     rewarm()                                       # nothing recorded: nothing to do
+
+
+def test_a_users_own_layers_are_left_alone():
+    """A user's layer may keep state of its own (a counter, a cache) that another call would move."""
+    class Counting(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            return x
+
+    model = nn.Sequential(nn.Linear(3, 3), Counting())
+    rewarm = Rewarm([model])
+    model(torch.randn(4, 3))
+    rewarm()
+    assert model[1].calls == 1 and list(rewarm.shapes) == [model[0]]

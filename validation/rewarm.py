@@ -29,7 +29,9 @@ class Rewarm:
     def __init__(self, modules, make_optimizer=None):
         self.shapes: dict[nn.Module, list] = {}
         self.quiet = False
-        leaves = weakref.WeakSet(m for top in modules for m in top.modules() if not any(True for _ in m.children()))
+        # torch's own layers only: a user's layer may keep state of its own a second call would move
+        leaves = weakref.WeakSet(m for top in modules for m in top.modules() if not any(True for _ in m.children())
+                                 and type(m).__module__.startswith("torch.nn."))
 
         def record(module, args):
             # (a copy of a layer carries the hook along: only the layers given are recorded)
