@@ -68,6 +68,10 @@ def run_sentences(res) -> list[str]:
         lines.append(f"accuracy {100 * last.test_accuracy:.1f}% after round {int(last['round'])} (test loss "
                      f"{last.test_loss:.3f}, train loss {res.rounds.train_loss.iloc[0]:.3f} -> {last.train_loss:.3f}); "
                      f"this host calibrated at {fmt_si(res.host_rate, 'FLOP/s')}")
+    if str(res.executor).startswith("distributed"):
+        lines.append("compute: each node's CPU time in its own process, converted to the node's speed at this host's "
+                     "rate; before each timed block the node ran its layers once more untimed (a step right after "
+                     "a wait for the network runs slower on some hosts)")
     if res.extra.get("split"):
         from edgeplan.validation.data import describe_split
         lines.append(describe_split(res.extra["split"], res.extra.get("split_kind", "")))

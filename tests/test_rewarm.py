@@ -64,3 +64,16 @@ def test_a_users_own_layers_are_left_alone():
     model(torch.randn(4, 3))
     rewarm()
     assert model[1].calls == 1 and list(rewarm.shapes) == [model[0]]
+
+
+def test_a_distributed_run_says_how_its_compute_was_timed():
+    from types import SimpleNamespace
+
+    import pandas as pd
+    from edgeplan.reports import run_sentences
+    rounds = pd.DataFrame({"round": [1], "test_accuracy": [0.5], "test_loss": [1.0], "train_loss": [2.0]})
+
+    def said(executor):
+        return " ".join(run_sentences(SimpleNamespace(rounds=rounds, host_rate=1e11, executor=executor, extra={})))
+    assert "before each timed block the node ran its layers once more untimed" in said("distributed (shaped)")
+    assert "untimed" not in said("in-process")
