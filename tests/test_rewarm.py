@@ -44,6 +44,8 @@ def test_copies_of_the_layers_are_not_warmed():
     model = _model()
     rewarm = Rewarm([model])
     copy.deepcopy(model)(torch.randn(2, 1, 8, 8))  # a copy carries the hook along
+    with torch.no_grad():
+        model(torch.randn(2, 1, 8, 8))             # the test of the model: no training
     assert rewarm.shapes == {}
     rewarm()                                       # nothing recorded: nothing to do
 

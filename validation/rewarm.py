@@ -22,7 +22,7 @@ from torch import nn
 
 
 class Rewarm:
-    """Records each leaf layer's inputs' shapes on its first call (the loss too, when given);
+    """Records each leaf layer's inputs' shapes on its first training call (the loss too, when given);
     `()` runs every recorded layer forward and backward on two zero samples of those shapes, and
     one step of the run's optimizer on a throwaway tensor, leaving no trace."""
 
@@ -34,8 +34,9 @@ class Rewarm:
                                  and type(m).__module__.startswith("torch.nn."))
 
         def record(module, args):
-            # (a copy of a layer carries the hook along: only the layers given are recorded)
-            if not self.quiet and module in leaves and module not in self.shapes and args \
+            # training calls only (the test of the whole model runs without gradients), and only the
+            # layers given (a copy of a layer carries the hook along)
+            if not self.quiet and torch.is_grad_enabled() and module in leaves and module not in self.shapes and args \
                     and all(torch.is_tensor(a) and a.dim() >= 1 for a in args):
                 self.shapes[module] = [(tuple(a.shape[1:]), a.dtype) for a in args]
         for m in leaves:
