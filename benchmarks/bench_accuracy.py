@@ -233,8 +233,9 @@ def main():
          fpl[["setting", "configuration", "predicted_final", "band_low", "band_high", "measured_final",
               "measured_sd"]])
     show("summary (targets: median <= 2 points, worst <= 5; rounds within 20%; Kendall tau >= 0.8; noise: the "
-         "standard error of the seeds' mean final accuracy in points, the measurement's own uncertainty; pick_regret: the "
-         "measured time to target of the paradigm the curves pick over the fastest's)",
+         "standard error of the seeds' mean final accuracy in points, the measurement's own uncertainty; over_5: "
+         "configurations more than 5 points off, beyond_noise: those of them off by more than twice their noise; "
+         "pick_regret: the measured time to target of the paradigm the curves pick over the fastest's)",
          summarise(df))
     without = pd.concat([score_setting(*t, share=shares[0], ceiling=False) for t in trained], ignore_index=True)
     show("all settings, with the centralised reference run (the plateaus' bound; the shape of fl's, psl's and, on IID "
@@ -276,20 +277,20 @@ def alone(trained: list, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
     """Per setting and over all: the errors of final accuracy and of rounds and seconds to target, the band's
-    coverage and the Kendall tau of the ranking by time to target (averaged over settings)."""
-    summary = []
-    for setting, g in df.groupby("setting", sort=False):
-        summary.append({"setting": setting, "median_error_points": g.error_points.median(),
-                        "worst_error_points": g.error_points.max(), "noise_median": g.measured_se_points.median(),
-                        "noise_worst": g.measured_se_points.max(), "band_coverage": g.in_band.mean(),
-                        "median_rounds_error": g.rounds_error.median(), "worst_rounds_error": g.rounds_error.max(),
-                        "median_time_error": g.time_error.median(), "worst_time_error": g.time_error.max(),
-                        "kendall_tau": kendall(g), "pick_regret": pick_regret(g)})
-    summary.append({"setting": "all", "median_error_points": df.error_points.median(),
-                    "worst_error_points": df.error_points.max(), "noise_median": df.measured_se_points.median(),
-                    "noise_worst": df.measured_se_points.max(), "band_coverage": df.in_band.mean(),
-                    "median_rounds_error": df.rounds_error.median(), "worst_rounds_error": df.rounds_error.max(),
-                    "median_time_error": df.time_error.median(), "worst_time_error": df.time_error.max(),
+    coverage and the Kendall tau of the ranking by time to target (averaged over settings). `over_5` counts the
+    configurations more than 5 points off, `beyond_noise` those of them off by more than twice the standard error
+    of their seeds' mean (what the measurement itself cannot tell apart)."""
+    def scores(g: pd.DataFrame) -> dict:
+        over = g.error_points > 5
+        return {"median_error_points": g.error_points.median(), "worst_error_points": g.error_points.max(),
+                "over_5": int(over.sum()), "beyond_noise": int((over & (g.error_points > 2 * g.measured_se_points)).sum()),
+                "noise_median": g.measured_se_points.median(), "noise_worst": g.measured_se_points.max(),
+                "band_coverage": g.in_band.mean(), "median_rounds_error": g.rounds_error.median(),
+                "worst_rounds_error": g.rounds_error.max(), "median_time_error": g.time_error.median(),
+                "worst_time_error": g.time_error.max()}
+    summary = [{"setting": setting, **scores(g), "kendall_tau": kendall(g), "pick_regret": pick_regret(g)}
+               for setting, g in df.groupby("setting", sort=False)]
+    summary.append({"setting": "all", **scores(df),
                     "kendall_tau": float(np.nanmean([s["kendall_tau"] for s in summary])),   # over defined ones
                     "pick_regret": float(np.nanmax([s["pick_regret"] for s in summary]))})      # the worst
     return pd.DataFrame(summary)
