@@ -185,10 +185,10 @@ def same_as_own(paradigm: str, configuration: str) -> bool:
     return paradigm == "dsgd" or (paradigm == "pel" and workers_in(configuration) == 1)
 
 
-def _per_round(g: pd.DataFrame) -> float | None:
-    """Samples per round of a series' rows; None where they do not say."""
-    if "samples" in g and len(g) and g.samples.notna().all():
-        return float((g.samples / g["round"]).iloc[0])
+def _per_round(g: pd.DataFrame) -> np.ndarray | None:
+    """Samples per round of each of a series' rows; None where they do not say."""
+    if "samples" in g and len(g) and g.samples.notna().all() and (g["round"] > 0).all():
+        return (g.samples / g["round"]).to_numpy(float)
     return None
 
 
@@ -196,7 +196,7 @@ def _rounds_of(pilot: pd.DataFrame, run: pd.DataFrame) -> float:
     """How many of the run's rounds one of the pilot's is (the same samples seen); 1 where either
     does not say its samples (a log): rounds against rounds."""
     a, b = _per_round(pilot), _per_round(run)
-    return a / b if a and b else 1.0
+    return float(a[0] / b[0]) if a is not None and b is not None else 1.0
 
 
 def shapes_others(paradigm: str) -> bool:
@@ -220,9 +220,8 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
     if not len(points):
         raise PlanError("the points hold only the centralised reference run: no paradigm's curve to fit")
     groups = list(points.groupby(["paradigm", "configuration"], sort=False))
-    series, coverage, g_of = {}, {}, {}
+    series, coverage = {}, {}
     for (par, conf), g in groups:
-        g_of[conf] = g
         series[conf] = (g["round"].to_numpy(float), g.accuracy.to_numpy(float))
         cov = g["coverage"] if "coverage" in g else pd.Series(dtype=float)
         coverage[conf] = float(cov.mean()) if cov.notna().any() else 1.0
@@ -239,7 +238,7 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
             with_ref = {c: series[c] for c in along} | \
                 {CENTRALISED: (reference["round"].to_numpy(float), reference.accuracy.to_numpy(float))}
             fits.update({c: f for c, f in fit_joint(with_ref, coverage, ceiling=bound).items() if c != CENTRALISED})
-        for (par, conf), _ in groups:
+        for (par, conf), g in groups:
             own = references[references.configuration == data_reference(conf)]
             if own["round"].nunique() >= MIN_ROUNDS:
                 # it stays in the others' fit as it was (its pilot shapes theirs); its own curve
@@ -254,7 +253,7 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
                     # 1.4 on the runs' curve; dsgd 0.3-4.1, was 0.6-3.6; median of all 1.66 -> 1.39); the
                     # run spans the horizon: the family that fits best (`extrapolates`)
                     x, y = series[conf]
-                    run_x = own_xy[0] / _rounds_of(g_of[conf], own)      # in the configuration's rounds
+                    run_x = own_xy[0] / _rounds_of(g, own)      # in the configuration's rounds
                     fits[conf] = fit_joint({conf: (np.concatenate([x, run_x]), np.concatenate([y, own_xy[1]]))},
                                            {conf: 1.0}, ceiling=bound, extrapolates=False)[conf]
                 else:
@@ -280,8 +279,8 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
 
 
 def _samples_per_round(g: pd.DataFrame, default: float | None, conf: str) -> float:
-    if "samples" in g and g.samples.notna().all() and (g["round"] > 0).all():
-        per = (g.samples / g["round"]).to_numpy(float)
+    per = _per_round(g)
+    if per is not None:
         if np.allclose(per, per[0], rtol=1e-6):
             return float(per[0])
         raise PlanError(f"{conf}: samples / round is not constant in the log; give samples seen after each round")

@@ -126,12 +126,13 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
     misses: dict[tuple, list[str]] = {}      # (curve at the pilot's end, measured) -> configurations
     for cv in curves:       # a curve rises and levels off in the shape the scenario's curves share
         at_end = cv.predict(cv.rounds_measured, cv.samples_per_round)["value"]
-        if abs(at_end - cv.final_measured) > 0.1 and same_as_own(cv.paradigm, cv.configuration) \
-                and cv.meta.get("follows"):
+        if abs(at_end - cv.final_measured) <= 0.1:
+            continue
+        if same_as_own(cv.paradigm, cv.configuration) and cv.meta.get("follows"):
             err.print(f"note: {cv.configuration}'s pilot ended {100 * cv.final_measured:.0f}% where the run on its "
                       f"data, the same SGD, stood at {100 * at_end:.0f}%: early rounds differ by the order of the "
                       "draws; its curve follows the run", markup=False)
-        elif abs(at_end - cv.final_measured) > 0.1:
+        else:
             misses.setdefault((round(100 * at_end), round(100 * cv.final_measured)), []).append(cv.configuration)
     for (fit, got), names in misses.items():
         who = f"{names[0]}'s curve misses" if len(names) == 1 else f"the curves of {' and '.join(names)} miss"

@@ -203,9 +203,9 @@ class _Program:
             self.rate = _calibrate(self.job, self.cm)
 
     def run(self):
+        from .engine import LOSS
         from .rewarm import Rewarm
         self._warm_up()
-        from .engine import LOSS
         rewarm = Rewarm([*self.engine.modules().values(), LOSS], self.job.optimizer)
         t = torch.tensor([self._load()])
         dist.all_reduce(t, op=dist.ReduceOp.MIN)      # every node resumes from the same round
