@@ -71,6 +71,9 @@ def plan_note(p) -> str:
         n, parts = stage_layout(p)
         return f"{plural(n, 'stage')} ({parts}); data from {d['source']}"
     if p.paradigm == "pel" and d.get("active_workers", 0) > 1:      # issue 14's design, measured in bench_accuracy
+        if d.get("download") == "model":
+            return (f"{d['active_workers']} workers each update a block of the current model, the blocks' updates "
+                    "joined unscaled: it may learn less steadily than the others (edgeplan calibrate measures it)")
         return (f"{d['active_workers']} workers each update a block of the model beside a replica that is stale "
                 "elsewhere: it may learn far less than the others (edgeplan calibrate measures it)")
     return ""

@@ -96,6 +96,9 @@ class CurveTable:
         if c is not None:
             return c, ""
         same = [k for k in self.curves if k[0] == paradigm]
+        if paradigm == "pel":       # the nearest number of workers, never across another download
+            same = [k for k in same if _besides_workers(k[1]) == _besides_workers(configuration)] or \
+                [k for k in same if workers_in(k[1]) == 1]      # one worker: both downloads alike
         if paradigm == "pel" and same:
             want = workers_in(configuration)
             near = min(same, key=lambda k: (abs(workers_in(k[1]) - want), k[1]))
@@ -106,6 +109,10 @@ class CurveTable:
             have = "it has " + (", ".join(sorted({k[0] for k in self.curves})) or "no curves") + \
                 f"; `edgeplan calibrate -p {paradigm} --resume` into the same --out adds it to them"
         return None, f"{Path(self.file).name} has no curve for '{configuration}' ({have})"
+
+
+def _besides_workers(configuration: str) -> list[str]:
+    return [p for p in configuration.split()[1:] if not p.startswith("workers=")]
 
 
 def workers_in(configuration: str) -> int:

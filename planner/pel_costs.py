@@ -9,8 +9,11 @@
   units, a contiguous range per worker group; a worker without a block is idle: it downloads,
   computes and uploads nothing, and its samples do not count.
 
-Either way a worker downloads its block (`L_k Q` bits) and uploads its update; the rest of its
-replica is what earlier rounds left there.
+A worker downloads its block (`L_k Q` bits; `paradigms.pel.download: block`, the default) and
+the rest of its replica is what earlier rounds left there: under backprop, whose blocks stay put,
+the initial weights, so each block trains against layers that never learn (bench_accuracy: pel
+with 2 or 3 workers near chance on three of four settings). `download: model` (backprop only)
+sends the whole current model instead (`P Q` bits). Either way it uploads its block's update.
 """
 
 from __future__ import annotations
@@ -179,10 +182,10 @@ def pel(cm: CostModel, params, share_up=None, share_dn=None, server: str | None 
     if len(starved):
         i = starved[0]
         raise PlanError(f"{devs[i]} has a block of {Lk[i]:,.0f} parameters but no channel share to move it")
-    x = Lk * Q / 8.0
+    x, y = Lk * Q / 8.0, down_bytes(cm, Lk)
     compute = dict(zip(devs, t["compute"]))
-    transfers = [(R, i, x[i], x[i], su[i]) for i in range(n)] if not separate else \
-        [(R, i, x[i], 0.0, su[i]) for i in range(n)] + [(R, i, 0.0, x[i], sd[i]) for i in range(n)]
+    transfers = [(R, i, x[i], y[i], su[i]) for i in range(n)] if not separate else \
+        [(R, i, x[i], 0.0, su[i]) for i in range(n)] + [(R, i, 0.0, y[i], sd[i]) for i in range(n)]
     if first is None:
         mem = {nm: cm.kopt * x[i] for i, nm in enumerate(devs)}
     else:   # the whole replica, the block's gradients and optimizer state, activations from its first unit up
@@ -198,13 +201,25 @@ def pel_terms(cm: CostModel, R: Routes, d, Lk, share_up, share_dn, Q, first=None
     """Each worker's round and its phases (0 for an idle worker)."""
     x = Lk * Q / 8.0
     with np.errstate(invalid="ignore"):
-        dl = np.where(Lk > 0, R.time(x, share_dn, False), 0.0)
+        dl = np.where(Lk > 0, R.time(down_bytes(cm, Lk), share_dn, False), 0.0)
         ul = np.where(Lk > 0, R.time(x, share_up, True), 0.0)
     if first is None:
         comp = Lk * pel_time_per_param(cm, d)
     else:
         comp = cm.tau * backprop_model(cm).iteration(d, cm.batch[d], first, last)
     return {"T": dl + comp + ul, "download": dl, "compute": comp, "upload": ul}
+
+
+def whole_model_down(cm: CostModel) -> bool:
+    return cm.scn.spec.paradigms.pel.download == "model"
+
+
+def down_bytes(cm: CostModel, Lk) -> np.ndarray:
+    """Bytes each worker downloads a round: its block, or the whole model with `download: model`
+    (0 for a worker without a block)."""
+    P, Q, _ = pel_setup(cm)
+    Lk = np.asarray(Lk, float)
+    return np.where(Lk > 0, P * Q / 8.0, 0.0) if whole_model_down(cm) else Lk * Q / 8.0
 
 
 def backprop_model(cm: CostModel) -> Backprop:

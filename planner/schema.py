@@ -256,6 +256,11 @@ class PelSpec(_Strict):
     bandwidth: Literal["shared", "separate"] = "shared"
     groups: dict[str, list[str]] | None = Field(
         None, description="Worker groups that train the same block on different data.")
+    download: Literal["block", "model"] = Field(
+        "block", description="What a worker downloads each round. block (the spec's L_k Q bits): the rest of its "
+                             "replica stays as it was, and with backprop's fixed blocks that is the initial "
+                             "weights; model (compute: backprop): the whole current model, P Q bits, so each block "
+                             "trains against the layers the others have trained.")
 
     @model_validator(mode="after")
     def _compute_settings(self):
@@ -269,6 +274,9 @@ class PelSpec(_Strict):
             if self.granularity not in (None, "layer"):
                 raise ValueError("with compute: backprop blocks are whole units; leave granularity out (or set "
                                  "compute: per_parameter for blocks of parameters)")
+        elif self.download == "model":
+            raise ValueError("download: model is planned with compute: backprop; PABA's per_parameter model "
+                             "downloads the block (leave download out)")
         return self
 
 

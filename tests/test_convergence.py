@@ -507,3 +507,16 @@ def test_a_series_that_spans_the_horizon_takes_the_family_that_fits_it_best():
     assert pilot.family == "power" and run.family == "exp" and run.drift == 0.0
     assert run.first_reaching(0.55) == pytest.approx(12 * np.log(0.47 / 0.06), abs=1.5)
     assert pilot.first_reaching(0.55) > run.first_reaching(0.55) + 3
+
+
+def test_pel_curves_fall_back_by_workers_never_across_downloads(tmp_path):
+    scn = load_scenario(_curves_scenario(tmp_path))
+    fit = Fit("exp", np.array([0.97, 0.9, 3.0]), np.diag([1e-4, 1e-4, 1e-2]), 0.01)
+    confs = ["pel workers=1", "pel workers=3", "pel workers=4 download=model"]
+    write_table(tmp_path / "c.csv", [Curve("pel", c, 768.0, fit, None, 6, 2, 0.9) for c in confs], scn)
+    table = read_table(tmp_path / "c.csv")
+    assert table.find("pel", "pel workers=3")[1] == ""
+    assert "'pel workers=3'" in table.find("pel", "pel workers=4")[1]            # nearest, same download
+    assert "'pel workers=4 download=model'" in table.find("pel", "pel workers=2 download=model")[1]
+    table.curves.pop(("pel", "pel workers=4 download=model"))
+    assert "'pel workers=1'" in table.find("pel", "pel workers=3 download=model")[1]   # one worker: alike

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from edgeplan import compute
+from edgeplan import api, compute
 from edgeplan import costs as C
 from edgeplan import pel_costs as PC
 from edgeplan.costs import CostModel
 from edgeplan.dsgd_costs import dsgd as dsgd_cost
+from edgeplan.errors import ScenarioError
 from edgeplan.scenario import load_scenario
 
 F = [0.0, 3e6, 9e6, 9.3e6]
@@ -215,6 +216,31 @@ def test_pel_backprop(cm):
     # a worker without a block does nothing and its samples do not count
     idle = PC.pel(cm, None, [1.0, 0.0], blocks=[[1, 3], None])
     assert idle.nodes.loc["d1", "energy_j"] == 0 and idle.samples == TAU * B
+
+
+def test_pel_backprop_whole_model_download(cm, tiny):
+    """`download: model`: each active worker downloads the whole model (4 bytes a parameter) and
+    uploads its block; compute as with block downloads; the solver plans the same round it costs."""
+    block = PC.pel(cm, None, [0.7, 0.3], blocks=[[1, 2], [3, 3]])
+    cm = CostModel(load_scenario(tiny(extra="paradigms: {pel: {download: model}}", name="whole.yaml")))
+    whole, x0, x1 = 4 * sum(PARAMS), 4 * (PARAMS[1] + PARAMS[2]), 4 * PARAMS[3]
+    c = PC.pel(cm, None, [0.7, 0.3], blocks=[[1, 2], [3, 3]])
+    assert c.comm_bytes == x0 + x1 + 2 * whole
+    for d, x, share in (("d0", x0, 0.7), ("d1", x1, 0.3)):
+        close(c.phases.loc[d, "download"], t(d, whole, share))
+        close(c.phases.loc[d, "upload"], t(d, x, share))
+    idle = PC.pel(cm, None, [1.0, 0.0], blocks=[[1, 3], None])
+    assert idle.comm_bytes == 2 * whole and idle.nodes.loc["d1", "energy_j"] == 0
+    plan = api.plan(cm.scn, "pel")
+    assert api.evaluate(cm.scn, plan).round_latency == pytest.approx(plan.round_latency, rel=1e-9)
+    from edgeplan import paradigms
+    assert paradigms.get("pel").configuration(cm, {"devices": ["d0", "d1"], "params": [110, 20]}) == "pel workers=2 download=model"
+    assert block.comm_bytes == 2 * (x0 + x1)
+
+
+def test_pel_whole_model_download_needs_backprop(tiny):
+    with pytest.raises(ScenarioError, match="download: model is planned with compute: backprop"):
+        load_scenario(tiny(extra="paradigms: {pel: {compute: per_parameter, download: model}}"))
 
 
 def test_memory_violation_and_constraints_are_reported(tiny):

@@ -322,3 +322,43 @@ def test_compare_says_what_several_pel_workers_do_to_learning():
     import edgeplan
     best = edgeplan.compare(edgeplan.load(SCENARIOS / "pel-shannon.yaml")).set_index("paradigm")
     assert "workers each update a block of the model beside a replica that is stale elsewhere" in best.loc["pel", "note"]
+
+
+def test_whole_model_download_trains_each_block_against_the_current_model(tmp_path):
+    """`download: model`: a worker takes the whole global model into its replica (not only its
+    block), only its block changes, and the bytes a round moves are the plan's exactly."""
+    import edgeplan
+    import torch
+    import yaml
+    from edgeplan.validation.engines import ENGINES
+    from edgeplan.validation.runner import make_job, run_inprocess
+    spec = yaml.safe_load((SCENARIOS / "digits-small.yaml").read_text())
+    spec.setdefault("paradigms", {})["pel"] = {"download": "model"}
+    path = tmp_path / "whole.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    scn = load_scenario(path)
+    plan = PEL.solve(CostModel(scn), "equal")
+    job, _, _ = make_job(scn, plan)
+    e = ENGINES["pel"](job)
+    with torch.no_grad():                       # the global model moves on: a replica must follow it
+        for p in e.model.parameters():
+            p.add_(0.1)
+    blocks = e.blocks()
+    k = next(k for k in e.active if blocks[k][0] > 1)
+    first, last = blocks[k]
+    e.work(k, e.download(blocks[k]), blocks[k])
+    glob = [p for u in e.glob for p in u.parameters()]
+    rep = [p for u in e.replicas[k] for p in u.parameters()]
+    inside = {id(p) for u in e.replicas[k][first - 1:last] for p in u.parameters()}
+    assert all(torch.equal(g, r) for g, r in zip(glob, rep) if id(r) not in inside)
+    assert not all(torch.equal(g, r) for g, r in zip(glob, rep) if id(r) in inside)
+    res = run_inprocess(scn, plan, rounds=2, out_dir=tmp_path / "run")
+    assert (res.rounds.comm_bytes == plan.predicted["comm_bytes"]).all()
+    whole = 4 * sum(p.numel() for p in e.model.parameters())
+    assert plan.predicted["comm_bytes"] > whole * len(e.active)      # every active worker the whole model
+    assert plan.paradigm_detail["download"] == "model"
+    many = yaml.safe_load((SCENARIOS / "pel-shannon.yaml").read_text())
+    many["paradigms"]["pel"] = {"compute": "backprop", "download": "model"}
+    (tmp_path / "many.yaml").write_text(yaml.safe_dump(many))
+    best = edgeplan.compare(edgeplan.load(tmp_path / "many.yaml"), ["pel"]).set_index("paradigm")
+    assert "update a block of the current model" in best.loc["pel", "note"]

@@ -14,12 +14,13 @@ from .partition import block_bounds, block_mask, flat_params, set_flat, unit_mod
 
 
 class PELEngine(Engine):
-    """Worker k downloads its block, updates it on its data for the round's local iterations and
+    """Worker k downloads, updates its block on its data for the round's local iterations and
     uploads it; the server writes the blocks (averaged inside worker groups) into the global
-    model. Under `compute: backprop` a block is whole units first..last: the worker runs the
-    units below its block without gradients, the rest with gradients for its block's parameters
-    only, so the backward stops at the block (the cost model's computation, exactly); a worker
-    without a block sits the round out. Under `per_parameter` (PABA) a block is a run of the flat
+    model. Under `compute: backprop` a block is whole units first..last (with `download: model`
+    the worker takes the whole current model, else its block into its replica): it runs the
+    units below its block without gradients, the rest with gradients for its block's parameters only, so the
+    backward stops at the block (the cost model's computation, exactly); a worker without a
+    block sits the round out. Under `per_parameter` (PABA) a block is a run of the flat
     parameter vector that moves along it each round (whole layers stay put)."""
     paradigm = "pel"
     keeps_optimizer = False
@@ -38,6 +39,7 @@ class PELEngine(Engine):
         self.sd = self.su if d.get("share_dn") is None else np.asarray(d["share_dn"], float)
         self.groups = PC.pel_groups(cm, self.devices)
         self.backprop = d.get("blocks") is not None
+        self.whole = self.job.spec.paradigms.pel.download == "model"
         if self.backprop:
             self.units = [None if d["blocks"][g[0]] is None else tuple(d["blocks"][g[0]]) for g in self.groups]
         else:
@@ -81,20 +83,25 @@ class PELEngine(Engine):
         return [p for u in units[first - 1:last] for p in u.parameters()]
 
     def download(self, block) -> torch.Tensor:
-        """The global model's block, as the flat vector that travels."""
+        """What travels down, as a flat vector: the block, or the whole model (`download: model`)."""
+        if self.whole:
+            return flat_params(self.glob_seq)
         if self.backprop:
             return torch.cat([p.detach().reshape(-1) for p in self._params(self.glob, block)])
         return flat_params(self.glob_seq)[block]
 
     def work(self, k: int, vec: torch.Tensor, block) -> tuple[torch.Tensor, list[float]]:
-        """Worker k: take the downloaded block into its replica, update it on its data for the
-        round's local iterations (SGD with momentum, fresh each round), return it."""
+        """Worker k: take the download into its replica, update its block on its data for the
+        round's local iterations (SGD with momentum, fresh each round), return the block."""
         if not self.backprop:
             return self._work_flat(k, vec, block)
         rep = self.replicas[k]
         first, last = block
         mine = self._params(rep, block)
-        _load(mine, vec)
+        if self.whole:
+            set_flat(nn.Sequential(*rep), vec)
+        else:
+            _load(mine, vec)
         # the backward starts at the block's first unit with parameters (none: it starts at the top)
         start = first + next((i for i, u in enumerate(rep[first - 1:last]) if any(True for _ in u.parameters())),
                              last - first)

@@ -56,7 +56,8 @@ class PEL(Paradigm):
         self.default = "joint"
 
     def configuration(self, cm, d):
-        return f"pel workers={len(active_workers(d))}"
+        n = len(active_workers(d))      # one worker's block is the whole model: the downloads agree
+        return f"pel workers={n}" + (" download=model" if n > 1 and cm.scn.spec.paradigms.pel.download == "model" else "")
 
     def per_configuration(self, cm, method):
         if method == "joint" and backprop(cm):
@@ -90,7 +91,7 @@ class PEL(Paradigm):
         P, Q, c = PC.pel_setup(cm)
         detail = {"server": srv, "parameters": P, "bits_per_parameter": Q,
                   "compute": cm.scn.spec.paradigms.pel.compute, "bandwidth": cm.scn.spec.paradigms.pel.bandwidth,
-                  "active_workers": len(active_workers(d))}
+                  "active_workers": len(active_workers(d)), "download": cm.scn.spec.paradigms.pel.download}
         if not backprop(cm):
             detail["flops_per_parameter"] = "from the model" if c is None else c
         return rows, detail

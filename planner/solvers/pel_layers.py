@@ -26,7 +26,7 @@ import numpy as np
 
 from ..costs import CostModel
 from ..errors import InfeasibleError
-from ..pel_costs import backprop_model, pel_groups, pel_setup
+from ..pel_costs import backprop_model, pel_groups, pel_setup, whole_model_down
 from .common import Solution
 from .shares import channel_positions, fixed_part, least_shares, minmax_time
 
@@ -57,13 +57,14 @@ class LayerInstance:
         ii, jj = np.meshgrid(np.arange(M), np.arange(M), indexing="ij")
         self.valid = jj >= ii
         self.params = np.where(self.valid, P[jj + 1] - P[ii], 0.0)                 # (M, M)
-        x = self.params * self.Q / 8.0                                            # bytes each way
+        x = self.params * self.Q / 8.0                         # bytes up: the block
+        y = np.where(self.valid, cm.table.total_params * self.Q / 8.0, 0.0) if whole_model_down(cm) else x
         d = cm.ix(self.devices)
         bp = backprop_model(cm)
         comp = cm.tau * bp.iteration(d[:, None, None], cm.batch[d][:, None, None],
                                      self.first[ii][None], self.last[jj][None])   # (n, M, M)
-        xs = np.broadcast_to(x, comp.shape)
-        self.A, self.U, self.D = fixed_part(R, comp, [xs], [xs])
+        self.A, self.U, self.D = fixed_part(R, comp, [np.broadcast_to(x, comp.shape)],
+                                            [np.broadcast_to(y, comp.shape)])
         self.A = np.where(self.valid[None], self.A, np.inf)
         self.channels = channel_positions(R)
         self._kinds()
