@@ -362,3 +362,50 @@ def test_whole_model_download_trains_each_block_against_the_current_model(tmp_pa
     (tmp_path / "many.yaml").write_text(yaml.safe_dump(many))
     best = edgeplan.compare(edgeplan.load(tmp_path / "many.yaml"), ["pel"]).set_index("paradigm")
     assert "update a block of the current model" in best.loc["pel", "note"]
+
+
+def test_whole_model_download_with_one_local_step_is_block_parallel_sgd(tmp_path):
+    """With `download: model` and one local iteration, a pel round is one SGD step on the whole
+    model in which each block's gradient comes from its worker's batch, all at the same (current)
+    model: what PABA's cascade of block updates means for a DNN. With block downloads the
+    gradients are taken at each worker's stale replica instead, and the round differs."""
+    import copy
+
+    import torch
+    import yaml
+    from edgeplan.validation.engine import LOSS
+    from edgeplan.validation.engines import ENGINES
+    from edgeplan.validation.partition import flat_params
+    from edgeplan.validation.runner import make_job
+    rounds = {}
+    for download in ("model", "block"):
+        spec = yaml.safe_load((SCENARIOS / "digits-small.yaml").read_text())
+        spec["training"]["local_iterations"] = 1
+        spec.setdefault("paradigms", {})["pel"] = {"download": download}
+        path = tmp_path / f"{download}.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        scn = load_scenario(path)
+        job, _, _ = make_job(scn, PEL.solve(CostModel(scn), "equal"), 0)
+        e = ENGINES["pel"](job)
+        for _ in range(2):                  # a round first, so the replicas' stale parts lag behind
+            shards = copy.deepcopy(job.shards)
+            start = flat_params(e.glob_seq).clone()
+            blocks = e.blocks()
+            expect = start.clone()
+            for k in e.active:              # the gradient at the current model on worker k's batch
+                whole = copy.deepcopy(e.glob_seq)
+                whole.zero_grad()
+                x, y = shards[e.devices[k]].next(job.batch(e.devices[k]))
+                LOSS(whole(x), y).backward()
+                first, last = blocks[k]
+                below = sum(p.numel() for u in e.glob[:first - 1] for p in u.parameters())
+                grads = torch.cat([p.grad.reshape(-1) for u in whole[first - 1:last] for p in u.parameters()])
+                expect[below:below + len(grads)] -= job.spec.training.learning_rate * grads
+            new = {k: e.work(k, e.download(blocks[k]), blocks[k])[0] for k in e.active}
+            e.cascade(blocks, new)
+            e.round_no += 1
+        rounds[download] = (flat_params(e.glob_seq), expect)
+    got, expect = rounds["model"]
+    torch.testing.assert_close(got, expect, rtol=1e-5, atol=1e-6)
+    got, expect = rounds["block"]
+    assert not torch.allclose(got, expect, rtol=1e-5, atol=1e-6)
