@@ -1,7 +1,7 @@
 """Accuracy prediction: learning curves calibrated on the first 20% of a run's rounds, against the
 rest of the run.
 
-    python benchmarks/bench_accuracy.py [--quick] [--runs DIR] [--pilot FRACTION ...]
+    python benchmarks/bench_accuracy.py [--quick] [--runs DIR] [--pilot FRACTION ...] [--pel-download model]
 
 `--runs DIR` keeps each setting's training runs (accuracy per round, per seed) in DIR and reuses
 them on the next call, so the curve fitting can be studied without training again. `--pilot`
@@ -46,9 +46,17 @@ SETTINGS = [("digits", "digits-small.yaml"), ("mnist1d", "mnist1d-small.yaml")]
 SPLITS = [("IID", {"iid": True}), ("Dirichlet 0.3", {"iid": False, "dirichlet_alpha": 0.3})]
 
 
+def pel_download() -> str:
+    """`--pel-download model`: pel's workers download the whole model (paradigms.pel.download)."""
+    import sys
+    return sys.argv[sys.argv.index("--pel-download") + 1] if "--pel-download" in sys.argv else "block"
+
+
 def scenario(file: str, split: dict, rounds: int | None):
     data = yaml.safe_load((SCENARIOS / file).read_text())
     data["training"].update(split)
+    if pel_download() != "block":
+        data.setdefault("paradigms", {}).setdefault("pel", {})["download"] = pel_download()
     if rounds:
         data["training"]["rounds"] = rounds
     return from_data(data, str(SCENARIOS / file))
@@ -82,7 +90,8 @@ def train_setting(name: str, file: str, split_name: str, split: dict, seeds: int
     runs = []
     todo = pilots(scn, ["fl", "sl", "psl", "dsgd", "fpl", "pel"])
     keep = runs_dir()
-    kept = keep / f"{name}-{split_name.replace(' ', '')}-R{R}-s{seeds}.csv" if keep else None
+    tag = "" if pel_download() == "block" else f"-pel{pel_download()}"
+    kept = keep / f"{name}-{split_name.replace(' ', '')}-R{R}-s{seeds}{tag}.csv" if keep else None
     if kept is not None and kept.exists():
         runs.append(pd.read_csv(kept))
         todo_runs = []
