@@ -74,6 +74,10 @@ def plan_note(p) -> str:
         if d.get("download") == "model":
             return (f"{d['active_workers']} workers each update a block of the current model, the blocks' updates "
                     "joined unscaled: it may learn less steadily than the others (edgeplan calibrate measures it)")
+        if d.get("compute") == "backprop":    # blocks stay put: a replica never hears of the others' layers
+            return (f"{d['active_workers']} workers each update a block of the model beside a replica that is stale "
+                    "elsewhere (its initial weights; paradigms.pel.download: model sends the whole model): it may "
+                    "learn far less than the others (edgeplan calibrate measures it)")
         return (f"{d['active_workers']} workers each update a block of the model beside a replica that is stale "
                 "elsewhere: it may learn far less than the others (edgeplan calibrate measures it)")
     return ""

@@ -358,10 +358,12 @@ def test_whole_model_download_trains_each_block_against_the_current_model(tmp_pa
     assert plan.predicted["comm_bytes"] > whole * len(e.active)      # every active worker the whole model
     assert plan.paradigm_detail["download"] == "model"
     many = yaml.safe_load((SCENARIOS / "pel-shannon.yaml").read_text())
-    many["paradigms"]["pel"] = {"compute": "backprop", "download": "model"}
-    (tmp_path / "many.yaml").write_text(yaml.safe_dump(many))
-    best = edgeplan.compare(edgeplan.load(tmp_path / "many.yaml"), ["pel"]).set_index("paradigm")
-    assert "update a block of the current model" in best.loc["pel", "note"]
+    for download, says in (("model", "update a block of the current model"),
+                           ("block", "(its initial weights; paradigms.pel.download: model sends the whole model)")):
+        many["paradigms"]["pel"] = {"compute": "backprop", "download": download}
+        (tmp_path / "many.yaml").write_text(yaml.safe_dump(many))
+        best = edgeplan.compare(edgeplan.load(tmp_path / "many.yaml"), ["pel"]).set_index("paradigm")
+        assert says in best.loc["pel", "note"]
 
 
 def test_whole_model_download_with_one_local_step_is_block_parallel_sgd(tmp_path):
