@@ -152,6 +152,18 @@ def test_distributed_agrees_with_inprocess(tmp_path, name):
     assert_transports_agree(path, paradigms.get(name).solve(CostModel(load_scenario(path))))
 
 
+def test_distributed_pel_whole_model_download_agrees_with_inprocess(tmp_path):
+    """`paradigms.pel.download: model`: the whole model crosses to each active worker, bit for bit
+    as in process (the equal plan: both workers hold a block)."""
+    data = _two_devices()
+    data.setdefault("paradigms", {})["pel"] = {"download": "model"}
+    path = tmp_path / "two.yaml"
+    path.write_text(yaml.safe_dump(data))
+    plan = paradigms.get("pel").solve(CostModel(load_scenario(path)), "equal")
+    assert plan.paradigm_detail["active_workers"] == 2
+    assert_transports_agree(path, plan)
+
+
 def test_killed_worker_ends_the_run_with_its_name_and_keeps_rounds(tmp_path):
     from edgeplan.validation.distributed import WorkerFailed, run_distributed
     path = tmp_path / "two.yaml"
