@@ -87,7 +87,7 @@ def calibrate(scenario: Path = typer.Argument(...),
 
 def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) -> int:
     """The curves' table; returns how many 90% bands at training.rounds span over `wide_band`."""
-    from .calibration import same_as_own
+    from .calibration import learns_apart, same_as_own
     from .tables import make_table, pct_range
     tr = scn.spec.training
     wide, rows = 0, []
@@ -136,7 +136,8 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
             misses.setdefault((round(100 * at_end), round(100 * cv.final_measured)), []).append(cv.configuration)
     for (fit, got), names in misses.items():
         who = f"{names[0]}'s curve misses" if len(names) == 1 else f"the curves of {' and '.join(names)} miss"
-        why = ("the pilot does not rise and level off (diverging, or still at chance?)" if len(curves) == 1 else
+        alone = len(curves) == 1 or all(learns_apart(n.split()[0], n) for n in names)    # fitted on its own
+        why = ("the pilot does not rise and level off (too noisy, diverging, or still at chance?)" if alone else
                "the pilot does not follow the shape the scenario's curves share (rising unlike the others, "
                "diverging, or still at chance)")
         err.print(f"note: {who} the last measured accuracy by {abs(fit - got)} points ({fit}% against {got}%): "

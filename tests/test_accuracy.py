@@ -267,6 +267,14 @@ def test_calibrate_imports_a_training_log(tmp_path):
                                  "--out", str(tmp_path / "falling.csv")])
     assert r.exit_code == 0 and "note: fl's curve misses the last measured accuracy by 40 points" in \
         " ".join(r.output.split()), r.output
+    # a configuration fitted on its own (pel with several workers) is not said to miss the others' shape
+    rows = [f"fl,fl,{r},{a:.5f}" for r, a in zip(range(1, 11), acc)] + \
+        [f"pel,pel workers=3,{r},{0.9 - 0.08 * (r - 1):.2f}" for r in range(1, 11)]
+    log.write_text("paradigm,configuration,round,accuracy\n" + "\n".join(rows) + "\n")
+    r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "--from-log", str(log), "--out", str(tmp_path / "two.csv")])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 0 and "note: pel workers=3's curve misses the last measured accuracy" in said, r.output
+    assert "the pilot does not rise and level off (too noisy, diverging, or still at chance?)" in said
     log.write_text("round,accuracy\n1,95\n")
     r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "fl", "--from-log", str(log),
                                  "--out", str(tmp_path / "c.csv")])
