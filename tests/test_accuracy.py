@@ -613,3 +613,18 @@ def test_compare_says_when_the_first_two_are_not_told_apart():
     rows["rounds_to_target_slowest"] = [6, 20, None]              # dsgd by round 20 (1.7 s): before sl's 10 s
     assert close_call(rows) == ""
     assert close_call(rows.iloc[:1]) == "" and close_call(rows.drop(columns="rounds_to_target_fastest")) == ""
+
+
+def test_shipped_curves_belong_to_their_scenario_and_rank_by_time_to_target():
+    """scenarios/digits-target ships the curves calibrate fitted on it: they must still match it
+    (a change to digits-small's training or to the fingerprint calls for calibrating again, with
+    the command in its first lines), and compare ranks by the time to its target."""
+    import edgeplan
+    from edgeplan.curves import check_fingerprint, read_table
+    scn = edgeplan.load(SCENARIOS / "digits-target.yaml")
+    table = read_table(SCENARIOS / "digits-target.curves.csv")
+    check_fingerprint(scn, table)
+    best = edgeplan.compare(scn)
+    assert set(best.paradigm) == {"fl", "sl", "psl", "dsgd", "fpl", "pel"}
+    times = best.time_to_target_s.to_numpy(float)
+    assert np.all(np.isfinite(times)) and np.all(np.diff(times) >= 0)        # ranked by it
