@@ -469,8 +469,9 @@ from . import cli_calibrate, cli_whatif  # noqa: E402,F401  (register calibrate,
 
 
 def main():
-    from .files import on_termination
+    from .files import ReaderGone, on_termination
     on_termination()          # SIGTERM unwinds like Ctrl-C: temporary files removed, workers stopped
+    sys.stdout = ReaderGone(sys.stdout)
     # --verbose is a global option; accept it after the command too (edgeplan plan ... --verbose)
     args = sys.argv[1:]
     for flag, names in (("--verbose", ("--verbose", "-v")), ("--no-cache", ("--no-cache",))):

@@ -134,3 +134,38 @@ def on_termination() -> None:
         signal.signal(signal.SIGTERM, handler)
     except ValueError:          # not the main thread (embedded use): leave the default
         pass
+
+
+class ReaderGone:
+    """Standard output that outlives its reader: once the pipe closes (`edgeplan sweep ... | head`)
+    the rest of the console output goes nowhere and the command finishes its work, its output
+    files written, instead of dying at its next print with them unwritten."""
+
+    def __init__(self, stream):
+        self._stream, self.gone = stream, False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._drop()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._drop()
+
+    def _drop(self) -> None:
+        self.gone = True
+        # the descriptor now writes to /dev/null, so the interpreter's last flush at exit (of what the
+        # stream still buffers) succeeds instead of printing an ignored BrokenPipeError
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, self._stream.fileno())
+        os.close(null)
+
+    def __getattr__(self, name):          # isatty, fileno, encoding, ... as the stream has them
+        return getattr(self._stream, name)

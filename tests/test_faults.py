@@ -206,3 +206,16 @@ def test_a_signal_at_any_point_of_an_atomic_write_leaves_no_temporary_file(tmp_p
             raise KeyboardInterrupt("signal 15")
     files.atomic_write(tmp_path / "rounds.json", "{}")
     assert os.listdir(tmp_path) == ["rounds.json"]
+
+
+def test_a_reader_that_goes_away_costs_no_output_file(tmp_path):
+    """`edgeplan compare ... --out c.csv | head -1`: the pipe closes before the command is done
+    printing; the command still writes its file, exits 0 and prints no traceback (it died at its
+    next print, exit 1, the file unwritten)."""
+    proc = subprocess.Popen([sys.executable, "-m", "edgeplan.cli", "compare", str(DIGITS), "--out",
+                             str(tmp_path / "c.csv")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()                       # the reader is gone before the first line
+    errs = proc.stderr.read()
+    assert proc.wait(120) == 0, errs
+    assert (tmp_path / "c.csv").stat().st_size > 0
+    assert "Traceback" not in errs and "BrokenPipe" not in errs, errs
