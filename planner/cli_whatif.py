@@ -13,13 +13,17 @@ from .units import fmt_si
 # ---------------------------------------------------------------- what-if
 
 def _varies(scn, vary: list[str]):
+    from .errors import ScenarioError
     from .variants import parse_values
     out = []
     for v in vary:
         if "=" not in v:
             _bad_option(f"--vary '{v}': use PATH=V1,V2,... or PATH=start:stop:num or PATH=log:start:stop:num")
         path, vals = v.split("=", 1)
-        out.append((path.strip(), parse_values(vals)))
+        try:
+            out.append((path.strip(), parse_values(vals)))
+        except ScenarioError as e:
+            _bad_option(f"--vary {path.strip()}: {e}")
     return out
 
 

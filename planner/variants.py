@@ -196,6 +196,9 @@ def parse_values(text: str) -> list:
     """`V1,V2,...`, `start:stop:num` (linear) or `log:start:stop:num`; values may carry units
     (a range's ends are converted with the field's unit later, so `10 MHz:80 MHz:8` works)."""
     text = text.strip()
+    if text.count(":") == 3 and "," not in text and not text.startswith("log:"):     # lin:0.8:0.95:4
+        raise ScenarioError(f"range '{text}': '{text.split(':')[0]}:' is no kind of range; give start:stop:num "
+                            "(linear) or log:start:stop:num")
     if text.startswith("log:") or (text.count(":") == 2 and "," not in text):
         log = text.startswith("log:")
         body = text[4:] if log else text

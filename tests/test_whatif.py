@@ -79,6 +79,9 @@ def test_ranges_parse_with_units():
     assert expand(scn, "channels.ap0.bandwidth", parse_values("10 MHz:30 MHz:3")) == [10e6, 20e6, 30e6]
     assert expand(scn, "channels.ap0.bandwidth", parse_values("log:1e6:1e8:3")) == pytest.approx([1e6, 1e7, 1e8])
     assert expand(scn, "nodes.jetson.count", parse_values("1:10:4")) == [1, 4, 7, 10]
+    with pytest.raises(ScenarioError, match=r"range 'lin:0.8:0.95:4': 'lin:' is no kind of range; give "
+                                            r"start:stop:num \(linear\) or log:start:stop:num"):
+        parse_values("lin:0.8:0.95:4")
 
 
 def test_ray_engine_gives_the_same_table():
