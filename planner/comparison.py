@@ -72,8 +72,9 @@ def plan_note(p) -> str:
         return f"{plural(n, 'stage')} ({parts}); data from {d['source']}"
     if p.paradigm == "pel" and d.get("active_workers", 0) > 1:      # issue 14's design, measured in bench_accuracy
         if d.get("download") == "model":
-            return (f"{d['active_workers']} workers each update a block of the current model, the blocks' updates "
-                    "joined unscaled: it may learn less steadily than the others (edgeplan calibrate measures it)")
+            return (f"{d['active_workers']} workers each update a block of the current model against the others' "
+                    "values at the round's start: it may learn less steadily than the others (edgeplan calibrate "
+                    "measures it)")
         if d.get("compute") == "backprop":    # blocks stay put: a replica never hears of the others' layers
             return (f"{d['active_workers']} workers each update a block of the model beside a replica that is stale "
                     "elsewhere (its initial weights; paradigms.pel.download: model sends the whole model): it may "
