@@ -389,6 +389,7 @@ def test_whole_model_download_with_one_local_step_is_block_parallel_sgd(tmp_path
         scn = load_scenario(path)
         job, _, _ = make_job(scn, PEL.solve(CostModel(scn), "equal"), 0)
         e = ENGINES["pel"](job)
+        # the equal plan's workers are each a group of one: group and worker indices agree below
         for _ in range(2):                  # a round first, so the replicas' stale parts lag behind
             shards = copy.deepcopy(job.shards)
             start = flat_params(e.glob_seq).clone()

@@ -14,11 +14,11 @@ from .partition import block_bounds, block_mask, flat_params, set_flat, unit_mod
 
 
 class PELEngine(Engine):
-    """Worker k downloads, updates its block on its data for the round's local iterations and
-    uploads it; the server writes the blocks (averaged inside worker groups) into the global
-    model. Under `compute: backprop` a block is whole units first..last (with `download: model`
-    the worker takes the whole current model, else its block into its replica): it runs the
-    units below its block without gradients, the rest with gradients for its block's parameters only, so the
+    """Worker k downloads its block (with `download: model` the whole current model) into its
+    replica, updates the block on its data for the round's local iterations and uploads it; the
+    server writes the blocks (averaged inside worker groups) into the global model. Under
+    `compute: backprop` a block is whole units first..last: the worker runs the units below its
+    block without gradients, the rest with gradients for its block's parameters only, so the
     backward stops at the block (the cost model's computation, exactly); a worker without a
     block sits the round out. Under `per_parameter` (PABA) a block is a run of the flat
     parameter vector that moves along it each round (whole layers stay put)."""
