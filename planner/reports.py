@@ -68,6 +68,9 @@ def run_sentences(res) -> list[str]:
         lines.append(f"accuracy {100 * last.test_accuracy:.1f}% after round {int(last['round'])} (test loss "
                      f"{last.test_loss:.3f}, train loss {res.rounds.train_loss.iloc[0]:.3f} -> {last.train_loss:.3f}); "
                      f"this host calibrated at {fmt_si(res.host_rate, 'FLOP/s')}")
+    what = what_trained(res.plan, res.extra.get("client_state"))
+    if what:
+        lines.append(what)
     if str(res.executor).startswith("distributed"):
         lines.append("compute: each node's CPU time in its own process, converted to the node's speed at this host's "
                      "rate; before each timed block the node ran its layers once more untimed (a step right after "
@@ -76,6 +79,32 @@ def run_sentences(res) -> list[str]:
         from edgeplan.validation.data import describe_split
         lines.append(describe_split(res.extra["split"], res.extra.get("split_kind", "")))
     return lines
+
+
+def what_trained(plan, client_state: str | None) -> str:
+    """How the run's paradigm trained where the scenario decides it (its optimizer state from round
+    to round, what pel's workers hold outside their block), in one sentence; "" where nothing is
+    set."""
+    p, d = plan.paradigm, plan.paradigm_detail or {}
+    if p in ("fl", "psl", "fpl") and client_state:
+        who = {"fl": "each device's model", "psl": "each device's part and its part on the server",
+               "fpl": "each branch (the junction and trunk keep theirs)"}[p]
+        if client_state == "reset":
+            return (f"training: {who} started every round with a fresh optimizer state (training.client_state: "
+                    "reset, FedAvg as published)")
+        return f"training: {who} kept its optimizer state from round to round (training.client_state: keep)"
+    if p == "sl":
+        return ("training: the client part passed from device to device with its optimizer state (centralised SGD "
+                "over the devices' batches in turn)")
+    if p == "pel" and d.get("active_workers", 0) > 1:
+        n = d["active_workers"]
+        if d.get("download") == "model":
+            return (f"training: {n} workers each downloaded the whole current model and updated their block on their "
+                    "data (paradigms.pel.download: model)")
+        rest = "at its initial weights" if d.get("compute") == "backprop" else "as they last received it"
+        return (f"training: {n} workers each updated their block on their data beside a replica holding the rest "
+                f"{rest} (paradigms.pel.download: block)")
+    return ""
 
 
 def validate_report(scn, res, out_dir: Path) -> None:

@@ -628,3 +628,17 @@ def test_shipped_curves_belong_to_their_scenario_and_rank_by_time_to_target():
     assert set(best.paradigm) == {"fl", "sl", "psl", "dsgd", "fpl", "pel"}
     times = best.time_to_target_s.to_numpy(float)
     assert np.all(np.isfinite(times)) and np.all(np.diff(times) >= 0)        # ranked by it
+
+
+def test_runs_say_how_the_paradigm_trained():
+    """The optimizer state across rounds (training.client_state) and what pel's workers hold outside
+    their block are said in words, from the plan as evaluated against the scenario."""
+    from edgeplan.reports import what_trained
+    cm = CostModel(load_scenario(DIGITS))
+    plans = {n: paradigms.get(n).solve(cm, "equal" if n == "pel" else None) for n in ("fl", "sl", "fpl", "pel", "dsgd")}
+    assert "fresh optimizer state (training.client_state: reset, FedAvg as published)" in what_trained(plans["fl"], "reset")
+    assert "kept its optimizer state from round to round" in what_trained(plans["fl"], "keep")
+    assert "the junction and trunk keep theirs" in what_trained(plans["fpl"], "reset")
+    assert "passed from device to device with its optimizer state" in what_trained(plans["sl"], "reset")
+    assert "beside a replica holding the rest at its initial weights" in what_trained(plans["pel"], "reset")
+    assert what_trained(plans["dsgd"], "reset") == ""

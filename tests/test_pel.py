@@ -357,6 +357,9 @@ def test_whole_model_download_trains_each_block_against_the_current_model(tmp_pa
     whole = 4 * sum(p.numel() for p in e.model.parameters())
     assert plan.predicted["comm_bytes"] > whole * len(e.active)      # every active worker the whole model
     assert plan.paradigm_detail["download"] == "model"
+    from edgeplan.reports import run_sentences
+    assert "training: 3 workers each downloaded the whole current model and updated their block" in \
+        " ".join(run_sentences(res))
     many = yaml.safe_load((SCENARIOS / "pel-shannon.yaml").read_text())
     for download, says in (("model", "update a block of the current model"),
                            ("block", "(its initial weights; paradigms.pel.download: model sends the whole model)")):

@@ -76,6 +76,8 @@ def test_a_distributed_run_says_how_its_compute_was_timed():
     rounds = pd.DataFrame({"round": [1], "test_accuracy": [0.5], "test_loss": [1.0], "train_loss": [2.0]})
 
     def said(executor):
-        return " ".join(run_sentences(SimpleNamespace(rounds=rounds, host_rate=1e11, executor=executor, extra={})))
+        plan = SimpleNamespace(paradigm="dsgd", paradigm_detail={})
+        return " ".join(run_sentences(SimpleNamespace(rounds=rounds, host_rate=1e11, executor=executor, extra={},
+                                                      plan=plan)))
     assert "before each timed block the node ran its layers once more untimed" in said("distributed (shaped)")
     assert "untimed" not in said("in-process")
