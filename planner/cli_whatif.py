@@ -160,6 +160,9 @@ def pareto(scenario: Path = typer.Argument(...), paradigm: str = typer.Option("p
     if len(shown) == 1:
         out.print(f"one point: the {'fastest' if to_target else 'least-latency'} plan also takes the least energy "
                   "here, nothing to trade", markup=False)
+    if not to_target and shown.time_to_target_s.notna().any():
+        err.print("note: the scenario has learning curves and a target: --to-target traces the front of the time "
+                  "and energy to reach it", markup=False)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         from edgeplan.models.profile_io import atomic_write_text

@@ -642,3 +642,14 @@ def test_runs_say_how_the_paradigm_trained():
     assert "passed from device to device with its optimizer state" in what_trained(plans["sl"], "reset")
     assert "beside a replica holding the rest at its initial weights" in what_trained(plans["pel"], "reset")
     assert what_trained(plans["dsgd"], "reset") == ""
+
+
+def test_pareto_points_to_the_target_front_when_the_scenario_has_one():
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    scn = str(SCENARIOS / "digits-target.yaml")
+    r = CliRunner().invoke(app, ["pareto", scn, "-p", "psl", "--points", "3"])
+    assert r.exit_code == 0 and "--to-target traces the front of the time and energy to reach it" in \
+        " ".join(r.output.split()), r.output
+    r = CliRunner().invoke(app, ["pareto", scn, "-p", "psl", "--points", "3", "--to-target"])
+    assert r.exit_code == 0 and "time-energy to target front" in r.output and "--to-target traces" not in r.output
