@@ -123,7 +123,7 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
         err.print(f"note: {above.configuration} measured {100 * above.final_measured:.1f}% in its pilot, above the "
                   f"{100 * ceiling:.1f}% the centralised reference run levels off at, which holds every plateau "
                   "down: lengthen that run (--ceiling-rounds) or skip it (0)", markup=False)
-    misses: dict[tuple, list[str]] = {}      # (curve at the pilot's end, measured) -> configurations
+    misses: dict[tuple, list] = {}      # (curve at the pilot's end, measured) -> their curves
     for cv in curves:       # a curve rises and levels off in the shape the scenario's curves share
         at_end = cv.predict(cv.rounds_measured, cv.samples_per_round)["value"]
         if abs(at_end - cv.final_measured) <= 0.1:
@@ -133,11 +133,12 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
                       f"data, the same SGD, stood at {100 * at_end:.0f}%: early rounds differ by the order of the "
                       "draws; its curve follows the run", markup=False)
         else:
-            misses.setdefault((round(100 * at_end), round(100 * cv.final_measured)), []).append(cv.configuration)
-    for (fit, got), names in misses.items():
+            misses.setdefault((round(100 * at_end), round(100 * cv.final_measured)), []).append(cv)
+    for (fit, got), missed in misses.items():
+        names = [cv.configuration for cv in missed]
         who = f"{names[0]}'s curve misses" if len(names) == 1 else f"the curves of {' and '.join(names)} miss"
-        alone = len(curves) == 1 or all(learns_apart(n.split()[0], n) for n in names)    # fitted on its own
-        why = ("the pilot does not rise and level off (too noisy, diverging, or still at chance?)" if alone else
+        own_fit = len(curves) == 1 or all(learns_apart(cv.paradigm, cv.configuration) for cv in missed)
+        why = ("the pilot does not rise and level off (too noisy, diverging, or still at chance?)" if own_fit else
                "the pilot does not follow the shape the scenario's curves share (rising unlike the others, "
                "diverging, or still at chance)")
         err.print(f"note: {who} the last measured accuracy by {abs(fit - got)} points ({fit}% against {got}%): "

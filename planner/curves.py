@@ -97,12 +97,12 @@ class CurveTable:
             return c, ""
         same = [k for k in self.curves if k[0] == paradigm]
         if paradigm == "pel":       # the nearest number of workers, never across another download
-            same = [k for k in same if _besides_workers(k[1]) == _besides_workers(configuration)] or \
+            alike = [k for k in same if _besides_workers(k[1]) == _besides_workers(configuration)] or \
                 [k for k in same if workers_in(k[1]) == 1]      # one worker: both downloads alike
-        if paradigm == "pel" and same:
-            want = workers_in(configuration)
-            near = min(same, key=lambda k: (abs(workers_in(k[1]) - want), k[1]))
-            return self.curves[near], f"curve of '{near[1]}', by samples seen"
+            if alike:
+                want = workers_in(configuration)
+                near = min(alike, key=lambda k: (abs(workers_in(k[1]) - want), k[1]))
+                return self.curves[near], f"curve of '{near[1]}', by samples seen"
         if same:
             have = f"its {paradigm} curves: {', '.join(sorted(k[1] for k in same))}"
         else:

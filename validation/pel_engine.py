@@ -39,7 +39,7 @@ class PELEngine(Engine):
         self.sd = self.su if d.get("share_dn") is None else np.asarray(d["share_dn"], float)
         self.groups = PC.pel_groups(cm, self.devices)
         self.backprop = d.get("blocks") is not None
-        self.whole = self.job.spec.paradigms.pel.download == "model"
+        self.whole = PC.whole_model_down(cm)
         if self.backprop:
             self.units = [None if d["blocks"][g[0]] is None else tuple(d["blocks"][g[0]]) for g in self.groups]
         else:

@@ -57,7 +57,7 @@ class PEL(Paradigm):
 
     def configuration(self, cm, d):
         n = len(active_workers(d))      # one worker's block is the whole model: the downloads agree
-        return f"pel workers={n}" + (" download=model" if n > 1 and cm.scn.spec.paradigms.pel.download == "model" else "")
+        return f"pel workers={n}" + (" download=model" if n > 1 and PC.whole_model_down(cm) else "")
 
     def per_configuration(self, cm, method):
         if method == "joint" and backprop(cm):

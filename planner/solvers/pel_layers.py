@@ -26,7 +26,7 @@ import numpy as np
 
 from ..costs import CostModel
 from ..errors import InfeasibleError
-from ..pel_costs import backprop_model, pel_groups, pel_setup, whole_model_down
+from ..pel_costs import backprop_model, down_bytes, pel_groups, pel_setup
 from .common import Solution
 from .shares import channel_positions, fixed_part, least_shares, minmax_time
 
@@ -58,7 +58,7 @@ class LayerInstance:
         self.valid = jj >= ii
         self.params = np.where(self.valid, P[jj + 1] - P[ii], 0.0)                 # (M, M)
         x = self.params * self.Q / 8.0                         # bytes up: the block
-        y = np.where(self.valid, cm.table.total_params * self.Q / 8.0, 0.0) if whole_model_down(cm) else x
+        y = down_bytes(cm, self.params)                         # down: the block, or the whole model
         d = cm.ix(self.devices)
         bp = backprop_model(cm)
         comp = cm.tau * bp.iteration(d[:, None, None], cm.batch[d][:, None, None],
