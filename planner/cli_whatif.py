@@ -98,8 +98,8 @@ def capacity(scenario: Path = typer.Argument(...),
              vary: str = typer.Option(..., help="The dotted path to search, e.g. channels.ap0.bandwidth."),
              paradigm: str = typer.Option("psl", "--paradigm", "-p"),
              solver: str = typer.Option(None),
-             lo: str = typer.Option(None, help="Lower end of the search (default: current / 100, or 1)."),
-             hi: str = typer.Option(None, help="Upper end of the search (default: current x 100, or x 10)."),
+             lo: str = typer.Option(None, help="Lower end of the search (default: current / 100; 1 for a count; 20 below for dB)."),
+             hi: str = typer.Option(None, help="Upper end of the search (default: current x 100; x 10 for a count; 20 above for dB)."),
              html_file: Path = typer.Option(None, "--html")):
     """The least (or most) value of a quantity that meets a target."""
     from .scenario import load_scenario

@@ -334,6 +334,20 @@ def _metric(scn: Scenario, path: str, value, paradigm: str, method: str | None, 
     return float(v) if p.feasible or metric != "round_latency_s" else math.inf
 
 
+def _default_range(path: str, cur: float, integer: bool, lo: float | None) -> tuple[float, float]:
+    """The search range when --lo or --hi is not given: a factor of 100 either side of the current
+    value; for a quantity in decibels, already logarithmic, 20 dB either side (the same factor)."""
+    if integer:
+        lo = 1.0 if lo is None else lo
+        return lo, max(cur * 10, lo + 10)
+    if path.rsplit(".", 1)[-1].endswith("_db"):
+        return cur - 20, cur + 20
+    if cur > 0:
+        return cur / 100, cur * 100
+    raise PlanError(f"{path} is {cur:g} in the scenario: there is no default range around a value that is not "
+                    "positive; give the range with --lo and --hi")
+
+
 def capacity(scn: Scenario, target: tuple[str, float], path: str, paradigm: str = "psl", method: str | None = None,
              lo=None, hi=None, rel_tol: float = 1e-4, probes: int = 9) -> CapacityResult:
     """The least (metric falls as the quantity grows) or most (metric grows with it) value of
@@ -351,8 +365,11 @@ def capacity(scn: Scenario, target: tuple[str, float], path: str, paradigm: str 
             raise PlanError(f"{path} is {'not set' if raw is None else repr(raw)} in the scenario, so there is no "
                             "current value to search around: give the range with --lo and --hi") from None
         cur = float("nan")
-    lo = float(lo) if lo is not None else (1.0 if integer else cur / 100)
-    hi = float(hi) if hi is not None else (max(cur * 10, lo + 10) if integer else cur * 100)
+    if lo is None or hi is None:
+        d_lo, d_hi = _default_range(path, cur, integer, None if lo is None else float(lo))
+        lo = d_lo if lo is None else lo
+        hi = d_hi if hi is None else hi
+    lo, hi = float(lo), float(hi)
     for end, v in (("--lo", lo), ("--hi", hi)):
         if not math.isfinite(v):
             raise PlanError(f"{end} {v:g}: the ends of the search must be finite numbers")

@@ -172,6 +172,18 @@ def test_capacity_range_may_be_written_either_way_and_cross_zero():
     assert list(res.probes["links.mid-phone.gain_db"]) == pytest.approx(np.linspace(-10, 10, 9))
 
 
+def test_capacity_default_range_for_decibels_and_values_not_positive():
+    """A gain of -90 dB searched by default over -90/100 .. -90 x 100 (-0.9 .. -9000) ran into the
+    schema's -400 dB; decibels are already logarithmic: 20 dB either side, the linear factor of 100."""
+    scn = load_scenario(SCENARIOS / "pel-shannon.yaml")
+    res = capacity(scn, ("round_latency_s", 0.5), "links.mid-phone.gain_db", "pel")
+    assert list(res.probes["links.mid-phone.gain_db"]) == pytest.approx(np.linspace(-110, -70, 9))
+    data = yaml.safe_load((SCENARIOS / "digits-small.yaml").read_text())
+    data["nodes"][1]["rx_power"] = "0 W"
+    with pytest.raises(PlanError, match=r"is 0 in the scenario: there is no default range.*--lo and --hi"):
+        capacity(from_data(data, "s.yaml"), ("energy_j", 1.0), "nodes.pi.rx_power", "fl")
+
+
 @pytest.mark.parametrize("path, says", [
     ("links.0.bandwidth", "unknown field 'bandwidth'; choose one of from, to, channel"),
     ("nodes.pi.compte", "unknown field 'compte'; did you mean 'compute'?"),
