@@ -46,7 +46,7 @@ def compare_report(scn, every, best, objective: str, path) -> None:
     r.heading("best plan per paradigm").table(shown, cols)
     for n in compare_notes(scn, best):
         r.text(n)
-    r.image(compare_figure(best, scn), "time, energy and bytes per paradigm")
+    r.image(compare_figure(best, scn), "time, energy and bytes per paradigm, on the same amount of training")
     r.heading("every method").table(every, {"paradigm": None, "method": None, "kind": None, "status": None,
                                             "round_latency_s": "round", "epoch_time_s": "time per epoch",
                                             "energy_j": "energy per round", "comm_bytes": "bytes per round",

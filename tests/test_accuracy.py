@@ -630,6 +630,28 @@ def test_shipped_curves_belong_to_their_scenario_and_rank_by_time_to_target():
     assert np.all(np.isfinite(times)) and np.all(np.diff(times) >= 0)        # ranked by it
 
 
+def test_compare_figure_puts_the_paradigms_on_the_same_training():
+    """The report's third bar chart was bytes per round beside time and energy to the target: dsgd
+    moves one device's batches a round where fl moves every device's model. Bytes are now counted
+    to the target (rounds x bytes a round), or per epoch without one, as time and energy are."""
+    import edgeplan
+    from edgeplan.htmlreport import compare_bars
+    scn = edgeplan.load(SCENARIOS / "digits-target.yaml")
+    best = edgeplan.compare(scn)
+    (t, time), (e, energy), (b, moved) = compare_bars(best, scn)
+    assert (t, e, b) == ("time to 90% accuracy (s)", "energy to 90% accuracy (J)", "bytes to 90% accuracy")
+    row = best.set_index("paradigm").loc["fl"]
+    assert moved["fl"] == pytest.approx(row.comm_bytes * row.rounds_to_target)
+    assert time["fl"] == pytest.approx(row.time_to_target_s)
+    plain = edgeplan.load(SCENARIOS / "digits-small.yaml")
+    best = edgeplan.compare(plain)
+    labels = [label for label, _ in compare_bars(best, plain)]
+    assert labels == ["time per epoch (s)", "energy per epoch (J)", "bytes per epoch"]
+    row = best.set_index("paradigm").loc["dsgd"]
+    assert compare_bars(best, plain)[2][1]["dsgd"] == pytest.approx(row.comm_bytes * row.epoch_samples
+                                                                    / row.samples_per_round)
+
+
 def test_runs_say_how_the_paradigm_trained():
     """The optimizer state across rounds (training.client_state) and what pel's workers hold outside
     their block are said in words, from the plan as evaluated against the scenario."""
