@@ -265,6 +265,10 @@ def main():
     show(f"each paradigm calibrated alone (`calibrate -p P`), {shares[0]:.0%} pilots: final accuracy error in points, "
          "with the reference run and without", each)
     show("each paradigm calibrated alone, all settings", total)
+    if seeds() >= 6:
+        show("the issue's three-seed bench on disjoint triples of these seeds: how much a three-seed figure owes to "
+             "its seeds (each triple calibrated on its own pilots and reference runs, scored against its own runs)",
+             triples(trained, shares[0]))
     if len(shares) > 1:
         rows = []
         for share in shares:
@@ -272,6 +276,20 @@ def main():
                                                         ignore_index=True)
             rows.append({"pilot": f"{share:.0%}", **summarise(d).iloc[-1].drop("setting").to_dict()})
         show("all settings by the pilot's share of the rounds", pd.DataFrame(rows))
+
+
+def triples(trained: list, share: float) -> pd.DataFrame:
+    """The summary over all settings for seeds 0-2, 3-5, ... apart, and for all seeds together."""
+    n = seeds()
+    groups = [list(range(i, i + 3)) for i in range(0, n - 2, 3)] + [list(range(n))]
+    rows = []
+    for group in groups:
+        df = pd.concat([score_setting(setting, todo, pts[pts.seed.isin(group)], R, iid, share=share)
+                        for setting, todo, pts, R, iid in trained], ignore_index=True)
+        worst = df.loc[df.error_points.idxmax()]
+        rows.append({"seeds": f"{group[0]}-{group[-1]}", **summarise(df).iloc[-1].drop("setting").to_dict(),
+                     "worst_configuration": f"{worst.setting} {worst.configuration}"})
+    return pd.DataFrame(rows)
 
 
 def alone(trained: list, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
