@@ -114,7 +114,9 @@ class Fit:
         if a <= target:
             return None
         if self.family == "power":
-            u = float((b / (a - target)) ** (1.0 / c))
+            # in logs: a shallow curve (c near its bound 1e-3) overflows (b / (a - t)) ** (1 / c)
+            log_u = math.log(b / (a - target)) / c
+            u = math.exp(log_u) if log_u < 700.0 else math.inf
         else:
             u = float(max(-c * math.log((a - target) / b), 0.0))
         return u + self.lag if u > 1.0 else u         # beyond the first round, the lag later
@@ -441,7 +443,7 @@ class Curve:
         scale = (samples_per_round or self.samples_per_round) / self.samples_per_round   # x per round
 
         def rounds(x):
-            if x is None:
+            if x is None or not math.isfinite(x):
                 return None
             r = max(1, math.ceil(x / scale - 1e-9))
             return r if r <= MAX_ROUNDS else None

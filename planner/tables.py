@@ -11,6 +11,7 @@ import pandas as pd
 from rich import box
 from rich.table import Table
 
+from .convergence import MAX_ROUNDS
 from .units import fmt_si, plural
 
 FORMATS = ("table", "csv", "json")
@@ -309,8 +310,12 @@ def plan_summary(p) -> list[str]:
         if acc is not None and acc.get("value") is None:
             lines.append(f"target {t:.0%}: not predicted (no curve)")
         elif pr.get("rounds_to_target") is None:
-            lines.append(f"target {t:.0%}: not reached (the curve levels off at "
-                         f"{pct((pr.get('unreachable') or acc or {}).get('plateau'))})")
+            plateau = (pr.get("unreachable") or acc or {}).get("plateau")
+            if plateau is not None and plateau > t:       # above it, but too shallow to get there
+                lines.append(f"target {t:.0%}: not reached within {MAX_ROUNDS:,} rounds (the curve creeps "
+                             f"towards its plateau at {pct(plateau)})")
+            else:
+                lines.append(f"target {t:.0%}: not reached (the curve levels off at {pct(plateau)})")
         else:
             lo, hi = pr.get("rounds_to_target_range") or [None, None]
             rng = f" ({lo if lo is not None else '?'}-{hi if hi is not None else 'never'})"

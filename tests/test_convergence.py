@@ -3,6 +3,8 @@ planner.curves)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from edgeplan.convergence import Curve, Fit, FitError, fit_joint, fit_points
@@ -326,6 +328,28 @@ def test_curve_tables_keep_the_drift_and_lag_and_read_older_tables_without_them(
     (tmp_path / "old.csv").write_text(old)
     cv, _ = read_table(tmp_path / "old.csv").find("fl", "fl")
     assert (cv.accuracy.drift, cv.accuracy.x_end, cv.accuracy.lag) == (0.0, 0.0, 0.0) and np.isnan(cv.ceiling)
+
+
+def test_a_curve_too_shallow_to_reach_the_target_in_any_horizon_is_out_of_reach():
+    """A power law with c at its lower bound (1e-3) put (b / (a - target)) ** (1 / c) at infinity and
+    the rounds to the target crashed (OverflowError: cannot convert float infinity to integer);
+    found by bench_accuracy on other seeds' 40% pilots."""
+    import warnings
+
+    shallow = Fit("power", np.array([0.5, 0.45, 1e-3]), np.zeros((3, 3)), 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                    # no overflow warning on the console either
+        assert shallow.first_reaching(0.49) == math.inf
+        cv = Curve("fl", "fl", 64.0, shallow, None, 8, 1, 0.2, 1.0)
+        assert cv.rounds_to(0.49)["rounds"] is None
+    assert Fit("power", np.array([0.5, 0.45, 1.0]), np.zeros((3, 3)), 0.0).first_reaching(0.49) == pytest.approx(45.0)
+    from edgeplan import paradigms
+    from edgeplan.costs import CostModel
+    from edgeplan.tables import plan_summary
+    plan = paradigms.get("fl").solve(CostModel(load_scenario(SCENARIOS / "digits-small.yaml")))
+    plan.predicted.update(target_accuracy=0.49, rounds_to_target=None, unreachable={"plateau": 0.5, "target": 0.49})
+    said = " ".join(plan_summary(plan))
+    assert "target 49%: not reached within 10,000,000 rounds (the curve creeps towards its plateau at 50.0%)" in said
 
 
 def test_a_lagged_curve_holds_its_first_level_then_follows_its_family():
