@@ -418,6 +418,24 @@ def test_a_training_log_may_carry_the_run_on_dsgds_data(tmp_path):
     assert cv.predict(12)["value"] == pytest.approx(own[-1], abs=0.03)
 
 
+def test_calibrate_says_pel_with_several_workers_is_the_least_certain(tmp_path):
+    """Its first rounds can look like one worker's and it may stall later (bench_accuracy on seeds
+    3-5 and 6-8: 21-25% predicted, 61-68% measured): calibrate says so, and does not for one worker."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    log = tmp_path / "log.csv"
+    rounds = np.arange(1, 7)
+    rise = 0.9 - 0.8 * np.exp(-rounds / 4.0)
+    log.write_text("paradigm,configuration,round,accuracy\n"
+                   + "".join(f"pel,pel workers=2,{r},{a:.5f}\n" for r, a in zip(rounds, rise))
+                   + "".join(f"pel,pel workers=1,{r},{a:.5f}\n" for r, a in zip(rounds, rise)))
+    r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "--from-log", str(log), "--out", str(tmp_path / "c.csv")])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert "note: pel workers=2 trains blocks in parallel against stale values of the rest of the model" in said, said
+    assert "its curve is the least certain" in said and "pel workers=1 train" not in said
+
+
 def test_a_training_log_may_carry_a_centralised_reference_run(tmp_path):
     """A user's log with rows of paradigm 'centralised' (the model trained on the pooled data):
     they bound the plateau, and the console says by what."""
