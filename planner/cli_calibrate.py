@@ -124,7 +124,7 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
         err.print(f"note: {_and(apart)} {'train' if many else 'trains'} blocks in parallel against stale values of "
                   "the rest of the model, another algorithm whose first rounds can look like one worker's and "
                   f"which may stall later: {'their curves are' if many else 'its curve is'} the least certain "
-                  "(bench_accuracy: 11 to 43 points off at the last round on seeds other than the bench's, from "
+                  "(bench_accuracy: 12 to 43 points off at the last round on seeds other than the bench's, from "
                   "pilots of 20 to 60% of the rounds); read the band", markup=False)
     above = max(curves, key=lambda cv: cv.final_measured) if curves else None
     if above is not None and above.final_measured > ceiling + 0.02:       # NaN compares False
