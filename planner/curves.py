@@ -106,9 +106,10 @@ class CurveTable:
         if same:
             have = f"its {paradigm} curves: {', '.join(sorted(k[1] for k in same))}"
         else:
-            have = "it has " + (", ".join(sorted({k[0] for k in self.curves})) or "no curves") + \
-                f"; `edgeplan calibrate -p {paradigm} --resume` into the same --out adds it to them"
-        return None, f"{Path(self.file).name} has no curve for '{configuration}' ({have})"
+            have = "it has " + (", ".join(sorted({k[0] for k in self.curves})) or "no curves")
+        why = f"{Path(self.file).name} has no curve for '{configuration}' ({have})"
+        return None, why + ("" if same else f"; `edgeplan calibrate -p {paradigm} --resume` into the same --out "
+                            "adds it")
 
 
 def _besides_workers(configuration: str) -> list[str]:

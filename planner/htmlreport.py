@@ -78,7 +78,9 @@ class Report:
         return self
 
     def text(self, text: str, cls: str = "note") -> Report:
-        self.parts.append(f'<p class="{cls}">{html.escape(text)}</p>')
+        # `a command` (the console's way of quoting one) in code type, not with its backticks
+        body = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+        self.parts.append(f'<p class="{cls}">{body}</p>')
         return self
 
     def table(self, df: pd.DataFrame, columns=None, max_rows: int = 200) -> Report:

@@ -287,24 +287,29 @@ def plan_summary(p) -> list[str]:
     """The plan's headline in sentences: round, epoch, energy, bytes, critical path, accuracy."""
     pr = p.predicted
     ms = p.solver.get("time_s", 0.0) * 1e3
-    lines = [f"{p.scenario}: {p.paradigm} by {p.solver['method']} ({p.solver['status']}, {ms:.0f} ms)",
-             f"round {s(pr['round_latency_s'], 's')}, {s(pr.get('energy_j'), 'J')}/round (devices "
-             f"{s(pr.get('device_energy_j'), 'J')}), {s(pr.get('comm_bytes'), 'B')}/round; critical: "
-             f"{pr['critical']['node']} {pr['critical']['phase']}"]
+    # one fact per line, each within 80 columns for usual figures (the console wraps, mid-phrase)
+    lines = [f"{p.scenario}: {p.paradigm} by {p.solver['method']} ({p.solver['status']}, {ms:.0f} ms)"]
+    def samples(x):
+        return plural(int(round(float(x))), "sample") if x is not None and x == x else ""
+    per_round = f", {samples(pr['samples_per_round'])}" if pr.get("samples_per_round") else ""
+    lines.append(f"a round: {s(pr['round_latency_s'], 's')}, {s(pr.get('energy_j'), 'J')} (devices "
+                 f"{s(pr.get('device_energy_j'), 'J')}), {s(pr.get('comm_bytes'), 'B')}{per_round}")
     if pr.get("epoch_samples"):
-        def samples(x):
-            return plural(int(round(float(x))), "sample") if x is not None and x == x else ""
-        lines.append(f"an epoch ({samples(pr['epoch_samples'])}, every device's data once): "
-                     f"{s(pr.get('epoch_time_s'), 's')}, {s(pr.get('epoch_energy_j'), 'J')}; "
-                     f"{samples(pr.get('samples_per_round'))} per round")
+        lines.append(f"an epoch (every device's data once, {samples(pr['epoch_samples'])}): "
+                     f"{s(pr.get('epoch_time_s'), 's')}, {s(pr.get('epoch_energy_j'), 'J')}")
+    lines.append(f"critical path: {pr['critical']['node']} {pr['critical']['phase']}")
     acc = pr.get("accuracy")
     if acc:
         if acc.get("value") is None:
-            lines.append(f"accuracy: not predicted ({acc.get('why')})")
+            why, _, hint = str(acc.get("why")).partition("; `")
+            lines.append(f"accuracy: not predicted: {why}")
+            if hint:
+                lines.append("`" + hint)
         else:
             lines.append(f"accuracy after {acc['at_round']} rounds: {pct(acc['value'])} (90% band "
-                         f"{pct(acc['low'])}-{pct(acc['high'])}; plateau {pct(acc['plateau'])})"
-                         + (f"; {acc['note']}" if acc.get("note") else ""))
+                         f"{pct(acc['low'])}-{pct(acc['high'])}; plateau {pct(acc['plateau'])})")
+            if acc.get("note"):
+                lines.append(acc["note"])
     if pr.get("target_accuracy") is not None:
         t = pr["target_accuracy"]
         if acc is not None and acc.get("value") is None:

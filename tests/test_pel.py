@@ -415,3 +415,15 @@ def test_whole_model_download_with_one_local_step_is_block_parallel_sgd(tmp_path
     torch.testing.assert_close(got, expect, rtol=1e-5, atol=1e-6)
     got, expect = rounds["block"]
     assert not torch.allclose(got, expect, rtol=1e-5, atol=1e-6)
+
+
+def test_the_phase_table_leaves_out_workers_that_sat_the_round_out():
+    from edgeplan.validation.runner import run_inprocess
+    scn = load_scenario(ROOT / "scenarios" / "digits-small.yaml")
+    p = PEL.solve(CostModel(scn), "joint")
+    idle = {a["node"] for a in p.assignments if a.get("role") == "device" and a.get("units") is None}
+    active = {a["node"] for a in p.assignments if a.get("role") == "device" and a.get("units") is not None}
+    assert idle and active
+    ph = run_inprocess(scn, p, rounds=1).phases(scn)
+    assert set(ph.device) & idle == set() and active <= set(ph.device)
+    assert ph.measured_s.notna().all()          # every row left has something to compare

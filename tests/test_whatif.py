@@ -352,3 +352,11 @@ def test_pareto_console_shows_what_the_scenario_has(tmp_path):
     r = CliRunner().invoke(app, ["pareto", str(tmp_path / "alike.yaml"), "-p", "psl", "--points", "3"])
     assert r.exit_code == 0 and "one point: the least-latency plan also takes the least energy here, nothing to " \
         "trade" in " ".join(r.output.split()), r.output
+
+
+def test_report_notes_set_commands_in_code_type_and_escape_the_rest(tmp_path):
+    """Notes quote commands as the console does, in backticks: the page showed the backticks."""
+    from edgeplan.htmlreport import Report
+    Report("t").text("times: `--executor distributed --shaped` <b>x</b>").write(tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert "<code>--executor distributed --shaped</code> &lt;b&gt;x&lt;/b&gt;" in page and "`" not in page

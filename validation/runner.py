@@ -85,6 +85,8 @@ def phase_table(scn: Scenario, plan: Plan, events: list[dict], transfers_measure
     words = phase_words if plan.paradigm == "dsgd" else str      # dsgd's phase codes (fwd0, stage0.1) in words
     rows = []
     for dev in pred.index:
+        if dev not in meas.index and not pred.loc[dev].any():
+            continue                      # it sat the round out (pel's worker without a block): nothing to compare
         for ph in pred.columns:
             p = float(pred.loc[dev, ph])
             m = float(meas.loc[dev, ph]) if dev in meas.index and ph in meas.columns else float("nan")
