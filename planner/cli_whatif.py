@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from .cli_app import _bad_option, _handles_errors, _outputs, app, err, out
+from .errors import PlanError
 from .units import fmt_si
 
 # ---------------------------------------------------------------- what-if
@@ -38,8 +39,12 @@ def sweep(scenario: Path = typer.Argument(...),
           engine: str = typer.Option("process", help="process (a local pool) or ray."),
           workers: int = typer.Option(2, min=1, help="Processes (or Ray CPUs on a local cluster)."),
           address: str = typer.Option(None, help="Ray cluster address (default: start a local one)."),
-          out_dir: Path = typer.Option(None, "--out", help="Write sweep.csv, sweep.parquet, plots and report.html.")):
-    """What-if grid: every variant planned for every paradigm; a table and plots."""
+          out_dir: Path = typer.Option(None, "--out", help="Write sweep.csv, sweep.parquet, plots and report.html."),
+          resume: bool = typer.Option(False, "--resume/--no-resume",
+                                      help="Take the points an interrupted sweep wrote to --out's sweep.csv and "
+                                           "plan the rest.")):
+    """What-if grid: every variant planned for every paradigm; a table and plots. Interrupted
+    (Ctrl-C), it writes the points planned so far to --out's sweep.csv; --resume continues."""
     from . import paradigms as P
     from .scenario import load_scenario
     from .whatif import sweep as run_sweep
@@ -51,7 +56,12 @@ def sweep(scenario: Path = typer.Argument(...),
     names = list(P.NAMES) if "all" in names else list(dict.fromkeys(names))
     if methods not in ("all", "optimal"):
         _bad_option("--methods: use all or optimal")
-    res = run_sweep(scn, _varies(scn, vary), names, methods, engine, workers, address, progress=True)
+    if resume and out_dir is None:
+        _bad_option("--resume: give the --out an interrupted sweep wrote to")
+    done = _earlier_table(out_dir / "sweep.csv") if resume else None
+    res = run_sweep(scn, _varies(scn, vary), names, methods, engine, workers, address, progress=True, done=done)
+    if res.interrupted:
+        _keep_interrupted(res, out_dir)
     invalid = res.table[res.table.status.eq("invalid")]
     whys = list(dict.fromkeys(invalid.why.astype(str)))
     if len(invalid) == len(res.table):       # a misspelt field, say: nothing to show or write
@@ -76,19 +86,50 @@ def sweep(scenario: Path = typer.Argument(...),
     if len(invalid):
         err.print(f"note: {len(invalid)} of {len(res.table)} plans skipped, their point is invalid: {whys[0]}" +
                   (" (and other reasons: the why column of --out's sweep.csv)" if len(whys) > 1 else ""), markup=False)
+    if res.points_taken:
+        err.print(f"took {res.points_taken} of the {res.points} points from {out_dir / 'sweep.csv'}", markup=False)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        from edgeplan.models.profile_io import atomic_write_text
-        atomic_write_text(out_dir / "sweep.csv", res.table.to_csv(index=False))
-        from .files import atomic_path
-        with atomic_path(out_dir / "sweep.parquet", ".parquet") as tmp:
-            words = [c for c in res.table.columns if c in ("why", "status", "kind") or
-                     (res.table[c].dtype == object and c in res.varied)]     # a varied field taking words
-            res.table.astype({c: str for c in words}).to_parquet(tmp, index=False)
+        _write_table(res, out_dir)
         files = sweep_plots(res, out_dir)
         from .reports import sweep_report
         sweep_report(scn, res, vary, files, out_dir)
         err.print(f"wrote {out_dir}/: sweep.csv, sweep.parquet, {len(files)} plots, report.html")
+
+
+def _write_table(res, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from edgeplan.models.profile_io import atomic_write_text
+    atomic_write_text(out_dir / "sweep.csv", res.table.to_csv(index=False))
+    from .files import atomic_path
+    with atomic_path(out_dir / "sweep.parquet", ".parquet") as tmp:
+        words = [c for c in res.table.columns if c in ("why", "status", "kind") or
+                 (res.table[c].dtype == object and c in res.varied)]     # a varied field taking words
+        res.table.astype({c: str for c in words}).to_parquet(tmp, index=False)
+
+
+def _earlier_table(path: Path):
+    """What an interrupted sweep wrote (None where it wrote nothing: every point is planned)."""
+    import pandas as pd
+    if not path.exists():
+        err.print(f"note: nothing to resume in {path.parent} (no sweep.csv): planning every point", markup=False)
+        return None
+    try:       # round_trip: the points' values as written, so that they match the grid's exactly
+        return pd.read_csv(path, float_precision="round_trip")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise PlanError(f"{path}: not a table a sweep wrote ({e}); use another --out") from None
+
+
+def _keep_interrupted(res, out_dir: Path | None) -> None:
+    """Interrupted: the points planned so far to --out's table (no plots or report of a part of
+    the grid), and exit 130 as any interrupted command does."""
+    told = f"interrupted after {res.points_done} of {res.points} points"
+    if out_dir is None or not res.points_done:
+        err.print(told + ("; nothing written" if out_dir is not None else " (no --out: nothing kept)"), markup=False)
+    else:
+        _write_table(res, out_dir)
+        err.print(f"{told}: wrote them to {out_dir / 'sweep.csv'} (and sweep.parquet); the same command with "
+                  "--resume plans the rest", markup=False)
+    raise typer.Exit(130)
 
 
 @app.command()

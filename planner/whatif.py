@@ -115,6 +115,10 @@ class SweepResult:
     engine: str
     workers: int
     objective: str = "latency"
+    points: int = 0                # of the grid
+    points_done: int = 0           # in `table` (fewer than `points` when interrupted)
+    points_taken: int = 0          # of them, from an earlier run's table (resumed)
+    interrupted: bool = False
 
     def best(self) -> pd.DataFrame:
         """Each paradigm's best feasible method at each point."""
@@ -194,8 +198,11 @@ class SweepResult:
 
 def sweep(scn: Scenario, varies: list[tuple[str, list]], names: list[str] | None = None, methods: str = "all",
           engine: str = "process", workers: int = 2, address: str | None = None, progress: bool = False,
-          chunk: int | None = None) -> SweepResult:
-    """Plan every point of the grid of `varies` ([(path, values)]) for every paradigm in `names`."""
+          chunk: int | None = None, done: pd.DataFrame | None = None) -> SweepResult:
+    """Plan every point of the grid of `varies` ([(path, values)]) for every paradigm in `names`.
+    `done`: a table an earlier run of this sweep wrote; its points are taken, not planned again.
+    Interrupted (Ctrl-C, SIGTERM), it returns the points planned so far with `interrupted` set."""
+    from .sweep_pool import run_chunks
     names = list(names or paradigms.NAMES)
     for n in names:
         paradigms.get(n)
@@ -205,96 +212,42 @@ def sweep(scn: Scenario, varies: list[tuple[str, list]], names: list[str] | None
     unit_table(scn)                      # profile the model once, before the workers copy the scenario
     pts = grid(scn, varies)
     points = [(i, {k: _py(v) for k, v in row.items()}) for i, row in enumerate(pts.to_dict("records"))]
-    n = len(points)
+    results: dict[int, list[dict]] = _taken(done, points, names, list(pts.columns)) if done is not None else {}
+    todo = [p for p in points if p[0] not in results]
+    n = len(todo)
     size = chunk or max(1, min(200, n // (max(workers, 1) * 16) or 1))
-    jobs = [(points[k:k + size], names, methods) for k in range(0, n, size)]
+    jobs = [(todo[k:k + size], names, methods) for k in range(0, n, size)]
     t0 = time.perf_counter()
-    results: dict[int, list[dict]] = {}
-    with Bar(progress, n, "points", text="sweep", width=5) as bar:
-        if engine == "ray":
-            results = _run_ray(scn, jobs, workers, address, bar)
-        elif engine == "process" and workers > 1 and len(jobs) > 1:
-            import multiprocessing as mpx
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-            with ProcessPoolExecutor(workers, mp_context=mpx.get_context("fork"), initializer=_init_worker,
-                                     initargs=(scn,)) as ex:
-                futs = [ex.submit(_chunk, j) for j in jobs]
-                for f in as_completed(futs):
-                    for i, rows in f.result():
-                        results[i] = rows
-                    bar.advance(len(f.result()))
-        elif engine in ("process", "serial"):
-            _init_worker(scn)
-            for j in jobs:
-                for i, rows in _chunk(j):
-                    results[i] = rows
-                bar.advance(len(j[0]))
-        else:
-            raise PlanError(f"unknown engine '{engine}'; use process or ray")
+    with Bar(progress, len(points), "points", text="sweep", width=5, done=len(results)) as bar:
+        stopped = run_chunks(scn, jobs, _init_worker, _chunk, engine, workers, address, bar, results)
     rows = [r for i in sorted(results) for r in results[i]]
     table = pd.DataFrame(rows, columns=list(pts.columns) + RESULT_COLUMNS)
     obj = scn.spec.objective
     return SweepResult(table, list(pts.columns), time.perf_counter() - t0, engine, workers,
-                       obj if isinstance(obj, str) else "weighted")
+                       obj if isinstance(obj, str) else "weighted", points=len(points),
+                       points_done=len(results), points_taken=len(points) - n, interrupted=stopped)
+
+
+def _taken(done: pd.DataFrame, points: list, names: list[str], varied: list[str]) -> dict[int, list[dict]]:
+    """The rows of `done` (an earlier run's table) at each point of this grid where it holds every
+    paradigm asked for; other points are planned anew."""
+    if [c for c in done.columns if c not in RESULT_COLUMNS] != varied:
+        raise PlanError(f"the table there varies {', '.join(c for c in done.columns if c not in RESULT_COLUMNS)}, "
+                        f"this sweep {', '.join(varied)}; use another --out, or the same --vary")
+    rows = done[done.paradigm.isin(names)].astype(object).where(done.notna(), None)
+    at: dict[tuple, list[dict]] = {}
+    for r in rows.to_dict("records"):
+        at.setdefault(tuple(_py(r[c]) for c in varied), []).append(r)
+    out = {}
+    for i, vals in points:
+        have = at.get(tuple(vals[c] for c in varied), [])
+        if {r["paradigm"] for r in have} >= set(names):
+            out[i] = have
+    return out
 
 
 def _py(v):
     return v.item() if isinstance(v, np.generic) else v
-
-
-def _reachable(address: str, timeout: float = 3.0) -> None:
-    """Refuse a Ray address where nothing answers (ray.init retries for minutes and prints its own
-    connection warnings)."""
-    import socket
-    if address == "auto":
-        return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            return
-    except ValueError:
-        raise PlanError(f"--address {address}: give HOST:PORT of a Ray cluster's head (or ray://HOST:PORT)") from None
-    except OSError as e:
-        raise PlanError(f"--address {address}: no Ray cluster answers there ({e.strerror or e}); start one with "
-                        "`ray start --head`, or leave --address out for a local one") from None
-
-
-def _run_ray(scn: Scenario, jobs, workers: int, address: str | None, bar) -> dict:
-    try:
-        import ray
-    except ImportError:
-        raise PlanError("--engine ray needs Ray: pip install 'edgeplan[ray]'") from None
-    started = False
-    if not ray.is_initialized():
-        if address:
-            _reachable(address)
-        kw = {"address": address} if address else {"num_cpus": workers}
-        try:
-            ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, **kw)
-        except ConnectionError as e:
-            raise PlanError(f"--address {address}: {e}; start a cluster with `ray start --head`, or leave "
-                            "--address out for a local one") from None
-        started = True
-    try:
-        ref = ray.put(scn)
-
-        @ray.remote(num_cpus=1)
-        def run(s, job):
-            _init_worker(s)
-            return _chunk(job)
-
-        pending = [run.remote(ref, j) for j in jobs]
-        results = {}
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            out = ray.get(done[0])
-            for i, rows in out:
-                results[i] = rows
-            bar.advance(len(out))
-        return results
-    finally:
-        if started:
-            ray.shutdown()
 
 
 # ---------------------------------------------------------------- capacity

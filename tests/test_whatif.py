@@ -360,3 +360,55 @@ def test_report_notes_set_commands_in_code_type_and_escape_the_rest(tmp_path):
     Report("t").text("times: `--executor distributed --shaped` <b>x</b>").write(tmp_path / "r.html")
     page = (tmp_path / "r.html").read_text()
     assert "<code>--executor distributed --shaped</code> &lt;b&gt;x&lt;/b&gt;" in page and "`" not in page
+
+
+def test_an_interrupted_sweep_keeps_the_points_planned(monkeypatch):
+    """Ctrl-C (or SIGTERM) half-way: the points planned so far come back, marked interrupted."""
+    import edgeplan.whatif as W
+    real, calls = W._chunk, []
+
+    def then_interrupted(job):
+        calls.append(job)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("signal 15")
+        return real(job)
+    monkeypatch.setattr(W, "_chunk", then_interrupted)
+    scn = load_scenario(SCENARIOS / "digits-small.yaml")
+    res = sweep(scn, [("channels.wlan.bandwidth", parse_values("log:1MHz:100MHz:8"))], ["psl"], "optimal",
+                engine="serial", chunk=2)
+    assert res.interrupted and (res.points, res.points_done) == (8, 4)
+    assert res.table["channels.wlan.bandwidth"].nunique() == 4 and set(res.table.paradigm) == {"psl"}
+
+
+def test_sweep_resume_plans_only_what_the_table_lacks(tmp_path, monkeypatch):
+    """--resume takes the points in --out's sweep.csv (values read back exactly, the grid's floats)
+    and plans the rest: the same table as one uninterrupted sweep."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    args = ["sweep", str(SCENARIOS / "digits-small.yaml"), "--vary", "channels.wlan.bandwidth=log:1MHz:100MHz:9",
+            "--vary", "training.batch_size=16,32", "-p", "psl,fl", "--workers", "1"]
+    r = CliRunner().invoke(app, args + ["--out", str(tmp_path / "whole")])
+    assert r.exit_code == 0, r.output
+    whole = pd.read_csv(tmp_path / "whole" / "sweep.csv")
+    part = tmp_path / "part"
+    part.mkdir()
+    bw = sorted(whole["channels.wlan.bandwidth"].unique())
+    cut = whole[whole["channels.wlan.bandwidth"].isin(bw[:4]) & ~((whole["channels.wlan.bandwidth"] == bw[3]) &
+                                                                 (whole.paradigm == "fl"))]
+    cut.to_csv(part / "sweep.csv", index=False)           # 6 whole points, 2 without fl
+    import edgeplan.whatif as W
+    planned = []
+    real = W.plan_point
+    monkeypatch.setattr(W, "plan_point", lambda s, v, *a: planned.append(v) or real(s, v, *a))
+    r = CliRunner().invoke(app, args + ["--out", str(part), "--resume"])
+    assert r.exit_code == 0, r.output
+    assert "took 6 of the 18 points" in r.output and len(planned) == 12
+    again = pd.read_csv(part / "sweep.csv")
+    key = ["channels.wlan.bandwidth", "training.batch_size", "paradigm", "method"]
+    pd.testing.assert_frame_equal(again.sort_values(key).reset_index(drop=True)[whole.columns],
+                                  whole.sort_values(key).reset_index(drop=True), check_exact=False, rtol=1e-12)
+    other = CliRunner().invoke(app, ["sweep", str(SCENARIOS / "digits-small.yaml"), "--vary",
+                                     "channels.wlan.bandwidth=1MHz", "-p", "psl", "--out", str(part), "--resume"])
+    assert other.exit_code == 2 and "varies channels.wlan.bandwidth, training.batch_size, this sweep " \
+        "channels.wlan.bandwidth; use another --out" in " ".join(other.output.split()), other.output
+    assert CliRunner().invoke(app, args + ["--resume"]).exit_code == 2          # nowhere to resume from
