@@ -122,14 +122,29 @@ def show(console, table: Table, wide: bool = False) -> None:
 def emit(df: pd.DataFrame | list | dict, fmt: str) -> None:
     """Write data for scripts to stdout: CSV, or strict JSON (null where undefined)."""
     from .jsonio import dumps
+    if isinstance(df, pd.DataFrame):
+        df = _whole_rounds(df)
     if isinstance(df, dict):       # frames inside a document become lists of records
-        df = {k: (v.to_dict("records") if isinstance(v, pd.DataFrame) else v) for k, v in df.items()}
+        df = {k: (_whole_rounds(v).to_dict("records") if isinstance(v, pd.DataFrame) else v) for k, v in df.items()}
     if fmt == "csv":
         frame = df if isinstance(df, pd.DataFrame) else pd.DataFrame(df if isinstance(df, list) else [df])
         sys.stdout.write(frame.to_csv(index=False))
     else:
         data = df.to_dict("records") if isinstance(df, pd.DataFrame) else df
         sys.stdout.write(dumps(data))
+
+
+def _whole_rounds(df: pd.DataFrame) -> pd.DataFrame:
+    """Counts of rounds as whole numbers (13, not 13.0 beside a 9 where a blank made pandas take
+    the column as floats)."""
+    cols = [c for c in df.columns if str(c).startswith("rounds") and df[c].dtype.kind == "f"
+            and df[c].dropna().map(float.is_integer).all()]
+    if not cols:
+        return df
+    out = df.copy()
+    for c in cols:
+        out[c] = pd.Series([int(v) if v == v else None for v in df[c]], index=df.index, dtype=object)
+    return out
 
 
 def s(x, unit: str) -> str:
