@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from .cli_app import _bad_option, _handles_errors, _outputs, app, err, out
+from .cli_app import _bad_option, _handles_errors, _outputs, app, err, interrupted, out, paradigm_names
 from .errors import ScenarioError
 from .tables import cell, label
 from .units import fmt_si, plural
@@ -357,7 +357,8 @@ def evaluate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
 @_handles_errors
 def compare(scenario: Path = typer.Argument(...),
             out_file: Path = typer.Option(None, "--out", help="Write every method's row as CSV."),
-            paradigm: list[str] = typer.Option(None, "--paradigm", "-p", help="Only these paradigms."),
+            paradigm: list[str] = typer.Option(None, "--paradigm", "-p",
+                                               help="Only these paradigms, or a comma list (repeatable)."),
             all_methods: bool = typer.Option(False, "--all", help="One row per method, not per paradigm."),
             wide: bool = typer.Option(False, help="Every column (per-round energy, memory, critical path)."),
             fmt: str = typer.Option("table", "--format", help="table, csv or json (for scripts)."),
@@ -371,7 +372,7 @@ def compare(scenario: Path = typer.Argument(...),
     if fmt not in FORMATS:
         _bad_option(f"--format '{fmt}': use table, csv or json")
     scn = load_scenario(scenario)
-    df, best = compare_table(scn, paradigm or None, progress=fmt == "table", all_methods=all_methods)
+    df, best = compare_table(scn, paradigm_names(paradigm), progress=fmt == "table", all_methods=all_methods)
     shown = df if all_methods else best
     if fmt != "table":
         emit(shown, fmt)
@@ -419,17 +420,20 @@ def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
         _bad_option(f"--timeout {timeout:g}: give the seconds without progress before giving up (more than 0)")
     scn = load_scenario(scenario)
     p = Plan.load(plan_file)
-    if executor == "inprocess":
-        from edgeplan.validation.runner import run_inprocess
-        res = run_inprocess(scn, p, rounds, out_dir, resume, progress=fmt == "table")
-    else:
-        from edgeplan.validation.distributed import WorkerFailed, run_distributed
-        try:
-            res = run_distributed(str(scenario), p, rounds, out_dir, resume, progress=fmt == "table",
-                                  timeout=timeout, shaped=shaped)
-        except WorkerFailed as e:
-            err.print(f"error: {e}", markup=False)
-            raise typer.Exit(1) from None
+    try:
+        if executor == "inprocess":
+            from edgeplan.validation.runner import run_inprocess
+            res = run_inprocess(scn, p, rounds, out_dir, resume, progress=fmt == "table")
+        else:
+            from edgeplan.validation.distributed import WorkerFailed, run_distributed
+            try:
+                res = run_distributed(str(scenario), p, rounds, out_dir, resume, progress=fmt == "table",
+                                      timeout=timeout, shaped=shaped)
+            except WorkerFailed as e:
+                err.print(f"error: {e}", markup=False)
+                raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        interrupted(out_dir and f"every finished round is checkpointed in {out_dir}")
     ph = res.phases(scn)
     if fmt != "table":
         from .tables import emit

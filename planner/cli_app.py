@@ -63,6 +63,24 @@ def _handles_errors(fn):
     return wrapper
 
 
+def interrupted(kept: str | None) -> None:
+    """Ctrl-C or SIGTERM in a long command: say what was kept and how to go on, exit 130."""
+    err.print(f"interrupted: {kept}; the same command with --resume goes on from there" if kept else
+              "interrupted (no --out: nothing kept)", markup=False)
+    raise typer.Exit(130)
+
+
+def paradigm_names(given: list[str] | None) -> list[str] | None:
+    """`-p` as given: repeated, comma lists, or `all`; None for every paradigm. Unknown names fail here."""
+    from . import paradigms as P
+    names = [x.strip() for p in (given or []) for x in p.split(",") if x.strip()]
+    if not names or "all" in names:
+        return None
+    for n in names:
+        P.get(n)
+    return list(dict.fromkeys(names))
+
+
 def _outputs(files=(), folders=()) -> None:
     """Refuse, before any work, output paths that cannot be written (edgeplan.files.writable)."""
     from .files import writable

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import typer
 
-from .cli_app import _bad_option, _handles_errors, _outputs, app, err, out
+from .cli_app import _bad_option, _handles_errors, _outputs, app, err, interrupted, out, paradigm_names
 
 
 @app.command()
 @_handles_errors
 def calibrate(scenario: Path = typer.Argument(...),
-              paradigm: list[str] = typer.Option(None, "--paradigm", "-p", help="Paradigms to calibrate (default: all)."),
+              paradigm: list[str] = typer.Option(None, "--paradigm", "-p",
+                                                 help="Paradigms to calibrate, or a comma list (repeatable; default "
+                                                      "all)."),
               rounds: int = typer.Option(None, help="Pilot rounds per run (default: a fifth of training.rounds, "
                                                     "at least 5)."),
               seeds: int = typer.Option(2, help="Runs per configuration, seeds training.seed, +1, ..."),
@@ -39,9 +41,8 @@ def calibrate(scenario: Path = typer.Argument(...),
 
     _outputs(files=(out_file,))
     scn = load_scenario(scenario)
-    names = list(paradigm or P.NAMES)
-    for n in names:
-        P.get(n)
+    given = paradigm_names(paradigm)
+    names = given or list(P.NAMES)
     if not 1 <= seeds <= 1000:
         _bad_option(f"--seeds {seeds}: give 1 to 1000 runs per configuration")
     if ceiling_rounds is not None and ceiling_rounds < 0:
@@ -51,15 +52,18 @@ def calibrate(scenario: Path = typer.Argument(...),
     _outputs(folders=(work,))
     if from_log is not None:
         from .calibration import import_log, read_log
-        points = read_log(from_log, scn, paradigm or None)
+        points = read_log(from_log, scn, given)
         curves = import_log(scn, points, out_file)
     else:
         from edgeplan.validation.calibrate import calibrate as run_calibration
 
         from .calibration import default_pilot_rounds
         k = rounds or default_pilot_rounds(scn)
-        curves, points = run_calibration(scn, names, k, seeds, out_file, resume, progress=True,
-                                         ceiling_rounds=ceiling_rounds)
+        try:
+            curves, points = run_calibration(scn, names, k, seeds, out_file, resume, progress=True,
+                                             ceiling_rounds=ceiling_rounds)
+        except KeyboardInterrupt:
+            interrupted(f"the rounds trained so far are checkpointed in {work}")
     wide = _print_curves(scn, curves, trained=from_log is None)
     if from_log is None:
         from edgeplan.validation.calibrate import not_learning

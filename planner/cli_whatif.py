@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from .cli_app import _bad_option, _handles_errors, _outputs, app, err, out
+from .cli_app import _bad_option, _handles_errors, _outputs, app, err, interrupted, out, paradigm_names
 from .errors import PlanError
 from .units import fmt_si
 
@@ -52,8 +52,7 @@ def sweep(scenario: Path = typer.Argument(...),
 
     _outputs(folders=(out_dir,))
     scn = load_scenario(scenario)
-    names = [x.strip() for p in (paradigm or ["all"]) for x in p.split(",") if x.strip()]
-    names = list(P.NAMES) if "all" in names else list(dict.fromkeys(names))
+    names = paradigm_names(paradigm) or list(P.NAMES)
     if methods not in ("all", "optimal"):
         _bad_option("--methods: use all or optimal")
     if resume and out_dir is None:
@@ -122,14 +121,14 @@ def _earlier_table(path: Path):
 def _keep_interrupted(res, out_dir: Path | None) -> None:
     """Interrupted: the points planned so far to --out's table (no plots or report of a part of
     the grid), and exit 130 as any interrupted command does."""
-    told = f"interrupted after {res.points_done} of {res.points} points"
-    if out_dir is None or not res.points_done:
-        err.print(told + ("; nothing written" if out_dir is not None else " (no --out: nothing kept)"), markup=False)
-    else:
+    if out_dir is not None and res.points_done:
         _write_table(res, out_dir)
-        err.print(f"{told}: wrote them to {out_dir / 'sweep.csv'} (and sweep.parquet); the same command with "
-                  "--resume plans the rest", markup=False)
-    raise typer.Exit(130)
+        interrupted(f"{res.points_done} of {res.points} points planned, written to {out_dir / 'sweep.csv'} (and "
+                    "sweep.parquet)")
+    if out_dir is not None:
+        err.print("interrupted before any point was planned: nothing written", markup=False)
+        raise typer.Exit(130)
+    interrupted(None)
 
 
 @app.command()

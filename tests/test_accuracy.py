@@ -693,3 +693,32 @@ def test_pareto_points_to_the_target_front_when_the_scenario_has_one():
         " ".join(r.output.split()), r.output
     r = CliRunner().invoke(app, ["pareto", scn, "-p", "psl", "--points", "3", "--to-target"])
     assert r.exit_code == 0 and "time-energy to target front" in r.output and "--to-target traces" not in r.output
+
+
+def test_calibrate_interrupted_says_what_it_kept_and_resume_goes_on(tmp_path, monkeypatch):
+    """Ctrl-C in the second pilot: exit 130, the checkpoints named, and --resume finishes without
+    training the first pilot again."""
+    from edgeplan.cli import app
+    from edgeplan.validation import runner
+    from typer.testing import CliRunner
+    real, calls = runner.run_inprocess, []
+
+    def stopped_once(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+    monkeypatch.setattr(runner, "run_inprocess", stopped_once)
+    out = tmp_path / "curves.csv"
+    args = ["calibrate", str(DIGITS), "-p", "fl", "--rounds", "4", "--seeds", "2", "--ceiling-rounds", "3",
+            "--out", str(out)]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 130 and not out.exists(), r.output
+    said = " ".join(r.output.split())
+    assert f"interrupted: the rounds trained so far are checkpointed in {tmp_path / 'curves.calibration'}; the " \
+        "same command with --resume goes on from there" in said, said
+    first = tmp_path / "curves.calibration" / "fl-seed0" / "rounds.csv"
+    before = pd.read_csv(first)
+    r = CliRunner().invoke(app, args + ["--resume"])
+    assert r.exit_code == 0 and out.exists(), r.output
+    assert len(calls) == 3 and list(pd.read_csv(first).wall_s) == list(before.wall_s)     # seed 0 not again

@@ -110,8 +110,10 @@ def test_node_processes_die_with_their_launcher_and_resume_reaches_the_whole_run
     assert len(kids) >= 3, "the launcher runs its nodes (three here) as descendant processes"
     os.kill(proc.pid, sig)
     code = proc.wait(60)
-    if sig == signal.SIGTERM:
-        assert code == 130, proc.stdout.read()           # handled like Ctrl-C
+    if sig == signal.SIGTERM:                            # handled like Ctrl-C, and says how to go on
+        said = proc.stdout.read()
+        assert code == 130 and f"interrupted: every finished round is checkpointed in {out}; the same command " \
+            "with --resume goes on from there" in " ".join(said.split()), said
     deadline = time.monotonic() + 10
     while any(_alive(k) for k in kids) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -183,8 +185,8 @@ def test_sigterm_during_a_pool_sweep_stops_it_and_keeps_the_points_planned(tmp_p
     import pandas as pd
     kept = pd.read_csv(out / "sweep.csv")
     assert 0 < kept["channels.ap0.bandwidth"].nunique() < n and kept.status.notna().all()
-    assert f"interrupted after {kept['channels.ap0.bandwidth'].nunique()} of {n} points" in said
-    assert "--resume plans the rest" in said
+    assert f"interrupted: {kept['channels.ap0.bandwidth'].nunique()} of {n} points planned, written to" in said
+    assert "the same command with --resume goes on from there" in said
 
 
 def test_outputs_have_the_users_permissions(tmp_path):
