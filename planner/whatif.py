@@ -213,6 +213,8 @@ def sweep(scn: Scenario, varies: list[tuple[str, list]], names: list[str] | None
     pts = grid(scn, varies)
     points = [(i, {k: _py(v) for k, v in row.items()}) for i, row in enumerate(pts.to_dict("records"))]
     results: dict[int, list[dict]] = _taken(done, points, names, list(pts.columns)) if done is not None else {}
+    if results:
+        _same_planning(scn, points, results, names, methods)
     todo = [p for p in points if p[0] not in results]
     n = len(todo)
     size = chunk or max(1, min(200, n // (max(workers, 1) * 16) or 1))
@@ -244,6 +246,24 @@ def _taken(done: pd.DataFrame, points: list, names: list[str], varied: list[str]
         if {r["paradigm"] for r in have} >= set(names):
             out[i] = have
     return out
+
+
+def _same_planning(scn: Scenario, points: list, taken: dict, names: list[str], methods: str) -> None:
+    """Refuse an earlier table planned otherwise (another scenario file, --methods, EdgePlan's
+    version): one of its points, planned again here, must come out the same."""
+    i = next(iter(taken))
+    again = {(r["paradigm"], r["method"]): r for r in plan_point(scn, points[i][1], names, methods)}
+    there = {(r["paradigm"], r["method"]): r for r in taken[i]}
+    where = ", ".join(f"{k}={v}" for k, v in points[i][1].items())
+    if set(again) != set(there):
+        raise PlanError(f"the table there was planned with other methods at {where} ({len(there)} plans, here "
+                        f"{len(again)}: --methods differs?); use the same --methods, or another --out")
+    for key, r in again.items():
+        for c in ("round_latency_s", "energy_j", "objective"):
+            a, b = (None if x is None or x != x else float(x) for x in (r.get(c), there[key].get(c)))
+            if (a is None) != (b is None) or (a is not None and not math.isclose(a, b, rel_tol=1e-9)):
+                raise PlanError(f"the table there was planned from another scenario (at {where}, {key[0]} by {key[1]}: "
+                                f"{c} {b} there, {a} here); use another --out to plan it afresh")
 
 
 def _py(v):

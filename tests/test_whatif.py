@@ -402,7 +402,7 @@ def test_sweep_resume_plans_only_what_the_table_lacks(tmp_path, monkeypatch):
     monkeypatch.setattr(W, "plan_point", lambda s, v, *a: planned.append(v) or real(s, v, *a))
     r = CliRunner().invoke(app, args + ["--out", str(part), "--resume"])
     assert r.exit_code == 0, r.output
-    assert "took 6 of the 18 points" in r.output and len(planned) == 12
+    assert "took 6 of the 18 points" in r.output and len(planned) == 12 + 1      # + a taken one, checked
     again = pd.read_csv(part / "sweep.csv")
     key = ["channels.wlan.bandwidth", "training.batch_size", "paradigm", "method"]
     pd.testing.assert_frame_equal(again.sort_values(key).reset_index(drop=True)[whole.columns],
@@ -412,3 +412,11 @@ def test_sweep_resume_plans_only_what_the_table_lacks(tmp_path, monkeypatch):
     assert other.exit_code == 2 and "varies channels.wlan.bandwidth, training.batch_size, this sweep " \
         "channels.wlan.bandwidth; use another --out" in " ".join(other.output.split()), other.output
     assert CliRunner().invoke(app, args + ["--resume"]).exit_code == 2          # nowhere to resume from
+    # a table planned from another scenario (or with other --methods) is refused, not mixed in
+    edited = tmp_path / "edited.yaml"
+    edited.write_text((SCENARIOS / "digits-small.yaml").read_text().replace("compute: 8 GFLOPS", "compute: 3 GFLOPS"))
+    assert edited.read_text() != (SCENARIOS / "digits-small.yaml").read_text()
+    r = CliRunner().invoke(app, [args[0], str(edited)] + args[2:] + ["--out", str(part), "--resume"])
+    assert r.exit_code == 2 and "planned from another scenario" in r.output, r.output
+    r = CliRunner().invoke(app, args + ["--methods", "optimal", "--out", str(part), "--resume"])
+    assert r.exit_code == 2 and "--methods differs?" in " ".join(r.output.split()), r.output
