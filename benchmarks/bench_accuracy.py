@@ -256,6 +256,11 @@ def main():
          "configurations more than 5 points off, beyond_noise: those of them off by more than twice their noise; "
          "pick_regret: the measured time to target of the paradigm the curves pick over the fastest's)",
          summarise(df))
+    show("all settings, pel with several workers in and out (its pilot's first rounds are one worker's: no pilot of "
+         "20-60% of the rounds foresaw its stall on seeds 3-8; the planner's decision, README)",
+         pd.DataFrame([{"configurations": "every one", **summarise(df).iloc[-1].drop("setting").to_dict()},
+                       {"configurations": "without pel workers>=2",
+                        **summarise(df[~several_workers(df)]).iloc[-1].drop("setting").to_dict()}]))
     without = pd.concat([score_setting(*t, share=shares[0], ceiling=False) for t in trained], ignore_index=True)
     show("all settings, with the centralised reference run (the plateaus' bound; the shape of fl's, psl's and, on IID "
          "data, sl's curves) and without",
@@ -288,8 +293,15 @@ def triples(trained: list, share: float) -> pd.DataFrame:
                         for setting, todo, pts, R, iid in trained], ignore_index=True)
         worst = df.loc[df.error_points.idxmax()]
         rows.append({"seeds": f"{group[0]}-{group[-1]}", **summarise(df).iloc[-1].drop("setting").to_dict(),
-                     "worst_configuration": f"{worst.setting} {worst.configuration}"})
+                     "worst_configuration": f"{worst.setting} {worst.configuration}",
+                     "worst_without_pel_workers>=2": df[~several_workers(df)].error_points.max()})
     return pd.DataFrame(rows)
+
+
+def several_workers(df: pd.DataFrame) -> pd.Series:
+    """The rows of pel with two or more workers."""
+    w = df.configuration.str.extract(r"^pel workers=(\d+)", expand=False).astype(float)
+    return w.ge(2).fillna(False).astype(bool)
 
 
 def alone(trained: list, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
