@@ -199,6 +199,26 @@ def pareto_report(scn, front, paradigm: str, out_dir: Path) -> None:
     r.write(out_dir / "report.html")
 
 
+def _alike(curves, mean, x) -> dict[str, list[str]]:
+    """The configurations to draw, each with the names of those whose pilots and curves are the
+    same as its own (fl and psl train alike: one line hid the other, its legend entry unseen)."""
+    import numpy as np
+    out: dict[str, list[str]] = {}
+    seen: list[tuple] = []
+    for cv in curves:
+        y = cv.accuracy.mean(cv.x_of(x))
+        m = mean.loc[cv.configuration].to_numpy() if cv.configuration in mean.index.get_level_values(0) else None
+        first = next((name for name, yy, mm in seen if np.allclose(yy, y, rtol=0, atol=1e-9) and
+                      (mm is None) == (m is None) and (m is None or (len(mm) == len(m) and np.allclose(mm, m)))),
+                     None)
+        if first is None:
+            seen.append((cv.configuration, y, m))
+            out[cv.configuration] = [cv.configuration]
+        else:
+            out[first].append(cv.configuration)
+    return out
+
+
 def curves_plot(scn, curves, points, path) -> None:
     """calibrate's picture: each configuration's pilot (the seeds' mean per round), its fitted
     curve to training.rounds and its 90% band there (shaded along the curve for up to three
@@ -220,10 +240,13 @@ def curves_plot(scn, curves, points, path) -> None:
     colors = [cmap(i) for i in range(cmap.N) if cmap.N > 10 or i != 7]   # tab10's grey reads as the reference's
     mean = points.groupby(["configuration", "round"]).accuracy.mean()
     drawn: set = set()
+    same = _alike(curves, mean, x)
     for k, cv in enumerate(curves):
+        if cv.configuration not in same:
+            continue                         # drawn under the name of the one it equals
         c = colors[k % len(colors)]
         fit = cv.accuracy
-        ax.plot(x, 100 * fit.mean(cv.x_of(x)), color=c, lw=1.4, label=cv.configuration)
+        ax.plot(x, 100 * fit.mean(cv.x_of(x)), color=c, lw=1.4, label=" = ".join(same[cv.configuration]))
         lo, hi = fit.band(cv.x_of(x))
         if shade:
             ax.fill_between(x, 100 * lo, 100 * hi, color=c, alpha=0.12)

@@ -544,3 +544,20 @@ def test_pel_curves_fall_back_by_workers_never_across_downloads(tmp_path):
     assert "'pel workers=4 download=model'" in table.find("pel", "pel workers=2 download=model")[1]
     table.curves.pop(("pel", "pel workers=4 download=model"))
     assert "'pel workers=1'" in table.find("pel", "pel workers=3 download=model")[1]   # one worker: alike
+
+
+def test_the_calibration_plot_draws_curves_that_coincide_once_under_both_names():
+    """fl and psl train alike: psl's line hid fl's, whose legend entry then named nothing seen."""
+    import pandas as pd
+    from edgeplan.reports import _alike
+    fit = Fit("exp", np.array([0.97, 0.9, 3.0]), np.diag([1e-4, 1e-4, 1e-2]), 0.01)
+    other = Fit("exp", np.array([0.95, 0.9, 2.0]), np.diag([1e-4, 1e-4, 1e-2]), 0.01)
+    curves = [Curve("fl", "fl", 768.0, fit, None, 6, 2, 0.9), Curve("psl", "psl", 768.0, fit, None, 6, 2, 0.9),
+              Curve("sl", "sl", 768.0, other, None, 6, 2, 0.9)]
+    pts = pd.DataFrame({"configuration": ["fl", "psl", "sl"] * 2, "round": [1, 1, 1, 2, 2, 2],
+                        "accuracy": [0.3, 0.3, 0.4, 0.5, 0.5, 0.6]})
+    mean = pts.groupby(["configuration", "round"]).accuracy.mean()
+    assert _alike(curves, mean, np.arange(1, 21)) == {"fl": ["fl", "psl"], "sl": ["sl"]}
+    pts.loc[4, "accuracy"] = 0.55                       # psl's pilot differs: drawn apart
+    mean = pts.groupby(["configuration", "round"]).accuracy.mean()
+    assert _alike(curves, mean, np.arange(1, 21)) == {"fl": ["fl"], "psl": ["psl"], "sl": ["sl"]}
