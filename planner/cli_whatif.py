@@ -58,9 +58,11 @@ def sweep(scenario: Path = typer.Argument(...),
     if resume and out_dir is None:
         _bad_option("--resume: give the --out an interrupted sweep wrote to")
     done = _earlier_table(out_dir / "sweep.csv") if resume else None
-    res = run_sweep(scn, _varies(scn, vary), names, methods, engine, workers, address, progress=True, done=done)
-    if res.interrupted:
-        _keep_interrupted(res, out_dir)
+    from .whatif import SweepInterrupted
+    try:
+        res = run_sweep(scn, _varies(scn, vary), names, methods, engine, workers, address, progress=True, done=done)
+    except SweepInterrupted as stop:
+        _keep_interrupted(stop.result, out_dir)
     invalid = res.table[res.table.status.eq("invalid")]
     whys = list(dict.fromkeys(invalid.why.astype(str)))
     if len(invalid) == len(res.table):       # a misspelt field, say: nothing to show or write

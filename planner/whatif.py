@@ -201,7 +201,8 @@ def sweep(scn: Scenario, varies: list[tuple[str, list]], names: list[str] | None
           chunk: int | None = None, done: pd.DataFrame | None = None) -> SweepResult:
     """Plan every point of the grid of `varies` ([(path, values)]) for every paradigm in `names`.
     `done`: a table an earlier run of this sweep wrote; its points are taken, not planned again.
-    Interrupted (Ctrl-C, SIGTERM), it returns the points planned so far with `interrupted` set."""
+    Interrupted (Ctrl-C, SIGTERM), it raises SweepInterrupted (a KeyboardInterrupt) holding the
+    points planned so far as `.result`."""
     from .sweep_pool import run_chunks
     names = list(names or paradigms.NAMES)
     for n in names:
@@ -225,9 +226,21 @@ def sweep(scn: Scenario, varies: list[tuple[str, list]], names: list[str] | None
     rows = [r for i in sorted(results) for r in results[i]]
     table = pd.DataFrame(rows, columns=list(pts.columns) + RESULT_COLUMNS)
     obj = scn.spec.objective
-    return SweepResult(table, list(pts.columns), time.perf_counter() - t0, engine, workers,
-                       obj if isinstance(obj, str) else "weighted", points=len(points),
-                       points_done=len(results), points_taken=len(points) - n, interrupted=stopped)
+    res = SweepResult(table, list(pts.columns), time.perf_counter() - t0, engine, workers,
+                      obj if isinstance(obj, str) else "weighted", points=len(points),
+                      points_done=len(results), points_taken=len(points) - n, interrupted=stopped)
+    if stopped:
+        raise SweepInterrupted(res)
+    return res
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during a sweep: still an interruption to a caller, with the points
+    planned before it as `.result` (a SweepResult)."""
+
+    def __init__(self, result: SweepResult):
+        super().__init__(f"interrupted after {result.points_done} of {result.points} points")
+        self.result = result
 
 
 def _taken(done: pd.DataFrame, points: list, names: list[str], varied: list[str]) -> dict[int, list[dict]]:

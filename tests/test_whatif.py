@@ -363,7 +363,7 @@ def test_report_notes_set_commands_in_code_type_and_escape_the_rest(tmp_path):
 
 
 def test_an_interrupted_sweep_keeps_the_points_planned(monkeypatch):
-    """Ctrl-C (or SIGTERM) half-way: the points planned so far come back, marked interrupted."""
+    """Ctrl-C (or SIGTERM) half-way: still an interruption, carrying the points planned so far."""
     import edgeplan.whatif as W
     real, calls = W._chunk, []
 
@@ -374,8 +374,12 @@ def test_an_interrupted_sweep_keeps_the_points_planned(monkeypatch):
         return real(job)
     monkeypatch.setattr(W, "_chunk", then_interrupted)
     scn = load_scenario(SCENARIOS / "digits-small.yaml")
-    res = sweep(scn, [("channels.wlan.bandwidth", parse_values("log:1MHz:100MHz:8"))], ["psl"], "optimal",
-                engine="serial", chunk=2)
+    from edgeplan.whatif import SweepInterrupted
+    with pytest.raises(KeyboardInterrupt) as stop:      # still an interruption to the caller
+        sweep(scn, [("channels.wlan.bandwidth", parse_values("log:1MHz:100MHz:8"))], ["psl"], "optimal",
+              engine="serial", chunk=2)
+    assert isinstance(stop.value, SweepInterrupted)
+    res = stop.value.result
     assert res.interrupted and (res.points, res.points_done) == (8, 4)
     assert res.table["channels.wlan.bandwidth"].nunique() == 4 and set(res.table.paradigm) == {"psl"}
 
