@@ -8,7 +8,6 @@ Exit codes: 0 success, 2 bad input (scenario, plan, profile or option), 3 infeas
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -52,11 +51,8 @@ def _handles_errors(fn):
             err.print("interrupted")
             raise typer.Exit(130) from None
         except Exception as e:  # an internal failure: say what and where, not a bare traceback
-            import traceback
-            frame = traceback.extract_tb(e.__traceback__)[-1]
-            where = f" (at {Path(frame.filename).name}:{frame.lineno})"
-            err.print(f"internal error: {type(e).__name__}: {str(e)[:300] or 'no message'}{where}; please report it",
-                      markup=False)
+            from .errors import internal_error
+            err.print(internal_error(e), markup=False)
             if "EDGEPLAN_DEBUG" in __import__("os").environ:
                 raise
             raise typer.Exit(1) from None

@@ -89,12 +89,18 @@ def sweep(scenario: Path = typer.Argument(...),
                   (" (and other reasons: the why column of --out's sweep.csv)" if len(whys) > 1 else ""), markup=False)
     if res.points_taken:
         err.print(f"took {res.points_taken} of the {res.points} points from {out_dir / 'sweep.csv'}", markup=False)
+    failed = res.table[res.table.status.eq("error")]
+    if len(failed):
+        rest = ", the other points are planned" if len(failed) < len(res.table) else ""
+        err.print(f"note: {len(failed)} of {len(res.table)} plans failed{rest}: {failed.why.iloc[0]}", markup=False)
     if out_dir is not None:
         _write_table(res, out_dir)
         files = sweep_plots(res, out_dir)
         from .reports import sweep_report
         sweep_report(scn, res, vary, files, out_dir)
         err.print(f"wrote {out_dir}/: sweep.csv, sweep.parquet, {len(files)} plots, report.html")
+    if len(failed):
+        raise typer.Exit(1)               # something went wrong, though what could be planned is written
 
 
 def _write_table(res, out_dir: Path) -> None:

@@ -56,3 +56,12 @@ def unplanned_status(e: InfeasibleError | PlanError) -> str:
     """A plan row's status when solving raised: 'infeasible' (the constraints cannot be met) or,
     for a PlanError, 'not planned' (it cannot be planned here: no learning curve for it, ...)."""
     return "infeasible" if isinstance(e, InfeasibleError) else "not planned"
+
+
+def internal_error(e: Exception) -> str:
+    """An unexpected exception in words, what and where, for the console (never a bare traceback)."""
+    import traceback
+    from pathlib import Path
+    frame = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+    where = f" (at {Path(frame.filename).name}:{frame.lineno})" if frame else ""
+    return f"internal error: {type(e).__name__}: {str(e)[:300] or 'no message'}{where}; please report it"

@@ -19,7 +19,7 @@ import pandas as pd
 
 from . import paradigms
 from .costs import CostModel
-from .errors import InfeasibleError, PlanError, ScenarioError, unplanned_status
+from .errors import InfeasibleError, PlanError, ScenarioError, internal_error, unplanned_status
 from .progress import Bar
 from .scenario import Scenario
 from .units import fmt_si
@@ -65,6 +65,8 @@ def plan_point(scn: Scenario, values: dict, names: list[str], methods: str = "al
                 row.update(status=unplanned_status(e), feasible=False, why=str(e))
             except ScenarioError as e:      # the point itself does not hold (curves made for another batch, ...)
                 row.update(status="invalid", feasible=False, why=str(e))
+            except Exception as e:          # a fault of ours at one point: recorded, the other points go on
+                row.update(status="error", feasible=False, why=internal_error(e))
             rows.append(row)
     return rows
 

@@ -424,3 +424,31 @@ def test_sweep_resume_plans_only_what_the_table_lacks(tmp_path, monkeypatch):
     assert r.exit_code == 2 and "planned from another scenario" in r.output, r.output
     r = CliRunner().invoke(app, args + ["--methods", "optimal", "--out", str(part), "--resume"])
     assert r.exit_code == 2 and "--methods differs?" in " ".join(r.output.split()), r.output
+
+
+def test_a_fault_at_one_point_of_a_sweep_is_recorded_and_the_rest_planned(tmp_path, monkeypatch):
+    """An unexpected exception at one point ended the whole sweep, every planned point lost: it
+    is now that point's row (status error, what and where), the note says so, and the exit is 1
+    after the outputs are written."""
+    import dataclasses
+
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    psl = paradigms.get("psl")
+    best = psl.fastest or psl.default
+    real = psl.solvers[best].fn
+
+    def fails_on_narrow_channels(cm):
+        if next(c for c in cm.scn.spec.channels if c.name == "wlan").bandwidth < 2e6:
+            raise ZeroDivisionError("float division by zero")
+        return real(cm)
+    monkeypatch.setitem(psl.solvers, best, dataclasses.replace(psl.solvers[best], fn=fails_on_narrow_channels))
+    r = CliRunner().invoke(app, ["sweep", str(SCENARIOS / "digits-small.yaml"), "--vary",
+                                 "channels.wlan.bandwidth=1MHz,5MHz,10MHz", "-p", "psl", "--methods", "optimal",
+                                 "--workers", "1", "--out", str(tmp_path)])
+    assert r.exit_code == 1, r.output
+    said = " ".join(r.output.split())
+    assert "note: 1 of 3 plans failed, the other points are planned: internal error: ZeroDivisionError: float " \
+        "division by zero (at test_whatif.py:" in said and "please report it" in said, said
+    table = pd.read_csv(tmp_path / "sweep.csv")
+    assert list(table.status) == ["error", "optimal", "optimal"] and (tmp_path / "report.html").exists()
