@@ -311,3 +311,28 @@ def test_a_model_with_dropout_resumes_as_if_never_stopped(tmp_path):
     shutil.copy(tmp_path / "centralised-seed0.pt", tmp_path / "centralised-seed1.pt")   # another scenario's
     other = reference_run(scn, pilot, 1, 5, work=tmp_path, key="another scenario")    # not this run's state
     np.testing.assert_array_equal(other.accuracy, reference_run(scn, pilot, 1, 5).accuracy)
+
+
+@pytest.mark.parametrize("name", ["fl", "sl", "psl", "dsgd", "fpl", "pel"])
+def test_a_model_with_dropout_trains_alike_in_both_transports(tmp_path, name):
+    """Dropout's masks came from one random state in process and one per process when
+    distributed: each node now draws from its own stream, seeded by the run's seed and its name,
+    so both transports train on the same masks, bit for bit."""
+    from edgeplan import paradigms
+    from edgeplan.costs import CostModel
+    from edgeplan.scenario import load_scenario
+
+    from .conftest import assert_transports_agree
+    path = _scenario(tmp_path, {"module": "mynet:dropout"})
+    data = yaml.safe_load(path.read_text())
+    data["nodes"][1]["count"] = 1                     # one pi and the phone: 3 processes with the server
+    data["training"]["batch_size"] = 128
+    method = None
+    if name == "dsgd":                                 # a chain of stage processes, the masks drawn along it
+        chain = yaml.safe_load((SCENARIOS / "dsgd-chain.yaml").read_text())
+        data = {**chain, "model": data["model"], "training": {**chain["training"], "batch_size": 128}}
+        method = "equal_flops"
+    path.write_text(yaml.safe_dump(data))
+    plan = paradigms.get(name).solve(CostModel(load_scenario(path)), method)
+    assert name != "dsgd" or len({a["stage"] for a in plan.assignments if "stage" in a}) > 1
+    assert_transports_agree(path, plan, framing=0.05)     # a tiny model: headers weigh more beside its bytes

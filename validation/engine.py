@@ -24,6 +24,7 @@ from torch import nn
 
 from .data import Dataset
 from .meters import RoundMeter
+from .node_random import NodeStreams, OnNodeStreams
 from .partition import flat_params, make_model, make_optimizer, set_flat, unit_modules
 
 LOSS = nn.CrossEntropyLoss()
@@ -168,6 +169,7 @@ class Engine:
     def __init__(self, job: Job):
         self.job, self.cm, self.d = job, job.cm, job.decisions
         self.round_no = 0
+        self.streams = NodeStreams(job.seed)       # each node's random draws (dropout): see node_random
         self.build()
 
     def build(self):
@@ -179,7 +181,7 @@ class Engine:
         raise NotImplementedError
 
     def play(self, tx) -> list:
-        losses = self.round(tx)
+        losses = self.round(OnNodeStreams(tx, self.streams))
         self.round_no += 1
         return losses
 
@@ -231,12 +233,12 @@ class Engine:
         raise NotImplementedError
 
     def state(self) -> dict:
-        """The parts, their optimizers and torch's random state (dropout draws from it: without
-        it a resumed run of a model with dropout would train on other masks than the run it
-        continues)."""
+        """The parts, their optimizers and torch's random states, global and each node's (dropout
+        draws from them: without them a resumed run of a model with dropout would train on other
+        masks than the run it continues)."""
         return {"modules": {k: m.state_dict() for k, m in self.modules().items()},
                 "optimizers": {k: o.state_dict() for k, o in self.optimizers().items() if o is not None},
-                "round_no": self.round_no, "rng": torch.get_rng_state()}
+                "round_no": self.round_no, "rng": torch.get_rng_state(), "rng_nodes": dict(self.streams.states)}
 
     def load(self, s: dict) -> None:
         for k, m in self.modules().items():
@@ -247,6 +249,7 @@ class Engine:
         self.round_no = int(s.get("round_no", 0))
         if "rng" in s:                   # (states written before it was kept have none)
             torch.set_rng_state(s["rng"])
+        self.streams.states = dict(s.get("rng_nodes", {}))
 
     def units(self):
         """A fresh model of the scenario (seeded) traced into the plan's units."""
