@@ -9,6 +9,7 @@ kept.)
 
 from __future__ import annotations
 
+import logging
 import signal
 from collections.abc import Callable
 
@@ -93,12 +94,19 @@ def _ray(scn, jobs, init, chunk, workers, address, bar, results) -> None:
         if address:
             _reachable(address)
         kw = {"address": address} if address else {"num_cpus": workers}
-        try:
-            ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, **kw)
+        from .solvers import highs  # its flag is the CLI's --verbose
+        ours = signal.getsignal(signal.SIGTERM)
+        try:       # Ray's own log lines (token authentication, "Started a local Ray instance") only with it
+            ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
+                     logging_level=logging.INFO if highs._VERBOSE else logging.ERROR, **kw)
         except ConnectionError as e:
             raise PlanError(f"--address {address}: {e}; start a cluster with `ray start --head`, or leave "
                             "--address out for a local one") from None
         started = True
+        # ray.init takes SIGTERM over (it logs and exits 1, the points planned lost): ours again,
+        # which stops the sweep as Ctrl-C does
+        if callable(ours):
+            signal.signal(signal.SIGTERM, ours)
     pending = []
     try:
         ref = ray.put(scn)

@@ -189,6 +189,24 @@ def test_sigterm_during_a_pool_sweep_stops_it_and_keeps_the_points_planned(tmp_p
     assert "the same command with --resume goes on from there" in said
 
 
+def test_sigterm_during_a_ray_sweep_keeps_the_points_planned_and_ray_stays_quiet(tmp_path):
+    """ray.init took SIGTERM over: the sweep died with exit 1 and Ray's crash log, nothing kept; and
+    Ray's own log lines (token authentication, 'Started a local Ray instance') reached the console."""
+    pytest.importorskip("ray")
+    out = tmp_path / "sweep"
+    n = 20000
+    proc = _cli("sweep", SCENARIOS / "psl-hetero.yaml", "--vary", f"channels.ap0.bandwidth=log:1MHz:1GHz:{n}",
+                "-p", "psl", "--workers", "2", "--engine", "ray", "--out", out, start_new_session=True)
+    time.sleep(20)
+    proc.send_signal(signal.SIGTERM)
+    said = proc.communicate(timeout=180)[0]
+    assert proc.returncode == 130, said
+    assert "SIGTERM received" not in said and "INFO" not in said and "WARNING" not in said, said
+    import pandas as pd
+    kept = pd.read_csv(out / "sweep.csv")
+    assert 0 < kept["channels.ap0.bandwidth"].nunique() < n
+
+
 def test_outputs_have_the_users_permissions(tmp_path):
     from edgeplan.files import atomic_write
     old = os.umask(0o022)
