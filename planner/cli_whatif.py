@@ -129,14 +129,14 @@ def _earlier_table(path: Path):
 def _keep_interrupted(res, out_dir: Path | None) -> None:
     """Interrupted: the points planned so far to --out's table (no plots or report of a part of
     the grid), and exit 130 as any interrupted command does."""
-    if out_dir is not None and res.points_done:
-        _write_table(res, out_dir)
-        interrupted(f"{res.points_done} of {res.points} points planned, written to {out_dir / 'sweep.csv'} (and "
-                    "sweep.parquet)")
-    if out_dir is not None:
+    if out_dir is None:
+        interrupted(None)
+    if not res.points_done:
         err.print("interrupted before any point was planned: nothing written", markup=False)
         raise typer.Exit(130)
-    interrupted(None)
+    _write_table(res, out_dir)
+    interrupted(f"{res.points_done} of {res.points} points planned, written to {out_dir / 'sweep.csv'} (and "
+                "sweep.parquet)")
 
 
 @app.command()
