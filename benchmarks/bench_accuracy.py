@@ -47,6 +47,7 @@ from edgeplan.validation.runner import run_inprocess
 
 SETTINGS = [("digits", "digits-small.yaml"), ("mnist1d", "mnist1d-small.yaml")]
 SPLITS = [("IID", {"iid": True}), ("Dirichlet 0.3", {"iid": False, "dirichlet_alpha": 0.3})]
+CLASSES: dict[str, int] = {}        # setting -> its model's classes (curves predict no accuracy below chance)
 
 
 def pel_download() -> str:
@@ -121,6 +122,7 @@ def train_setting(name: str, file: str, split_name: str, split: dict, seeds: int
             print(f"  {name} {split_name} {p.configuration} seed {seed}: {100 * r.test_accuracy.iloc[-1]:.1f}% "
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
     pts = pd.concat(runs, ignore_index=True)
+    CLASSES[f"{name} {split_name}"] = scn.spec.model.num_classes
     if kept is not None and not kept.exists():
         pts.to_csv(kept, index=False)
     return (f"{name} {split_name}", todo, pd.concat([pts, reference(scn, todo, seeds, kept)], ignore_index=True), R,
@@ -177,7 +179,8 @@ def score_setting(setting: str, todo: list, pts: pd.DataFrame, R: int, iid: bool
     centralised reference run), against the whole run."""
     K = pilot_rounds(R, share)
     ref = pts.paradigm == CENTRALISED            # the reference run is not cut to the pilot
-    curves = {c.configuration: c for c in fit_curves(pts[((pts["round"] <= K) & ~ref) | (ref & ceiling)], iid=iid)}
+    curves = {c.configuration: c for c in fit_curves(pts[((pts["round"] <= K) & ~ref) | (ref & ceiling)], iid=iid,
+                                                           classes=CLASSES.get(setting))}
     pts = pts[~ref]
     mean = pts.groupby(["configuration", "round"]).accuracy.mean().unstack()      # configuration x round
     final = mean[R]
@@ -316,7 +319,7 @@ def alone(trained: list, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
             mine = (pts.configuration == conf) & (pts["round"] <= K)
             row = {"setting": setting, "configuration": conf}
             for label, with_ref in (("with_reference", True), ("without", False)):
-                (cv,) = fit_curves(pts[mine | (ref & with_ref)], iid=iid)
+                (cv,) = fit_curves(pts[mine | (ref & with_ref)], iid=iid, classes=CLASSES.get(setting))
                 row[label] = 100 * abs(cv.predict(R)["value"] - final[conf])
             rows.append(row)
     df = pd.DataFrame(rows)

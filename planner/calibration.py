@@ -207,9 +207,11 @@ def shapes_others(paradigm: str) -> bool:
     return not follows_reference(paradigm)
 
 
-def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid: bool = False) -> list[Curve]:
+def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid: bool = False,
+               classes: int | None = None) -> list[Curve]:
     """One curve per (paradigm, configuration), fitted together (planner.convergence.fit_joint):
-    accuracy against rounds over all seeds; loss per configuration on its own. Rows of the
+    accuracy against rounds over all seeds; loss per configuration on its own; with `classes`,
+    no accuracy predicted below chance (1 / classes). Rows of the
     centralised reference run (paradigm 'centralised') are no curve: they bound the plateaus and
     give fl's and psl's curves (and sl's where the data is `iid`) their shape
     (`follows_reference`)."""
@@ -272,6 +274,8 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
             except FitError:
                 loss = None
         last = g[g["round"] == g["round"].max()]
+        if classes:
+            fits[conf].floor = 1.0 / classes
         curves.append(Curve(par, conf, spr, fits[conf], loss, int(g["round"].nunique()), int(g.seed.nunique()),
                             float(last.accuracy.mean()), ceiling,
                             {"follows": follows[conf]} if conf in follows else {}))
@@ -347,6 +351,6 @@ def import_log(scn: Scenario, pts: pd.DataFrame, out: Path) -> list[Curve]:
             continue
         p = paradigms.get(par)
         spr[par] = p.cost(cm, p.solvers[p.default].fn(cm).decisions).samples
-    curves = fit_curves(pts, spr, scn.spec.training.iid)
+    curves = fit_curves(pts, spr, scn.spec.training.iid, scn.spec.model.num_classes)
     write_table(out, curves, scn)
     return curves

@@ -16,7 +16,8 @@ A configuration fitted beside others may start late: its curve holds its first r
 `lag` calibration rounds before it follows its family (x -> 1 + max(x - 1 - lag, 0) beyond the
 first round), at most a third of its pilot (LAG_SHARE; see `_fit_joint`).
 
-Loss uses the mirror images (a + b x^-c, a + b exp(-x/c)). Uncertainty: the fit's covariance
+An accuracy curve never predicts below chance (1 / classes, `Fit.floor`; the fit itself is
+unbounded below). Loss uses the mirror images (a + b x^-c, a + b exp(-x/c)). Uncertainty: the fit's covariance
 (delta method) plus the residual variance (seed-to-seed and round-to-round noise), as a 90%
 band for one run. Fitting is in `fit_points`; reading, writing and checking curve tables in
 planner.curves_io.
@@ -70,6 +71,7 @@ class Fit:
     drift: float = 0.0        # beyond the measured points, sd added per unit of the curve's further rise
     x_end: float = 0.0        # the last measured x
     lag: float = 0.0          # x the curve holds its first round's level before its family takes over
+    floor: float = 0.0        # accuracy: chance (1 / classes), below which no prediction falls
 
     def _x(self, x) -> np.ndarray:
         """Progress as the family sees it: x up to the first round, then x less the lag (not below 1)."""
@@ -78,7 +80,10 @@ class Fit:
     def mean(self, x) -> np.ndarray:
         a, b, c = self.params
         h = FAMILIES[self.family][0]
-        return a - self.sign * b * h(self._x(x), c)
+        y = a - self.sign * b * h(self._x(x), c)
+        # a steep fit through a pilot's first rounds can dip below chance before them (digits,
+        # 20% pilots: dsgd 4.5% and pel with one worker 3.2% at round 1 for ten classes)
+        return np.maximum(y, self.floor) if self.sign > 0 and self.floor > 0 else y
 
     def std(self, x) -> np.ndarray:
         """Standard deviation of one run's value at x: parameter uncertainty plus noise plus,
@@ -103,12 +108,15 @@ class Fit:
 
     @property
     def plateau(self) -> float:
-        return float(self.params[0])
+        a = float(self.params[0])
+        return max(a, self.floor) if self.sign > 0 else a
 
     def first_reaching(self, target: float) -> float | None:
         """The least x (calibration rounds, continuous) where the rising mean curve reaches the
         target; None when its plateau lies at or below the target."""
         a, b, c = self.params
+        if self.sign > 0 and self.floor >= target:
+            return 1e-9                                 # chance reaches it
         if b <= 0:
             return 1e-9 if a >= target else None
         if a <= target:

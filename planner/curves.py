@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,6 +200,7 @@ def read_table(path) -> CurveTable:
     if len(fps) > 1:
         raise ScenarioError("rows carry different fingerprints: curves of different scenarios were mixed; "
                             "calibrate again into a fresh file", file)
+    chance = _chance(parts.get("model", ""))
     curves = {}
     for key, by in fits.items():
         if "accuracy" not in by:
@@ -208,7 +210,14 @@ def read_table(path) -> CurveTable:
         curves[key] = Curve(key[0], key[1], acc["samples_per_round"], _fit(acc, 1),
                             _fit(loss, -1) if loss else None, int(_nz(acc["rounds_measured"])),
                             int(_nz(acc["seeds"], 1)), acc["final_measured"], acc["ceiling"])
+        curves[key].accuracy.floor = chance
     return CurveTable(curves, fps.pop(), parts, file)
+
+
+def _chance(model: str) -> float:
+    """1 / classes of the fingerprint's model part ("... classes=10"); 0 where it names none."""
+    m = re.search(r"\bclasses=(\d+)\b", model)
+    return 1.0 / int(m.group(1)) if m and int(m.group(1)) > 0 else 0.0
 
 
 def _nz(x, default=0):

@@ -561,3 +561,21 @@ def test_the_calibration_plot_draws_curves_that_coincide_once_under_both_names()
     pts.loc[4, "accuracy"] = 0.55                       # psl's pilot differs: drawn apart
     mean = pts.groupby(["configuration", "round"]).accuracy.mean()
     assert _alike(curves, mean, np.arange(1, 21)) == {"fl": ["fl"], "psl": ["psl"], "sl": ["sl"]}
+
+
+def test_no_accuracy_is_predicted_below_chance(tmp_path):
+    """A steep fit through a pilot's first rounds dipped below chance at round 1 (bench_accuracy:
+    dsgd 4.5%, pel with one worker 3.2% for ten classes); the table's model names its classes."""
+    scn = load_scenario(_curves_scenario(tmp_path, ", target_accuracy: 0.05"))
+    assert scn.spec.model.num_classes == 10
+    fit = Fit("exp", np.array([0.95, 1.2, 3.0]), np.diag([1e-4, 1e-4, 1e-2]), 0.01)
+    assert float(fit.mean(1.0)) < 0.1                       # the family itself: below chance
+    write_table(tmp_path / "curves.csv", [Curve("fl", "fl", 768.0, fit, None, 6, 2, 0.9)], scn)
+    cv, _ = read_table(tmp_path / "curves.csv").find("fl", "fl")
+    assert cv.accuracy.floor == pytest.approx(0.1)
+    assert cv.predict(1)["value"] == pytest.approx(0.1)
+    assert cv.predict(20)["value"] == pytest.approx(float(fit.mean(20.0)))     # above it: the family's
+    assert cv.rounds_to(0.05)["rounds"] == 1                 # chance reaches a target below it
+    assert cv.rounds_to(0.9)["rounds"] == int(np.ceil(-3.0 * np.log(0.05 / 1.2)))
+    low = Fit("exp", np.array([0.07, 0.05, 3.0]), np.zeros((3, 3)), 0.01, floor=0.1)
+    assert low.plateau == pytest.approx(0.1) and low.first_reaching(0.2) is None
