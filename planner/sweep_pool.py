@@ -98,7 +98,7 @@ def _ray(scn, jobs, init, chunk, workers, address, bar, results) -> None:
         ours = signal.getsignal(signal.SIGTERM)
         try:       # Ray's own log lines (token authentication, "Started a local Ray instance") only with it
             ray.init(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
-                     logging_level=logging.INFO if highs._VERBOSE else logging.ERROR, **kw)
+                     logging_level=logging.INFO if highs.is_verbose() else logging.ERROR, **kw)
         except ConnectionError as e:
             raise PlanError(f"--address {address}: {e}; start a cluster with `ray start --head`, or leave "
                             "--address out for a local one") from None

@@ -16,6 +16,11 @@ def verbose(on: bool = True) -> None:
     _VERBOSE = on
 
 
+def is_verbose() -> bool:
+    """Whether `verbose()` is on: other noisy libraries (Ray's log) follow the same switch."""
+    return _VERBOSE
+
+
 class Highs:
     """A reusable appsi_highs solver (persistent: re-solving after parameter changes is cheap)."""
 
