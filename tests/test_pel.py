@@ -427,3 +427,14 @@ def test_the_phase_table_leaves_out_workers_that_sat_the_round_out():
     ph = run_inprocess(scn, p, rounds=1).phases(scn)
     assert set(ph.device) & idle == set() and active <= set(ph.device)
     assert ph.measured_s.notna().all()          # every row left has something to compare
+
+
+def test_an_inaccurate_cvxpy_solution_says_so_in_its_status_without_a_library_warning():
+    """Clarabel stops short on this instance: the plan's status says "feasible"; cvxpy's own
+    UserWarning had reached a Python user's console as well."""
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plan = paradigms.get("pel").solve(CostModel(pel_instance(100, seed=100, shannon=False)), "cvxpy")
+    assert plan.solver["status"] == "feasible"
+    assert not [w for w in caught if "inaccurate" in str(w.message)], [str(w.message) for w in caught]

@@ -4,6 +4,8 @@ bandwidth, where the water-filling of pel_solvers does not apply."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..errors import InfeasibleError
@@ -85,7 +87,10 @@ def cvxpy_capacity(inst, T: float):
             cons.append(Lg[gi] * (scale / (w[k] * z0[k])) <= zt[k])
     prob = cp.Problem(cp.Maximize(cp.sum(Lg)), cons)
     try:
-        prob.solve(solver=cp.CLARABEL, equilibrate_enable=False, tol_gap_abs=1e-10, tol_gap_rel=1e-10, tol_feas=1e-10)
+        with warnings.catch_warnings():       # "may be inaccurate": the status says it, and the claim then
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate")     # reads "feasible"
+            prob.solve(solver=cp.CLARABEL, equilibrate_enable=False, tol_gap_abs=1e-10, tol_gap_rel=1e-10,
+                       tol_feas=1e-10)
     except cp.error.SolverError:
         return None
     if prob.status not in ("optimal", "optimal_inaccurate") or Lg.value is None:
