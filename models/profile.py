@@ -364,7 +364,8 @@ def profile_model(model: nn.Module, input_shape: Sequence[int], bytes_per_value:
     ug = trace_units(model, shape)
     batch = 2  # BatchNorm needs more than one value per channel in training mode
     rows = [dict(name="input", fwd_flops=0.0, bwd_flops=0.0,
-                 out_bytes=float(np.prod(shape)) * bytes_per_value, act_bytes=0.0, params=0, param_bytes=0.0)]
+                 out_bytes=float(np.prod(shape)) * bytes_per_value, act_bytes=0.0, params=0, param_bytes=0.0,
+                 buffer_bytes=0.0)]
     x = torch.empty(batch, *shape, device="meta")
     scale = bytes_per_value / 4.0
     for u, unit in enumerate(ug.units):
@@ -373,10 +374,14 @@ def profile_model(model: nn.Module, input_shape: Sequence[int], bytes_per_value:
         fwd, bwd, saved, y = _count_unit(meta_unit, x_in)
         bwd_in = _input_grad_flops(meta_unit, x_in) if u > 0 else 0.0
         n_params = sum(p.numel() for p in unit.parameters())
+        # floating buffers (a batch norm's running statistics) travel with the weights
+        # (validation.partition.state_tensors); the count of batches tracked does not
+        n_buffers = sum(b.numel() for b in unit.buffers() if b.is_floating_point())
         rows.append(dict(name=ug.names[u], fwd_flops=fwd / batch, bwd_flops=bwd / batch, bwd_in_flops=bwd_in / batch,
                          out_bytes=float(y[0].numel()) * bytes_per_value,
                          act_bytes=saved / batch * scale, params=int(n_params),
-                         param_bytes=float(n_params) * bytes_per_value, gemm_k=gemm_k(unit)))
+                         param_bytes=float(n_params) * bytes_per_value,
+                         buffer_bytes=float(n_buffers) * bytes_per_value, gemm_k=gemm_k(unit)))
         x = y.detach()
     if num_classes is not None and tuple(x.shape) != (batch, num_classes):
         raise OutputShapeError(f"its output for a batch of {batch} has shape {list(x.shape)}, where a classifier's "

@@ -15,7 +15,9 @@ PROFILE_COLUMNS = ["name", "fwd_flops", "bwd_flops", "out_bytes", "act_bytes", "
 # in_channels/groups x kernel size, a linear layer's in_features; a parameter-weighted harmonic mean
 # over several; 0 or absent where there is none): a short one runs below a CPU's peak rate
 # (models/profile.py gemm_k, planner/compute.py gemm_work)
-OPTIONAL_COLUMNS = ["bwd_in_flops", "gemm_k"]
+# optional: buffer_bytes, the unit's floating buffers (a batch norm's running statistics): they
+# travel with its weights but have no gradient or optimizer state (0 or absent: none)
+OPTIONAL_COLUMNS = ["bwd_in_flops", "gemm_k", "buffer_bytes"]
 
 
 @dataclass
@@ -49,8 +51,11 @@ class UnitTable:
             self.bwd_in = np.where(self.params > 0, np.minimum(self.fwd, self.bwd), self.bwd)
             self.bwd_in[:2] = 0.0            # the first unit's input needs no gradient
         self.gemm_k = df["gemm_k"].fillna(0.0).to_numpy(float) if "gemm_k" in df.columns else np.zeros(len(df))
+        self.bbytes = df["buffer_bytes"].fillna(0.0).to_numpy(float) if "buffer_bytes" in df.columns \
+            else np.zeros(len(df))
         self.F = np.cumsum(self.fwd + self.bwd)
-        self.Wt = np.cumsum(self.pbytes)
+        self.Wp = np.cumsum(self.pbytes)                 # the parameters' bytes (optimizer state follows them)
+        self.Wt = self.Wp + np.cumsum(self.bbytes)        # the weights as they travel: parameters and buffers
         self.A = np.cumsum(self.act)
 
     @property
@@ -72,6 +77,6 @@ class UnitTable:
             return self
         k = bytes_per_value / self.bytes_per_value
         df = self.df.copy()
-        for c in ("out_bytes", "act_bytes", "param_bytes"):
+        for c in ("out_bytes", "act_bytes", "param_bytes") + (("buffer_bytes",) if "buffer_bytes" in df else ()):
             df[c] = df[c] * k
         return UnitTable(df, self.model, self.input_shape, bytes_per_value, self.kinds)

@@ -44,7 +44,7 @@ class CostModel:
         self.table = unit_table(scn)
         t = self.table
         self.L = t.L
-        self.out, self.Wt, self.A = t.out, t.Wt, t.A
+        self.out, self.Wt, self.Wp, self.A = t.out, t.Wt, t.Wp, t.A
         self.pbytes = t.pbytes
         self.label = float(scn.spec.model.label_bytes)
         tr = scn.spec.training
@@ -432,7 +432,7 @@ def sl(cm: CostModel, cut: int, server: str | None = None, devices: list[str] | 
     srv_it = cm.span(s, c, L, b)
     up_x, dn_x = b * (cm.out[c] + cm.label), b * cm.grad_out(c)
     t_up, t_dn = R.time(up_x, share, True), R.time(dn_x, share, False)
-    W = np.full(n, cm.Wt[c] * (1 + cm.kstate) * shared(n))      # the client part with its optimizer state
+    W = np.full(n, (cm.Wt[c] + cm.kstate * cm.Wp[c]) * shared(n))    # the client part, its optimizer state
     hand_up = R.time(W, share, True)
     nxt = np.roll(np.arange(n), -1)
     hand_dn = R.time(W, share, False)[nxt]

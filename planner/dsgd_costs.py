@@ -106,7 +106,7 @@ def dsgd(cm: CostModel, stages: list[tuple[str, int, int]], path: list[str] | No
         comp_labels.append((grp[int(np.argmax(times))], "compute"))
         x_out_f = mb * (cm.out[last] + cm.label) if last < cm.L else 0.0   # the loss stays where it is
         x_out_b = mb * cm.out[last] if last < cm.L else 0.0
-        w = cm.Wt[last] - cm.Wt[first - 1]
+        w = cm.Wp[last] - cm.Wp[first - 1]            # the replicas all-reduce gradients: parameters only
         for i, (a_node, b_node) in enumerate(zip(grp, grp[1:])):    # the replicas' own links
             beyond, before = (r - 1 - i) / r, (i + 1) / r
             R = link(a_node, b_node, [a_node, b_node],

@@ -100,9 +100,23 @@ class Backprop:
 
 def block_params(cm: CostModel, first, last) -> np.ndarray:
     """Parameters of the units first..last (0 where first is 0: no block)."""
-    P = np.cumsum(cm.table.params)
+    return _block_sum(np.cumsum(cm.table.params), first, last)
+
+
+def block_values(cm: CostModel, first, last) -> np.ndarray:
+    """Values a block of units first..last moves: its parameters and its floating buffers (a batch
+    norm's running statistics travel with the layer they belong to; Q bits each)."""
+    return _block_sum(np.cumsum(unit_values(cm)), first, last)
+
+
+def unit_values(cm: CostModel) -> np.ndarray:
+    t = cm.table
+    return t.params + t.bbytes / t.bytes_per_value
+
+
+def _block_sum(prefix: np.ndarray, first, last) -> np.ndarray:
     s, e = np.asarray(first), np.asarray(last)
-    return np.where(s > 0, P[np.maximum(e, 0)] - P[np.maximum(s - 1, 0)], 0.0)
+    return np.where(s > 0, prefix[np.maximum(e, 0)] - prefix[np.maximum(s - 1, 0)], 0.0)
 
 
 def check_blocks(cm: CostModel, devs: list[str], groups: list[list[int]], blocks) -> tuple[np.ndarray, np.ndarray]:
@@ -157,6 +171,7 @@ def pel(cm: CostModel, params, share_up=None, share_dn=None, server: str | None 
     if backprop(cm):
         first, last = check_blocks(cm, devs, groups, blocks)
         Lk = block_params(cm, first, last)
+        Vk = block_values(cm, first, last)
     else:
         Lk = np.asarray(params, float)
         if Lk.shape != (n,) or not np.all(np.isfinite(Lk)) or np.any(Lk < 0):
@@ -169,6 +184,7 @@ def pel(cm: CostModel, params, share_up=None, share_dn=None, server: str | None 
         if abs(covered - P) > 1e-6 * P + 0.5:
             raise PlanError(f"the workers' blocks cover {covered:.0f} of the model's {P:.0f} parameters; "
                             "they must cover all of them exactly once")
+        Vk = Lk
     su = cm.equal_shares(devs, R) if share_up is None else np.asarray(share_up, float)
     separate = cm.scn.spec.paradigms.pel.bandwidth == "separate"
     sd = (su if share_dn is None else np.asarray(share_dn, float)) if separate else su
@@ -182,7 +198,7 @@ def pel(cm: CostModel, params, share_up=None, share_dn=None, server: str | None 
     if len(starved):
         i = starved[0]
         raise PlanError(f"{devs[i]} has a block of {Lk[i]:,.0f} parameters but no channel share to move it")
-    x, y = Lk * Q / 8.0, down_bytes(cm, Lk)
+    x, y = Vk * Q / 8.0, down_bytes(cm, Vk)
     compute = dict(zip(devs, t["compute"]))
     transfers = [(R, i, x[i], y[i], su[i]) for i in range(n)] if not separate else \
         [(R, i, x[i], 0.0, su[i]) for i in range(n)] + [(R, i, 0.0, y[i], sd[i]) for i in range(n)]
@@ -199,9 +215,10 @@ def pel(cm: CostModel, params, share_up=None, share_dn=None, server: str | None 
 
 def pel_terms(cm: CostModel, R: Routes, d, Lk, share_up, share_dn, Q, first=None, last=None) -> dict[str, np.ndarray]:
     """Each worker's round and its phases (0 for an idle worker)."""
-    x = Lk * Q / 8.0
+    V = Lk if first is None else block_values(cm, first, last)
+    x = V * Q / 8.0
     with np.errstate(invalid="ignore"):
-        dl = np.where(Lk > 0, R.time(down_bytes(cm, Lk), share_dn, False), 0.0)
+        dl = np.where(Lk > 0, R.time(down_bytes(cm, V), share_dn, False), 0.0)
         ul = np.where(Lk > 0, R.time(x, share_up, True), 0.0)
     if first is None:
         comp = Lk * pel_time_per_param(cm, d)
@@ -214,12 +231,14 @@ def whole_model_down(cm: CostModel) -> bool:
     return cm.scn.spec.paradigms.pel.download == "model"
 
 
-def down_bytes(cm: CostModel, Lk) -> np.ndarray:
-    """Bytes each worker downloads a round: its block, or the whole model with `download: model`
-    (0 for a worker without a block)."""
-    P, Q, _ = pel_setup(cm)
-    Lk = np.asarray(Lk, float)
-    return np.where(Lk > 0, P * Q / 8.0, 0.0) if whole_model_down(cm) else Lk * Q / 8.0
+def down_bytes(cm: CostModel, values) -> np.ndarray:
+    """Bytes each worker downloads a round: its block (`values`: what it moves, see
+    `block_values`), or the whole model with `download: model` (0 for a worker without a block)."""
+    _, Q, _ = pel_setup(cm)
+    V = np.asarray(values, float)
+    if whole_model_down(cm):
+        return np.where(V > 0, float(unit_values(cm).sum()) * Q / 8.0, 0.0)
+    return V * Q / 8.0
 
 
 def backprop_model(cm: CostModel) -> Backprop:

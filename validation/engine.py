@@ -25,7 +25,7 @@ from torch import nn
 from .data import Dataset
 from .meters import RoundMeter
 from .node_random import NodeStreams, OnNodeStreams
-from .partition import flat_params, make_model, make_optimizer, set_flat, unit_modules
+from .partition import flat_state, make_model, make_optimizer, set_state, unit_modules
 
 LOSS = nn.CrossEntropyLoss()
 
@@ -113,13 +113,13 @@ def opt_zero(opt):
 
 def send_module(tx, module: nn.Module, src: str, dst: str, link=None, up: bool = True, device: str = "",
                 phase: str = "") -> None:
-    """`module`'s weights from `src`'s copy to `dst`'s. Without a link only for the accuracy
+    """`module`'s weights (parameters and floating buffers) from `src`'s copy to `dst`'s. Without a link only for the accuracy
     test (not traffic); where one process plays both ends there is one copy and nothing to do."""
     if link is None and tx.here(src) and tx.here(dst):
         return
-    got = tx.move([flat_params(module)] if tx.here(src) else None, src, dst, link, up, device, phase)
+    got = tx.move([flat_state(module)] if tx.here(src) else None, src, dst, link, up, device, phase)
     if tx.here(dst) and not tx.here(src) and got[0].numel():
-        set_flat(module, got[0])
+        set_state(module, got[0])
 
 
 def split_step(tx, link, dev: str, srv: str, x, y, head, tail, opt_dev, opt_srv: list, alpha: float = 1.0,

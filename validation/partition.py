@@ -142,18 +142,38 @@ def block_bounds(P: int, sizes: np.ndarray, offset: int) -> list[tuple[int, int]
     return out
 
 
+def state_tensors(model: nn.Module) -> list[torch.Tensor]:
+    """What a model's weights are as they travel: its parameters, then its floating buffers (a
+    batch norm's running statistics; the count of batches it tracked stays put). The planner's
+    unit table counts the same values (`param_bytes`)."""
+    return list(model.parameters()) + [b for b in model.buffers() if b.is_floating_point()]
+
+
+def flat_state(model: nn.Module) -> torch.Tensor:
+    parts = [t.detach().reshape(-1) for t in state_tensors(model)]
+    return torch.cat(parts) if parts else torch.zeros(0)
+
+
+def set_state(model: nn.Module, vec: torch.Tensor) -> None:
+    _load_into(state_tensors(model), vec)
+
+
+def _load_into(tensors: list[torch.Tensor], vec: torch.Tensor) -> None:
+    k = 0
+    with torch.no_grad():
+        for t in tensors:
+            n = t.numel()
+            t.copy_(vec[k:k + n].view_as(t))
+            k += n
+
+
 def flat_params(model: nn.Module) -> torch.Tensor:
     parts = [p.detach().reshape(-1) for p in model.parameters()]
     return torch.cat(parts) if parts else torch.zeros(0)     # a pooling stage has no parameters
 
 
 def set_flat(model: nn.Module, vec: torch.Tensor) -> None:
-    k = 0
-    with torch.no_grad():
-        for p in model.parameters():
-            n = p.numel()
-            p.copy_(vec[k:k + n].view_as(p))
-            k += n
+    _load_into(list(model.parameters()), vec)
 
 
 def block_mask(P: int, start: int, length: int) -> torch.Tensor:
@@ -195,14 +215,14 @@ def set_optimizer_state(opt, params: list, vec: torch.Tensor, steps: float | Non
 
 
 def pack_client(module: nn.Module, opt) -> torch.Tensor:
-    """A handed-on client part as one vector: its weights, then its optimizer state."""
-    return torch.cat([flat_params(module), optimizer_state(opt, list(module.parameters()))])
+    """A handed-on client part as one vector: its weights (`flat_state`), then its optimizer state."""
+    return torch.cat([flat_state(module), optimizer_state(opt, list(module.parameters()))])
 
 
 def unpack_client(module: nn.Module, opt, vec: torch.Tensor, steps: float) -> None:
     """Load a `pack_client` vector; `steps` is the optimizer's step count so far (Adam needs it,
     and both ends know it: every device steps its local iterations per turn)."""
     params = list(module.parameters())
-    n = sum(p.numel() for p in params)
-    set_flat(module, vec[:n])
+    n = sum(t.numel() for t in state_tensors(module))
+    set_state(module, vec[:n])
     set_optimizer_state(opt, params, vec[n:], steps)

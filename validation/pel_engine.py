@@ -10,7 +10,16 @@ from edgeplan import pel_costs as PC
 from torch import nn
 
 from .engine import LOSS, Engine, accuracy, opt_step, opt_zero
-from .partition import block_bounds, block_mask, flat_params, set_flat, unit_modules
+from .partition import (
+    block_bounds,
+    block_mask,
+    flat_params,
+    flat_state,
+    set_flat,
+    set_state,
+    state_tensors,
+    unit_modules,
+)
 
 
 class PELEngine(Engine):
@@ -82,12 +91,17 @@ class PELEngine(Engine):
         first, last = block
         return [p for u in units[first - 1:last] for p in u.parameters()]
 
+    def _state(self, units: list, block) -> list:
+        """What a block of units moves: its parameters and floating buffers (partition.state_tensors)."""
+        first, last = block
+        return state_tensors(nn.Sequential(*units[first - 1:last]))
+
     def download(self, block) -> torch.Tensor:
         """What travels down, as a flat vector: the block, or the whole model (`download: model`)."""
         if self.whole:
-            return flat_params(self.glob_seq)
+            return flat_state(self.glob_seq)
         if self.backprop:
-            return torch.cat([p.detach().reshape(-1) for p in self._params(self.glob, block)])
+            return _cat(self._state(self.glob, block))
         return flat_params(self.glob_seq)[block]
 
     def work(self, k: int, vec: torch.Tensor, block) -> tuple[torch.Tensor, list[float]]:
@@ -99,9 +113,9 @@ class PELEngine(Engine):
         first, last = block
         mine = self._params(rep, block)
         if self.whole:
-            set_flat(nn.Sequential(*rep), vec)
+            set_state(nn.Sequential(*rep), vec)
         else:
-            _load(mine, vec)
+            _load(self._state(rep, block), vec)
         # the backward starts at the block's first unit with parameters (none: it starts at the top)
         start = first + next((i for i, u in enumerate(rep[first - 1:last]) if any(True for _ in u.parameters())),
                              last - first)
@@ -124,7 +138,7 @@ class PELEngine(Engine):
         for u in rep:
             for p in u.parameters():
                 p.requires_grad_(True)
-        return (torch.cat([p.detach().reshape(-1) for p in mine]) if mine else torch.zeros(0)), losses
+        return _cat(self._state(rep, block)), losses
 
     def _work_flat(self, k, block, mask):
         rep = nn.Sequential(*self.replicas[k])
@@ -151,7 +165,7 @@ class PELEngine(Engine):
         if self.backprop:
             for gi, members in enumerate(self.groups):
                 if self.holds(gi):
-                    _load(self._params(self.glob, blocks[gi]), torch.stack([updates[k] for k in members]).mean(0))
+                    _load(self._state(self.glob, blocks[gi]), torch.stack([updates[k] for k in members]).mean(0))
         else:
             new = flat_params(self.glob_seq)
             for gi, members in enumerate(self.groups):
@@ -182,6 +196,10 @@ class PELEngine(Engine):
 
     def evaluate(self):
         return accuracy(self.model, self.job.ds)
+
+
+def _cat(tensors: list) -> torch.Tensor:
+    return torch.cat([t.detach().reshape(-1) for t in tensors]) if tensors else torch.zeros(0)
 
 
 def _load(params: list, vec: torch.Tensor) -> None:

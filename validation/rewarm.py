@@ -65,8 +65,13 @@ class Rewarm:
     def _warm(self, m: nn.Module) -> bool:
         params = list(m.parameters(recurse=False))
         grads = [p.grad for p in params]
-        buffers = [(b, b.clone()) for b in m.buffers(recurse=False)]
+        # the warm-up runs on copies of the buffers and the layer gets its own tensors back,
+        # untouched: restoring them in place bumped their version, and a batch norm's backward
+        # still to come (a device's part waits for its gradient) refused its saved statistics
+        buffers = {name: b for name, b in m.named_buffers(recurse=False)}
         try:
+            for name, b in buffers.items():
+                setattr(m, name, b.clone())
             for p in params:
                 p.grad = None
             xs = []
@@ -82,8 +87,7 @@ class Rewarm:
         except Exception:
             return False
         finally:
-            with torch.no_grad():
-                for b, saved in buffers:
-                    b.copy_(saved)
+            for name, b in buffers.items():
+                setattr(m, name, b)
             for p, g in zip(params, grads):
                 p.grad = g

@@ -214,6 +214,11 @@ def make_job(scn: Scenario, plan: Plan, seed: int | None = None) -> tuple[Job, C
     # the plan as the cost model costs it now: its predictions are what the run is compared with
     evaluated = para.to_plan(cm, decisions, dec.costs, method if isinstance(method, str) else "given", "evaluated", 0.0)
     tr = scn.spec.training
+    if plan.paradigm == "pel" and scn.spec.paradigms.pel.compute == "per_parameter" and cm.table.bbytes.sum() > 0:
+        raise ScenarioError("pel with compute: per_parameter moves blocks of the flat parameter vector, which no "
+                            "buffer belongs to: the model's batch-norm statistics would never reach the server's "
+                            "model it tests; validate with compute: backprop (blocks of whole layers, their "
+                            "statistics with them)", scn.source, path="paradigms.pel.compute")
     seed = tr.seed if seed is None else seed
     ds = load(tr.dataset, sample_shape(scn.spec.model), scn.spec.model.num_classes, seed, scn.base_dir)
     devices = cm.devices if plan.paradigm != "dsgd" else [decisions["source"]]

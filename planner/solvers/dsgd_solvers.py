@@ -265,7 +265,7 @@ def dp(cm: CostModel) -> Solution:
     best, arg = np.inf, None
     for path in candidate_paths(cm):
         tab = PathTables(cm, path, m)
-        chain = Chain(tab.P, tab.fwd, tab.bwd, tab.groups(rmax), cm.Wt)
+        chain = Chain(tab.P, tab.fwd, tab.bwd, tab.groups(rmax), cm.Wp)   # gradients all-reduced
         r = chain.best(m)
         if r is not None and r[0] < best:
             best, arg = r[0], (path, chain.nodes(r[1]))
