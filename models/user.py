@@ -117,6 +117,10 @@ def why_not_profiled(e: Exception, who: str, shape: str, fix: str = "", classes:
     if isinstance(e, ForwardError):
         return f"{who}: {e}"
     if isinstance(e, InputShapeError):
+        if "'indices'" in str(e) or "scalar types: Long, Int" in str(e):
+            # an embedding at the input: no shape would do, the hint below would mislead
+            return (f"{who} takes integer indices at its input (an embedding: {first_line(e)}); EdgePlan "
+                    "feeds a model float samples and does not yet train models of token inputs")
         return f"{who} does not run on one sample of {shape}: {e}{fix}"
     # torch.fx: data-dependent control flow, unsupported ops
     return (f"{who} cannot be traced into units at {shape}: {type(e).__name__}: {first_line(e)} (EdgePlan cuts "

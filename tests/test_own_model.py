@@ -81,6 +81,15 @@ class TwoInputs(nn.Module):
         return self.fc(x.flatten(1)) * mask
 
 
+class Bag(nn.Module):           # token indices in: an embedding
+    def __init__(self):
+        super().__init__()
+        self.emb, self.fc = nn.Embedding(100, 16), nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.fc(self.emb(x).mean(1))
+
+
 class Branchy(nn.Module):
     def forward(self, x):
         return x if x.sum() > 0 else -x
@@ -215,6 +224,8 @@ def test_data_that_does_not_fit_a_models_input_shape_says_so(tmp_path):
      "module mynet:Logits has no parameters to train (none, or all with requires_grad False)"),
     ({"module": "mynet:TwoInputs"}, "module mynet:TwoInputs: its forward takes more than one input (x, mask), where "
                                     "EdgePlan trains models of one input tensor"),
+    ({"module": "mynet:Bag"}, "module mynet:Bag takes integer indices at its input (an embedding: RuntimeError: "
+                              "Expected tensor for argument #1 'indices'"),
     ({"module": "mynet:nope"}, "model.module: model.module 'mynet:nope': 'mynet' has no callable 'nope'"),
     ({"module": "nosuchpkg.nets:build"}, "cannot import 'nosuchpkg.nets'"),
     ({"module": "mynet:build", "kwargs": {"depth": 3}}, "build(**kwargs) failed: TypeError"),
