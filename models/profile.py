@@ -103,8 +103,9 @@ def _literal(input_shape: Sequence[int]) -> tuple[int, ...]:
     return tuple(int(x) for x in input_shape)
 
 
-def trace_units(model: nn.Module, input_shape: Sequence[int]) -> UnitGraph:
-    """Trace `model` with torch.fx and split it into units at its cut-able boundaries.
+def trace_units(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype = torch.float32) -> UnitGraph:
+    """Trace `model` with torch.fx and split it into units at its cut-able boundaries (its input
+    samples of `input_shape` and `dtype`: int64 for token indices).
 
     The returned unit modules share parameters with `model` (no copies), so running them in
     sequence is running the model.
@@ -119,7 +120,7 @@ def trace_units(model: nn.Module, input_shape: Sequence[int]) -> UnitGraph:
                                "of [batch, num_classes]: return the logits alone")
     # shapes on the meta device: no compute, no memory
     meta_model = _meta_copy(gm)
-    _propagate_shapes(meta_model, torch.empty(2, *_literal(input_shape), device="meta"))
+    _propagate_shapes(meta_model, torch.empty(2, *_literal(input_shape), device="meta", dtype=dtype))
     meta_by_name = {n.name: n.meta for n in meta_model.graph.nodes}
     for n in gm.graph.nodes:
         n.meta.update(meta_by_name.get(n.name, {}))
@@ -352,21 +353,24 @@ class OutputShapeError(ValueError):
 
 def profile_model(model: nn.Module, input_shape: Sequence[int], bytes_per_value: int = 4,
                   measure: bool = False, name: str = "", measure_batch: int = 8,
-                  measure_repeats: int = 5, num_classes: int | None = None) -> UnitTable:
+                  measure_repeats: int = 5, num_classes: int | None = None,
+                  input_dtype: torch.dtype = torch.float32) -> UnitTable:
     """Profile `model` on samples of `input_shape` (as the model takes them, after the batch axis)
     into a UnitTable; with `num_classes`, its output must be (batch, num_classes) (OutputShapeError).
 
     FLOPs and saved-activation bytes come from meta tensors (exact, shape-based). With
     `measure=True` each unit is also timed forward and backward on this host (seconds per
-    sample, median of `measure_repeats`), in columns fwd_time_s and bwd_time_s.
+    sample, median of `measure_repeats`), in columns fwd_time_s and bwd_time_s. Samples of
+    token indices (`input_dtype` int64) travel as 8 bytes a value, whatever `bytes_per_value`.
     """
     shape = _literal(input_shape)
-    ug = trace_units(model, shape)
+    ug = trace_units(model, shape, input_dtype)
     batch = 2  # BatchNorm needs more than one value per channel in training mode
+    per_value = bytes_per_value if input_dtype.is_floating_point else torch.empty(0, dtype=input_dtype).element_size()
     rows = [dict(name="input", fwd_flops=0.0, bwd_flops=0.0,
-                 out_bytes=float(np.prod(shape)) * bytes_per_value, act_bytes=0.0, params=0, param_bytes=0.0,
+                 out_bytes=float(np.prod(shape)) * per_value, act_bytes=0.0, params=0, param_bytes=0.0,
                  buffer_bytes=0.0)]
-    x = torch.empty(batch, *shape, device="meta")
+    x = torch.empty(batch, *shape, device="meta", dtype=input_dtype)
     scale = bytes_per_value / 4.0
     for u, unit in enumerate(ug.units):
         meta_unit = _meta_unit(unit)
@@ -392,7 +396,7 @@ def profile_model(model: nn.Module, input_shape: Sequence[int], bytes_per_value:
     df = pd.DataFrame(rows, columns=PROFILE_COLUMNS + OPTIONAL_COLUMNS)
     table = UnitTable(df, name or type(model).__name__, shape, bytes_per_value, ["input"] + ug.kinds)
     if measure:
-        f, b = measure_units(ug, shape, batch=measure_batch, repeats=measure_repeats)
+        f, b = measure_units(ug, shape, batch=measure_batch, repeats=measure_repeats, dtype=input_dtype)
         table.df["fwd_time_s"] = np.concatenate([[0.0], f])
         table.df["bwd_time_s"] = np.concatenate([[0.0], b])
     return table
@@ -475,12 +479,13 @@ def _input_grad_flops(unit: nn.Module, x: torch.Tensor) -> float:
             p.requires_grad_(f)
 
 
-def measure_units(ug: UnitGraph, input_shape, batch: int = 8, repeats: int = 5):
+def measure_units(ug: UnitGraph, input_shape, batch: int = 8, repeats: int = 5, dtype: torch.dtype = torch.float32):
     """Median forward and backward seconds per sample of each unit on this host, timed the way
     training runs them: each repeat a forward sweep through every unit, then the backward sweep
     back down (timing one unit over and over keeps its weights hot in cache and ran VGG-11 about
     25% faster than a real step). Thread CPU time, so other processes on the machine count less."""
-    x = torch.randn(batch, *input_shape)
+    # token indices: zeros (every vocabulary has a first token)
+    x = torch.randn(batch, *input_shape) if dtype.is_floating_point else torch.zeros(batch, *input_shape, dtype=dtype)
     for unit in ug.units:
         unit.train()
     n = len(ug.units)

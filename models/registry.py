@@ -34,6 +34,12 @@ def sample_shape(spec) -> tuple[int, ...]:
     return chw(spec.input_shape) if getattr(spec, "zoo", None) else tuple(int(x) for x in spec.input_shape)
 
 
+def sample_dtype(spec):
+    """The torch dtype of one sample: model.input_dtype (int64 for token indices), else float32."""
+    import torch
+    return getattr(torch, getattr(spec, "input_dtype", None) or "float32")
+
+
 def describe(spec) -> str:
     """How the scenario names its model, for messages."""
     if spec.module:

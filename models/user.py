@@ -87,7 +87,7 @@ def load_export(path: Path) -> nn.Module:
     return program.module()
 
 
-from .registry import describe, first_line  # noqa: E402  (torch-free: the planner names models without torch)
+from .registry import describe, first_line, sample_dtype  # noqa: E402  (torch-free: the planner names models without torch)
 
 
 def user_model(spec, base_dir: Path | None, seed: int | None = None) -> nn.Module:
@@ -119,8 +119,8 @@ def why_not_profiled(e: Exception, who: str, shape: str, fix: str = "", classes:
     if isinstance(e, InputShapeError):
         if "'indices'" in str(e) or "scalar types: Long, Int" in str(e):
             # an embedding at the input: no shape would do, the hint below would mislead
-            return (f"{who} takes integer indices at its input (an embedding: {first_line(e)}); EdgePlan "
-                    "feeds a model float samples and does not yet train models of token inputs")
+            return (f"{who} takes integer indices at its input (an embedding: {first_line(e)}); its "
+                    "samples are token indices: model.input_dtype int64 (`edgeplan profile`: --input-dtype int64)")
         return f"{who} does not run on one sample of {shape}: {e}{fix}"
     # torch.fx: data-dependent control flow, unsupported ops
     return (f"{who} cannot be traced into units at {shape}: {type(e).__name__}: {first_line(e)} (EdgePlan cuts "
@@ -134,7 +134,7 @@ def profile_user(spec, input_shape: Sequence[int], base_dir: Path | None, bytes_
         model = user_model(spec, base_dir, seed=0)
         try:
             table = profile_model(model, input_shape, bytes_per_value, name=describe(spec),
-                                  num_classes=getattr(spec, "num_classes", None))
+                                  num_classes=getattr(spec, "num_classes", None), input_dtype=sample_dtype(spec))
         except Exception as e:
             raise ScenarioError(why_not_profiled(
                 e, describe(spec), f"input_shape {list(input_shape)}", classes=" into model.num_classes",

@@ -72,7 +72,8 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
     s = table.summary()
     m = scn.spec.model
     src = f"profile {m.profile}" if m.profile else __import__("edgeplan.models.registry", fromlist=["describe"]).describe(m)
-    out.print(f"model: {src}, input {list(m.input_shape)}, {m.num_classes} classes: {s['units']} units, "
+    tokens = " of token indices" if m.input_dtype == "int64" else ""
+    out.print(f"model: {src}, input {list(m.input_shape)}{tokens}, {m.num_classes} classes: {s['units']} units, "
               f"{s['params']:,} parameters ({fmt_si(s['param_bytes'], 'B', True)}), " +
               (f"{fmt_si(s['fwd_flops'], 'FLOP')} forward + {fmt_si(s['bwd_flops'], 'FLOP')} backward per sample"
                if s["fwd_flops"] or s["bwd_flops"] else "no FLOP counts (the nodes' measured times cost it)"))
@@ -87,9 +88,9 @@ def check(scenario: Path = typer.Argument(..., help="Scenario file (YAML or JSON
                   f"accuracy: {target}; learning curves {tr.convergence}: "
                   f"{', '.join(dict.fromkeys(c for _, c in curves.curves))}", markup=False)
     if tr.dataset.startswith(("npz:", "idx:")):          # a user's file: read it now, not after planning
-        from edgeplan.models.registry import sample_shape
+        from edgeplan.models.registry import sample_dtype, sample_shape
         from edgeplan.validation.data import load
-        ds = load(tr.dataset, sample_shape(m), m.num_classes, tr.seed, scn.base_dir)
+        ds = load(tr.dataset, sample_shape(m), m.num_classes, tr.seed, scn.base_dir, sample_dtype(m))
         out.print(f"data: {tr.dataset}: {len(ds.y_train):,} training and {len(ds.y_test):,} test samples, "
                   f"{ds.num_classes} classes", markup=False)
     out.print(f"[green]ok[/green]: {role_counts(scn.nodes.role, always='device')}, {plural(len(scn.links), 'link')}")
@@ -127,6 +128,8 @@ def profile(model: str = typer.Argument(None, help="A zoo model (" + ", ".join(
                                             "C,H,W for a zoo model (H,W or a length padded with ones); your own "
                                             "model gets it as written."),
             num_classes: int = typer.Option(10, min=1, help="Output classes."),
+            input_dtype: str = typer.Option("float32", help="float32 samples, or int64 token indices (a model of "
+                                            "your own that starts with an embedding)."),
             bytes_per_value: int = typer.Option(4, min=1, help="4 for fp32, 2 for fp16."),
             out_file: Path = typer.Option(None, "--out", help="Write the profile CSV here."),
             measure: bool = typer.Option(False, help="Also time each unit on this host."),
@@ -145,6 +148,8 @@ def profile(model: str = typer.Argument(None, help="A zoo model (" + ", ".join(
         shape = []
     if not shape or min(shape) < 1:
         _bad_option(f"--input-shape '{input_shape}': give positive integers like 3,32,32")
+    if input_dtype not in ("float32", "int64"):
+        _bad_option(f"--input-dtype '{input_dtype}': use float32 or int64 (token indices)")
     if measured is not None:
         import numpy as np
         from edgeplan.models.profile_io import read_workbook
@@ -166,7 +171,8 @@ def profile(model: str = typer.Argument(None, help="A zoo model (" + ", ".join(
         if model.endswith((".yaml", ".yml", ".json")):           # a scenario: the model it names
             table = _profile_scenario(Path(model), measure, batch_size)
         else:
-            table = _profile_named(model, kwargs, shape, num_classes, bytes_per_value, measure, batch_size)
+            table = _profile_named(model, kwargs, shape, num_classes, bytes_per_value, measure, batch_size,
+                                   input_dtype=input_dtype)
         times = host_times(table, "this-host", batch_size) if measure else None
         _print_profile(table, times, "this-host" if measure else None)
         if measure:
@@ -203,15 +209,18 @@ def _profile_scenario(path: Path, measure: bool, batch_size: int):
     if m.zoo is not None:
         return _profile_named(m.zoo, None, list(m.input_shape), m.num_classes, m.bytes_per_value, True, batch_size)
     return _profile_named(m.module or m.export, json.dumps(m.kwargs) if m.kwargs else None, list(m.input_shape),
-                          m.num_classes, m.bytes_per_value, True, batch_size, base=scn.base_dir)
+                          m.num_classes, m.bytes_per_value, True, batch_size, base=scn.base_dir,
+                          input_dtype=m.input_dtype)
 
 
 def _profile_named(model: str, kwargs: str | None, shape, num_classes, bytes_per_value, measure, batch_size,
-                   base: Path | None = None):
+                   base: Path | None = None, input_dtype: str = "float32"):
     """Profile a zoo model, a user's factory or a torch.export file (timed at `batch_size`)."""
     from edgeplan.models.registry import ZOO_MODELS
     timing = {"measure": measure, **({"measure_batch": batch_size} if measure else {})}
     if model in ZOO_MODELS:
+        if input_dtype != "float32":
+            _bad_option(f"--input-dtype {input_dtype}: the zoo's models take float samples")
         from edgeplan.models.profile import profile_zoo
         return profile_zoo(model, shape, num_classes, bytes_per_value, **timing)
     if ":" not in model and not model.endswith(".pt2"):
@@ -226,15 +235,17 @@ def _profile_named(model: str, kwargs: str | None, shape, num_classes, bytes_per
     from edgeplan.models.user import ModelError, user_model
 
     from .schema import ModelSpec
-    spec = ModelSpec(module=model, kwargs=args) if ":" in model else ModelSpec(export=model)
+    spec = ModelSpec(module=model, kwargs=args, input_dtype=input_dtype) if ":" in model else \
+        ModelSpec(export=model, input_dtype=input_dtype)
     try:
         net = user_model(spec, base or Path.cwd(), seed=0)
     except ModelError as e:
         raise ScenarioError(str(e)) from None
+    from edgeplan.models.registry import sample_dtype
     from edgeplan.models.user import why_not_profiled
     with one_torch_thread():
         try:
-            return profile_model(net, shape, bytes_per_value, name=model, **timing)
+            return profile_model(net, shape, bytes_per_value, name=model, input_dtype=sample_dtype(spec), **timing)
         except Exception as e:
             raise ScenarioError(why_not_profiled(e, model, f"--input-shape {','.join(map(str, shape))}")) from None
 

@@ -60,7 +60,8 @@ def fingerprint_parts(scn) -> dict[str, str]:
         src = f"export:{Path(m.export).name}"
     else:
         src = f"profile:{Path(m.profile).name}"
-    model = f"{src} input={list(m.input_shape)} classes={m.num_classes}"
+    model = f"{src} input={list(m.input_shape)} classes={m.num_classes}" + \
+        (f" dtype={m.input_dtype}" if m.input_dtype != "float32" else "")     # float: tables as they were
     nodes = scn.nodes[scn.nodes.role == "device"]
     samples = ["-" if s != s or s is None else int(s) for s in nodes.samples.tolist()]
     split = ("iid" if tr.iid else f"dirichlet({tr.dirichlet_alpha:g})") + \

@@ -209,7 +209,8 @@ def unit_table(scn: Scenario):
             else:
                 table = cached_table({"module": m.module, "export": m.export, "kwargs": m.kwargs,
                                       "code": code_digest(files), "input_shape": list(m.input_shape),
-                                      "num_classes": m.num_classes, "bytes_per_value": m.bytes_per_value}, build)
+                                      "num_classes": m.num_classes, "bytes_per_value": m.bytes_per_value,
+                                      "input_dtype": m.input_dtype}, build)
         except ScenarioError:
             raise
         except Exception as e:

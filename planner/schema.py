@@ -82,6 +82,10 @@ class ModelSpec(_Strict):
         description="The shape of one sample, without the batch axis: a zoo model takes C,H,W (H,W or a "
                     "length padded with ones); a model of your own (module, export) gets it as written ([1, 40] "
                     "reaches a Conv1d as [batch, 1, 40], [64] a Linear as [batch, 64]). Each at most 65,536.")
+    input_dtype: Literal["float32", "int64"] = Field(
+        "float32", description="What one sample holds: float32 values, or int64 token indices for a model of your "
+                               "own that starts with an embedding (its data: a file of whole numbers from 0, "
+                               "npz:FILE or idx:DIR; a token travels as 8 bytes).")
     num_classes: PosInt = 10
     bytes_per_value: Literal[1, 2, 4, 8] = 4
     label_bytes: NonNegInt = 8
@@ -104,6 +108,9 @@ class ModelSpec(_Strict):
                              f"'export' (a .pt2 file) or 'profile' (a unit table file), not {which}")
         if self.kwargs is not None and self.module is None:
             raise ValueError("'kwargs' go with 'module' (the factory's keyword arguments)")
+        if self.input_dtype != "float32" and self.zoo is not None:
+            raise ValueError(f"input_dtype {self.input_dtype}: the zoo's models take float samples; token indices "
+                             "go to a model of your own (module or export) that starts with an embedding")
         return self
 
     @property

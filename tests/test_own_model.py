@@ -243,6 +243,10 @@ def test_profile_a_factory_from_the_command_line(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     code, out = _cli("profile", "mynet:build", "--input-shape", "1,8,8", "--kwargs", '{"width": 4}')
     assert code == 0 and "4 units" in out and "Conv2d" in out, out
+    code, out = _cli("profile", "mynet:Bag", "--input-shape", "12")
+    assert code == 2 and "--input-dtype int64" in out, out
+    code, out = _cli("profile", "mynet:Bag", "--input-shape", "12", "--input-dtype", "int64")
+    assert code == 0 and "Embedding" in out and "96 B" in out, out         # 12 tokens of 8 bytes in
 
 
 def test_profile_the_model_a_scenario_names(tmp_path):
@@ -390,3 +394,67 @@ def test_batch_norm_statistics_are_profiled_apart_from_the_parameters_and_reach_
     with pytest.raises(ScenarioError, match="per_parameter") as e:
         run_inprocess(scn, paradigms.get("pel").solve(CostModel(scn)), rounds=1)
     assert "paradigms.pel.compute" in str(e.value)
+
+
+def _tokens(tmp_path, top=100, frac=False, dataset=None):
+    """A scenario of mynet:Bag (an embedding of 100 tokens) on a file of token indices below `top`."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, top, (300, 12)).astype(float if frac else np.int64)
+    if frac:
+        x[5, 3] = 2.5
+    np.savez(tmp_path / "tok.npz", x_train=x[:240], y_train=x[:240, 0].astype(int) % 10, x_test=x[240:],
+             y_test=x[240:, 0].astype(int) % 10)
+    path = _scenario(tmp_path, {"module": "mynet:Bag", "input_shape": [12], "input_dtype": "int64"})
+    data = yaml.safe_load(path.read_text())
+    data["training"]["dataset"] = dataset or "npz:tok.npz"
+    data["nodes"][1]["count"] = 1
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_a_model_of_token_indices_plans_and_trains_in_both_transports(tmp_path):
+    """model.input_dtype int64: the samples are token indices (an embedding first), profiled and
+    fed as int64, a token 8 bytes on the wire; the plan's bytes are what crossed, in process and
+    distributed alike (psl with every cut at 0: the devices send their raw samples up)."""
+    import json
+
+    import edgeplan
+    from edgeplan import paradigms
+    from edgeplan.costs import CostModel
+    from edgeplan.planfile import Plan
+    from edgeplan.scenario import load_scenario
+
+    from .conftest import assert_transports_agree
+    path = _tokens(tmp_path)
+    code, out = _cli("check", path)
+    assert code == 0 and "input [12] of token indices" in out and "240 training and 60 test samples" in out, out
+    scn = load_scenario(path)
+    assert CostModel(scn).table.out[0] == 12 * 8
+    d = json.loads(paradigms.get("psl").solve(CostModel(scn)).to_json())
+    for a in d["assignments"]:
+        if a.get("cut") is not None:
+            a["cut"] = 0
+    plan = edgeplan.evaluate(scn, Plan.from_dict(d))
+    assert {a["cut"] for a in plan.assignments if a.get("cut") is not None} == {0}
+    assert_transports_agree(path, plan, framing=0.1)      # 12 tokens a sample: headers weigh 5%
+
+
+@pytest.mark.parametrize("case, message", [
+    ({"top": 150}, "training.dataset: the data holds token index 149, beyond the model's vocabulary (index out of "
+                   "range in self)"),
+    ({"frac": True}, "x_train holds 2.5 in sample 5: model.input_dtype int64 takes token indices, whole numbers "
+                     "from 0"),
+    ({"dataset": "digits"}, "dataset 'digits' holds pixel values, not token indices"),
+])
+def test_token_data_that_does_not_fit_says_why(tmp_path, case, message):
+    path = _tokens(tmp_path, **case)
+    code, out = _cli("plan", path, "-p", "psl", "--out", tmp_path / "p.json")
+    if code == 0:
+        code, out = _cli("validate", path, tmp_path / "p.json", "--rounds", "1")
+    assert code == 2 and message in " ".join(out.split()), out
+
+
+def test_the_zoo_takes_no_token_indices(tmp_path):
+    code, out = _cli("check", _scenario(tmp_path, {"zoo": "mlp", "input_dtype": "int64"}))
+    assert code == 2 and "the zoo's models take float samples" in out, out

@@ -143,14 +143,15 @@ def not_learning(scn: Scenario, curves: list[Curve], margin: float = 0.02) -> st
     pilot) is no better than always answering the test set's most common class: the model does
     not learn from this data as set up, and every curve only fits that level (unscaled inputs or
     a learning rate far off, more likely than any paradigm's fault). "" otherwise."""
-    from edgeplan.models.registry import sample_shape
+    from edgeplan.models.registry import sample_dtype, sample_shape
 
     from .data import load
     if not curves:
         return ""
     tr = scn.spec.training
     best = curves[0].ceiling if curves[0].ceiling == curves[0].ceiling else max(c.final_measured for c in curves)
-    y = load(tr.dataset, sample_shape(scn.spec.model), scn.spec.model.num_classes, tr.seed, scn.base_dir).y_test
+    y = load(tr.dataset, sample_shape(scn.spec.model), scn.spec.model.num_classes, tr.seed, scn.base_dir,
+             sample_dtype(scn.spec.model)).y_test
     common = float(y.bincount().max()) / len(y)
     if best > common + margin:
         return ""

@@ -34,19 +34,25 @@ class Dataset:
         return int(max(self.y_train.max(), self.y_test.max())) + 1
 
 
-def load(spec: str, input_shape, num_classes: int, seed: int = 0, base_dir: Path | None = None) -> Dataset:
+def load(spec: str, input_shape, num_classes: int, seed: int = 0, base_dir: Path | None = None,
+         dtype: torch.dtype = torch.float32) -> Dataset:
     """Load `spec` (digits | mnist1d | idx:DIR | npz:FILE), samples shaped to `input_shape` (the
-    model's sample shape: models.registry.sample_shape)."""
+    model's sample shape: models.registry.sample_shape) and of `dtype` (int64: token indices, from
+    a user's file only)."""
     base_dir = Path(base_dir or ".")
+    tokens = not dtype.is_floating_point
+    if tokens and not spec.startswith(("idx:", "npz:")):
+        raise ScenarioError(f"dataset '{spec}' holds pixel values, not token indices: give model.input_dtype int64 "
+                            "a file of whole numbers from 0 (npz:FILE or idx:DIR)", path="training.dataset")
     if spec == "digits":
         x, y = _digits()
         ds = _split(x, y, seed, "digits")
     elif spec == "mnist1d":
         ds = _mnist1d(seed)
     elif spec.startswith("idx:"):
-        ds = _idx(_resolve(spec[4:], base_dir))
+        ds = _idx(_resolve(spec[4:], base_dir), tokens)
     elif spec.startswith("npz:"):
-        ds = _npz(_resolve(spec[4:], base_dir), seed)
+        ds = _npz(_resolve(spec[4:], base_dir), seed, tokens)
     else:
         raise ScenarioError(f"unknown dataset '{spec}'; use digits, mnist1d, idx:DIR or npz:FILE",
                             path="training.dataset")
@@ -113,7 +119,7 @@ def read_idx(path: Path) -> np.ndarray:
     return data.reshape(dims)
 
 
-def _idx(folder: Path) -> Dataset:
+def _idx(folder: Path, tokens: bool = False) -> Dataset:
     if not folder.is_dir():
         raise ScenarioError("IDX folder not found", str(folder), path="training.dataset")
 
@@ -123,16 +129,17 @@ def _idx(folder: Path) -> Dataset:
                 return p
         raise ScenarioError(f"no file starting with {' or '.join(prefixes)}", str(folder), path="training.dataset")
 
-    a = _checked(folder, x_train=read_idx(find("train-images")), y_train=read_idx(find("train-labels")),
+    a = _checked(folder, tokens, x_train=read_idx(find("train-images")), y_train=read_idx(find("train-labels")),
                  x_test=read_idx(find("t10k-images", "test-images")), y_test=read_idx(find("t10k-labels", "test-labels")))
     t = lambda v: v.unsqueeze(1)  # noqa: E731     (a channel axis; _checked took bytes to [0, 1])
     return Dataset(t(a["x_train"]), a["y_train"], t(a["x_test"]), a["y_test"], folder.name)
 
 
-def _checked(path: Path, **arrays: np.ndarray) -> dict[str, torch.Tensor]:
+def _checked(path: Path, tokens: bool = False, **arrays: np.ndarray) -> dict[str, torch.Tensor]:
     """A user's arrays as tensors, or a ScenarioError naming the file, the array and the fix:
     samples of numbers (finite), at most C x H x W each; labels whole class indices 0..C-1, one
-    per sample; no empty array. Samples stored as bytes (uint8) are pixels: scaled to [0, 1]."""
+    per sample; no empty array. Samples stored as bytes (uint8) are pixels: scaled to [0, 1];
+    with `tokens`, samples are token indices: whole numbers from 0, kept as int64."""
     out, where = {}, str(path)
     for name, a in arrays.items():
         a = np.asarray(a)
@@ -156,6 +163,9 @@ def _checked(path: Path, **arrays: np.ndarray) -> dict[str, torch.Tensor]:
                 raise ScenarioError(f"{name} must hold one sample per row, each of at most C x H x W values "
                                     f"(shape (N, ...) of 2 to 4 axes), it has shape {a.shape}", where,
                                     path="training.dataset")
+            if tokens:
+                out[name] = torch.from_numpy(np.ascontiguousarray(_token_indices(a, name, where)))
+                continue
             # bytes (IDX images, keras' mnist.npz) are pixels 0..255: to [0, 1], as the built-in data sets are
             a = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
             if not np.all(np.isfinite(a)):
@@ -170,7 +180,18 @@ def _checked(path: Path, **arrays: np.ndarray) -> dict[str, torch.Tensor]:
     return out
 
 
-def _npz(path: Path, seed: int) -> Dataset:
+def _token_indices(a: np.ndarray, name: str, where: str) -> np.ndarray:
+    """Samples of token indices (model.input_dtype int64) as int64: whole numbers from 0."""
+    f = a.astype(np.float64)
+    bad = ~np.isfinite(f) | (f != np.round(f)) | (f < 0)
+    if bad.any():
+        k = int(np.flatnonzero(bad.reshape(len(a), -1).any(1))[0])
+        raise ScenarioError(f"{name} holds {f[bad][0]:g} in sample {k}: model.input_dtype int64 takes token "
+                            "indices, whole numbers from 0", where, path="training.dataset")
+    return f.astype(np.int64)
+
+
+def _npz(path: Path, seed: int, tokens: bool = False) -> Dataset:
     if not path.is_file():
         raise ScenarioError("NPZ file not found", str(path), path="training.dataset")
     try:
@@ -182,10 +203,10 @@ def _npz(path: Path, seed: int) -> Dataset:
         raise ScenarioError("a .npy array, not an NPZ archive of x_train, y_train, x_test, y_test", str(path),
                             path="training.dataset")
     if {"x_train", "y_train", "x_test", "y_test"} <= set(d.files):
-        a = _checked(path, **{k: d[k] for k in ("x_train", "y_train", "x_test", "y_test")})
+        a = _checked(path, tokens, **{k: d[k] for k in ("x_train", "y_train", "x_test", "y_test")})
         return Dataset(a["x_train"], a["y_train"], a["x_test"], a["y_test"], path.stem)
     if {"x", "y"} <= set(d.files):
-        a = _checked(path, x=d["x"], y=d["y"])
+        a = _checked(path, tokens, x=d["x"], y=d["y"])
         return _split(a["x"], a["y"], seed, path.stem, where=path)
     raise ScenarioError(f"NPZ needs arrays x_train, y_train, x_test, y_test (or x, y); it has {d.files}", str(path))
 
@@ -195,7 +216,7 @@ def _shape_to(x: torch.Tensor, shape) -> torch.Tensor:
     a channel axis, resizes and repeats channels; any other shape takes the samples' values as
     they are, reshaped (mnist1d's 40 values to [1, 40] for a Conv1d, digits' 8x8 to [64])."""
     shape = tuple(int(s) for s in shape)
-    if len(shape) != 3:
+    if len(shape) != 3 or not x.is_floating_point():     # token indices are never resized
         n = int(np.prod(shape))
         if x[0].numel() != n:
             got = list(x.shape[1:])

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from edgeplan.models.profile import UnitGraph, trace_units
-from edgeplan.models.registry import sample_shape
+from edgeplan.models.registry import sample_dtype, sample_shape
 from edgeplan.models.zoo import build
 from torch import nn
 
@@ -34,7 +34,7 @@ def make_model(zoo: str, input_shape, num_classes: int, seed: int) -> nn.Module:
 def unit_modules(model: nn.Module, job) -> UnitGraph:
     """The model's units, traced on the sample shape it takes (runner.make_job has checked that
     they are the units the plan was costed on)."""
-    return trace_units(model, sample_shape(job.spec.model))
+    return trace_units(model, sample_shape(job.spec.model), sample_dtype(job.spec.model))
 
 
 def check_units(job) -> None:
@@ -51,6 +51,24 @@ def check_units(job) -> None:
         raise ScenarioError(f"the model traces into {some(traced)} but the plan's cost model has {some(costed)}: "
                             "its profile is from an older model; run with --no-cache (or EDGEPLAN_NO_CACHE=1) to "
                             "profile it again", job.cm.scn.source, path="model")
+
+
+def check_tokens(job) -> None:
+    """Samples of token indices fit the model's embeddings: one sample of the data's largest index
+    runs forward (an index beyond a vocabulary fails deep inside the training with "index out of
+    range in self")."""
+    ds = job.ds
+    if ds.x_train.is_floating_point():
+        return
+    top = int(max(ds.x_train.max(), ds.x_test.max()))
+    try:
+        with torch.no_grad():
+            job.model().eval()(torch.full((1, *ds.x_train.shape[1:]), top, dtype=ds.x_train.dtype))
+    except IndexError as e:
+        from edgeplan.errors import ScenarioError
+        raise ScenarioError(f"the data holds token index {top:,}, beyond the model's vocabulary ({e}): give the "
+                            "model's embedding more tokens or the data fewer", job.cm.scn.source,
+                            path="training.dataset") from None
 
 
 def param_bytes(modules, bytes_per_value: int = 4) -> int:

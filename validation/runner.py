@@ -16,7 +16,7 @@ from edgeplan.dsgd_costs import phase_words
 from edgeplan.errors import ScenarioError
 from edgeplan.files import write_csv
 from edgeplan.models.profile import one_torch_thread
-from edgeplan.models.registry import sample_shape
+from edgeplan.models.registry import sample_dtype, sample_shape
 from edgeplan.paradigms.pel import active_workers
 from edgeplan.planfile import Plan
 from edgeplan.progress import Bar
@@ -28,7 +28,7 @@ from .data import load, split_across, split_kind, split_summary
 from .dsgd_engine import phase_kind
 from .engines import ENGINES, Job, Shard
 from .meters import RoundMeter, calibrate_host
-from .partition import check_units
+from .partition import check_tokens, check_units
 from .transport import Local
 
 
@@ -220,7 +220,8 @@ def make_job(scn: Scenario, plan: Plan, seed: int | None = None) -> tuple[Job, C
                             "model it tests; validate with compute: backprop (blocks of whole layers, their "
                             "statistics with them)", scn.source, path="paradigms.pel.compute")
     seed = tr.seed if seed is None else seed
-    ds = load(tr.dataset, sample_shape(scn.spec.model), scn.spec.model.num_classes, seed, scn.base_dir)
+    ds = load(tr.dataset, sample_shape(scn.spec.model), scn.spec.model.num_classes, seed, scn.base_dir,
+              sample_dtype(scn.spec.model))
     devices = cm.devices if plan.paradigm != "dsgd" else [decisions["source"]]
     nodes = scn.nodes
     sizes = [int(nodes.loc[d, "samples"]) if nodes.loc[d, "samples"] == nodes.loc[d, "samples"]
@@ -237,6 +238,7 @@ def make_job(scn: Scenario, plan: Plan, seed: int | None = None) -> tuple[Job, C
     job = Job(cm, decisions, ds, shards, seed, split, class_coverage(ds, trained), evaluated)
     if scn.spec.model.zoo is None:        # a user's model: its cached profile may predate an edit
         check_units(job)
+        check_tokens(job)
     return job, cm, para
 
 
