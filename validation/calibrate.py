@@ -157,9 +157,10 @@ def not_learning(scn: Scenario, curves: list[Curve], margin: float = 0.02) -> st
         return ""
     what = "the centralised reference run levels off" if curves[0].ceiling == curves[0].ceiling else \
         "the best pilot reaches"
+    fix = "scale the inputs (zero mean, unit variance) or change training.learning_rate" \
+        if scn.spec.model.input_dtype == "float32" else "change training.learning_rate or the model"   # tokens
     return (f"note: {what} at {100 * best:.1f}%, no better than always answering the test set's most common class "
-            f"({100 * common:.1f}%): the model does not learn from this data as set up; scale the inputs (zero mean, "
-            "unit variance) or change training.learning_rate, then calibrate again")
+            f"({100 * common:.1f}%): the model does not learn from this data as set up; {fix}, then calibrate again")
 
 
 def reference_pilot(todo: list):

@@ -168,15 +168,20 @@ def state_tensors(model: nn.Module) -> list[torch.Tensor]:
 
 
 def flat_state(model: nn.Module) -> torch.Tensor:
-    parts = [t.detach().reshape(-1) for t in state_tensors(model)]
-    return torch.cat(parts) if parts else torch.zeros(0)
+    return flat_of(state_tensors(model))
 
 
 def set_state(model: nn.Module, vec: torch.Tensor) -> None:
-    _load_into(state_tensors(model), vec)
+    load_into(state_tensors(model), vec)
 
 
-def _load_into(tensors: list[torch.Tensor], vec: torch.Tensor) -> None:
+def flat_of(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """The tensors' values as one vector (empty for none: a pooling stage has no parameters)."""
+    return torch.cat([t.detach().reshape(-1) for t in tensors]) if tensors else torch.zeros(0)
+
+
+def load_into(tensors: list[torch.Tensor], vec: torch.Tensor) -> None:
+    """Copy a `flat_of` vector back into the tensors, in place."""
     k = 0
     with torch.no_grad():
         for t in tensors:
@@ -186,12 +191,11 @@ def _load_into(tensors: list[torch.Tensor], vec: torch.Tensor) -> None:
 
 
 def flat_params(model: nn.Module) -> torch.Tensor:
-    parts = [p.detach().reshape(-1) for p in model.parameters()]
-    return torch.cat(parts) if parts else torch.zeros(0)     # a pooling stage has no parameters
+    return flat_of(list(model.parameters()))
 
 
 def set_flat(model: nn.Module, vec: torch.Tensor) -> None:
-    _load_into(list(model.parameters()), vec)
+    load_into(list(model.parameters()), vec)
 
 
 def block_mask(P: int, start: int, length: int) -> torch.Tensor:

@@ -13,8 +13,10 @@ from .engine import LOSS, Engine, accuracy, opt_step, opt_zero
 from .partition import (
     block_bounds,
     block_mask,
+    flat_of,
     flat_params,
     flat_state,
+    load_into,
     set_flat,
     set_state,
     state_tensors,
@@ -101,7 +103,7 @@ class PELEngine(Engine):
         if self.whole:
             return flat_state(self.glob_seq)
         if self.backprop:
-            return _cat(self._state(self.glob, block))
+            return flat_of(self._state(self.glob, block))
         return flat_params(self.glob_seq)[block]
 
     def work(self, k: int, vec: torch.Tensor, block) -> tuple[torch.Tensor, list[float]]:
@@ -115,7 +117,7 @@ class PELEngine(Engine):
         if self.whole:
             set_state(nn.Sequential(*rep), vec)
         else:
-            _load(self._state(rep, block), vec)
+            load_into(self._state(rep, block), vec)
         # the backward starts at the block's first unit with parameters (none: it starts at the top)
         start = first + next((i for i, u in enumerate(rep[first - 1:last]) if any(True for _ in u.parameters())),
                              last - first)
@@ -138,7 +140,7 @@ class PELEngine(Engine):
         for u in rep:
             for p in u.parameters():
                 p.requires_grad_(True)
-        return _cat(self._state(rep, block)), losses
+        return flat_of(self._state(rep, block)), losses
 
     def _work_flat(self, k, block, mask):
         rep = nn.Sequential(*self.replicas[k])
@@ -165,7 +167,7 @@ class PELEngine(Engine):
         if self.backprop:
             for gi, members in enumerate(self.groups):
                 if self.holds(gi):
-                    _load(self._state(self.glob, blocks[gi]), torch.stack([updates[k] for k in members]).mean(0))
+                    load_into(self._state(self.glob, blocks[gi]), torch.stack([updates[k] for k in members]).mean(0))
         else:
             new = flat_params(self.glob_seq)
             for gi, members in enumerate(self.groups):
@@ -197,15 +199,3 @@ class PELEngine(Engine):
     def evaluate(self):
         return accuracy(self.model, self.job.ds)
 
-
-def _cat(tensors: list) -> torch.Tensor:
-    return torch.cat([t.detach().reshape(-1) for t in tensors]) if tensors else torch.zeros(0)
-
-
-def _load(params: list, vec: torch.Tensor) -> None:
-    k = 0
-    with torch.no_grad():
-        for p in params:
-            n = p.numel()
-            p.copy_(vec[k:k + n].view_as(p))
-            k += n
