@@ -343,13 +343,15 @@ def test_a_model_with_dropout_and_batch_norm_trains_alike_in_both_transports(tmp
     averaging had them for free, while distributed the hub tested its copies with their initial
     statistics (fl 24% against 56% after a round); and sl, psl, dsgd and fpl failed distributed
     at once, the warm-up before a timed block having restored the statistics in place between a
-    batch norm's forward and its backward."""
+    batch norm's forward and its backward. At model.bytes_per_value 2 the plan's traffic travels
+    as float16 (it had moved float32: twice the bytes the plan predicted), rounded alike in both
+    transports; pel's at its bits_per_parameter (32 here)."""
     from edgeplan import paradigms
     from edgeplan.costs import CostModel
     from edgeplan.scenario import load_scenario
 
     from .conftest import assert_transports_agree
-    path = _scenario(tmp_path, {"module": "mynet:regularised"})
+    path = _scenario(tmp_path, {"module": "mynet:regularised", "bytes_per_value": 2})
     data = yaml.safe_load(path.read_text())
     data["nodes"][1]["count"] = 1                     # one pi and the phone: 3 processes with the server
     data["training"]["batch_size"] = 128
@@ -458,3 +460,19 @@ def test_token_data_that_does_not_fit_says_why(tmp_path, case, message):
 def test_the_zoo_takes_no_token_indices(tmp_path):
     code, out = _cli("check", _scenario(tmp_path, {"zoo": "mlp", "input_dtype": "int64"}))
     assert code == 2 and "the zoo's models take float samples" in out, out
+
+
+@pytest.mark.parametrize("name, field, value, message", [
+    ("psl", ("model", "bytes_per_value"), 1, "model.bytes_per_value: 1 byte a value: validation sends the plan's "
+                                             "traffic as float16, float32 or float64"),
+    ("pel", ("paradigms", "pel"), {"bits_per_parameter": 8}, "paradigms.pel.bits_per_parameter: 8 bits a parameter"),
+])
+def test_a_precision_the_wire_cannot_carry_is_planned_not_trained(tmp_path, name, field, value, message):
+    path = _scenario(tmp_path, {"module": "mynet:build"})
+    data = yaml.safe_load(path.read_text())
+    data.setdefault(field[0], {})[field[1]] = value
+    path.write_text(yaml.safe_dump(data))
+    code, out = _cli("plan", path, "-p", name, "--out", tmp_path / "p.json")
+    assert code == 0, out
+    code, out = _cli("validate", path, tmp_path / "p.json", "--rounds", "1")
+    assert code == 2 and message in " ".join(out.split()), out

@@ -41,7 +41,7 @@ from edgeplan.models.profile import one_torch_thread
 
 from .checkpoints import Record, clear_states, load_state, run_identity, save_state
 from .meters import RoundMeter
-from .transport import Gloo, Wire
+from .transport import Gloo, Wire, wire_dtype
 
 SUPPORTED = ("fl", "sl", "psl", "fpl", "pel", "dsgd")
 
@@ -206,7 +206,9 @@ class _Program:
         from .engine import LOSS
         from .rewarm import Rewarm
         self._warm_up()
+        from .runner import wire_bytes
         rewarm = Rewarm([*self.engine.modules().values(), LOSS], self.job.optimizer)
+        wire = wire_dtype(wire_bytes(self.scn, self.plan.paradigm))
         t = torch.tensor([self._load()])
         dist.all_reduce(t, op=dist.ReduceOp.MIN)      # every node resumes from the same round
         for r in range(int(t), self.cfg["rounds"]):
@@ -217,7 +219,7 @@ class _Program:
                 os._exit(17)                           # a worker dies mid-run
             meter = RoundMeter(self.cm, self.rate)
             tx = Gloo(meter, self.rank, self.placement, self.wire, self.evalwire, self.cfg.get("shaped", False),
-                      self.token, self.beat, rewarm)
+                      self.token, self.beat, rewarm, wire)
             losses = self.engine.play(tx)
             self._report(r, meter, losses)
             if self.cfg.get("parent") and not _alive(self.cfg["parent"]):

@@ -26,6 +26,7 @@ from .data import Dataset
 from .meters import RoundMeter
 from .node_random import NodeStreams, OnNodeStreams
 from .partition import flat_state, make_model, make_optimizer, set_state, unit_modules
+from .transport import off_wire, on_wire
 
 LOSS = nn.CrossEntropyLoss()
 
@@ -117,6 +118,10 @@ def send_module(tx, module: nn.Module, src: str, dst: str, link=None, up: bool =
     test (not traffic); where one process plays both ends there is one copy and nothing to do."""
     if link is None and tx.here(src) and tx.here(dst):
         return
+    if link is not None and tx.wire_dtype != torch.float32 and tx.here(src):
+        # the sender's copy takes the wire's precision too: in process it is the receiver's copy
+        # (one object), and distributed the two must then hold the same values
+        set_state(module, off_wire(on_wire([flat_state(module)], tx.wire_dtype))[0])
     got = tx.move([flat_state(module)] if tx.here(src) else None, src, dst, link, up, device, phase)
     if tx.here(dst) and not tx.here(src) and got[0].numel():
         set_state(module, got[0])

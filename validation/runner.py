@@ -29,7 +29,7 @@ from .dsgd_engine import phase_kind
 from .engines import ENGINES, Job, Shard
 from .meters import RoundMeter, calibrate_host
 from .partition import check_tokens, check_units
-from .transport import Local
+from .transport import WIRE_DTYPES, Local, wire_dtype
 
 
 @dataclass
@@ -196,6 +196,25 @@ def run_extra(scn: Scenario, job: Job) -> dict:
             "split_kind": split_kind(tr.iid, tr.dirichlet_alpha)}
 
 
+def wire_bytes(scn: Scenario, paradigm: str) -> int:
+    """Bytes a value of the plan's traffic takes on the wire: pel's bits_per_parameter / 8 (the cost
+    model's Q), else model.bytes_per_value; validation trains in float32 and sends float16, float32
+    or float64 (transport.WIRE_DTYPES)."""
+    if paradigm == "pel":
+        q = scn.spec.paradigms.pel.bits_per_parameter
+        if q / 8 not in WIRE_DTYPES:
+            raise ScenarioError(f"{q} bits a parameter: validation sends blocks as float16, float32 or float64 (16, 32 "
+                                "or 64 bits); other widths (quantised) are planned, not trained",
+                                scn.source, path="paradigms.pel.bits_per_parameter")
+        return int(q // 8)
+    b = scn.spec.model.bytes_per_value
+    if b not in WIRE_DTYPES:
+        raise ScenarioError(f"{b} byte a value: validation sends the plan's traffic as float16, float32 or float64 "
+                            "(2, 4 or 8 bytes a value); 1-byte (quantised) values are planned, not trained",
+                            scn.source, path="model.bytes_per_value")
+    return b
+
+
 def check_plan(scn: Scenario) -> None:
     if not scn.spec.model.trainable:
         raise ScenarioError("validation trains a torch model: the scenario needs model.zoo, model.module or "
@@ -214,6 +233,7 @@ def make_job(scn: Scenario, plan: Plan, seed: int | None = None) -> tuple[Job, C
     # the plan as the cost model costs it now: its predictions are what the run is compared with
     evaluated = para.to_plan(cm, decisions, dec.costs, method if isinstance(method, str) else "given", "evaluated", 0.0)
     tr = scn.spec.training
+    wire_bytes(scn, plan.paradigm)            # a precision the wire can carry, else a clear refusal
     if plan.paradigm == "pel" and scn.spec.paradigms.pel.compute == "per_parameter" and cm.table.bbytes.sum() > 0:
         raise ScenarioError("pel with compute: per_parameter moves blocks of the flat parameter vector, which no "
                             "buffer belongs to: the model's batch-norm statistics would never reach the server's "
@@ -292,7 +312,7 @@ def _run(scn, plan, rounds, out_dir, resume, progress, seed, on_round=None, host
         for r in range(start, rounds):
             meter = RoundMeter(cm, host_rate)
             t0 = time.perf_counter()
-            losses = engine.play(Local(meter))
+            losses = engine.play(Local(meter, wire_dtype(wire_bytes(scn, plan.paradigm))))
             wall = time.perf_counter() - t0
             row, nodes, events = engine.record(meter, losses)
             row["wall_s"] = wall

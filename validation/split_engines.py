@@ -6,10 +6,12 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import torch
 from torch import nn
 
 from .engine import LOSS, Engine, accuracy, opt_step, opt_zero, send_module, split_step
 from .partition import FplModel, Replicas, pack_client, unpack_client
+from .transport import off_wire, on_wire
 
 # ---------------------------------------------------------------- fl, psl: replicas with a cut each
 
@@ -147,7 +149,12 @@ class SLEngine(Engine):
 
     def _pass(self, tx, vec, src: str, dst: str, link, up: bool, device: str, steps: int):
         """The client part (weights, optimizer state) from src to dst, loaded where it arrives
-        in another process; `steps` is the optimizer's step count so far (Adam needs it)."""
+        in another process; `steps` is the optimizer's step count so far (Adam needs it). Below
+        float32 on the wire the sender's part takes the wire's precision too (in process it is the
+        receiver's part)."""
+        if link is not None and tx.wire_dtype != torch.float32 and tx.here(src):
+            vec = off_wire(on_wire(vec, tx.wire_dtype))
+            unpack_client(self.head, self.opt_head, vec[0], steps)
         got = tx.move(vec, src, dst, link, up, device, "handoff")
         if tx.here(dst) and not tx.here(src):
             unpack_client(self.head, self.opt_head, got[0], steps)

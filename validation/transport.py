@@ -31,7 +31,24 @@ from .meters import RoundMeter, tensor_bytes
 
 HEADER = 10     # float64: send time, time the link could start (after the latency), ndim, dtype, tensors
 #                 still to come in this move, then up to 5 dims
-DTYPES = [torch.float32, torch.int64, torch.float64, torch.bool]
+DTYPES = [torch.float32, torch.int64, torch.float64, torch.bool, torch.float16]
+# model.bytes_per_value -> the dtype the plan's traffic travels in (training stays float32)
+WIRE_DTYPES = {2: torch.float16, 4: torch.float32, 8: torch.float64}
+
+
+def wire_dtype(bytes_per_value: int) -> torch.dtype:
+    return WIRE_DTYPES[int(bytes_per_value)]
+
+
+def on_wire(tensors: list, dtype: torch.dtype) -> list:
+    """Floating tensors in the wire's precision (labels and token indices as they are)."""
+    return [t.to(dtype) if t is not None and t.is_floating_point() and t.dtype != dtype else t for t in tensors]
+
+
+def off_wire(tensors: list) -> list:
+    """Back to training's float32: a value that travelled at 2 bytes arrives rounded to them."""
+    return [t.float() if t is not None and t.is_floating_point() and t.dtype != torch.float32 else t
+            for t in tensors]
 
 
 def _meter_move(meter: RoundMeter, link, tensors, up: bool, device: str, phase: str,
@@ -43,10 +60,11 @@ def _meter_move(meter: RoundMeter, link, tensors, up: bool, device: str, phase: 
 
 
 class Local:
-    """Every node in this process."""
+    """Every node in this process. With a wire dtype other than float32 (model.bytes_per_value)
+    the plan's traffic is metered in it and handed over rounded to it, as Gloo delivers it."""
 
-    def __init__(self, meter: RoundMeter):
-        self.meter = meter
+    def __init__(self, meter: RoundMeter, wire: torch.dtype = torch.float32):
+        self.meter, self.wire_dtype = meter, wire
 
     def here(self, node: str) -> bool:
         return True
@@ -55,6 +73,10 @@ class Local:
         return self.meter.compute(node, device, phase, alpha)
 
     def move(self, tensors, src, dst, link=None, up=True, device="", phase=""):
+        if link is not None and self.wire_dtype != torch.float32:
+            sent = on_wire(tensors, self.wire_dtype)
+            _meter_move(self.meter, link, sent, up, device, phase)
+            return off_wire(sent)
         _meter_move(self.meter, link, tensors, up, device, phase)
         return tensors
 
@@ -107,8 +129,9 @@ class Gloo:
     """The nodes placed on this rank; the others reached over torch.distributed."""
 
     def __init__(self, meter: RoundMeter, rank: int, placement: dict[str, int], wire: Wire, evalwire: Wire,
-                 shaped: bool = False, token=None, beat=None, rewarm=None):
+                 shaped: bool = False, token=None, beat=None, rewarm=None, wire_dtype: torch.dtype = torch.float32):
         self.meter, self.rank, self.placement = meter, rank, placement
+        self.wire_dtype = wire_dtype
         self.wire, self.evalwire, self.shaped = wire, evalwire, shaped
         self.token = token if token is not None else contextlib.nullcontext()
         self.beat = beat or (lambda: None)
@@ -134,19 +157,24 @@ class Gloo:
 
     def move(self, tensors, src, dst, link=None, up=True, device="", phase=""):
         a, b = self.rank_of(src), self.rank_of(dst)
+        rounded = link is not None and self.wire_dtype != torch.float32     # the plan's traffic, below float32
         if a == b:                                # one process plays both ends: handed over
             if a != self.rank:
                 return None
+            if rounded:
+                sent = on_wire(tensors, self.wire_dtype)
+                _meter_move(self.meter, link, sent, up, device, phase)
+                return off_wire(sent)
             _meter_move(self.meter, link, tensors, up, device, phase)
             return tensors
         wire = self.wire if link is not None else self.evalwire
         if self.rank in (a, b):
             self.beat()                           # alive up to here: a hang is blamed on its peer
         if a == self.rank:
-            wire.send(tensors, b)
+            wire.send(on_wire(tensors, self.wire_dtype) if rounded else tensors, b)
             return tensors
         if b != self.rank:
             return None
         got, seconds = wire.recv(a)                # the receiver meters the move
         _meter_move(self.meter, link, got, up, device, phase, seconds if self.shaped else None)
-        return got
+        return off_wire(got) if rounded else got
