@@ -52,6 +52,9 @@ class CostModel:
         self.rounds = tr.rounds
         self.kopt = K_OPT[tr.optimizer]
         self.kstate = K_STATE[tr.optimizer]
+        # memory of units' weights: their parameters k_opt times (weights, gradients, optimizer
+        # state), their buffers once
+        self.Wm = self.Wt + (self.kopt - 1) * self.Wp
         nodes = scn.nodes
         self.names = list(nodes.index)
         self.idx = {n: i for i, n in enumerate(self.names)}
@@ -411,7 +414,7 @@ def fl(cm: CostModel, share=None, server: str | None = None, devices: list[str] 
     t_dn = R.time(np.full(len(devs), W), share, False)
     t_up = R.time(np.full(len(devs), W), share, True)
     T = comp + t_dn + t_up
-    mem = {n: cm.kopt * cm.Wt[L] + b[i] * cm.A[L] for i, n in enumerate(devs)}
+    mem = {n: cm.Wm[L] + b[i] * cm.A[L] for i, n in enumerate(devs)}
     transfers = [(R, i, W, W, share[i]) for i in range(len(devs))]
     return cm.finish("fl", float(T.max()), devs, T, {"device": comp, "downlink": t_dn, "uplink": t_up},
                      dict(zip(devs, comp)), transfers, mem)
@@ -443,8 +446,8 @@ def sl(cm: CostModel, cut: int, server: str | None = None, devices: list[str] | 
     compute[srv] = compute.get(srv, 0.0) + float(cm.tau * srv_it.sum())
     # device i uploads its weights; the next device downloads them
     transfers = [(R, i, cm.tau * up_x[i] + W[i], cm.tau * dn_x[i] + W[i], 1.0) for i in range(n)]
-    mem = {nm: cm.kopt * cm.Wt[c] + b[i] * cm.A[c] for i, nm in enumerate(devs)}
-    mem[srv] = cm.kopt * (cm.Wt[L] - cm.Wt[c]) + float(b.max()) * (cm.A[L] - cm.A[c])
+    mem = {nm: cm.Wm[c] + b[i] * cm.A[c] for i, nm in enumerate(devs)}
+    mem[srv] = (cm.Wm[L] - cm.Wm[c]) + float(b.max()) * (cm.A[L] - cm.A[c])
     return cm.finish("sl", float(contrib.sum()), devs, contrib, phases, compute, transfers, mem,
                      sequential=True)
 
@@ -476,8 +479,8 @@ def psl(cm: CostModel, cuts, share=None, alpha=None, server: str | list[str] | N
     up_x = cm.tau * b * (cm.out[c] + cm.label) + Wc
     dn_x = cm.tau * b * cm.grad_out(c) + Wc
     transfers = [(R, i, u, v, h) for i, (u, v, h) in enumerate(zip(up_x.tolist(), dn_x.tolist(), share.tolist()))]
-    mem = dict(zip(devs, (cm.kopt * cm.Wt[c] + b * cm.A[c]).tolist()))
-    srv_mem = cm.kopt * (cm.Wt[L] - cm.Wt[c]) + b * (cm.A[L] - cm.A[c])
+    mem = dict(zip(devs, (cm.Wm[c] + b * cm.A[c]).tolist()))
+    srv_mem = (cm.Wm[L] - cm.Wm[c]) + b * (cm.A[L] - cm.A[c])
     for srv_name, m_ in zip(servers, srv_mem.tolist()):
         mem[srv_name] = mem.get(srv_name, 0.0) + m_
     return cm.finish("psl", float(T.max()), devs, T, phases, compute, transfers, mem)
@@ -547,8 +550,8 @@ def fpl(cm: CostModel, junction: int, groups: dict[str, str], trunk: str, share=
     compute[trunk] = compute.get(trunk, 0.0) + float((cm.tau * cm.span(t, j, L, b)).sum())
     transfers = [(R, i, cm.tau * b[i] * (cm.out[j] + cm.label) + Wj[i], cm.tau * b[i] * cm.grad_out(j) + Wj[i], share[i])
                  for i in range(n)]
-    mem = {nm: cm.kopt * cm.Wt[j] + b[i] * cm.A[j] for i, nm in enumerate(devs)}
-    mem[trunk] = mem.get(trunk, 0.0) + cm.kopt * (cm.Wt[L] - cm.Wt[j] + junction_extra_bytes(cm, j, G)) \
+    mem = {nm: cm.Wm[j] + b[i] * cm.A[j] for i, nm in enumerate(devs)}
+    mem[trunk] = mem.get(trunk, 0.0) + (cm.Wm[L] - cm.Wm[j] + cm.kopt * junction_extra_bytes(cm, j, G)) \
         + float(b.sum()) * (cm.A[L] - cm.A[j])
     return cm.finish("fpl", float(T.max()), devs, T, phases, compute, transfers, mem)
 

@@ -100,7 +100,7 @@ def dsgd(cm: CostModel, stages: list[tuple[str, int, int]], path: list[str] | No
             times.append(t)
             named[f"stage{k}.{len(times) - 1}"] = cm.tau * m * t
             compute[n] = compute.get(n, 0.0) + cm.tau * m * t
-            mem[n] = mem.get(n, 0.0) + cm.kopt * (cm.Wt[last] - cm.Wt[first - 1]) + \
+            mem[n] = mem.get(n, 0.0) + (cm.Wm[last] - cm.Wm[first - 1]) + \
                 b / r * (cm.A[last] - cm.A[first - 1])
         comp_items.append(max(times))
         comp_labels.append((grp[int(np.argmax(times))], "compute"))

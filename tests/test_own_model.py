@@ -384,6 +384,7 @@ def test_batch_norm_statistics_are_profiled_apart_from_the_parameters_and_reach_
     assert t.bbytes.sum() == 4 * 2 * (8 + 32)                  # running mean and variance per channel
     assert t.params.sum() * 4 == t.pbytes.sum() and cm.Wt[-1] == t.pbytes.sum() + t.bbytes.sum()
     assert cm.Wp[-1] == t.pbytes.sum()
+    assert cm.Wm[-1] == 3 * t.pbytes.sum() + t.bbytes.sum()     # memory: SGD's 3 copies of parameters, buffers once
     plan = paradigms.get("pel").solve(cm)
     run_inprocess(scn, plan, rounds=1, out_dir=tmp_path / "run")
     state = torch.load(tmp_path / "run" / "rank0.pt", weights_only=False)["engine"]["modules"]["global"]

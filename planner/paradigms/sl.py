@@ -54,7 +54,7 @@ def _exact(cm: CostModel) -> Solution:
     devs, srv = cm.devices, cm.server()
     d = cm.ix(devs)
     b = cm.batch[d]
-    mem = cm.kopt * cm.Wt[None, lo:hi + 1] + b[:, None] * cm.A[None, lo:hi + 1]
+    mem = cm.Wm[None, lo:hi + 1] + b[:, None] * cm.A[None, lo:hi + 1]
     fits = np.all(mem <= cm.memory[d][:, None], axis=0)
     if not fits.any():
         worst = int(np.argmax(mem.min(axis=1) - cm.memory[d]))

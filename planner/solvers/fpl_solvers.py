@@ -69,8 +69,8 @@ class FplCase:
         self.up_bytes = tau * up + Wj
         self.dn_bytes = tau * dn + Wj
         G = len(set(groups.values()))
-        self.dev_mem = cm.kopt * cm.Wt[j] + b * cm.A[j]
-        self.trunk_mem = cm.kopt * (cm.Wt[L] - cm.Wt[j] + C.junction_extra_bytes(cm, j, G)) + b.sum() * (cm.A[L] - cm.A[j])
+        self.dev_mem = cm.Wm[j] + b * cm.A[j]
+        self.trunk_mem = (cm.Wm[L] - cm.Wm[j] + cm.kopt * C.junction_extra_bytes(cm, j, G)) + b.sum() * (cm.A[L] - cm.A[j])
         self.trunk_busy = float(self.trunk_c.sum())
         self.A0 = self.A - self.trunk_c / self.alpha          # A without the trunk's part
         self.positions = channel_positions(R)                 # channel -> its devices' positions

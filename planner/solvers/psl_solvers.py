@@ -93,7 +93,7 @@ def _instance(cm: CostModel, alpha, server, devices, allow_missing) -> PslInstan
     act_dn = b * cm.grad_out(C)
     W = np.broadcast_to(cm.Wt[C] * C_.shared(n), act_up.shape)
     A, U, D = fixed_part(R, fixed, [(act_up, tau), W], [(act_dn, tau), W])
-    mem = cm.kopt * cm.Wt[C] + b * cm.A[C]
+    mem = cm.Wm[C] + b * cm.A[C]
     fits = mem <= cm.memory[d][:, None]
     beta_e = _energy_floor(cm, R, d, tau * dev, tau * act_up + W, tau * act_dn + W)
     return PslInstance(devs, srv, R, cuts, A, U, D, fits, beta_e, a)
@@ -146,7 +146,7 @@ def _explain(cm: CostModel, inst: PslInstance) -> None:
         v = cm.idx[inst.devices[i]]
         if not inst.fits[i].any():
             b = cm.batch[v]
-            mem = cm.kopt * cm.Wt[inst.cuts] + b * cm.A[inst.cuts]
+            mem = cm.Wm[inst.cuts] + b * cm.A[inst.cuts]
             raise InfeasibleError(
                 f"{inst.devices[i]}: no cut fits {fmt_si(cm.memory[v], 'B', True)}; the smallest needs "
                 f"{fmt_si(mem.min(), 'B', True)}", node=inst.devices[i], resource="memory",
