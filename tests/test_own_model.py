@@ -467,6 +467,7 @@ def test_the_zoo_takes_no_token_indices(tmp_path):
     ("psl", ("model", "bytes_per_value"), 1, "model.bytes_per_value: 1 byte a value: validation sends the plan's "
                                              "traffic as float16, float32 or float64"),
     ("pel", ("paradigms", "pel"), {"bits_per_parameter": 8}, "paradigms.pel.bits_per_parameter: 8 bits a parameter"),
+    ("sl", ("model", "label_bytes"), 4, "model.label_bytes: 4 bytes a label: validation sends labels as int64"),
 ])
 def test_a_precision_the_wire_cannot_carry_is_planned_not_trained(tmp_path, name, field, value, message):
     path = _scenario(tmp_path, {"module": "mynet:build"})

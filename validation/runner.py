@@ -207,6 +207,10 @@ def wire_bytes(scn: Scenario, paradigm: str) -> int:
                                 "or 64 bits); other widths (quantised) are planned, not trained",
                                 scn.source, path="paradigms.pel.bits_per_parameter")
         return int(q // 8)
+    if scn.spec.model.label_bytes != 8 and paradigm in ("sl", "psl", "fpl", "dsgd"):     # labels travel
+        raise ScenarioError(f"{scn.spec.model.label_bytes} bytes a label: validation sends labels as int64 (8 bytes, "
+                            "the default); leave label_bytes out to validate this plan", scn.source,
+                            path="model.label_bytes")
     b = scn.spec.model.bytes_per_value
     if b not in WIRE_DTYPES:
         raise ScenarioError(f"{b} byte a value: validation sends the plan's traffic as float16, float32 or float64 "
