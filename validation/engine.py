@@ -114,8 +114,9 @@ def opt_zero(opt):
 
 def send_module(tx, module: nn.Module, src: str, dst: str, link=None, up: bool = True, device: str = "",
                 phase: str = "") -> None:
-    """`module`'s weights (parameters and floating buffers) from `src`'s copy to `dst`'s. Without a link only for the accuracy
-    test (not traffic); where one process plays both ends there is one copy and nothing to do."""
+    """`module`'s weights (parameters and floating buffers) from `src`'s copy to `dst`'s. Without
+    a link only for the accuracy test (not traffic); where one process plays both ends there is
+    one copy and nothing to do."""
     if link is None and tx.here(src) and tx.here(dst):
         return
     if link is not None and tx.wire_dtype != torch.float32 and tx.here(src):

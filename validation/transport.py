@@ -59,6 +59,17 @@ def _meter_move(meter: RoundMeter, link, tensors, up: bool, device: str, phase: 
         meter.send(R, i, tensor_bytes(*tensors), up, share, device, phase, seconds)
 
 
+def _hand_over(meter: RoundMeter, wire: torch.dtype, tensors, link, up: bool, device: str, phase: str):
+    """A move within one process: metered as it travels (the plan's traffic in the wire's dtype)
+    and handed over as it would arrive (rounded to that dtype, back in float32)."""
+    if link is not None and wire != torch.float32:
+        sent = on_wire(tensors, wire)
+        _meter_move(meter, link, sent, up, device, phase)
+        return off_wire(sent)
+    _meter_move(meter, link, tensors, up, device, phase)
+    return tensors
+
+
 class Local:
     """Every node in this process. With a wire dtype other than float32 (model.bytes_per_value)
     the plan's traffic is metered in it and handed over rounded to it, as Gloo delivers it."""
@@ -73,12 +84,7 @@ class Local:
         return self.meter.compute(node, device, phase, alpha)
 
     def move(self, tensors, src, dst, link=None, up=True, device="", phase=""):
-        if link is not None and self.wire_dtype != torch.float32:
-            sent = on_wire(tensors, self.wire_dtype)
-            _meter_move(self.meter, link, sent, up, device, phase)
-            return off_wire(sent)
-        _meter_move(self.meter, link, tensors, up, device, phase)
-        return tensors
+        return _hand_over(self.meter, self.wire_dtype, tensors, link, up, device, phase)
 
 
 @dataclass
@@ -157,16 +163,10 @@ class Gloo:
 
     def move(self, tensors, src, dst, link=None, up=True, device="", phase=""):
         a, b = self.rank_of(src), self.rank_of(dst)
-        rounded = link is not None and self.wire_dtype != torch.float32     # the plan's traffic, below float32
         if a == b:                                # one process plays both ends: handed over
-            if a != self.rank:
-                return None
-            if rounded:
-                sent = on_wire(tensors, self.wire_dtype)
-                _meter_move(self.meter, link, sent, up, device, phase)
-                return off_wire(sent)
-            _meter_move(self.meter, link, tensors, up, device, phase)
-            return tensors
+            return _hand_over(self.meter, self.wire_dtype, tensors, link, up, device, phase) if a == self.rank \
+                else None
+        rounded = link is not None and self.wire_dtype != torch.float32     # the plan's traffic, not float32
         wire = self.wire if link is not None else self.evalwire
         if self.rank in (a, b):
             self.beat()                           # alive up to here: a hang is blamed on its peer
