@@ -42,8 +42,8 @@ def load(spec: str, input_shape, num_classes: int, seed: int = 0, base_dir: Path
     base_dir = Path(base_dir or ".")
     tokens = not dtype.is_floating_point
     if tokens and not spec.startswith(("idx:", "npz:")):
-        raise ScenarioError(f"dataset '{spec}' holds pixel values, not token indices: give model.input_dtype int64 "
-                            "a file of whole numbers from 0 (npz:FILE or idx:DIR)", path="training.dataset")
+        raise ScenarioError(f"dataset '{spec}' holds pixel values, not token indices: a model of token indices "
+                            "(model.input_dtype int64) needs a file of whole numbers from 0 (npz:FILE or idx:DIR)", path="training.dataset")
     if spec == "digits":
         x, y = _digits()
         ds = _split(x, y, seed, "digits")
