@@ -345,13 +345,14 @@ def test_a_model_with_dropout_and_batch_norm_trains_alike_in_both_transports(tmp
     at once, the warm-up before a timed block having restored the statistics in place between a
     batch norm's forward and its backward. At model.bytes_per_value 2 the plan's traffic travels
     as float16 (it had moved float32: twice the bytes the plan predicted), rounded alike in both
-    transports; pel's at its bits_per_parameter (32 here)."""
+    transports; pel's at its bits_per_parameter (32 here); labels at label_bytes (1 here: uint8,
+    where they had always been int64)."""
     from edgeplan import paradigms
     from edgeplan.costs import CostModel
     from edgeplan.scenario import load_scenario
 
     from .conftest import assert_transports_agree
-    path = _scenario(tmp_path, {"module": "mynet:regularised", "bytes_per_value": 2})
+    path = _scenario(tmp_path, {"module": "mynet:regularised", "bytes_per_value": 2, "label_bytes": 1})
     data = yaml.safe_load(path.read_text())
     data["nodes"][1]["count"] = 1                     # one pi and the phone: 3 processes with the server
     data["training"]["batch_size"] = 128
@@ -467,7 +468,8 @@ def test_the_zoo_takes_no_token_indices(tmp_path):
     ("psl", ("model", "bytes_per_value"), 1, "model.bytes_per_value: 1 byte a value: validation sends the plan's "
                                              "traffic as float16, float32 or float64"),
     ("pel", ("paradigms", "pel"), {"bits_per_parameter": 8}, "paradigms.pel.bits_per_parameter: 8 bits a parameter"),
-    ("sl", ("model", "label_bytes"), 4, "model.label_bytes: 4 bytes a label: validation sends labels as int64"),
+    ("sl", ("model", "label_bytes"), 0, "model.label_bytes: 0 bytes a label: validation sends labels as 1, 2, 4 or "
+                                        "8-byte integers, wide enough for the model's 10 classes"),
 ])
 def test_a_precision_the_wire_cannot_carry_is_planned_not_trained(tmp_path, name, field, value, message):
     path = _scenario(tmp_path, {"module": "mynet:build"})

@@ -154,7 +154,7 @@ class DSGDEngine(Engine):
                             with tx.compute(n, src, f"stage{k}.{i}"):
                                 out = self.parts[k][i](inp)
                                 if k == n_st - 1:
-                                    out = LOSS(out, ym) * (len(ym) / batch)
+                                    out = LOSS(out, ym.long()) * (len(ym) / batch)
                             keep[(k, i)] = (inp, out)
                             outs[i] = [out.detach(), ym]
                     if k < n_st - 1:                   # the last stage's loss stays where it is

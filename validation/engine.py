@@ -26,7 +26,7 @@ from .data import Dataset
 from .meters import RoundMeter
 from .node_random import NodeStreams, OnNodeStreams
 from .partition import flat_state, make_model, make_optimizer, set_state, unit_modules
-from .transport import off_wire, on_wire
+from .transport import LABEL_DTYPES, off_wire, on_wire
 
 LOSS = nn.CrossEntropyLoss()
 
@@ -150,7 +150,7 @@ def split_step(tx, link, dev: str, srv: str, x, y, head, tail, opt_dev, opt_srv:
         with tx.compute(srv, dev, srv_phase, alpha):
             for o in opt_srv:
                 opt_zero(o)
-            out = LOSS(tail(act), y)
+            out = LOSS(tail(act), y.long())
             out.backward()
             for o in opt_srv:
                 opt_step(o)
@@ -226,8 +226,13 @@ class Engine:
         return self.job.spec.training.client_state == "reset"
 
     def data(self, tx, dev: str):
-        """A training batch where `dev` is played (its shard advances only there)."""
-        return self.job.shards[dev].next(self.job.batch(dev)) if tx.here(dev) else (None, None)
+        """A training batch where `dev` is played (its shard advances only there), its labels of
+        model.label_bytes each (they may travel with the activations; the loss takes them back
+        as int64)."""
+        if not tx.here(dev):
+            return None, None
+        x, y = self.job.shards[dev].next(self.job.batch(dev))
+        return x, y.to(LABEL_DTYPES[self.job.spec.model.label_bytes])
 
     def evaluate(self) -> tuple[float, float]:
         raise NotImplementedError

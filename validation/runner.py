@@ -29,7 +29,7 @@ from .dsgd_engine import phase_kind
 from .engines import ENGINES, Job, Shard
 from .meters import RoundMeter, calibrate_host
 from .partition import check_tokens, check_units
-from .transport import WIRE_DTYPES, Local, wire_dtype
+from .transport import LABEL_DTYPES, WIRE_DTYPES, Local, wire_dtype
 
 
 @dataclass
@@ -207,10 +207,10 @@ def wire_bytes(scn: Scenario, paradigm: str) -> int:
                                 "or 64 bits); other widths (quantised) are planned, not trained",
                                 scn.source, path="paradigms.pel.bits_per_parameter")
         return int(q // 8)
-    if scn.spec.model.label_bytes != 8 and paradigm in ("sl", "psl", "fpl", "dsgd"):     # labels travel
-        raise ScenarioError(f"{scn.spec.model.label_bytes} bytes a label: validation sends labels as int64 (8 bytes, "
-                            "the default); leave label_bytes out to validate this plan", scn.source,
-                            path="model.label_bytes")
+    lb, classes = scn.spec.model.label_bytes, scn.spec.model.num_classes
+    if lb not in LABEL_DTYPES or classes > 2 ** (8 * lb - (0 if lb == 1 else 1)):
+        raise ScenarioError(f"{lb} bytes a label: validation sends labels as 1, 2, 4 or 8-byte integers, wide "
+                            f"enough for the model's {classes:,} classes", scn.source, path="model.label_bytes")
     b = scn.spec.model.bytes_per_value
     if b not in WIRE_DTYPES:
         raise ScenarioError(f"{b} byte a value: validation sends the plan's traffic as float16, float32 or float64 "

@@ -71,7 +71,7 @@ class ReplicaEngine(Engine):
     def whole_step(self, i: int, x, y):
         """One SGD step of device i's whole model (no server part); its loss, detached."""
         opt_zero(self.opt_dev[i])
-        loss = LOSS(self.rep.head(i)(x), y)
+        loss = LOSS(self.rep.head(i)(x), y.long())
         loss.backward()
         opt_step(self.opt_dev[i])
         return loss.detach()

@@ -31,9 +31,13 @@ from .meters import RoundMeter, tensor_bytes
 
 HEADER = 10     # float64: send time, time the link could start (after the latency), ndim, dtype, tensors
 #                 still to come in this move, then up to 5 dims
-DTYPES = [torch.float32, torch.int64, torch.float64, torch.bool, torch.float16]
+DTYPES = [torch.float32, torch.int64, torch.float64, torch.bool, torch.float16, torch.uint8, torch.int16, torch.int32]
 # model.bytes_per_value -> the dtype the plan's traffic travels in (training stays float32)
 WIRE_DTYPES = {2: torch.float16, 4: torch.float32, 8: torch.float64}
+
+
+# model.label_bytes -> the dtype labels travel in (the loss takes them back as int64)
+LABEL_DTYPES = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
 def wire_dtype(bytes_per_value: int) -> torch.dtype:
