@@ -192,7 +192,7 @@ def pel(cm: CostModel, params, share_up=None, share_dn=None, server: str | None 
     if separate:
         _check_shares(cm, devs, R, sd)
     d = cm.ix(devs)
-    t = pel_terms(cm, R, d, Lk, su, sd, Q, first, last)
+    t = pel_terms(cm, R, d, Lk, Vk, su, sd, Q, first, last)
     active = Lk > 0
     starved = np.flatnonzero(active & ~np.isfinite(t["T"]))
     if len(starved):
@@ -213,9 +213,10 @@ def pel(cm: CostModel, params, share_up=None, share_dn=None, server: str | None 
     return cm.finish("pel", float(t["T"].max()), devs, t["T"], phases, compute, transfers, mem, active=active)
 
 
-def pel_terms(cm: CostModel, R: Routes, d, Lk, share_up, share_dn, Q, first=None, last=None) -> dict[str, np.ndarray]:
-    """Each worker's round and its phases (0 for an idle worker)."""
-    V = Lk if first is None else block_values(cm, first, last)
+def pel_terms(cm: CostModel, R: Routes, d, Lk, V, share_up, share_dn, Q, first=None,
+              last=None) -> dict[str, np.ndarray]:
+    """Each worker's round and its phases (0 for an idle worker); `V` the values its block moves
+    (`block_values`; its parameters under per_parameter)."""
     x = V * Q / 8.0
     with np.errstate(invalid="ignore"):
         dl = np.where(Lk > 0, R.time(down_bytes(cm, V), share_dn, False), 0.0)

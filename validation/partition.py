@@ -37,11 +37,11 @@ def unit_modules(model: nn.Module, job) -> UnitGraph:
     return trace_units(model, sample_shape(job.spec.model), sample_dtype(job.spec.model))
 
 
-def check_units(job) -> None:
+def check_units(job, model: nn.Module) -> None:
     """The model traces into the very units the plan was costed on (job.cm.table), else the run
     could not be compared with it: a cached profile of an older model, whose code changed where
     the cache cannot see (a file it reads)."""
-    traced = list(unit_modules(job.model(), job).names)
+    traced = list(unit_modules(model, job).names)
     costed = list(job.cm.table.names[1:])
     if traced != costed:
         from edgeplan.errors import ScenarioError
@@ -53,7 +53,7 @@ def check_units(job) -> None:
                             "profile it again", job.cm.scn.source, path="model")
 
 
-def check_tokens(job) -> None:
+def check_tokens(job, model: nn.Module) -> None:
     """Samples of token indices fit the model's embeddings: one sample of the data's largest index
     runs forward (an index beyond a vocabulary fails deep inside the training with "index out of
     range in self")."""
@@ -63,16 +63,12 @@ def check_tokens(job) -> None:
     top = int(max(ds.x_train.max(), ds.x_test.max()))
     try:
         with torch.no_grad():
-            job.model().eval()(torch.full((1, *ds.x_train.shape[1:]), top, dtype=ds.x_train.dtype))
+            model.eval()(torch.full((1, *ds.x_train.shape[1:]), top, dtype=ds.x_train.dtype))
     except IndexError as e:
         from edgeplan.errors import ScenarioError
         raise ScenarioError(f"the data holds token index {top:,}, beyond the model's vocabulary ({e}): give the "
                             "model's embedding more tokens or the data fewer", job.cm.scn.source,
                             path="training.dataset") from None
-
-
-def param_bytes(modules, bytes_per_value: int = 4) -> int:
-    return sum(p.numel() for m in modules for p in m.parameters()) * bytes_per_value
 
 
 def make_optimizer(params, kind: str, lr: float):
@@ -163,7 +159,7 @@ def block_bounds(P: int, sizes: np.ndarray, offset: int) -> list[tuple[int, int]
 def state_tensors(model: nn.Module) -> list[torch.Tensor]:
     """What a model's weights are as they travel: its parameters, then its floating buffers (a
     batch norm's running statistics; the count of batches it tracked stays put). The planner's
-    unit table counts the same values (`param_bytes`)."""
+    unit table counts the same values (`param_bytes` and `buffer_bytes`)."""
     return list(model.parameters()) + [b for b in model.buffers() if b.is_floating_point()]
 
 

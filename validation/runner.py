@@ -261,8 +261,9 @@ def make_job(scn: Scenario, plan: Plan, seed: int | None = None) -> tuple[Job, C
     trained = [shards[d].idx for d in trainers(plan, decisions, devices)]
     job = Job(cm, decisions, ds, shards, seed, split, class_coverage(ds, trained), evaluated)
     if scn.spec.model.zoo is None:        # a user's model: its cached profile may predate an edit
-        check_units(job)
-        check_tokens(job)
+        model = job.model()               # built once for both checks (the engine builds its own parts)
+        check_units(job, model)
+        check_tokens(job, model)
     return job, cm, para
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..costs import CostModel
 from ..errors import InfeasibleError
-from ..pel_costs import backprop_model, down_bytes, pel_groups, pel_setup, unit_values
+from ..pel_costs import backprop_model, block_values, down_bytes, pel_groups, pel_setup
 from .common import Solution
 from .shares import channel_positions, fixed_part, least_shares, minmax_time
 
@@ -57,8 +57,7 @@ class LayerInstance:
         ii, jj = np.meshgrid(np.arange(M), np.arange(M), indexing="ij")
         self.valid = jj >= ii
         self.params = np.where(self.valid, P[jj + 1] - P[ii], 0.0)                 # (M, M)
-        V = np.cumsum(unit_values(cm))                          # what a block moves: parameters and buffers
-        values = np.where(self.valid, V[self.last[jj]] - V[self.first[ii] - 1], 0.0)
+        values = np.where(self.valid, block_values(cm, self.first[ii], self.last[jj]), 0.0)   # parameters, buffers
         x = values * self.Q / 8.0                               # bytes up: the block
         y = down_bytes(cm, values)                              # down: the block, or the whole model
         d = cm.ix(self.devices)
