@@ -48,6 +48,7 @@ from edgeplan.validation.runner import run_inprocess
 SETTINGS = [("digits", "digits-small.yaml"), ("mnist1d", "mnist1d-small.yaml")]
 SPLITS = [("IID", {"iid": True}), ("Dirichlet 0.3", {"iid": False, "dirichlet_alpha": 0.3})]
 CLASSES: dict[str, int] = {}        # setting -> its model's classes (curves predict no accuracy below chance)
+TAU: dict[str, int] = {}            # setting -> local iterations (pel with several is SGD only at one)
 
 
 def pel_download() -> str:
@@ -123,6 +124,7 @@ def train_setting(name: str, file: str, split_name: str, split: dict, seeds: int
                   f"({time.perf_counter() - t0:.0f} s)", flush=True)
     pts = pd.concat(runs, ignore_index=True)
     CLASSES[f"{name} {split_name}"] = scn.spec.model.num_classes
+    TAU[f"{name} {split_name}"] = scn.spec.training.local_iterations
     if kept is not None and not kept.exists():
         pts.to_csv(kept, index=False)
     return (f"{name} {split_name}", todo, pd.concat([pts, reference(scn, todo, seeds, kept)], ignore_index=True), R,
@@ -180,7 +182,8 @@ def score_setting(setting: str, todo: list, pts: pd.DataFrame, R: int, iid: bool
     K = pilot_rounds(R, share)
     ref = pts.paradigm == CENTRALISED            # the reference run is not cut to the pilot
     curves = {c.configuration: c for c in fit_curves(pts[((pts["round"] <= K) & ~ref) | (ref & ceiling)], iid=iid,
-                                                           classes=CLASSES.get(setting))}
+                                                           classes=CLASSES.get(setting),
+                                                           local_iterations=TAU.get(setting))}
     pts = pts[~ref]
     mean = pts.groupby(["configuration", "round"]).accuracy.mean().unstack()      # configuration x round
     final = mean[R]
@@ -197,14 +200,16 @@ def score_setting(setting: str, todo: list, pts: pd.DataFrame, R: int, iid: bool
         pred_r = cv.rounds_to(target)["rounds"]
         lat_p = p.plan.predicted["round_latency_s"]
         lat_m = float(pts[pts.configuration == c].latency.median())
-        rows.append({"setting": setting, "configuration": c, "predicted_final": pred["value"],
+        value = math.nan if pred["value"] is None else pred["value"]      # None: unpredictable, its envelope only
+        rows.append({"setting": setting, "configuration": c, "predicted_final": value,
+                     "unpredictable": bool(cv.unpredictable),
                      "band_low": pred["low"], "band_high": pred["high"], "measured_final": float(final[c]),
                      "measured_sd": float(pts[(pts.configuration == c) & (pts["round"] == R)].accuracy.std()),
                      # the standard error of the seeds' mean, in points: how far the measurement itself
                      # typically lies from what the configuration reaches on average
                      "measured_se_points": 100 * float(pts[(pts.configuration == c) & (pts["round"] == R)]
                                                        .accuracy.sem()),
-                     "error_points": 100 * abs(pred["value"] - final[c]),
+                     "error_points": 100 * abs(value - final[c]),
                      "in_band": pred["low"] <= final[c] <= pred["high"], "target": target,
                      "predicted_rounds": pred_r, "measured_rounds": meas_r,
                      "rounds_error": (abs(pred_r - meas_r) / meas_r) if pred_r and meas_r else math.nan,
@@ -224,7 +229,7 @@ def kendall(df: pd.DataFrame) -> float:
     where it is undefined (every prediction, or every measurement, a tie: e.g. no paradigm
     predicted to reach the target), never counted as agreement."""
     from scipy.stats import kendalltau
-    d = df[df.best_of_paradigm]
+    d = df[df.best_of_paradigm & ~df.unpredictable]       # as compare: an unpredictable curve is not ranked
     a = d.predicted_time_s.replace(math.inf, 1e300).to_numpy()
     b = d.measured_time_s.replace(math.inf, 1e300).to_numpy()
     return float(kendalltau(a, b).statistic)
@@ -232,12 +237,13 @@ def kendall(df: pd.DataFrame) -> float:
 
 def pick_regret(df: pd.DataFrame) -> float:
     """What choosing by the curves costs: the measured time to target of the paradigm predicted
-    fastest over the measured fastest (1 = the right pick; inf = the pick never got there); NaN
-    where no paradigm was predicted or measured to reach the target."""
+    fastest (among those it can rank) over the measured fastest of all (1 = the right pick; inf = the
+    pick never got there); NaN where no paradigm was predicted or measured to reach the target."""
     d = df[df.best_of_paradigm]
-    if not np.isfinite(d.predicted_time_s).any() or not np.isfinite(d.measured_time_s).any():
+    ranked = d[~d.unpredictable]
+    if not np.isfinite(ranked.predicted_time_s).any() or not np.isfinite(d.measured_time_s).any():
         return math.nan
-    return float(d.loc[d.predicted_time_s.idxmin(), "measured_time_s"] / d.measured_time_s.min())
+    return float(ranked.loc[ranked.predicted_time_s.idxmin(), "measured_time_s"] / d.measured_time_s.min())
 
 
 def main():
@@ -259,11 +265,9 @@ def main():
          "configurations more than 5 points off, beyond_noise: those of them off by more than twice their noise; "
          "pick_regret: the measured time to target of the paradigm the curves pick over the fastest's)",
          summarise(df))
-    show("all settings, pel with several workers in and out (its pilot's first rounds are one worker's: no pilot of "
-         "20-60% of the rounds foresaw its stall on seeds 3-8; the planner's decision, README)",
-         pd.DataFrame([{"configurations": "every one", **summarise(df).iloc[-1].drop("setting").to_dict()},
-                       {"configurations": "without pel workers>=2",
-                        **summarise(df[~several_workers(df)]).iloc[-1].drop("setting").to_dict()}]))
+    show("unpredictable curves (pel with several workers, pilots still at chance; planner.calibration.unforeseeable): "
+         "no value, the envelope from chance to the centralised level; not in the errors above, in band_coverage",
+         df[df.unpredictable][["setting", "configuration", "band_low", "band_high", "measured_final", "in_band"]])
     without = pd.concat([score_setting(*t, share=shares[0], ceiling=False) for t in trained], ignore_index=True)
     show("all settings, with the centralised reference run (the plateaus' bound; the shape of fl's, psl's and, on IID "
          "data, sl's curves) and without",
@@ -296,15 +300,8 @@ def triples(trained: list, share: float) -> pd.DataFrame:
                         for setting, todo, pts, R, iid in trained], ignore_index=True)
         worst = df.loc[df.error_points.idxmax()]
         rows.append({"seeds": f"{group[0]}-{group[-1]}", **summarise(df).iloc[-1].drop("setting").to_dict(),
-                     "worst_configuration": f"{worst.setting} {worst.configuration}",
-                     "worst_without_pel_workers>=2": df[~several_workers(df)].error_points.max()})
+                     "worst_configuration": f"{worst.setting} {worst.configuration}"})
     return pd.DataFrame(rows)
-
-
-def several_workers(df: pd.DataFrame) -> pd.Series:
-    """The rows of pel with two or more workers."""
-    w = df.configuration.str.extract(r"^pel workers=(\d+)", expand=False).astype(float)
-    return w.ge(2).fillna(False).astype(bool)
 
 
 def alone(trained: list, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -319,8 +316,10 @@ def alone(trained: list, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
             mine = (pts.configuration == conf) & (pts["round"] <= K)
             row = {"setting": setting, "configuration": conf}
             for label, with_ref in (("with_reference", True), ("without", False)):
-                (cv,) = fit_curves(pts[mine | (ref & with_ref)], iid=iid, classes=CLASSES.get(setting))
-                row[label] = 100 * abs(cv.predict(R)["value"] - final[conf])
+                (cv,) = fit_curves(pts[mine | (ref & with_ref)], iid=iid, classes=CLASSES.get(setting),
+                                   local_iterations=TAU.get(setting))
+                value = cv.predict(R)["value"]
+                row[label] = math.nan if value is None else 100 * abs(value - final[conf])
             rows.append(row)
     df = pd.DataFrame(rows)
     return df, pd.DataFrame([{"reference": w, "median_error_points": df[w].median(), "worst_error_points": df[w].max()}
@@ -329,12 +328,14 @@ def alone(trained: list, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
     """Per setting and over all: the errors of final accuracy and of rounds and seconds to target, the band's
-    coverage and the Kendall tau of the ranking by time to target (averaged over settings). `over_5` counts the
+    coverage and the Kendall tau of the ranking by time to target (averaged over settings). Errors are of the curves
+    that predict a value; `unpredictable` counts the others, whose envelopes `band_coverage` includes. `over_5` counts the
     configurations more than 5 points off, `beyond_noise` those of them off by more than twice the standard error
     of their seeds' mean (what the measurement itself cannot tell apart)."""
     def scores(g: pd.DataFrame) -> dict:
         over = g.error_points > 5
         return {"median_error_points": g.error_points.median(), "worst_error_points": g.error_points.max(),
+                "unpredictable": int(g.unpredictable.sum()),
                 "over_5": int(over.sum()), "beyond_noise": int((over & (g.error_points > 2 * g.measured_se_points)).sum()),
                 "noise_median": g.measured_se_points.median(), "noise_worst": g.measured_se_points.max(),
                 "band_coverage": g.in_band.mean(), "median_rounds_error": g.rounds_error.median(),

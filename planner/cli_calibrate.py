@@ -97,10 +97,13 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
     wide, rows = 0, []
     for cv in curves:
         p = cv.predict(tr.rounds, cv.samples_per_round)
+        measured = f"{100 * cv.final_measured:.1f}% (round {cv.rounds_measured})"
+        if cv.unpredictable:        # the envelope only; the note below says why
+            rows.append([cv.configuration, "-", "-", f"unpredictable ({pct_range(p['low'], p['high'])})", measured])
+            continue
         wide += p["high"] - p["low"] > wide_band
         rows.append([cv.configuration, cv.accuracy.family, f"{100 * p['plateau']:.1f}%",
-                     f"{100 * p['value']:.1f}% ({pct_range(p['low'], p['high'])})",
-                     f"{100 * cv.final_measured:.1f}% (round {cv.rounds_measured})"])
+                     f"{100 * p['value']:.1f}% ({pct_range(p['low'], p['high'])})", measured])
     out.print(make_table(f"{scn.name}: learning curves",
                          ["configuration", "fit", "plateau", f"at round {tr.rounds}", "measured last"], rows,
                          left=("configuration", "fit")))
@@ -122,14 +125,21 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
         out.print(f"{_and(grouped)}: each branch group keeps its branch and junction slot to itself, learnt from "
                   f"its own data: {'their curves follow' if many else 'its curve follows'} centralised runs on "
                   "each group's samples alone.")
-    apart = [cv.configuration for cv in curves if learns_apart(cv.paradigm, cv.configuration)]
-    if apart:
+    unforeseen: dict[str, list[str]] = {}        # why -> the configurations it holds for
+    for cv in curves:
+        if cv.unpredictable:
+            unforeseen.setdefault(cv.unpredictable, []).append(cv.configuration)
+    for why, names in unforeseen.items():
+        err.print(f"note: {_and(names)} unpredictable, {why}; {'their' if len(names) > 1 else 'its'} plans "
+                  "give the accuracy only as a range, from just below chance to the centralised level, and no time to a target",
+                  markup=False)
+    apart = [cv.configuration for cv in curves if learns_apart(cv.paradigm, cv.configuration)
+             and not cv.unpredictable]
+    if apart:               # one SGD step a round, yet blocks joined: less steady than the others
         many = len(apart) > 1
-        err.print(f"note: {_and(apart)} {'train' if many else 'trains'} blocks in parallel against stale values of "
-                  "the rest of the model, another algorithm whose first rounds can look like one worker's and "
-                  f"which may stall later: {'their curves are' if many else 'its curve is'} the least certain "
-                  "(bench_accuracy: 12 to 43 points off at the last round on seeds other than the bench's, from "
-                  "pilots of 20 to 60% of the rounds); read the band", markup=False)
+        err.print(f"note: {_and(apart)} {'join' if many else 'joins'} blocks each updated against the others' "
+                  f"values of the round's start: {'their curves are' if many else 'its curve is'} fitted on "
+                  f"{'their' if many else 'its'} own; read the band", markup=False)
     above = max(curves, key=lambda cv: cv.final_measured) if curves else None
     if above is not None and above.final_measured > ceiling + 0.02:       # NaN compares False
         err.print(f"note: {above.configuration} measured {100 * above.final_measured:.1f}% in its pilot, above the "
@@ -137,6 +147,8 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
                   "down: lengthen that run (--ceiling-rounds) or skip it (0)", markup=False)
     misses: dict[tuple, list] = {}      # (curve at the pilot's end, measured) -> their curves
     for cv in curves:       # a curve rises and levels off in the shape the scenario's curves share
+        if cv.unpredictable:
+            continue
         at_end = cv.predict(cv.rounds_measured, cv.samples_per_round)["value"]
         if abs(at_end - cv.final_measured) <= 0.1:
             continue

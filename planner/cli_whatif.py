@@ -82,7 +82,7 @@ def sweep(scenario: Path = typer.Argument(...),
                     quantities={**{p: (lambda v, p=p: quantity(p, v)) for p in res.varied},
                                 **({res.ranking: lambda v: fmt_si(v, res.ranking_unit)} if res.ranking_unit else {})}))
     from .curves import no_curves_note, unranked_note
-    for note in filter(None, (unranked_note(res.unranked()), no_curves_note(scn))):
+    for note in filter(None, (unranked_note(res.unranked(), res.unforeseen()), no_curves_note(scn))):
         out.print(note, markup=False)
     if len(invalid):
         err.print(f"note: {len(invalid)} of {len(res.table)} plans skipped, their point is invalid: {whys[0]}" +

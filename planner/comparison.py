@@ -73,14 +73,15 @@ def plan_note(p) -> str:
     if p.paradigm == "pel" and d.get("active_workers", 0) > 1:      # issue 14's design, measured in bench_accuracy
         if d.get("download") == "model":
             return (f"{d['active_workers']} workers each update a block of the current model against the others' "
-                    "values at the round's start: it may learn less steadily than the others (edgeplan calibrate "
-                    "measures it)")
+                    "values at the round's start: it may learn less steadily than the others (its curve is "
+                    "unpredictable unless each round is one local iteration)")
         if d.get("compute") == "backprop":    # blocks stay put: a replica never hears of the others' layers
             return (f"{d['active_workers']} workers each update a block of the model beside a replica that is stale "
                     "elsewhere (its initial weights; paradigms.pel.download: model sends the whole model): it may "
-                    "learn far less than the others (edgeplan calibrate measures it)")
+                    "learn far less than the others, and no pilot foresees how much (validate measures it)")
         return (f"{d['active_workers']} workers each update a block of the model beside a replica that is stale "
-                "elsewhere: it may learn far less than the others (edgeplan calibrate measures it)")
+                "elsewhere: it may learn far less than the others, and no pilot foresees how much (validate "
+                "measures it)")
     return ""
 
 

@@ -34,6 +34,9 @@ Z90 = 1.6449            # two-sided 90% band
 MAX_ROUNDS = 10 ** 7    # a target not reached by then is reported as out of reach
 MIN_ROUNDS = 4          # distinct rounds a fit needs (three parameters and a residual)
 LAG_SHARE = 1 / 3       # a configuration's lag at most this share of its pilot's rounds (see _fit_joint)
+# how far below chance (1 / classes) a model that answers one class may score: that class's share of a
+# test set (digits: 9.4-10.3% a class; bench_accuracy's runs stuck at chance ended at 9.2-10.0%)
+BELOW_CHANCE = 0.03
 
 
 # ---------------------------------------------------------------- families
@@ -418,13 +421,18 @@ class Curve:
     final_measured: float = float("nan")
     ceiling: float = float("nan")     # the centralised run's accuracy that bounded the plateau (NaN: none)
     meta: dict = field(default_factory=dict)
+    # why no pilot of it foresees its curve ("": one does); such a curve predicts only the envelope
+    # from chance to the ceiling, and no rounds to a target (see `unforeseeable` in planner.calibration)
+    unpredictable: str = ""
 
     def __repr__(self) -> str:
         """One line a notebook can read (the dataclass's repr printed both fits' covariances)."""
         from .units import plural
         bound = f", bounded by {100 * self.ceiling:.1f}%" if self.ceiling == self.ceiling else ""
         last = f", {100 * self.final_measured:.1f}% at the last" if self.final_measured == self.final_measured else ""
-        return (f"Curve({self.configuration}: {self.accuracy.family}, plateau {100 * self.accuracy.plateau:.1f}%"
+        shape = "unpredictable" if self.unpredictable else \
+            f"{self.accuracy.family}, plateau {100 * self.accuracy.plateau:.1f}%"
+        return (f"Curve({self.configuration}: {shape}"
                 f"{bound}; {plural(self.rounds_measured, 'round')} x {plural(self.seeds, 'seed')} measured{last}; "
                 ".predict(rounds), "
                 ".rounds_to(target))")
@@ -433,7 +441,19 @@ class Curve:
         spr = samples_per_round or self.samples_per_round
         return np.asarray(rounds, float) * spr / self.samples_per_round
 
+    @property
+    def envelope(self) -> tuple[float, float]:
+        """What an unpredictable curve still says: its accuracy lies between chance (less
+        BELOW_CHANCE, where one class is rarer in the test set) and the centralised reference run's
+        level (1 without one)."""
+        lo = max(float(self.accuracy.floor) - BELOW_CHANCE, 0.0) if self.accuracy.floor > 0 else 0.0
+        return lo, float(self.ceiling) if self.ceiling == self.ceiling else 1.0
+
     def predict(self, rounds: int, samples_per_round: float | None = None) -> dict:
+        if self.unpredictable:
+            lo, hi = self.envelope
+            return {"value": None, "low": lo, "high": hi, "at_round": int(rounds), "configuration": self.configuration,
+                    "unpredictable": True, "why": self.unpredictable}
         x = self.x_of(rounds, samples_per_round)
         lo, hi = self.accuracy.band(x)
         out = {"value": float(np.clip(self.accuracy.mean(x), 0.0, 1.0)), "low": float(lo), "high": float(hi),
@@ -448,6 +468,8 @@ class Curve:
     def rounds_to(self, target: float, samples_per_round: float | None = None) -> dict:
         """Rounds to the target at this pace: the central estimate and the band's (optimistic,
         pessimistic) range; None where not reached within MAX_ROUNDS."""
+        if self.unpredictable:
+            return {"rounds": None, "fastest": None, "slowest": None}
         scale = (samples_per_round or self.samples_per_round) / self.samples_per_round   # x per round
 
         def rounds(x):

@@ -5,12 +5,14 @@ A curve table is a CSV with one row per (paradigm, configuration, metric):
 
     paradigm, configuration, metric (accuracy | loss), family (power | exp), a, b, c,
     cov_aa, cov_ab, cov_ac, cov_bb, cov_bc, cov_cc, sigma, samples_per_round, rounds_measured,
-    seeds, final_measured, fingerprint, model, dataset, split, training[, drift, x_end, ceiling, lag]
+    seeds, final_measured, fingerprint, model, dataset, split, training[, drift, x_end, ceiling, lag,
+    unpredictable]
 
 (`drift` and `x_end` widen the band beyond the measured points; `lag` is how long a curve holds
 its first round's level (planner.convergence); tables without them read as 0.
 `ceiling` is the accuracy of the centralised reference run that bounded the plateaus; empty when
-the calibration had none.)
+the calibration had none. `unpredictable` says why no pilot foresees the curve, empty where one
+does: such a curve predicts only the envelope from just below chance to the ceiling.)
 
 (planner.convergence documents the families and parameters). `fingerprint` digests what the
 curves depend on: the model, the data set, the split of the data over the devices and the
@@ -20,6 +22,7 @@ training settings; a table made for anything else is refused, naming what differ
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
@@ -37,6 +40,7 @@ COLUMNS = ["paradigm", "configuration", "metric", "family", "a", "b", "c", "cov_
            "cov_bc", "cov_cc", "sigma", "samples_per_round", "rounds_measured", "seeds", "final_measured",
            "fingerprint", "model", "dataset", "split", "training"]
 OPTIONAL = ["drift", "x_end", "ceiling", "lag"]          # later additions: older tables lack them
+TEXT_OPTIONAL = ["unpredictable"]                       # why a pilot cannot foresee the curve ('' where it can)
 _NUMERIC = ["a", "b", "c", "cov_aa", "cov_ab", "cov_ac", "cov_bb", "cov_bc", "cov_cc", "sigma", "samples_per_round",
             "rounds_measured", "seeds", "final_measured"]
 _PARTS = {"model": "model (model.*)", "dataset": "data set (training.dataset)",
@@ -104,7 +108,11 @@ class CurveTable:
             if alike:
                 want = workers_in(configuration)
                 near = min(alike, key=lambda k: (abs(workers_in(k[1]) - want), k[1]))
-                return self.curves[near], f"curve of '{near[1]}', by samples seen"
+                curve = self.curves[near]
+                if want > 1 and workers_in(near[1]) == 1 and not pel_is_sgd(configuration, self.parts):
+                    # one worker's curve says nothing of blocks trained against stale values
+                    curve = dataclasses.replace(curve, configuration=configuration, unpredictable=STALE_BLOCKS)
+                return curve, f"curve of '{near[1]}', by samples seen"
         if same:
             have = f"its {paradigm} curves: {', '.join(sorted(k[1] for k in same))}"
         else:
@@ -112,6 +120,19 @@ class CurveTable:
         why = f"{Path(self.file).name} has no curve for '{configuration}' ({have})"
         return None, why + ("" if same else f"; `edgeplan calibrate -p {paradigm} --resume` into the same --out "
                             "adds it")
+
+
+# why no pilot foresees pel with several workers (planner.calibration.unforeseeable)
+STALE_BLOCKS = ("each worker trains its block against stale values of the rest of the model: its first rounds can "
+                "look like one worker's and it may stall later, which no pilot foresees")
+
+
+def pel_is_sgd(configuration: str, parts: dict[str, str]) -> bool:
+    """pel whose round is exactly one SGD step of the whole model (a test pins it): every active
+    worker downloads the whole model and takes one local iteration (`parts`: a table's or a
+    scenario's fingerprint parts, whose training part says 'tau=N')."""
+    m = re.search(r"\btau=(\d+)\b", parts.get("training", ""))
+    return " download=model" in configuration and m is not None and int(m.group(1)) == 1
 
 
 def _besides_workers(configuration: str) -> list[str]:
@@ -140,10 +161,10 @@ def write_table(path, curves: list[Curve], scn) -> None:
                          _num(cov[2, 2]), _num(fit.sigma), _num(cv.samples_per_round), cv.rounds_measured, cv.seeds,
                          _num(cv.final_measured if metric == "accuracy" else float("nan")), fp, parts["model"],
                          parts["dataset"], parts["split"], parts["training"], _num(fit.drift), _num(fit.x_end),
-                         _num(cv.ceiling), _num(fit.lag)])
+                         _num(cv.ceiling), _num(fit.lag), cv.unpredictable])
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(COLUMNS + OPTIONAL)
+    w.writerow(COLUMNS + OPTIONAL + TEXT_OPTIONAL)
     w.writerows(rows)
     atomic_write_text(path, buf.getvalue())
 
@@ -171,7 +192,7 @@ def read_table(path) -> CurveTable:
     if missing:
         raise ScenarioError(f"header lacks column(s) {', '.join(missing)}: is this a table of `edgeplan calibrate`?",
                             file, 1)
-    col = {c: header.index(c) for c in COLUMNS + OPTIONAL if c in header}
+    col = {c: header.index(c) for c in COLUMNS + OPTIONAL + TEXT_OPTIONAL if c in header}
     fits: dict[tuple[str, str], dict] = {}
     fps, parts = set(), {}
     for ln, r in enumerate(rows[1:], start=2):
@@ -179,7 +200,7 @@ def read_table(path) -> CurveTable:
             continue
         if len(r) < len(header):
             raise ScenarioError(f"row has {len(r)} values, the header {len(header)}", file, ln)
-        rec = {c: r[col[c]].strip() if c in col else "" for c in COLUMNS + OPTIONAL}
+        rec = {c: r[col[c]].strip() if c in col else "" for c in COLUMNS + OPTIONAL + TEXT_OPTIONAL}
         for c in _NUMERIC + OPTIONAL:
             v = rec[c]
             try:
@@ -210,7 +231,8 @@ def read_table(path) -> CurveTable:
         loss = by.get("loss", (None, None))[1]
         curves[key] = Curve(key[0], key[1], acc["samples_per_round"], _fit(acc, 1),
                             _fit(loss, -1) if loss else None, int(_nz(acc["rounds_measured"])),
-                            int(_nz(acc["seeds"], 1)), acc["final_measured"], acc["ceiling"])
+                            int(_nz(acc["seeds"], 1)), acc["final_measured"], acc["ceiling"],
+                            unpredictable=acc["unpredictable"])
         curves[key].accuracy.floor = chance
     return CurveTable(curves, fps.pop(), parts, file)
 
@@ -252,10 +274,14 @@ def no_curves_note(scn) -> str:
             "curves.csv` measures them")
 
 
-def unranked_note(paradigms) -> str:
-    """The line naming paradigms a to-target ranking cannot see ('' for none)."""
-    names = list(paradigms)
-    return f"not ranked, no curve in training.convergence: {', '.join(names)}" if names else ""
+def unranked_note(paradigms, unpredictable=()) -> str:
+    """The lines naming paradigms a to-target ranking cannot see: no curve, or a curve that no
+    pilot foresees (`unpredictable`) ('' for none)."""
+    names, unforeseen = list(paradigms), list(unpredictable)
+    lines = [f"not ranked, no curve in training.convergence: {', '.join(names)}" if names else "",
+             f"not ranked, no pilot foresees its curve (its accuracy lies between just below chance and the "
+             f"centralised level; `edgeplan validate` measures it): {', '.join(unforeseen)}" if unforeseen else ""]
+    return "; ".join(x for x in lines if x)
 
 
 def curves_for(scn) -> CurveTable | None:
@@ -299,7 +325,7 @@ def check_fingerprint(scn, table: CurveTable) -> None:
 
 # the keys of a plan's `predicted` that come from the learning curves, not from the cost model
 CURVE_KEYS = ("accuracy", "target_accuracy", "rounds_to_target", "rounds_to_target_range", "time_to_target_s",
-              "energy_to_target_j", "unreachable")
+              "energy_to_target_j", "unreachable", "unpredictable")
 
 
 def predictions(scn, paradigm: str, configuration: str, round_latency: float, energy: float,
@@ -323,6 +349,11 @@ def predictions(scn, paradigm: str, configuration: str, round_latency: float, en
     if how:
         acc["note"] = how
     out["accuracy"] = acc
+    if curve.unpredictable:           # the envelope only: no rounds, time or energy to a target
+        if tr.target_accuracy is not None:
+            out.update(target_accuracy=tr.target_accuracy, rounds_to_target=None, time_to_target_s=None,
+                       energy_to_target_j=None, unpredictable=curve.unpredictable)
+        return out
     if tr.target_accuracy is not None:
         t = tr.target_accuracy
         r = curve.rounds_to(t, samples_per_round)

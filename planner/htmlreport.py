@@ -51,7 +51,7 @@ def _header(col: str) -> str:
     return label(col)
 
 
-_NOT_A_VALUE = {"", "-", "never", "no curve", "not reached"}
+_NOT_A_VALUE = {"", "-", "never", "no curve", "unpredictable", "not reached"}
 
 
 def _align(col: pd.Series) -> str:

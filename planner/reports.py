@@ -145,8 +145,8 @@ def sweep_report(scn, res, vary: list[str], files, out_dir: Path) -> None:
     r.heading(f"which paradigm wins where (least {res.ranking_label})").table(
         w, {**{p: p for p in res.varied}, "paradigm": None, "method": None, key: res.ranking_label})
     from .curves import unranked_note
-    if res.unranked():
-        r.text(unranked_note(res.unranked()))
+    if res.unranked() or res.unforeseen():
+        r.text(unranked_note(res.unranked(), res.unforeseen()))
     for f in files:
         r.image(f, f.stem)
     cols = {**{p: p for p in res.varied}, "paradigm": None, "method": None, "round_latency_s": "round",
@@ -246,6 +246,12 @@ def curves_plot(scn, curves, points, path) -> None:
             continue                         # drawn under the name of the one it equals
         c = colors[k % len(colors)]
         fit = cv.accuracy
+        if cv.unpredictable:                 # its pilot, and no curve: none is foreseen
+            if cv.configuration in mean.index.get_level_values(0):
+                m = mean.loc[cv.configuration]
+                ax.plot(m.index, 100 * m.to_numpy(), "o:", color=c, ms=3.5,
+                        label=f"{' = '.join(same[cv.configuration])} (unpredictable)")
+            continue
         ax.plot(x, 100 * fit.mean(cv.x_of(x)), color=c, lw=1.4, label=" = ".join(same[cv.configuration]))
         lo, hi = fit.band(cv.x_of(x))
         if shade:

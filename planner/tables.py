@@ -175,12 +175,24 @@ def count(x) -> str:
 
 # ---------------------------------------------------------------- compare
 
+def unforeseen(r) -> bool:
+    """A compare row whose curve no pilot foresees: no accuracy, only its envelope's edges."""
+    high = r.get("accuracy_high")
+    return not pct(r.accuracy) and high is not None and high == high
+
+
+def accuracy_text(r) -> str:
+    """A compare row's predicted accuracy: '94.2%', or an unpredictable curve's envelope '10-98%'."""
+    return f"{pct_range(r.accuracy_low, r.accuracy_high)}%" if unforeseen(r) else pct(r.accuracy)
+
+
 def reach_text(r) -> str:
     """A compare row's rounds to the target in words: '22 (10-never)' with the 90% band's range,
-    'never' (its curve levels off below the target) or 'no curve' (the table has none for it)."""
+    'never' (its curve levels off below the target), 'unpredictable' (no pilot foresees its curve)
+    or 'no curve' (the table has none for it)."""
     reach = count(r.rounds_to_target)
     if not reach:
-        return "never" if pct(r.accuracy) else "no curve"
+        return "never" if pct(r.accuracy) else "unpredictable" if unforeseen(r) else "no curve"
     if "rounds_to_target_fastest" in r:
         reach += f" ({count(r.rounds_to_target_fastest) or '?'}-{count(r.rounds_to_target_slowest) or 'never'})"
     return reach
@@ -213,7 +225,7 @@ def compare_view(scn, shown: pd.DataFrame, wide: bool = False) -> tuple[list[str
                          s(r.comm_bytes, "B"), fmt_si(r.peak_device_memory_bytes, "B", True),
                          f"{r.critical_node} {r.critical_phase}", "yes" if r.feasible else "no"])
         elif target is not None:
-            rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), pct(r.accuracy), reach_text(r),
+            rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), accuracy_text(r), reach_text(r),
                          s(r.time_to_target_s, "s") or "-", s(r.energy_to_target_j, "J") or "-"])
         else:
             rows.append([r.paradigm, r.method, s(r.round_latency_s, "s"), s(r.epoch_time_s, "s"),
@@ -242,7 +254,8 @@ def compare_notes(scn, shown: pd.DataFrame, best: pd.DataFrame | None = None) ->
     notes += [f"{r.paradigm}: {r.note}" for _, r in best.iterrows() if str(r.note)]
     if target:
         planned = best[best.round_latency_s == best.round_latency_s]
-        notes += [unranked_note([r.paradigm for _, r in planned.iterrows() if reach_text(r) == "no curve"]),
+        notes += [unranked_note([r.paradigm for _, r in planned.iterrows() if reach_text(r) == "no curve"],
+                                [r.paradigm for _, r in planned.iterrows() if reach_text(r) == "unpredictable"]),
                   close_call(best)]
     return [n for n in notes if n]
 
@@ -315,7 +328,10 @@ def plan_summary(p) -> list[str]:
     lines.append(f"critical path: {pr['critical']['node']} {pr['critical']['phase']}")
     acc = pr.get("accuracy")
     if acc:
-        if acc.get("value") is None:
+        if acc.get("unpredictable"):
+            lines.append(f"accuracy after {acc['at_round']} rounds: unpredictable, between {pct(acc['low'])} "
+                         f"and {pct(acc['high'])}: {acc.get('why')}")
+        elif acc.get("value") is None:
             why, _, hint = str(acc.get("why")).partition("; `")
             lines.append(f"accuracy: not predicted: {why}")
             if hint:
@@ -328,7 +344,7 @@ def plan_summary(p) -> list[str]:
     if pr.get("target_accuracy") is not None:
         t = pr["target_accuracy"]
         if acc is not None and acc.get("value") is None:
-            lines.append(f"target {t:.0%}: not predicted (no curve)")
+            lines.append(f"target {t:.0%}: not predicted ({'unpredictable' if acc.get('unpredictable') else 'no curve'})")
         elif pr.get("rounds_to_target") is None:
             plateau = (pr.get("unreachable") or acc or {}).get("plateau")
             if plateau is not None and plateau > t:       # above it, but too shallow to get there

@@ -60,7 +60,10 @@ def plan_point(scn: Scenario, values: dict, names: list[str], methods: str = "al
                            epoch_time_s=c.epoch_latency, epoch_energy_j=c.epoch_energy,
                            objective=c.objective(obj), objective_per_sample=c.objective(obj) / c.samples,
                            feasible=c.feasible, why="; ".join(c.violations))
-                row.update(_to_target(v, para, cm, sol.decisions, c))
+                acc = _to_target(v, para, cm, sol.decisions, c)
+                if acc.get("why") and row["why"]:           # the plan's violations and the accuracy's note
+                    acc["why"] = f"{row['why']}; {acc['why']}"
+                row.update(acc)
             except (InfeasibleError, PlanError) as e:
                 row.update(status=unplanned_status(e), feasible=False, why=str(e))
             except ScenarioError as e:      # the point itself does not hold (curves made for another batch, ...)
@@ -81,8 +84,14 @@ def _to_target(scn: Scenario, para, cm: CostModel, decisions: dict, c) -> dict:
         pr = predictions(scn, para.name, para.configuration(cm, decisions), c.round_latency, c.energy, c.samples)
     except ScenarioError as e:
         return {"why": f"no accuracy prediction: {e.message}"}
-    return {"accuracy": (pr.get("accuracy") or {}).get("value"), "rounds_to_target": pr.get("rounds_to_target"),
-            "time_to_target_s": pr.get("time_to_target_s"), "energy_to_target_j": pr.get("energy_to_target_j")}
+    row = {"accuracy": (pr.get("accuracy") or {}).get("value"), "rounds_to_target": pr.get("rounds_to_target"),
+           "time_to_target_s": pr.get("time_to_target_s"), "energy_to_target_j": pr.get("energy_to_target_j")}
+    if (pr.get("accuracy") or {}).get("unpredictable"):
+        row["why"] = f"{UNPREDICTABLE}: {pr['accuracy']['why']}"
+    return row
+
+
+UNPREDICTABLE = "accuracy unpredictable"     # how a sweep row's `why` begins for a curve no pilot foresees
 
 
 _WORKER_SCN: Scenario | None = None
@@ -183,7 +192,19 @@ class SweepResult:
         if self.ranking == "objective_per_sample" or "accuracy" not in self.table:
             return []
         acc = pd.to_numeric(self.table.accuracy, errors="coerce").notna().groupby(self.table.paradigm, sort=False).any()
-        return [p for p, has in acc.items() if not has]
+        return [p for p, has in acc.items() if not has and p not in self.unforeseen()]
+
+    def unforeseen(self) -> list[str]:
+        """Paradigms whose every planned point has a curve that no pilot foresees (its accuracy
+        only an envelope): a to-target ranking cannot see them either."""
+        if self.ranking == "objective_per_sample" or "accuracy" not in self.table:
+            return []
+        t = self.table
+        planned = t[pd.to_numeric(t.round_latency_s, errors="coerce").notna()]
+        said = planned.why.fillna("").astype(str).str.contains(UNPREDICTABLE, regex=False) & \
+            pd.to_numeric(planned.accuracy, errors="coerce").isna()
+        by = said.groupby(planned.paradigm, sort=False).all()
+        return [p for p, every in by.items() if every]
 
     def winners(self) -> pd.DataFrame:
         """The winning paradigm at each point (on `ranking`)."""

@@ -324,7 +324,7 @@ def test_curve_tables_keep_the_drift_and_lag_and_read_older_tables_without_them(
     assert (cv.accuracy.drift, cv.accuracy.x_end, cv.accuracy.lag) == (0.04, 6.0, 1.5)
     assert cv.predict(20)["value"] == pytest.approx(float(fit.mean(20.0)), abs=1e-12)
     lines = (tmp_path / "curves.csv").read_text().splitlines()     # a table written before the columns
-    old = "\n".join(",".join(line.split(",")[:-4]) for line in lines) + "\n"    # drift, x_end, ceiling, lag
+    old = "\n".join(",".join(line.split(",")[:-5]) for line in lines) + "\n"    # drift ... lag, unpredictable
     (tmp_path / "old.csv").write_text(old)
     cv, _ = read_table(tmp_path / "old.csv").find("fl", "fl")
     assert (cv.accuracy.drift, cv.accuracy.x_end, cv.accuracy.lag) == (0.0, 0.0, 0.0) and np.isnan(cv.ceiling)
@@ -579,3 +579,112 @@ def test_no_accuracy_is_predicted_below_chance(tmp_path):
     assert cv.rounds_to(0.9)["rounds"] == int(np.ceil(-3.0 * np.log(0.05 / 1.2)))
     low = Fit("exp", np.array([0.07, 0.05, 3.0]), np.zeros((3, 3)), 0.01, floor=0.1)
     assert low.plateau == pytest.approx(0.1) and low.first_reaching(0.2) is None
+
+
+def _pilot(conf: str, acc, paradigm: str | None = None):
+    import pandas as pd
+    return pd.DataFrame({"paradigm": paradigm or conf.split()[0], "configuration": conf, "seed": 0,
+                         "round": np.arange(1, len(acc) + 1), "accuracy": acc, "samples": 768.0 * np.arange(1, len(acc) + 1)})
+
+
+def test_a_pilot_still_at_chance_foresees_nothing():
+    """sl on digits Dirichlet 0.3 sat at 10% through its four pilot rounds, then stayed at chance
+    to the end on six of ten seeds and rose to 29-91% on four: such a curve is an envelope from
+    chance to the top, not a guess; a pilot that left chance is a curve."""
+    import pandas as pd
+    from edgeplan.calibration import fit_curves
+    rise = 0.95 - 0.85 * np.exp(-np.arange(1, 7) / 3.0)
+    flat = np.array([0.10, 0.10, 0.11, 0.10, 0.12, 0.10])
+    curves = {c.configuration: c for c in fit_curves(pd.concat([_pilot("fl", rise), _pilot("sl", flat)]), classes=10)}
+    assert "its pilot stayed at chance (11% over rounds 4-6)" in curves["sl"].unpredictable
+    assert curves["sl"].predict(20)["value"] is None and curves["sl"].rounds_to(0.5)["rounds"] is None
+    assert not curves["fl"].unpredictable and curves["fl"].predict(20)["value"] > 0.9
+    assert curves["fl"].accuracy.plateau == pytest.approx(0.95, abs=0.01)     # the flat pilot shapes nothing
+    slow = np.array([0.10, 0.11, 0.13, 0.15, 0.17, 0.19])                   # late, but it left chance
+    (cv,) = fit_curves(_pilot("sl", slow), classes=10)
+    assert not cv.unpredictable
+    (cv,) = fit_curves(_pilot("sl", flat))                                   # chance unknown: no such judgement
+    assert not cv.unpredictable
+
+
+def test_pel_with_several_workers_is_unpredictable_unless_each_round_is_one_sgd_step():
+    import pandas as pd
+    from edgeplan.calibration import fit_curves
+    rise = 0.9 - 0.8 * np.exp(-np.arange(1, 7) / 4.0)
+    pts = pd.concat([_pilot("pel workers=1", rise, "pel"), _pilot("pel workers=2", rise, "pel"),
+                     _pilot("pel workers=2 download=model", rise, "pel")])
+    for tau, sgd in ((8, False), (1, True)):
+        curves = {c.configuration: c for c in fit_curves(pts, classes=10, local_iterations=tau)}
+        assert not curves["pel workers=1"].unpredictable
+        assert "stale values" in curves["pel workers=2"].unpredictable
+        assert bool(curves["pel workers=2 download=model"].unpredictable) is not sgd
+
+
+def test_an_unpredictable_curve_round_trips_and_its_plan_says_so(tmp_path):
+    """The table keeps why; a plan gives the envelope and no time to the target; one worker's
+    curve stands in for several workers' only where their round is one SGD step."""
+    scn = load_scenario(_curves_scenario(tmp_path, ", target_accuracy: 0.9"))
+    fit = Fit("exp", np.array([0.97, 0.9, 3.0]), np.diag([1e-4, 1e-4, 1e-2]), 0.01, floor=0.1)
+    why = "its pilot stayed at chance (10% over rounds 3-6): when it starts, if ever, cannot be told from it"
+    write_table(tmp_path / "curves.csv", [Curve("fl", "fl", 768.0, fit, None, 6, 2, 0.1, 0.98, unpredictable=why),
+                                          Curve("pel", "pel workers=1", 768.0, fit, None, 6, 2, 0.9, 0.98)], scn)
+    table = read_table(tmp_path / "curves.csv")
+    assert table.find("fl", "fl")[0].unpredictable == why
+    import json
+
+    from edgeplan import paradigms
+    from edgeplan.costs import CostModel
+    from edgeplan.jsonio import dumps
+    pr = paradigms.get("fl").solve(CostModel(scn)).predicted
+    assert pr["accuracy"]["value"] is None and pr["accuracy"]["why"] == why
+    assert (pr["accuracy"]["low"], pr["accuracy"]["high"]) == (pytest.approx(0.07), pytest.approx(0.98))
+    assert pr["rounds_to_target"] is None and pr["time_to_target_s"] is None and pr["unpredictable"] == why
+    assert json.loads(dumps(pr))["accuracy"]["why"] == why
+    several, how = table.find("pel", "pel workers=3")            # tau=8 in digits-small: not one SGD step
+    assert "stale values" in several.unpredictable and "'pel workers=1'" in how
+    assert not table.find("pel", "pel workers=1")[0].unpredictable
+
+
+def test_compare_plan_and_sweep_name_an_unpredictable_curve(tmp_path):
+    """Not 'no curve' and not 'never': the envelope, and why it cannot be ranked."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    scn_file = str(_curves_scenario(tmp_path, ", target_accuracy: 0.9"))
+    scn = load_scenario(scn_file)
+    fit = Fit("exp", np.array([0.97, 0.9, 3.0]), np.diag([1e-4, 1e-4, 1e-2]), 0.01, floor=0.1)
+    write_table(tmp_path / "curves.csv", [Curve("fl", "fl", 768.0, fit, None, 6, 2, 0.1, 0.98, unpredictable="why not"),
+                                          Curve("sl", "sl", 768.0, fit, None, 6, 2, 0.9, 0.98)], scn)
+    r = CliRunner().invoke(app, ["compare", scn_file, "-p", "fl", "-p", "sl"])
+    said = " ".join(r.output.split())
+    fl = next(line for line in r.output.splitlines() if line.startswith("fl "))
+    assert r.exit_code == 0 and fl.split()[-4:] == ["7-98%", "unpredictable", "-", "-"], r.output
+    assert "not ranked, no pilot foresees its curve" in said and "validate` measures it): fl" in said
+    r = CliRunner().invoke(app, ["plan", scn_file, "-p", "fl"])
+    said = " ".join(r.output.split())
+    assert "accuracy after 20 rounds: unpredictable, between 7.0% and 98.0%: why not" in said
+    assert "target 90%: not predicted (unpredictable)" in said
+    r = CliRunner().invoke(app, ["sweep", scn_file, "--vary", "training.learning_rate=0.05", "-p", "fl,sl",
+                                 "--methods", "optimal", "--out", str(tmp_path / "sw"), "--workers", "1"])
+    said = " ".join(r.output.split())
+    assert r.exit_code == 0 and "no pilot foresees its curve" in said and "validate` measures it): fl" in said, r.output
+    assert "no curve in training.convergence" not in said
+
+
+def test_validate_sets_the_measured_accuracy_against_an_unpredictable_curves_envelope(tmp_path):
+    import json
+
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    scn_file = str(_curves_scenario(tmp_path, ", target_accuracy: 0.9"))
+    fit = Fit("exp", np.array([0.97, 0.9, 3.0]), np.diag([1e-4, 1e-4, 1e-2]), 0.01, floor=0.1)
+    write_table(tmp_path / "curves.csv", [Curve("fl", "fl", 768.0, fit, None, 6, 2, 0.1, 0.98, unpredictable="why")],
+                load_scenario(scn_file))
+    runner = CliRunner()
+    assert runner.invoke(app, ["plan", scn_file, "-p", "fl", "--out", str(tmp_path / "fl.json")]).exit_code == 0
+    r = runner.invoke(app, ["validate", scn_file, str(tmp_path / "fl.json"), "--rounds", "2", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.output)
+    row = next(x for x in doc["summary"] if x["quantity"].startswith("accuracy after round 2"))
+    assert row["quantity"] == "accuracy after round 2 (unpredictable: 7-98%)" and row["measured"] > 0
+    assert not any(x["quantity"].startswith("rounds to") for x in doc["summary"])
+    assert all(x["predicted_accuracy"] is None and x["predicted_accuracy_high"] == 0.98 for x in doc["rounds"])

@@ -133,7 +133,8 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     # configurations it serves do); --ceiling-rounds 0 leaves them all out
     allpts = allpts[(allpts.configuration.isin(wanted) & ~reference & (allpts["round"] <= rounds))
                     | (reference & (allpts["round"] <= ceiling_rounds))]
-    curves = fit_curves(allpts, iid=scn.spec.training.iid, classes=scn.spec.model.num_classes)
+    curves = fit_curves(allpts, iid=scn.spec.training.iid, classes=scn.spec.model.num_classes,
+                        local_iterations=scn.spec.training.local_iterations)
     write_table(out, curves, scn)
     return curves, allpts
 

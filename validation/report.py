@@ -72,6 +72,10 @@ def curves(rounds, path: Path, title: str = "") -> None:
         axes[1].plot(r, 100 * rounds.predicted_accuracy, "--", color="#C44E52", label="predicted")
         axes[1].fill_between(r, 100 * rounds.predicted_accuracy_low, 100 * rounds.predicted_accuracy_high,
                              color="#C44E52", alpha=0.15, label="90% band")
+    elif "predicted_accuracy_high" in rounds and rounds.predicted_accuracy_high.notna().any():
+        axes[1].fill_between(r, 100 * rounds.predicted_accuracy_low, 100 * rounds.predicted_accuracy_high,
+                             color="#C44E52", alpha=0.10, label="unpredictable: chance to centralised")
+    if "predicted_accuracy" in rounds:
         if "predicted_accuracy_ceiling" in rounds and rounds.predicted_accuracy_ceiling.notna().any():
             axes[1].axhline(100 * rounds.predicted_accuracy_ceiling.max(), color="black", ls="--", lw=1,
                             label="bound (centralised level)")

@@ -122,7 +122,13 @@ def summarize(plan: Plan, rounds: pd.DataFrame) -> pd.DataFrame:
     cost_row("energy per round", "J", "energy_j", "energy_j")
     cost_row("device energy per round", "J", "device_energy_j", "device_energy_j")
     cost_row("bytes per round", "B", "comm_bytes", "comm_bytes")
-    if n and "predicted_accuracy" in rounds and rounds.predicted_accuracy.notna().any():
+    if n and "predicted_accuracy" in rounds and rounds.predicted_accuracy.isna().all() and \
+            rounds.get("predicted_accuracy_high", pd.Series(dtype=float)).notna().any():
+        last = rounds.iloc[-1]          # an unpredictable curve: its envelope only, no error to give
+        lo, hi = 100 * float(last.predicted_accuracy_low), 100 * float(last.predicted_accuracy_high)
+        rows.append([f"accuracy after round {int(last['round'])} (unpredictable: {lo:.0f}-{hi:.0f}%)", "%",
+                     float("nan"), 100 * float(last.test_accuracy), float("nan"), "points", float("nan")])
+    elif n and "predicted_accuracy" in rounds and rounds.predicted_accuracy.notna().any():
         last = rounds.iloc[-1]
         p, m = float(last.predicted_accuracy), float(last.test_accuracy)
         rows.append([f"accuracy after round {int(last['round'])}", "%", 100 * p, 100 * m, 100 * abs(p - m), "points",

@@ -102,7 +102,8 @@ class Paradigm:
             conf = self.configuration(cm, sol.decisions)
             pr = predictions(cm.scn, self.name, conf, c.round_latency, c.energy, c.samples)
             v = pr.get(key)
-            any_curve = any_curve or pr["accuracy"].get("value") is not None
+            # an unpredictable curve is a curve: planned by its round's cost, its plan says so
+            any_curve = any_curve or pr["accuracy"].get("value") is not None or bool(pr["accuracy"].get("unpredictable"))
             if v is None:
                 why.append(f"{conf}: " + (pr["accuracy"].get("why") or
                                           f"plateau {pr['accuracy']['plateau']:.1%} below the target"))
