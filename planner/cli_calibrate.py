@@ -130,7 +130,8 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
         if cv.unpredictable:
             unforeseen.setdefault(cv.unpredictable, []).append(cv.configuration)
     for why, names in unforeseen.items():
-        err.print(f"note: {_and(names)} unpredictable, {why}; {'their' if len(names) > 1 else 'its'} plans "
+        err.print(f"note: {_and(names)} {'are' if len(names) > 1 else 'is'} unpredictable: {why}; "
+                  f"{'their' if len(names) > 1 else 'its'} plans "
                   "give the accuracy only as a range, from just below chance to the centralised level, and no time to a target",
                   markup=False)
     apart = [cv.configuration for cv in curves if learns_apart(cv.paradigm, cv.configuration)

@@ -103,10 +103,12 @@ class CurveTable:
             return c, ""
         same = [k for k in self.curves if k[0] == paradigm]
         if paradigm == "pel":       # the nearest number of workers, never across another download
+            want = workers_in(configuration)
             alike = [k for k in same if _besides_workers(k[1]) == _besides_workers(configuration)] or \
                 [k for k in same if workers_in(k[1]) == 1]      # one worker: both downloads alike
+            if want == 1:       # SGD on one worker's data: several workers' unpredictable curves say nothing of it
+                alike = [k for k in alike if not self.curves[k].unpredictable]
             if alike:
-                want = workers_in(configuration)
                 near = min(alike, key=lambda k: (abs(workers_in(k[1]) - want), k[1]))
                 curve = self.curves[near]
                 if want > 1 and workers_in(near[1]) == 1 and not pel_is_sgd(configuration, self.parts):

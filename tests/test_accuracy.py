@@ -273,7 +273,7 @@ def test_calibrate_imports_a_training_log(tmp_path):
     log.write_text("paradigm,configuration,round,accuracy\n" + "\n".join(rows) + "\n")
     r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "--from-log", str(log), "--out", str(tmp_path / "two.csv")])
     said = " ".join(r.output.split())
-    assert r.exit_code == 0 and "note: pel workers=3 unpredictable" in said, r.output
+    assert r.exit_code == 0 and "note: pel workers=3 is unpredictable" in said, r.output
     assert "pel workers=3's curve misses" not in said and "fl's curve misses" not in said
     log.write_text("round,accuracy\n1,95\n")
     r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "-p", "fl", "--from-log", str(log),
@@ -433,7 +433,7 @@ def test_calibrate_says_pel_with_several_workers_is_unpredictable(tmp_path):
     r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "--from-log", str(log), "--out", str(tmp_path / "c.csv")])
     assert r.exit_code == 0, r.output
     said = " ".join(r.output.split())
-    assert "note: pel workers=2 unpredictable, each worker trains its block against stale values of the rest of " \
+    assert "note: pel workers=2 is unpredictable: each worker trains its block against stale values of the rest of " \
         "the model" in said, said
     assert "pel workers=2 - - unpredictable (7-100)" in said and "pel workers=1 unpredictable" not in said
     from edgeplan.curves import read_table

@@ -643,6 +643,10 @@ def test_an_unpredictable_curve_round_trips_and_its_plan_says_so(tmp_path):
     several, how = table.find("pel", "pel workers=3")            # tau=8 in digits-small: not one SGD step
     assert "stale values" in several.unpredictable and "'pel workers=1'" in how
     assert not table.find("pel", "pel workers=1")[0].unpredictable
+    write_table(tmp_path / "three.csv", [Curve("pel", "pel workers=3", 768.0, fit, None, 6, 2, 0.1, 0.98,
+                                               unpredictable="stale")], scn)
+    one, why = read_table(tmp_path / "three.csv").find("pel", "pel workers=1")
+    assert one is None and "no curve for 'pel workers=1' (its pel curves: pel workers=3)" in why
 
 
 def test_compare_plan_and_sweep_name_an_unpredictable_curve(tmp_path):
