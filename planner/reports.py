@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .htmlreport import Report, compare_figure, figure_png
-from .tables import compare_notes, reach_text
+from .tables import accuracy_text, compare_notes, reach_text
 from .units import fmt_si, plural
 
 # the unit of a what-if quantity, by the field a dotted path ends in
@@ -38,9 +38,11 @@ def compare_report(scn, every, best, objective: str, path) -> None:
             "critical_node": "critical node", "critical_phase": "phase"}
     shown = best
     if target is not None:
-        shown = best.assign(reach=[reach_text(x) if x.round_latency_s == x.round_latency_s else ""
-                                   for _, x in best.iterrows()])
-        cols.update({"accuracy": f"accuracy after {scn.spec.training.rounds} rounds",
+        planned = [x.round_latency_s == x.round_latency_s for _, x in best.iterrows()]
+        shown = best.assign(reach=[reach_text(x) if ok else "" for ok, (_, x) in zip(planned, best.iterrows())],
+                            accuracy_shown=[accuracy_text(x) if ok else ""
+                                            for ok, (_, x) in zip(planned, best.iterrows())])
+        cols.update({"accuracy_shown": f"accuracy after {scn.spec.training.rounds} rounds",
                      "reach": f"rounds to {target:.0%} (band)",
                      "time_to_target_s": f"time to {target:.0%}", "energy_to_target_j": f"energy to {target:.0%}"})
     r.heading("best plan per paradigm").table(shown, cols)

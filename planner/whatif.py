@@ -518,9 +518,13 @@ def pareto(scn: Scenario, paradigm: str = "psl", points: int = 12, to_target: bo
 
 
 def _no_curve(p) -> str:
-    """Why a plan has no accuracy prediction (its configuration has no curve), or ''."""
+    """Why a plan has no accuracy prediction (its configuration has no curve, or one no pilot
+    foresees), or ''."""
     acc = p.predicted.get("accuracy") or {}
-    return acc.get("why", "") if acc.get("value") is None else ""
+    if acc.get("value") is not None:
+        return ""
+    return f"{p.paradigm}'s accuracy is unpredictable: {acc.get('why')}" if acc.get("unpredictable") else \
+        acc.get("why", "")
 
 
 def _front_row(p, how: str) -> dict:

@@ -672,6 +672,10 @@ def test_compare_plan_and_sweep_name_an_unpredictable_curve(tmp_path):
     said = " ".join(r.output.split())
     assert r.exit_code == 0 and "no pilot foresees its curve" in said and "validate` measures it): fl" in said, r.output
     assert "no curve in training.convergence" not in said
+    r = CliRunner().invoke(app, ["capacity", scn_file, "-p", "fl", "--target", "time_to_target_s=30", "--vary",
+                                 "channels.wlan.bandwidth"])
+    assert r.exit_code == 2 and "--target time_to_target_s: fl's accuracy is unpredictable: why not" in r.output, \
+        r.output
 
 
 def test_validate_sets_the_measured_accuracy_against_an_unpredictable_curves_envelope(tmp_path):
