@@ -191,7 +191,7 @@ def unforeseeable(paradigm: str, configuration: str, g: pd.DataFrame, classes: i
         if level <= 1.0 / classes + CHANCE_MARGIN:
             return (f"its pilot stayed at chance ({100 * level:.0f}% over rounds {late[0]:.0f}-{late[-1]:.0f}): when it "
                     "starts to learn, if ever, cannot be told from it; lengthen the pilot (`edgeplan calibrate "
-                    "--resume --rounds N`)")
+                    f"--resume --rounds {2 * int(rounds[-1])}` goes on from where it ended)")
     return ""
 
 

@@ -597,6 +597,7 @@ def test_a_pilot_still_at_chance_foresees_nothing():
     flat = np.array([0.10, 0.10, 0.11, 0.10, 0.12, 0.10])
     curves = {c.configuration: c for c in fit_curves(pd.concat([_pilot("fl", rise), _pilot("sl", flat)]), classes=10)}
     assert "its pilot stayed at chance (11% over rounds 4-6)" in curves["sl"].unpredictable
+    assert "`edgeplan calibrate --resume --rounds 12` goes on from where it ended" in curves["sl"].unpredictable
     assert curves["sl"].predict(20)["value"] is None and curves["sl"].rounds_to(0.5)["rounds"] is None
     assert not curves["fl"].unpredictable and curves["fl"].predict(20)["value"] > 0.9
     assert curves["fl"].accuracy.plateau == pytest.approx(0.95, abs=0.01)     # the flat pilot shapes nothing
