@@ -414,7 +414,8 @@ def validate(scenario: Path = typer.Argument(...), plan_file: Path = typer.Argum
              resume: bool = typer.Option(False, help="Continue from the checkpoint in --out."),
              timeout: float = typer.Option(120.0, help="Distributed: seconds without progress before giving up."),
              shaped: bool = typer.Option(False, help="Distributed, as root: each device in a network namespace "
-                                                     "behind a tc rate limit equal to its allocated rate."),
+                                                     "behind a tc rate limit equal to its allocated rate (dsgd: "
+                                                     "each hop of its path, both ways)."),
              fmt: str = typer.Option("table", "--format", help="table, csv (the summary) or json (summary and "
                                                               "rounds).")):
     """Train the partitioned network for real; report predicted against measured."""

@@ -128,6 +128,25 @@ def dsgd(cm: CostModel, stages: list[tuple[str, int, int]], path: list[str] | No
     return cost
 
 
+def dsgd_hops(cm: CostModel, decisions: dict) -> list[tuple[str, str, list[str]]]:
+    """The node pairs a dsgd plan's messages travel between, each with the path segment `dsgd`
+    costs it along: (sender forward, receiver forward, segment). Into each stage from the one
+    before (through any relay nodes between them), and between consecutive replicas of a stage.
+    Gradients travel each pair the other way."""
+    stages = decisions["stages"]
+    groups = [list(g) for g in decisions.get("replicas") or [[st[0]] for st in stages]]
+    src = decisions.get("source") or stages[0][0]
+    path = list(decisions.get("path") or _stage_path(cm, src, [n for g in groups for n in g]))
+    pos = {n: i for i, n in enumerate(path)}
+    out, prev = [], src
+    for grp in groups:
+        if prev != grp[0]:
+            out.append((prev, grp[0], path[pos[prev]: pos[grp[0]] + 1]))
+        out += [(a, b, [a, b]) for a, b in zip(grp, grp[1:])]
+        prev = grp[-1]
+    return out
+
+
 _PHASE_WORDS = {"stage": "stage {k} compute", "fwd": "activations into stage {k}", "bwd": "gradients back out of stage {k}",
                 "sc": "stage {k} scatter, link {l}", "sb": "stage {k} scatter gradients, link {l}",
                 "ga": "stage {k} gather, link {l}", "gb": "stage {k} gather gradients, link {l}",

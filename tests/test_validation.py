@@ -196,6 +196,41 @@ def test_distributed_dsgd_pipeline_agrees_with_inprocess(tmp_path):
     assert_transports_agree(path, plan)
 
 
+def test_shaped_dsgd_chain_times_each_hop_both_ways(tmp_path):
+    """As root: dsgd has no hub; every stage node in a namespace of its own, each hop shaped both
+    ways at its route's rates (a middle stage sends forward and back at two). The bytes and the
+    accuracy are the in-process run's, and each transfer takes about the time its rate says."""
+    from edgeplan.validation.netns import available
+    ok, why = available()
+    if not ok:
+        pytest.skip(f"shaped links: {why}")
+    from edgeplan.validation.distributed import run_distributed
+    data = yaml.safe_load((SCENARIOS / "dsgd-chain.yaml").read_text())
+    data["model"] = {"zoo": "fpl_cnn", "input_shape": [1, 8, 8], "num_classes": 10}
+    data["training"]["batch_size"] = 30
+    for link, (up, down) in zip(data["links"], (("8 Mbit/s", "16 Mbit/s"), ("20 Mbit/s", "40 Mbit/s"),
+                                                ("30 Mbit/s", "60 Mbit/s"))):
+        link["uplink"], link["downlink"] = up, down
+    path = tmp_path / "chain.yaml"
+    path.write_text(yaml.safe_dump(data))
+    scn = load_scenario(path)
+    plan = paradigms.get("dsgd").solve(CostModel(scn), "equal_flops")
+    assert len([a for a in plan.assignments if "stage" in a]) == 4
+    res = run_distributed(str(path), plan, rounds=2, timeout=120, shaped=True)
+    a = run_inprocess(scn, plan, rounds=2)
+    np.testing.assert_array_equal(res.rounds.comm_bytes, a.rounds.comm_bytes)
+    np.testing.assert_array_equal(res.rounds.test_accuracy, a.rounds.test_accuracy)
+    ratio = res.rounds.round_latency_s / plan.predicted["round_latency_s"]
+    assert ((ratio > 0.5) & (ratio < 3.0)).all(), ratio.tolist()
+    # activations forward, into a stage that waits for them (a gradient may wait in the socket's
+    # buffer for a stage still busy, which its receive does not see): at their hop's rate both
+    # at 8 and at 20 Mbit/s (unshaped, the 8 Mbit/s hop took 8% of its time)
+    ph = res.phases(scn)
+    hops = ph[ph.phase.str.match(r"^fwd\d") & (ph.predicted_s > 0.02)]
+    assert len(hops) >= 3 and set(hops.how) == {"measured"}, ph
+    assert ((hops.measured_s / hops.predicted_s).between(0.5, 2.0)).all(), hops
+
+
 def test_validation_needs_a_zoo_model():
     from edgeplan.errors import ScenarioError
     scn = load_scenario(SCENARIOS / "measured-vgg19.yaml")

@@ -10,8 +10,9 @@ Every tensor goes as a small header (the sender's send time, the shape) and a pa
 bytes are what the cost model predicts; headers are framing (counted apart). Compute is timed in
 each process (one torch thread) and converted to the node's speed as in-process. Transfer times
 come from the payload bytes at the plan's rates, or, on shaped links (`shaped=True`: each device
-in its own network namespace behind a `tc` rate limit equal to its allocated rate), from the
-header's send time to the end of the receive.
+in its own network namespace behind a `tc` rate limit equal to its allocated rate; for dsgd every
+node, each hop limited both ways, netns.ShapedNetwork.for_pairs), from the header's send time to
+the end of the receive.
 
 Faults: the parent watches every process; one that exits, or a round that makes no progress for
 `timeout` seconds, ends the run with an error naming the node; the rounds finished before are on
@@ -164,7 +165,9 @@ class _Program:
         self.engine = ENGINES[self.plan.paradigm](self.job)   # the same initial parts everywhere
         self.placement = placement(self.plan.paradigm, self.job.decisions)
         lat = cfg.get("latency")
-        if lat:   # a device's messages to the server, and the server's to each device
+        if cfg.get("pair_latency"):   # dsgd: each pair of consecutive nodes its own route
+            self.wire = Wire(latency=dict(cfg["pair_latency"][rank]))
+        elif lat:   # a device's messages to the server, and the server's to each device
             self.wire = Wire(latency={0: lat[rank]} if rank else {k: v for k, v in enumerate(lat) if k})
         else:
             self.wire = Wire()
@@ -314,11 +317,13 @@ def run_distributed(scenario_path: str, plan, rounds: int | None = None, out_dir
            "seed": job.seed, "out": str(out) if out else None, "resume": resume, "timeout": timeout,
            "host_rate": host_rate, "kill": kill, "shaped": shaped, "parent": os.getpid(),
            "resume_round": len(record.rows) if resume else 0}
-    if shaped and plan.paradigm == "dsgd":
-        raise PlanError("--shaped covers devices and their servers; run dsgd distributed without it")
     if shaped:
         from .netns import ShapedNetwork
-        net = ShapedNetwork.for_plan(cm, plan, job.decisions)
+        if plan.paradigm == "dsgd":
+            from edgeplan.dsgd_costs import dsgd_hops
+            net = ShapedNetwork.for_pairs(cm, ranks, dsgd_hops(cm, job.decisions))
+        else:
+            net = ShapedNetwork.for_plan(cm, plan, job.decisions)
         cfg.update(net.config())
     else:
         cfg["init"] = f"tcp://127.0.0.1:{_free_port()}"

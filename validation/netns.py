@@ -1,6 +1,7 @@
 """Shaped links for the distributed executor (root only): each device process in its own network
 namespace, joined to the host by a veth pair whose two ends are rate-limited with `tc tbf` to the
-plan's allocated uplink and downlink rates. Latency is added in the application (this kernel has
+plan's allocated uplink and downlink rates (dsgd, which has no hub: every node in a namespace, each
+pair of consecutive nodes shaped both ways with `tc htb`, `ShapedNetwork.for_pairs`). Latency is added in the application (this kernel has
 no netem): the sender sleeps the route's latency before each message.
 
 The server stays in the host namespace; the host routes between the device subnets, so gloo's
@@ -59,15 +60,54 @@ def _tbf(dev: str, rate_bps: float, ns: str | None = None) -> None:
     _sh(*(["ip", "netns", "exec", ns] + cmd if ns else cmd))
 
 
+def _ip(rank: int) -> str:
+    """A rank's address when every rank has a namespace (ShapedNetwork.for_pairs)."""
+    return f"10.123.{rank + 1}.2"
+
+
+def _link(net, k: int, ns: str, h: str, n: str) -> None:
+    """Namespace ns joined to the host by veth h (host end, 10.123.k.1) - n (10.123.k.2), routed
+    through the host."""
+    _sh("ip", "netns", "add", ns)
+    net.namespaces.append(ns)
+    _sh("ip", "link", "add", h, "type", "veth", "peer", "name", n)
+    net.host_ifs.append(h)
+    net.ns_ifs.append(n)
+    _sh("ip", "link", "set", n, "netns", ns)
+    _sh("ip", "addr", "add", f"10.123.{k}.1/24", "dev", h)
+    _sh("ip", "link", "set", h, "up")
+    _sh("ip", "netns", "exec", ns, "ip", "addr", "add", f"10.123.{k}.2/24", "dev", n)
+    _sh("ip", "netns", "exec", ns, "ip", "link", "set", n, "up")
+    _sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+    _sh("ip", "netns", "exec", ns, "ip", "route", "add", "default", "via", f"10.123.{k}.1")
+
+
+def _htb(dev: str, ns: str, rates: dict[str, float]) -> None:
+    """On dev (in ns): traffic to each address at its own rate, the rest unlimited."""
+    ex = ["ip", "netns", "exec", ns]
+    _sh(*ex, "tc", "qdisc", "replace", "dev", dev, "root", "handle", "1:", "htb", "default", "1")
+    _sh(*ex, "tc", "class", "add", "dev", dev, "parent", "1:", "classid", "1:1", "htb", "rate", "10gbit")
+    for i, (ip, bps) in enumerate(sorted(rates.items()), start=10):
+        # 0.1 ms at rate: dsgd's messages are a micro-batch's activations, often under 2 ms of
+        # traffic, which a bucket of 2 ms (as _tbf's, for whole models) let through at line rate
+        burst = str(int(max(2 * 1540, bps / 8 / 10000)))
+        bits = f"{int(max(bps, 8000))}bit"
+        _sh(*ex, "tc", "class", "add", "dev", dev, "parent", "1:", "classid", f"1:{i}", "htb", "rate", bits,
+            "ceil", bits, "burst", burst, "cburst", burst)
+        _sh(*ex, "tc", "filter", "add", "dev", dev, "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+            "match", "ip", "dst", f"{ip}/32", "flowid", f"1:{i}")
+
+
 @dataclass
 class ShapedNetwork:
     namespaces: list[str]
     host_ifs: list[str]
     ns_ifs: list[str]
     latency: list[float]
-    rates: list[tuple[float, float]]
+    rates: list[tuple[float, ...]]
     port: int
     closed: bool = field(default=False)
+    pair_latency: list[dict[int, float]] | None = None      # for_pairs: each rank's latency to each peer
 
     @classmethod
     def for_plan(cls, cm, plan, decisions) -> ShapedNetwork:
@@ -91,18 +131,7 @@ class ShapedNetwork:
             _sh("sysctl", "-qw", "net.ipv4.ip_forward=1")
             for k, dev in enumerate(devs, start=1):
                 ns, h, n = f"ep{tag}d{k}", f"ep{tag}h{k}", f"ep{tag}n{k}"
-                _sh("ip", "netns", "add", ns)
-                net.namespaces.append(ns)
-                _sh("ip", "link", "add", h, "type", "veth", "peer", "name", n)
-                net.host_ifs.append(h)
-                net.ns_ifs.append(n)
-                _sh("ip", "link", "set", n, "netns", ns)
-                _sh("ip", "addr", "add", f"10.123.{k}.1/24", "dev", h)
-                _sh("ip", "link", "set", h, "up")
-                _sh("ip", "netns", "exec", ns, "ip", "addr", "add", f"10.123.{k}.2/24", "dev", n)
-                _sh("ip", "netns", "exec", ns, "ip", "link", "set", n, "up")
-                _sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
-                _sh("ip", "netns", "exec", ns, "ip", "route", "add", "default", "via", f"10.123.{k}.1")
+                _link(net, k, ns, h, n)
                 i = k - 1
                 with np.errstate(divide="ignore"):
                     up = 1.0 / float(R.per_bit(share, True)[i])
@@ -117,8 +146,48 @@ class ShapedNetwork:
             raise
         return net
 
+    @classmethod
+    def for_pairs(cls, cm, ranks: dict[str, int], hops: list[tuple[str, str, list[str]]]) -> ShapedNetwork:
+        """Every rank in a namespace of its own (dsgd: no hub; the host only routes), each pair
+        of `hops` (sender forward, receiver forward, path segment) shaped both ways at the rates
+        of its route along the segment: on the sender's interface an htb class per peer, chosen
+        by the peer's address (a stage in the middle sends forward and back at two rates). Other
+        traffic (the accuracy test, gloo's rendezvous) is not limited."""
+        ok, why = available()
+        if not ok:
+            from edgeplan.errors import PlanError
+            raise PlanError(f"--shaped {why}")
+        world = 1 + max(ranks.values())
+        tag = f"{os.getpid() % 10000}"
+        net = cls([], [], [], [], [], 29500 + os.getpid() % 1000)
+        net.pair_latency = [{} for _ in range(world)]
+        rate = [{} for _ in range(world)]                   # sender rank -> {receiver rank: bit/s}
+        for a, b, seg in hops:
+            R = cm.routes([a], [b], concurrent=False, via=[seg])
+            for (x, y), fwd in (((a, b), True), ((b, a), False)):
+                with np.errstate(divide="ignore"):
+                    bps = 1.0 / float(R.per_bit(np.ones(1), fwd)[0])
+                rate[ranks[x]][ranks[y]] = bps if np.isfinite(bps) and bps > 0 else 8000.0
+                net.pair_latency[ranks[x]][ranks[y]] = float(R.lat[0])
+        try:
+            _sh("sysctl", "-qw", "net.ipv4.ip_forward=1")
+            for r in range(world):
+                k = r + 1
+                ns, h, n = f"ep{tag}d{k}", f"ep{tag}h{k}", f"ep{tag}n{k}"
+                _link(net, k, ns, h, n)
+                _htb(n, ns, {_ip(peer): bps for peer, bps in rate[r].items()})
+                net.rates.append(tuple(rate[r].values()))
+                net.latency.append(0.0)
+        except Exception:
+            net.close()
+            raise
+        return net
+
     def config(self) -> dict:
         """What the node processes need: where to connect, their namespace and interface."""
+        if self.pair_latency is not None:          # every rank in a namespace (for_pairs)
+            return {"init": f"tcp://{_ip(0)}:{self.port}", "netns": list(self.namespaces),
+                    "ifname": list(self.ns_ifs), "pair_latency": self.pair_latency}
         return {"init": f"tcp://10.123.1.1:{self.port}",
                 "netns": [None] + self.namespaces,
                 "ifname": [self.host_ifs[0]] + self.ns_ifs,
