@@ -184,44 +184,50 @@ def test_killed_worker_ends_the_run_with_its_name_and_keeps_rounds(tmp_path):
     np.testing.assert_array_equal(resumed.rounds.test_accuracy, full.rounds.test_accuracy)
 
 
-def test_distributed_dsgd_pipeline_agrees_with_inprocess(tmp_path):
-    """Four stage processes along the chain, four micro-batches of unequal size (30 = 8+8+8+6)."""
+def _chain(tmp_path, rates=None):
+    """dsgd-chain with the digits CNN at batch 30 (`rates`: each link's (uplink, downlink)) and its
+    equal_flops plan: four stages, one on each node."""
     data = yaml.safe_load((SCENARIOS / "dsgd-chain.yaml").read_text())
     data["model"] = {"zoo": "fpl_cnn", "input_shape": [1, 8, 8], "num_classes": 10}
     data["training"]["batch_size"] = 30
+    for link, (up, down) in zip(data["links"], rates or []):
+        link["uplink"], link["downlink"] = up, down
     path = tmp_path / "chain.yaml"
     path.write_text(yaml.safe_dump(data))
     plan = paradigms.get("dsgd").solve(CostModel(load_scenario(path)), "equal_flops")
     assert len([a for a in plan.assignments if "stage" in a]) == 4
-    assert_transports_agree(path, plan)
+    return path, plan
 
 
-def test_shaped_dsgd_chain_times_each_hop_both_ways(tmp_path):
-    """As root: dsgd has no hub; every stage node in a namespace of its own, each hop shaped both
-    ways at its route's rates (a middle stage sends forward and back at two). The bytes and the
-    accuracy are the in-process run's, and each transfer takes about the time its rate says."""
+def test_distributed_dsgd_pipeline_agrees_with_inprocess(tmp_path):
+    """Four stage processes along the chain, four micro-batches of unequal size (30 = 8+8+8+6)."""
+    assert_transports_agree(*_chain(tmp_path))
+
+
+def _shaped_run(path, plan):
+    """The plan run distributed on shaped links (skips where they cannot be made): its bytes and
+    accuracy are the in-process run's, its rounds within a factor of the plan's. (run, scenario)"""
     from edgeplan.validation.netns import available
     ok, why = available()
     if not ok:
         pytest.skip(f"shaped links: {why}")
     from edgeplan.validation.distributed import run_distributed
-    data = yaml.safe_load((SCENARIOS / "dsgd-chain.yaml").read_text())
-    data["model"] = {"zoo": "fpl_cnn", "input_shape": [1, 8, 8], "num_classes": 10}
-    data["training"]["batch_size"] = 30
-    for link, (up, down) in zip(data["links"], (("8 Mbit/s", "16 Mbit/s"), ("20 Mbit/s", "40 Mbit/s"),
-                                                ("30 Mbit/s", "60 Mbit/s"))):
-        link["uplink"], link["downlink"] = up, down
-    path = tmp_path / "chain.yaml"
-    path.write_text(yaml.safe_dump(data))
     scn = load_scenario(path)
-    plan = paradigms.get("dsgd").solve(CostModel(scn), "equal_flops")
-    assert len([a for a in plan.assignments if "stage" in a]) == 4
     res = run_distributed(str(path), plan, rounds=2, timeout=120, shaped=True)
     a = run_inprocess(scn, plan, rounds=2)
     np.testing.assert_array_equal(res.rounds.comm_bytes, a.rounds.comm_bytes)
     np.testing.assert_array_equal(res.rounds.test_accuracy, a.rounds.test_accuracy)
     ratio = res.rounds.round_latency_s / plan.predicted["round_latency_s"]
     assert ((ratio > 0.5) & (ratio < 3.0)).all(), ratio.tolist()
+    return res, scn
+
+
+def test_shaped_dsgd_chain_times_each_hop_both_ways(tmp_path):
+    """As root: dsgd has no hub; every stage node in a namespace of its own, each hop shaped both
+    ways at its route's rates (a middle stage sends forward and back at two). The bytes and the
+    accuracy are the in-process run's, and each transfer takes about the time its rate says."""
+    res, scn = _shaped_run(*_chain(tmp_path, (("8 Mbit/s", "16 Mbit/s"), ("20 Mbit/s", "40 Mbit/s"),
+                                              ("30 Mbit/s", "60 Mbit/s"))))
     # activations forward, into a stage that waits for them (a gradient may wait in the socket's
     # buffer for a stage still busy, which its receive does not see): at their hop's rate both
     # at 8 and at 20 Mbit/s (unshaped, the 8 Mbit/s hop took 8% of its time)
@@ -266,20 +272,8 @@ def test_hung_worker_ends_the_run_within_the_timeout(tmp_path):
 def test_shaped_links_in_network_namespaces(tmp_path):
     """As root: each device behind a tc rate limit equal to its allocated rate; transfers are
     timed for real. Skips cleanly elsewhere."""
-    from edgeplan.validation.netns import available
-    ok, why = available()
-    if not ok:
-        pytest.skip(f"shaped links: {why}")
-    from edgeplan.validation.distributed import run_distributed
     data = _two_devices()
     data["channels"][0]["bandwidth"] = "20 MHz"            # tens of Mbit/s: a round takes a second or two
     path = tmp_path / "two.yaml"
     path.write_text(yaml.safe_dump(data))
-    scn = load_scenario(path)
-    plan = paradigms.get("psl").solve(CostModel(scn))
-    res = run_distributed(str(path), plan, rounds=2, timeout=120, shaped=True)
-    a = run_inprocess(scn, plan, rounds=2)
-    np.testing.assert_array_equal(res.rounds.comm_bytes, a.rounds.comm_bytes)
-    np.testing.assert_array_equal(res.rounds.test_accuracy, a.rounds.test_accuracy)
-    ratio = res.rounds.round_latency_s / plan.predicted["round_latency_s"]
-    assert ((ratio > 0.5) & (ratio < 3.0)).all(), ratio.tolist()
+    _shaped_run(path, paradigms.get("psl").solve(CostModel(load_scenario(path))))
