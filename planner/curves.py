@@ -129,12 +129,16 @@ STALE_BLOCKS = ("each worker trains its block against stale values of the rest o
                 "look like one worker's and it may stall later, which no pilot foresees")
 
 
-def pel_is_sgd(configuration: str, parts: dict[str, str]) -> bool:
+def pel_round_is_sgd(configuration: str, local_iterations: int | None) -> bool:
     """pel whose round is exactly one SGD step of the whole model (a test pins it): every active
-    worker downloads the whole model and takes one local iteration (`parts`: a table's or a
-    scenario's fingerprint parts, whose training part says 'tau=N')."""
+    worker downloads the whole model and takes one local iteration."""
+    return " download=model" in configuration and local_iterations == 1
+
+
+def pel_is_sgd(configuration: str, parts: dict[str, str]) -> bool:
+    """`pel_round_is_sgd` for a table (`parts`: its fingerprint parts; the training part says 'tau=N')."""
     m = re.search(r"\btau=(\d+)\b", parts.get("training", ""))
-    return " download=model" in configuration and m is not None and int(m.group(1)) == 1
+    return pel_round_is_sgd(configuration, int(m.group(1)) if m else None)
 
 
 def _besides_workers(configuration: str) -> list[str]:

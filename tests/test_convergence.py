@@ -589,7 +589,7 @@ def _pilot(conf: str, acc, paradigm: str | None = None):
 
 def test_a_pilot_still_at_chance_foresees_nothing():
     """sl on digits Dirichlet 0.3 sat at 10% through its four pilot rounds, then stayed at chance
-    to the end on six of ten seeds and rose to 29-91% on four: such a curve is an envelope from
+    to the end on five of ten seeds and rose to 18-91% on five: such a curve is an envelope from
     chance to the top, not a guess; a pilot that left chance is a curve."""
     import pandas as pd
     from edgeplan.calibration import fit_curves
