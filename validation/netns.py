@@ -165,9 +165,9 @@ class ShapedNetwork:
         for a, b, seg in hops:
             R = cm.routes([a], [b], concurrent=False, via=[seg])
             for (x, y), fwd in (((a, b), True), ((b, a), False)):
-                with np.errstate(divide="ignore"):
-                    bps = 1.0 / float(R.per_bit(np.ones(1), fwd)[0])
-                rate[ranks[x]][ranks[y]] = bps if np.isfinite(bps) and bps > 0 else 8000.0
+                per_bit = float(R.per_bit(np.ones(1), fwd)[0])
+                if per_bit > 0:               # 0: a hop without a rate limit, left unlimited
+                    rate[ranks[x]][ranks[y]] = 1.0 / per_bit if np.isfinite(per_bit) else 8000.0   # inf: a trickle
                 net.pair_latency[ranks[x]][ranks[y]] = float(R.lat[0])
         try:
             _sh("sysctl", "-qw", "net.ipv4.ip_forward=1")
