@@ -22,7 +22,6 @@ takes part in, in the same order, so sends and receives pair up. The receiver me
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from dataclasses import dataclass
 
@@ -30,14 +29,8 @@ import torch
 
 from .meters import RoundMeter, tensor_bytes
 
-# A move is one header, then (beyond INLINE tensors) their descriptions, then every tensor's bytes
-# in one payload: two gloo messages for up to INLINE tensors (a header and a payload per tensor
-# had taken 1.2 ms a round trip of a micro-batch and its labels on loopback, one message 0.16 ms)
-DIMS = 5        # dims a tensor may have on the wire
-DESC = 2 + DIMS     # float64 per tensor: ndim, dtype, then its dims
-FIXED = 4       # float64: send time, time the link could start (after the latency), tensors, payload bytes
-INLINE = 2      # tensors described in the header itself (a micro-batch and its labels)
-HEADER = FIXED + INLINE * DESC
+HEADER = 10     # float64: send time, time the link could start (after the latency), ndim, dtype, tensors
+#                 still to come in this move, then up to 5 dims
 DTYPES = [torch.float32, torch.int64, torch.float64, torch.bool, torch.float16, torch.uint8, torch.int16, torch.int32]
 # model.bytes_per_value -> the dtype the plan's traffic travels in (training stays float32)
 WIRE_DTYPES = {2: torch.float16, 4: torch.float32, 8: torch.float64}
@@ -108,30 +101,20 @@ class Wire:
 
     def send(self, tensors: list, dst: int) -> None:
         import torch.distributed as dist
-        desc = torch.zeros(len(tensors), DESC, dtype=torch.float64)
-        for k, t in enumerate(tensors):
-            if t.dim() > DIMS:
-                raise ValueError(f"a {t.dim()}-d tensor does not fit the wire header (at most {DIMS} dims)")
-            desc[k, 0], desc[k, 1] = t.dim(), DTYPES.index(t.dtype)
-            desc[k, 2:2 + t.dim()] = torch.tensor(t.shape, dtype=torch.float64)
-        parts = [t.detach().contiguous().reshape(-1).view(torch.uint8) for t in tensors]
-        body = torch.cat(parts) if len(parts) > 1 else parts[0]      # packed before the clock starts
-        desc = desc.reshape(-1)
         sent = time.monotonic()
         if self.latency:
             time.sleep(self.latency.get(dst, 0.0))
         ready = time.monotonic()
-        h = torch.zeros(HEADER, dtype=torch.float64)
-        h[0], h[1], h[2], h[3] = sent, ready, len(tensors), body.numel()
-        inline = min(len(tensors), INLINE) * DESC
-        h[FIXED:FIXED + inline] = desc[:inline]
-        dist.send(h, dst)
-        self.framing += h.numel() * h.element_size()
-        if len(desc) > inline:
-            dist.send(desc[inline:].contiguous(), dst)
-            self.framing += (len(desc) - inline) * desc.element_size()
-        dist.send(body, dst)
-        self.payload += body.numel()
+        for k, t in enumerate(tensors):
+            if t.dim() > HEADER - 5:
+                raise ValueError(f"a {t.dim()}-d tensor does not fit the wire header (at most {HEADER - 5} dims)")
+            h = torch.zeros(HEADER, dtype=torch.float64)
+            h[0], h[1], h[2], h[3], h[4] = sent, ready, t.dim(), DTYPES.index(t.dtype), len(tensors) - 1 - k
+            h[5:5 + t.dim()] = torch.tensor(t.shape, dtype=torch.float64)
+            dist.send(h, dst)
+            dist.send(t.detach().contiguous(), dst)
+            self.payload += t.numel() * t.element_size()
+            self.framing += h.numel() * h.element_size()
 
     def recv(self, src: int) -> tuple[list, float]:
         """(tensors, their transfer time): the sender's latency plus the time from when both ends
@@ -139,26 +122,17 @@ class Wire:
         not count that wait as link time: gloo moves the bytes only once the receive is posted."""
         import torch.distributed as dist
         posted = time.monotonic()
-        h = torch.zeros(HEADER, dtype=torch.float64)
-        dist.recv(h, src)
-        n, size = int(h[2]), int(h[3])
-        desc = h[FIXED:FIXED + min(n, INLINE) * DESC]
-        if n > INLINE:
-            rest = torch.zeros((n - INLINE) * DESC, dtype=torch.float64)
-            dist.recv(rest, src)
-            desc = torch.cat([desc, rest])
-        body = torch.empty(size, dtype=torch.uint8)
-        dist.recv(body, src)
-        sent, ready = float(h[0]), float(h[1])
-        took = (ready - sent) + time.monotonic() - max(ready, posted)
-        out, at = [], 0
-        for d in desc.reshape(n, DESC).tolist():
-            dtype, shape = DTYPES[int(d[1])], [int(x) for x in d[2:2 + int(d[0])]]
-            nbytes = math.prod(shape) * dtype.itemsize
-            chunk = body[at:at + nbytes] if n == 1 else body[at:at + nbytes].clone()    # its own, aligned storage
-            out.append(chunk.view(dtype).reshape(shape))
-            at += nbytes
-        return out, took
+        out, more, first = [], 1, None
+        while more:
+            h = torch.zeros(HEADER, dtype=torch.float64)
+            dist.recv(h, src)
+            first = h if first is None else first
+            t = torch.empty([int(x) for x in h[5:5 + int(h[2])].tolist()], dtype=DTYPES[int(h[3])])
+            dist.recv(t, src)
+            out.append(t)
+            more = int(h[4])
+        sent, ready = float(first[0]), float(first[1])
+        return out, (ready - sent) + time.monotonic() - max(ready, posted)
 
 
 class Gloo:
