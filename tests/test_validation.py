@@ -225,16 +225,14 @@ def _shaped_run(path, plan):
 def test_shaped_dsgd_chain_times_each_hop_both_ways(tmp_path):
     """As root: dsgd has no hub; every stage node in a namespace of its own, each hop shaped both
     ways at its route's rates (a middle stage sends forward and back at two). The bytes and the
-    accuracy are the in-process run's, and each transfer takes about the time its rate says."""
-    res, scn = _shaped_run(*_chain(tmp_path, (("8 Mbit/s", "16 Mbit/s"), ("20 Mbit/s", "40 Mbit/s"),
-                                              ("30 Mbit/s", "60 Mbit/s"))))
-    # activations forward, into a stage that waits for them (a gradient may wait in the socket's
-    # buffer for a stage still busy, which its receive does not see): at their hop's rate both
-    # at 8 and at 20 Mbit/s (unshaped, the 8 Mbit/s hop took 8% of its time)
-    ph = res.phases(scn)
-    hops = ph[ph.phase.str.match(r"^fwd\d") & (ph.predicted_s > 0.02)]
-    assert len(hops) >= 3 and set(hops.how) == {"measured"}, ph
-    assert ((hops.measured_s / hops.predicted_s).between(0.5, 2.0)).all(), hops
+    accuracy are the in-process run's, and a round takes about the time the plan says."""
+    path, plan = _chain(tmp_path, (("8 Mbit/s", "16 Mbit/s"), ("20 Mbit/s", "40 Mbit/s"), ("30 Mbit/s", "60 Mbit/s")))
+    res, _ = _shaped_run(path, plan)
+    # a round as long as the plan says: with the hops unlimited it took 0.47 of it (each hop's
+    # transfers alone are no measure: a message that reached a stage still busy with the one
+    # before waited in its socket, which its receive does not see)
+    ratio = res.rounds.round_latency_s / plan.predicted["round_latency_s"]
+    assert ratio.between(0.75, 1.5).all(), ratio.tolist()
 
 
 def test_validation_needs_a_zoo_model():
