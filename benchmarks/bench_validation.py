@@ -173,7 +173,6 @@ def shaped_errors():
     that runs a step slower right after a wait (a KVM guest here: `restart_slowdown`), the small
     steps of batch 32 came out slower than their unit times say (sl 23%, psl 28%, fpl 19%) until
     each node warmed its layers again, untimed, before its timed blocks (validation.rewarm)."""
-    from edgeplan.validation.distributed import run_distributed
     from edgeplan.validation.netns import available
     ok, why = available()
     if not ok:
@@ -189,39 +188,33 @@ def shaped_errors():
         scn = load_scenario(path)
         cm = CostModel(scn)
         for name in ("fl", "sl", "psl", "fpl", "pel", "dsgd"):
-            plan = paradigms.get(name).solve(cm)
-            res = run_distributed(str(path), plan, rounds=6, timeout=300, shaped=True)
-            r = res.rounds
-            err = np.abs(r.round_latency_s - plan.predicted["round_latency_s"]) / r.round_latency_s
-            ph = res.phases(scn)
-            net = ph[ph.phase.isin(["uplink", "downlink", "sync", "handoff", "download", "upload"]) |
-                     ph.phase.str.match(r"^(fwd|bwd)\d")]          # dsgd's hops
-            rows.append({"compute from": label, "paradigm": name, "predicted_s": plan.predicted["round_latency_s"],
-                         "measured_median_s": float(np.median(r.round_latency_s)),
-                         "median_rel_error": float(np.median(err)),
-                         "transfer_pred_s": float(net.predicted_s.sum()),
-                         "transfer_meas_s": float(net.measured_s.sum()),
-                         # sl's first round has no hand-off into its first device
-                         "bytes_equal_after_round_1": bool((r.payload_bytes == r.comm_bytes).iloc[1:].all())})
-            print(f"  shaped ({label}) {name}: {rows[-1]['median_rel_error']:.3f}", flush=True)
+            rows.append(_shaped_row(label, path, scn, paradigms.get(name).solve(cm), 6))
     # dsgd along a chain of four nodes as shipped (ResNet-18 on 64x64, four micro-batches): each
     # hop shaped both ways (tc htb per peer), a middle stage sending forward and back at two rates
     path = SCENARIOS / "dsgd-chain.yaml"
     scn = load_scenario(path)
-    plan = paradigms.get("dsgd").solve(CostModel(scn))
-    res = run_distributed(str(path), plan, rounds=4, timeout=300, shaped=True)
-    r = res.rounds
-    ph = res.phases(scn)
-    net = ph[ph.phase.str.match(r"^(fwd|bwd)\d")]
-    rows.append({"compute from": "FLOP rates, dsgd-chain", "paradigm": "dsgd",
-                 "predicted_s": plan.predicted["round_latency_s"], "measured_median_s": float(np.median(r.round_latency_s)),
-                 "median_rel_error": float(np.median(np.abs(r.round_latency_s - plan.predicted["round_latency_s"])
-                                                     / r.round_latency_s)),
-                 "transfer_pred_s": float(net.predicted_s.sum()), "transfer_meas_s": float(net.measured_s.sum()),
-                 "bytes_equal_after_round_1": bool((r.payload_bytes == r.comm_bytes).iloc[1:].all())})
-    print(f"  shaped (dsgd-chain) dsgd: {rows[-1]['median_rel_error']:.3f}", flush=True)
+    rows.append(_shaped_row("FLOP rates, dsgd-chain", path, scn, paradigms.get("dsgd").solve(CostModel(scn)), 4))
     show("round latency on shaped links (distributed, tc tbf per device, dsgd tc htb per hop; median relative "
          "error)", pd.DataFrame(rows))
+
+
+def _shaped_row(label: str, path, scn, plan, rounds: int) -> dict:
+    """One plan run distributed on shaped links: its round latency and transfers, predicted and
+    measured."""
+    from edgeplan.validation.distributed import run_distributed
+    res = run_distributed(str(path), plan, rounds=rounds, timeout=300, shaped=True)
+    r = res.rounds
+    err = np.abs(r.round_latency_s - plan.predicted["round_latency_s"]) / r.round_latency_s
+    ph = res.phases(scn)
+    net = ph[ph.phase.isin(["uplink", "downlink", "sync", "handoff", "download", "upload"]) |
+             ph.phase.str.match(r"^(fwd|bwd)\d")]          # dsgd's hops
+    row = {"compute from": label, "paradigm": plan.paradigm, "predicted_s": plan.predicted["round_latency_s"],
+           "measured_median_s": float(np.median(r.round_latency_s)), "median_rel_error": float(np.median(err)),
+           "transfer_pred_s": float(net.predicted_s.sum()), "transfer_meas_s": float(net.measured_s.sum()),
+           # sl's first round has no hand-off into its first device
+           "bytes_equal_after_round_1": bool((r.payload_bytes == r.comm_bytes).iloc[1:].all())}
+    print(f"  shaped ({label}) {plan.paradigm}: {row['median_rel_error']:.3f}", flush=True)
+    return row
 
 
 def accuracy_and_overhead():

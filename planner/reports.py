@@ -38,10 +38,9 @@ def compare_report(scn, every, best, objective: str, path) -> None:
             "critical_node": "critical node", "critical_phase": "phase"}
     shown = best
     if target is not None:
-        planned = [x.round_latency_s == x.round_latency_s for _, x in best.iterrows()]
-        shown = best.assign(reach=[reach_text(x) if ok else "" for ok, (_, x) in zip(planned, best.iterrows())],
-                            accuracy_shown=[accuracy_text(x) if ok else ""
-                                            for ok, (_, x) in zip(planned, best.iterrows())])
+        rows = [x for _, x in best.iterrows()]           # an unplanned row's cells stay empty
+        shown = best.assign(**{col: [text(x) if x.round_latency_s == x.round_latency_s else "" for x in rows]
+                               for col, text in (("reach", reach_text), ("accuracy_shown", accuracy_text))})
         cols.update({"accuracy_shown": f"accuracy after {scn.spec.training.rounds} rounds",
                      "reach": f"rounds to {target:.0%} (band)",
                      "time_to_target_s": f"time to {target:.0%}", "energy_to_target_j": f"energy to {target:.0%}"})
@@ -147,8 +146,8 @@ def sweep_report(scn, res, vary: list[str], files, out_dir: Path) -> None:
     r.heading(f"which paradigm wins where (least {res.ranking_label})").table(
         w, {**{p: p for p in res.varied}, "paradigm": None, "method": None, key: res.ranking_label})
     from .curves import unranked_note
-    if res.unranked() or res.unforeseen():
-        r.text(unranked_note(res.unranked(), res.unforeseen()))
+    if note := unranked_note(res.unranked(), res.unforeseen()):
+        r.text(note)
     for f in files:
         r.image(f, f.stem)
     cols = {**{p: p for p in res.varied}, "paradigm": None, "method": None, "round_latency_s": "round",

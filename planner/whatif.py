@@ -192,7 +192,8 @@ class SweepResult:
         if self.ranking == "objective_per_sample" or "accuracy" not in self.table:
             return []
         acc = pd.to_numeric(self.table.accuracy, errors="coerce").notna().groupby(self.table.paradigm, sort=False).any()
-        return [p for p, has in acc.items() if not has and p not in self.unforeseen()]
+        unforeseen = self.unforeseen()
+        return [p for p, has in acc.items() if not has and p not in unforeseen]
 
     def unforeseen(self) -> list[str]:
         """Paradigms whose every planned point has a curve that no pilot foresees (its accuracy

@@ -164,13 +164,8 @@ class _Program:
         self.job, self.cm, _ = make_job(self.scn, self.plan, cfg["seed"])
         self.engine = ENGINES[self.plan.paradigm](self.job)   # the same initial parts everywhere
         self.placement = placement(self.plan.paradigm, self.job.decisions)
-        lat = cfg.get("latency")
-        if cfg.get("pair_latency"):   # dsgd: each pair of consecutive nodes its own route
-            self.wire = Wire(latency=dict(cfg["pair_latency"][rank]))
-        elif lat:   # a device's messages to the server, and the server's to each device
-            self.wire = Wire(latency={0: lat[rank]} if rank else {k: v for k, v in enumerate(lat) if k})
-        else:
-            self.wire = Wire()
+        lat = cfg.get("latency")        # shaped links: each message sleeps the route's latency first
+        self.wire = Wire(latency=dict(lat[rank])) if lat else Wire()
         self.evalwire = Wire()    # what only the accuracy test needs (not part of the plan's traffic)
         self.out = Path(cfg["out"]) if cfg.get("out") else None
         self.kill = cfg.get("kill")   # fault injection for tests: {"rank": r, "round": k}

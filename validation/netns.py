@@ -100,21 +100,34 @@ def _htb(dev: str, ns: str, rates: dict[str, float]) -> None:
 
 @dataclass
 class ShapedNetwork:
-    namespaces: list[str]
-    host_ifs: list[str]
-    ns_ifs: list[str]
-    latency: list[float]
-    rates: list[tuple[float, ...]]
+    hub: bool                           # rank 0 in the host namespace (a server and its devices); else every rank in one
+    latency: list[dict[int, float]]     # each rank's latency to each peer, slept by the sender before a message
     port: int
+    namespaces: list[str] = field(default_factory=list)
+    host_ifs: list[str] = field(default_factory=list)
+    ns_ifs: list[str] = field(default_factory=list)
     closed: bool = field(default=False)
-    pair_latency: list[dict[int, float]] | None = None      # for_pairs: each rank's latency to each peer
 
     @classmethod
-    def for_plan(cls, cm, plan, decisions) -> ShapedNetwork:
+    def _start(cls, hub: bool, world: int) -> ShapedNetwork:
         ok, why = available()
         if not ok:
             from edgeplan.errors import PlanError
             raise PlanError(f"--shaped {why}")
+        _sh("sysctl", "-qw", "net.ipv4.ip_forward=1")
+        return cls(hub, [{} for _ in range(world)], 29500 + os.getpid() % 1000)
+
+    def _namespace(self, k: int) -> tuple[str, str, str]:
+        """The k-th namespace joined to the host: (namespace, host end, namespace end)."""
+        tag = f"{os.getpid() % 10000}"
+        ns, h, n = f"ep{tag}d{k}", f"ep{tag}h{k}", f"ep{tag}n{k}"
+        _link(self, k, ns, h, n)
+        return ns, h, n
+
+    @classmethod
+    def for_plan(cls, cm, plan, decisions) -> ShapedNetwork:
+        """Each device in a namespace, its link limited with tbf to its allocated rates (the
+        server, rank 0, in the host namespace)."""
         devs = list(decisions["devices"])
         srv = decisions.get("server") or decisions.get("trunk")      # fpl's trunk node serves its devices
         servers = srv if isinstance(srv, list) else [srv] * len(devs)
@@ -125,22 +138,18 @@ class ShapedNetwork:
         dn_share = decisions.get("share_dn") if decisions.get("share_dn") is not None else up_share
         share = np.ones(n) if plan.paradigm == "sl" or up_share is None else np.asarray(up_share, float)
         share_dn = np.ones(n) if plan.paradigm == "sl" or dn_share is None else np.asarray(dn_share, float)
-        tag = f"{os.getpid() % 10000}"
-        net = cls([], [], [], [], [], 29500 + os.getpid() % 1000)
+        net = cls._start(True, n + 1)
         try:
-            _sh("sysctl", "-qw", "net.ipv4.ip_forward=1")
-            for k, dev in enumerate(devs, start=1):
-                ns, h, n = f"ep{tag}d{k}", f"ep{tag}h{k}", f"ep{tag}n{k}"
-                _link(net, k, ns, h, n)
+            for k in range(1, n + 1):
+                ns, h, n_if = net._namespace(k)
                 i = k - 1
                 with np.errstate(divide="ignore"):
                     up = 1.0 / float(R.per_bit(share, True)[i])
                     dn = 1.0 / float(R.per_bit(share_dn, False)[i])
                 up, dn = (x if np.isfinite(x) and x > 0 else 8000.0 for x in (up, dn))   # share 0: a trickle
-                _tbf(n, up, ns)          # device -> server
-                _tbf(h, dn)              # server -> device
-                net.rates.append((up, dn))
-                net.latency.append(float(R.lat[i]))
+                _tbf(n_if, up, ns)          # device -> server
+                _tbf(h, dn)                 # server -> device
+                net.latency[0][k] = net.latency[k][0] = float(R.lat[i])
         except Exception:
             net.close()
             raise
@@ -153,14 +162,8 @@ class ShapedNetwork:
         of its route along the segment: on the sender's interface an htb class per peer, chosen
         by the peer's address (a stage in the middle sends forward and back at two rates). Other
         traffic (the accuracy test, gloo's rendezvous) is not limited."""
-        ok, why = available()
-        if not ok:
-            from edgeplan.errors import PlanError
-            raise PlanError(f"--shaped {why}")
         world = 1 + max(ranks.values())
-        tag = f"{os.getpid() % 10000}"
-        net = cls([], [], [], [], [], 29500 + os.getpid() % 1000)
-        net.pair_latency = [{} for _ in range(world)]
+        net = cls._start(False, world)
         rate = [{} for _ in range(world)]                   # sender rank -> {receiver rank: bit/s}
         for a, b, seg in hops:
             R = cm.routes([a], [b], concurrent=False, via=[seg])
@@ -168,30 +171,24 @@ class ShapedNetwork:
                 per_bit = float(R.per_bit(np.ones(1), fwd)[0])
                 if per_bit > 0:               # 0: a hop without a rate limit, left unlimited
                     rate[ranks[x]][ranks[y]] = 1.0 / per_bit if np.isfinite(per_bit) else 8000.0   # inf: a trickle
-                net.pair_latency[ranks[x]][ranks[y]] = float(R.lat[0])
+                net.latency[ranks[x]][ranks[y]] = float(R.lat[0])
         try:
-            _sh("sysctl", "-qw", "net.ipv4.ip_forward=1")
             for r in range(world):
-                k = r + 1
-                ns, h, n = f"ep{tag}d{k}", f"ep{tag}h{k}", f"ep{tag}n{k}"
-                _link(net, k, ns, h, n)
-                _htb(n, ns, {_ip(peer): bps for peer, bps in rate[r].items()})
-                net.rates.append(tuple(rate[r].values()))
-                net.latency.append(0.0)
+                ns, _, n_if = net._namespace(r + 1)
+                _htb(n_if, ns, {_ip(peer): bps for peer, bps in rate[r].items()})
         except Exception:
             net.close()
             raise
         return net
 
     def config(self) -> dict:
-        """What the node processes need: where to connect, their namespace and interface."""
-        if self.pair_latency is not None:          # every rank in a namespace (for_pairs)
-            return {"init": f"tcp://{_ip(0)}:{self.port}", "netns": list(self.namespaces),
-                    "ifname": list(self.ns_ifs), "pair_latency": self.pair_latency}
-        return {"init": f"tcp://10.123.1.1:{self.port}",
-                "netns": [None] + self.namespaces,
-                "ifname": [self.host_ifs[0]] + self.ns_ifs,
-                "latency": [0.0] + self.latency}
+        """What the node processes need: where to connect, their namespace and interface, and
+        their latency to each peer."""
+        if self.hub:
+            return {"init": f"tcp://10.123.1.1:{self.port}", "netns": [None] + self.namespaces,
+                    "ifname": [self.host_ifs[0]] + self.ns_ifs, "latency": self.latency}
+        return {"init": f"tcp://{_ip(0)}:{self.port}", "netns": list(self.namespaces), "ifname": list(self.ns_ifs),
+                "latency": self.latency}
 
     def close(self) -> None:
         if self.closed:
