@@ -82,11 +82,20 @@ def calibrate(scenario: Path = typer.Argument(...),
                   + ("" if scn.spec.training.target_accuracy is not None else
                      " (and a 'target_accuracy' for time to it)"), markup=False)
     if wide and from_log is None:
-        k = max(cv.rounds_measured for cv in curves)
-        err.print(f"note: {wide} of {len(curves)} curves' 90% bands span over 20 points at round "
-                  f"{scn.spec.training.rounds}: a pilot of {k} rounds says little about the rest; lengthen it with "
-                  f"--resume --rounds {min(2 * k, scn.spec.training.rounds)} (it goes on from where it ended)",
-                  markup=False)
+        err.print(wide_band_note(wide, len(curves), max(cv.rounds_measured for cv in curves),
+                                 scn.spec.training.rounds), markup=False)
+
+
+def wide_band_note(wide: int, curves: int, pilot: int, rounds: int) -> str:
+    """What calibrate says when `wide` of its curves' 90% bands span over 20 points at the
+    training's last round: lengthen a pilot shorter than the training; a pilot as long has nothing
+    left to extrapolate (it had advised `--rounds` as long as the pilot again)."""
+    head = f"note: {wide} of {curves} curves' 90% bands span over 20 points at round {rounds}: "
+    if pilot < rounds:
+        return head + (f"a pilot of {pilot} rounds says little about the rest; lengthen it with --resume --rounds "
+                       f"{min(2 * pilot, rounds)} (it goes on from where it ended)")
+    return head + (f"the pilot already spans the {rounds} rounds, so the band is how far one run moves from round to "
+                   "round and from seed to seed")
 
 
 def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) -> int:

@@ -64,8 +64,9 @@ def plan_note(p) -> str:
         if d["groups"] == 1:       # nothing to join: every device in one branch group
             return (f"junction {d['junction']}: one branch group, so the devices hold "
                     f"{unit_span(1, d['junction'])} and the trunk on {d['trunk']} the rest")
+        # the unit and its module's name: a Sequential's module is named by its index ("6"), not its unit
         return (f"junction {d['junction']}: branches hold {unit_span(1, d['junction'])}, the junction layer "
-                f"{d['junction_unit']} joins {plural(d['groups'], 'branch')}"
+                f"(unit {d['junction'] + 1}, module {d['junction_unit']}) joins {plural(d['groups'], 'branch')}"
                 f"{f' (+{extra:,} parameters)' if extra else ''}; trunk on {d['trunk']}")
     if p.paradigm == "dsgd":
         n, parts = stage_layout(p)

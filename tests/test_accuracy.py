@@ -249,6 +249,16 @@ def test_calibrate_plan_for_a_target_and_validate(tmp_path):
     assert f"to plan with them, set 'convergence: c3.csv' in {scn_file}'s training" in " ".join(r.output.split())
 
 
+def test_wide_band_note_lengthens_only_a_pilot_shorter_than_the_training():
+    """A pilot as long as the training has nothing left to extrapolate: the note had advised
+    `--resume --rounds 4` after a 4-round pilot of a 4-round training."""
+    from edgeplan.cli_calibrate import wide_band_note
+    assert "lengthen it with --resume --rounds 8 " in wide_band_note(2, 3, 4, 20)
+    assert "--resume --rounds 20 " in wide_band_note(2, 3, 15, 20)          # never past the training
+    whole = wide_band_note(6, 6, 4, 4)
+    assert "--rounds" not in whole and "the pilot already spans the 4 rounds" in whole
+
+
 def test_calibrate_imports_a_training_log(tmp_path):
     from edgeplan.cli import app
     from typer.testing import CliRunner

@@ -114,6 +114,9 @@ def test_compare_note_reads_as_words():
     p = FPL.solve(CostModel(load_scenario(SCENARIOS / "fpl-fog.yaml")), "last_layer")
     note = plan_note(p)
     assert "2 branches" in note and "branch(es)" not in note and "units 1-1," not in note
+    # the junction layer by its unit and its module's name (a Sequential's module "6" read as a unit)
+    j = p.paradigm_detail["junction"]
+    assert f"the junction layer (unit {j + 1}, module {p.paradigm_detail['junction_unit']})" in note
     one = FPL.solve(CostModel(load_scenario(SCENARIOS / "dsgd-replicas.yaml")))    # one branch group: nothing joins
     assert one.paradigm_detail["groups"] == 1
     assert "one branch group" in plan_note(one) and "joins" not in plan_note(one)
