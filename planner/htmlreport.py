@@ -51,7 +51,7 @@ def _header(col: str) -> str:
     return label(col)
 
 
-_NOT_A_VALUE = {"", "-", "never", "no curve", "unpredictable", "not reached"}
+_NOT_A_VALUE = {"", "-", "never", "no curve", "unpredictable", "not reached", "unreachable"}
 
 
 def _align(col: pd.Series) -> str:
@@ -62,7 +62,7 @@ def _align(col: pd.Series) -> str:
     if pd.api.types.is_numeric_dtype(col):
         return "num"
     vals = [str(v) for v in col if isinstance(v, str)]
-    quantities = [v for v in vals if v not in _NOT_A_VALUE]
+    quantities = [v for v in vals if v not in _NOT_A_VALUE and not re.fullmatch(r"not in \d+", v)]   # 'not in 4' rounds
     if len(vals) == len(col) and quantities and all(re.match(r"-?\d[\d,.]*(\s|%|x$|$)", v) for v in quantities):
         return "num"
     return "text"

@@ -249,6 +249,24 @@ def test_calibrate_plan_for_a_target_and_validate(tmp_path):
     assert f"to plan with them, set 'convergence: c3.csv' in {scn_file}'s training" in " ".join(r.output.split())
 
 
+def test_validate_says_what_a_target_was_not_reached_in():
+    """Rounds to a target the run did not reach read 'not in N' (N the rounds it ran; it read 'not
+    reached' beside a prediction of more rounds than the run had), a target the curve never
+    reaches 'unreachable'; the report keeps such a column right-aligned as numbers."""
+    import pandas as pd
+    from edgeplan.htmlreport import _align
+    from edgeplan.validation.runner import SUMMARY_COLUMNS, summary_text
+    df = pd.DataFrame([["rounds to 50%", "rounds", 10.0, float("nan"), float("nan"), "relative", float("nan")],
+                       ["rounds to 90%", "rounds", float("nan"), 3.0, float("nan"), "relative", float("nan")]],
+                      columns=SUMMARY_COLUMNS)
+    df.attrs["rounds_run"] = 2
+    text = summary_text(df)
+    assert text.predicted.tolist() == ["10", "unreachable"] and text.measured.tolist() == ["not in 2", "3"]
+    assert _align(text.measured) == "num" and _align(text.predicted) == "num"
+    df.attrs.clear()                      # a summary from elsewhere, without the run's length
+    assert summary_text(df).measured.tolist()[0] == "not reached"
+
+
 def test_wide_band_note_lengthens_only_a_pilot_shorter_than_the_training():
     """A pilot as long as the training has nothing left to extrapolate: the note had advised
     `--resume --rounds 4` after a 4-round pilot of a 4-round training."""

@@ -142,16 +142,22 @@ def summarize(plan: Plan, rounds: pd.DataFrame) -> pd.DataFrame:
             rows.append([f"rounds to {target:.0%}", "rounds", pred, meas,
                          abs(pred - meas) / meas if meas == meas and pred == pred else float("nan"), "relative",
                          pred / meas if meas == meas and pred == pred else float("nan")])
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    df.attrs["rounds_run"] = n          # what a target not reached was not reached in (summary_text)
+    return df
 
 
 def summary_text(df: pd.DataFrame) -> pd.DataFrame:
     """The summary in words and human units (for the console and the report)."""
     from edgeplan.units import fmt_si
 
-    def val(x, unit):
-        if x != x:
-            return "not reached" if unit == "rounds" else ""
+    n = df.attrs.get("rounds_run")
+
+    def val(x, unit, measured=False):
+        if x != x:           # rounds to a target: the curve's plateau below it, or the run too short for it
+            if unit != "rounds":
+                return ""
+            return "unreachable" if not measured else f"not in {n}" if n else "not reached"
         if unit == "%":
             return f"{x:.1f}%"
         if unit == "rounds":
@@ -167,7 +173,7 @@ def summary_text(df: pd.DataFrame) -> pd.DataFrame:
         else:
             err = f"{100 * r.error:.1f}%"
         ratio = "" if r.ratio != r.ratio else f"{r.ratio:.2f}x"
-        rows.append({"quantity": r.quantity, "predicted": val(r.predicted, r.unit), "measured": val(r.measured, r.unit),
+        rows.append({"quantity": r.quantity, "predicted": val(r.predicted, r.unit), "measured": val(r.measured, r.unit, True),
                      "error": err, "predicted / measured": ratio})
     return pd.DataFrame(rows, columns=["quantity", "predicted", "measured", "error", "predicted / measured"])
 
