@@ -157,7 +157,9 @@ def summary_text(df: pd.DataFrame) -> pd.DataFrame:
         if x != x:           # rounds to a target: the curve's plateau below it, or the run too short for it
             if unit != "rounds":
                 return ""
-            return "unreachable" if not measured else f"not in {n}" if n else "not reached"
+            if not measured:
+                return "unreachable"
+            return f"not in {n}" if n else "not reached"
         if unit == "%":
             return f"{x:.1f}%"
         if unit == "rounds":
