@@ -21,6 +21,7 @@ from edgeplan.paradigms.pel import active_workers
 from edgeplan.planfile import Plan
 from edgeplan.progress import Bar
 from edgeplan.scenario import Scenario
+from edgeplan.tables import pct_range
 from edgeplan.units import plural
 
 from .checkpoints import Record, clear_states, load_state, run_identity, save_state
@@ -125,8 +126,8 @@ def summarize(plan: Plan, rounds: pd.DataFrame) -> pd.DataFrame:
     if n and "predicted_accuracy" in rounds and rounds.predicted_accuracy.isna().all() and \
             rounds.get("predicted_accuracy_high", pd.Series(dtype=float)).notna().any():
         last = rounds.iloc[-1]          # an unpredictable curve: its envelope only, no error to give
-        lo, hi = 100 * float(last.predicted_accuracy_low), 100 * float(last.predicted_accuracy_high)
-        rows.append([f"accuracy after round {int(last['round'])} (unpredictable: {lo:.0f}-{hi:.0f}%)", "%",
+        span = pct_range(float(last.predicted_accuracy_low), float(last.predicted_accuracy_high))
+        rows.append([f"accuracy after round {int(last['round'])} (unpredictable: {span}%)", "%",
                      float("nan"), 100 * float(last.test_accuracy), float("nan"), "points", float("nan")])
     elif n and "predicted_accuracy" in rounds and rounds.predicted_accuracy.notna().any():
         last = rounds.iloc[-1]
