@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import paradigms
-from .convergence import MIN_ROUNDS, Curve, FitError, fit_joint, fit_points
+from .convergence import MIN_ROUNDS, Curve, FitError, fit_along, fit_joint, fit_points
 from .costs import CostModel
 from .curves import STALE_BLOCKS, fingerprint, pel_round_is_sgd, workers_in, write_table
 from .errors import PlanError, ScenarioError
@@ -278,10 +278,10 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
         fits = fit_joint({c: s for c, s in series.items() if c in rest}, coverage,
                          apart={conf for (par, conf), _ in groups if learns_apart(par, conf)} | set(unforeseen),
                          ceiling=bound) if rest - along else {}
-        if along:
-            with_ref = {c: series[c] for c in along} | \
-                {CENTRALISED: (reference["round"].to_numpy(float), reference.accuracy.to_numpy(float))}
-            fits.update({c: f for c, f in fit_joint(with_ref, coverage, ceiling=bound).items() if c != CENTRALISED})
+        if along:       # the reference run's measured curve at a pace of their own
+            fits.update(fit_along((reference["round"].to_numpy(float), reference.accuracy.to_numpy(float)),
+                                  {c: series[c] for c in along}, start=1.0 / classes if classes else None,
+                                  ceiling=bound))
         for (par, conf), g in groups:
             own = own_run(conf)
             if own["round"].nunique() >= MIN_ROUNDS and conf not in unforeseen:

@@ -101,6 +101,7 @@ def wide_band_note(wide: int, curves: int, pilot: int, rounds: int) -> str:
 def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) -> int:
     """The curves' table; returns how many 90% bands at training.rounds span over `wide_band`."""
     from .calibration import learns_apart, same_as_own
+    from .convergence import REFERENCE
     from .tables import make_table, pct_range
     tr = scn.spec.training
     wide, rows = 0, []
@@ -123,6 +124,11 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
     elif trained:
         out.print("Plateaus not bounded: no centralised reference run (--ceiling-rounds 0, or dsgd alone, whose "
                   "run holds one device's data).")
+    along = [cv.configuration for cv in curves if cv.accuracy.family == REFERENCE and not cv.unpredictable]
+    if along:
+        many = len(along) > 1
+        out.print(f"{_and(along)} {'follow' if many else 'follows'} the centralised run's measured curve at a pace "
+                  f"fitted to {'their pilots' if many else 'its pilot'} (fit 'reference').")
     grouped = [cv.configuration for cv in curves if cv.meta.get("follows") and cv.paradigm == "fpl"]
     alone = [cv.configuration for cv in curves if cv.meta.get("follows") and cv.paradigm != "fpl"]
     if alone:

@@ -12,6 +12,14 @@ curve at its own pace. Two parametric families, chosen by AICc on the measured p
 - `power`: acc(x) = a - b x^-c        (inverse power law; a is the plateau)
 - `exp`:   acc(x) = a - b exp(-x / c)  (saturating exponential)
 
+A configuration that heads for what a measured reference run reaches (fl and psl follow the
+centralised run on the pooled data) takes that run's measured curve itself (family `reference`,
+`fit_along`): acc(x) = S(c x), S the run's mean accuracy per round made monotone, c the pace
+fitted to the pilot; a = S's plateau, b = S at 0 (chance). No three-parameter family fits the
+whole of a run that long where the pilots read the pace: through mnist1d's centralised run
+the exponential missed by 3 to 11 points in its first five rounds, and fl's pace from a 20%
+pilot came out 15% slow (rounds to a target 48 predicted, 40 measured, on each of three seed sets).
+
 A configuration fitted beside others may start late: its curve holds its first round's level for
 `lag` calibration rounds before it follows its family (x -> 1 + max(x - 1 - lag, 0) beyond the
 first round), at most a third of its pilot (LAG_SHARE; see `_fit_joint`).
@@ -59,6 +67,7 @@ def _dh_exp(x, c):
 
 # family -> (h(x, c), dh/dc): the curve is a - sign * b * h(x, c)
 FAMILIES = {"power": (_h_power, _dh_power), "exp": (_h_exp, _dh_exp)}
+REFERENCE = "reference"     # a measured run's curve at a fitted pace (`fit_along`)
 
 
 @dataclass
@@ -75,6 +84,7 @@ class Fit:
     x_end: float = 0.0        # the last measured x
     lag: float = 0.0          # x the curve holds its first round's level before its family takes over
     floor: float = 0.0        # accuracy: chance (1 / classes), below which no prediction falls
+    knots: np.ndarray | None = None   # family `reference`: (2, n) its run's curve, x in that run's rounds
 
     def _x(self, x) -> np.ndarray:
         """Progress as the family sees it: x up to the first round, then x less the lag (not below 1)."""
@@ -82,8 +92,10 @@ class Fit:
 
     def mean(self, x) -> np.ndarray:
         a, b, c = self.params
-        h = FAMILIES[self.family][0]
-        y = a - self.sign * b * h(self._x(x), c)
+        if self.family == REFERENCE:
+            y = np.interp(c * self._x(x), self.knots[0], self.knots[1])
+        else:
+            y = a - self.sign * b * FAMILIES[self.family][0](self._x(x), c)
         # a steep fit through a pilot's first rounds can dip below chance before them (digits,
         # 20% pilots: dsgd 4.5% and pel with one worker 3.2% at round 1 for ten classes)
         return np.maximum(y, self.floor) if self.sign > 0 and self.floor > 0 else y
@@ -94,9 +106,12 @@ class Fit:
         point (as far off as the same fit extrapolated within the pilot, for each point it
         rose; bounded, since the rise ends at the plateau)."""
         a, b, c = self.params
-        h, dh = FAMILIES[self.family]
         x, u = np.maximum(np.asarray(x, float), 1e-9), self._x(x)
-        J = np.stack([np.ones_like(u), -self.sign * h(u, c), -self.sign * b * dh(u, c)])
+        if self.family == REFERENCE:        # only the pace is uncertain: the run's curve is measured
+            J = np.stack([np.zeros_like(u), np.zeros_like(u), _pace_slope(self, x)])
+        else:
+            h, dh = FAMILIES[self.family]
+            J = np.stack([np.ones_like(u), -self.sign * h(u, c), -self.sign * b * dh(u, c)])
         cov = np.nan_to_num(self.cov, nan=0.0, posinf=0.0, neginf=0.0)
         var = np.einsum("i...,ij,j...->...", J, cov, J)
         far = 0.0
@@ -120,6 +135,16 @@ class Fit:
         a, b, c = self.params
         if self.sign > 0 and self.floor >= target:
             return 1e-9                                 # chance reaches it
+        if self.family == REFERENCE:
+            kx, ky = self.knots
+            if ky[0] >= target:
+                return 1e-9
+            if ky[-1] < target:
+                return None
+            k = int(np.argmax(ky >= target))           # the first knot at the target; the one before is below
+            x_ref = kx[k - 1] + (kx[k] - kx[k - 1]) * (target - ky[k - 1]) / (ky[k] - ky[k - 1])
+            u = float(x_ref) / c
+            return u + self.lag if u > 1.0 else u
         if b <= 0:
             return 1e-9 if a >= target else None
         if a <= target:
@@ -399,6 +424,76 @@ def _fit_joint(series: dict[str, tuple[np.ndarray, np.ndarray]], coverage: dict[
         sigma = math.sqrt(float(np.sum(res_i ** 2)) / max(m - 1, 1))
         out[n] = Fit(fam, own, own_cov, sigma, aicc, lag=float(d[i]))
     return out
+
+
+def fit_along(reference: tuple[np.ndarray, np.ndarray], series: dict[str, tuple[np.ndarray, np.ndarray]],
+              start: float | None = None, ceiling: float = 1.0, extrapolates: bool = True) -> dict[str, Fit]:
+    """Curves that follow a measured reference run at a pace of their own (family `reference`):
+    acc_p(x) = S(e_p u_p(x)), S the run's mean accuracy per round (x in its rounds) made monotone
+    and starting from `start` (chance; the lowest accuracy measured without it) at 0, held at or
+    below `ceiling` (the level the run settles at, as `fit_joint` bounds plateaus), e_p and the
+    lag d_p (u_p as in `_fit_joint`, at most LAG_SHARE of the pilot) by least squares on each
+    pilot. The band: the pace's uncertainty (from the fit's Jacobian), the pilot's residual noise
+    and, as `_fit_together` measures it, the drift of a fit on the pilot's first two thirds."""
+    from scipy.optimize import isotonic_regression
+    rx, ry = np.asarray(reference[0], float), np.asarray(reference[1], float)
+    xs = np.unique(rx[rx > 0])
+    if len(xs) < MIN_ROUNDS:
+        raise _too_few(len(xs), "the reference run")
+    lowest = min([float(np.min(ry))] + [float(np.min(y)) for _, y in series.values() if len(y)])
+    means = np.array([float(np.mean(ry[rx == v])) for v in xs])
+    first = lowest if start is None else min(start, float(means[0]))
+    curve = np.minimum(isotonic_regression(np.concatenate([[first], means])).x, ceiling)
+    knots = np.vstack([np.concatenate([[0.0], xs]), curve])
+    out = {}
+    for n, (x, y) in series.items():
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        if len(np.unique(x[x > 0])) < MIN_ROUNDS - 1:
+            raise _too_few(len(np.unique(x[x > 0])), n)
+        fit = _pace(knots, x, y)
+        rounds = np.unique(x)
+        if extrapolates and len(rounds) >= 2 * MIN_ROUNDS - 2:
+            cut = np.quantile(rounds, 2 / 3)
+            head = x <= cut
+            fit.drift = _drift(_pace(knots, x[head], y[head]), x[head], x[~head], y[~head])
+        fit.x_end = float(np.max(x))
+        out[n] = fit
+    return out
+
+
+def _pace(knots: np.ndarray, x: np.ndarray, y: np.ndarray) -> Fit:
+    """The pace e and lag d that carry the reference curve `knots` through (x, y) (least squares:
+    log e on a grid, then refined, for each lag on a grid up to LAG_SHARE of the pilot)."""
+    from scipy.optimize import minimize_scalar
+    kx, ky = knots
+    grid = np.linspace(math.log(1e-3), math.log(1e3), 241)
+    best = None
+    for d in np.linspace(0.0, LAG_SHARE * float(np.max(x)), 9):
+        u = _lagged(x, d)
+
+        def sse(g, u=u):
+            return float(np.sum((np.interp(math.exp(g) * u, kx, ky) - y) ** 2))
+        on_grid = np.sum((np.interp(np.exp(grid)[:, None] * u[None, :], kx, ky) - y[None, :]) ** 2, axis=1)
+        k = int(np.argmin(on_grid))
+        r = minimize_scalar(sse, bounds=(grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]), method="bounded")
+        g, v = (float(r.x), float(r.fun)) if r.fun <= on_grid[k] else (float(grid[k]), float(on_grid[k]))
+        if best is None or v < best[0] - 1e-12:
+            best = (v, math.exp(g), float(d))
+    v, e, d = best
+    sigma = math.sqrt(v / max(len(y) - 2, 1))
+    fit = Fit(REFERENCE, np.array([float(ky[-1]), float(ky[0]), e]), np.zeros((3, 3)), sigma, lag=d, knots=knots)
+    J = _pace_slope(fit, x)          # d acc / d e at the pilot's points
+    info = float(np.sum(J ** 2))
+    fit.cov[2, 2] = sigma ** 2 / info if info > 0 else 0.0
+    return fit
+
+
+def _pace_slope(fit: Fit, x) -> np.ndarray:
+    """d acc / d pace of a `reference` curve at x (the slope of the run's curve times progress)."""
+    e, u = fit.params[2], fit._x(x)
+    kx, ky = fit.knots
+    de = 1e-4 * e
+    return (np.interp((e + de) * u, kx, ky) - np.interp((e - de) * u, kx, ky)) / (2 * de)
 
 
 def _lagged(x: np.ndarray, lag: float) -> np.ndarray:

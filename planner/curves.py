@@ -3,16 +3,18 @@ and the accuracy predictions they give a plan.
 
 A curve table is a CSV with one row per (paradigm, configuration, metric):
 
-    paradigm, configuration, metric (accuracy | loss), family (power | exp), a, b, c,
+    paradigm, configuration, metric (accuracy | loss), family (power | exp | reference), a, b, c,
     cov_aa, cov_ab, cov_ac, cov_bb, cov_bc, cov_cc, sigma, samples_per_round, rounds_measured,
     seeds, final_measured, fingerprint, model, dataset, split, training[, drift, x_end, ceiling, lag,
-    unpredictable]
+    unpredictable, knots]
 
 (`drift` and `x_end` widen the band beyond the measured points; `lag` is how long a curve holds
 its first round's level (planner.convergence); tables without them read as 0.
 `ceiling` is the accuracy of the centralised reference run that bounded the plateaus; empty when
 the calibration had none. `unpredictable` says why no pilot foresees the curve, empty where one
-does: such a curve predicts only the envelope from just below chance to the ceiling.)
+does: such a curve predicts only the envelope from just below chance to the ceiling. `knots` holds
+a `reference` curve's run, "x:accuracy" pairs joined by ';'; its a, b, c are that run's plateau,
+its start and the pace.)
 
 (planner.convergence documents the families and parameters). `fingerprint` digests what the
 curves depend on: the model, the data set, the split of the data over the devices and the
@@ -33,14 +35,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .convergence import Curve, Fit
+from .convergence import REFERENCE, Curve, Fit
 from .errors import ScenarioError
 
 COLUMNS = ["paradigm", "configuration", "metric", "family", "a", "b", "c", "cov_aa", "cov_ab", "cov_ac", "cov_bb",
            "cov_bc", "cov_cc", "sigma", "samples_per_round", "rounds_measured", "seeds", "final_measured",
            "fingerprint", "model", "dataset", "split", "training"]
 OPTIONAL = ["drift", "x_end", "ceiling", "lag"]          # later additions: older tables lack them
-TEXT_OPTIONAL = ["unpredictable"]                       # why a pilot cannot foresee the curve ('' where it can)
+# why a pilot cannot foresee the curve ('' where it can); family `reference`: its run's curve ("x:y;x:y...")
+TEXT_OPTIONAL = ["unpredictable", "knots"]
 _NUMERIC = ["a", "b", "c", "cov_aa", "cov_ab", "cov_ac", "cov_bb", "cov_bc", "cov_cc", "sigma", "samples_per_round",
             "rounds_measured", "seeds", "final_measured"]
 _PARTS = {"model": "model (model.*)", "dataset": "data set (training.dataset)",
@@ -167,12 +170,29 @@ def write_table(path, curves: list[Curve], scn) -> None:
                          _num(cov[2, 2]), _num(fit.sigma), _num(cv.samples_per_round), cv.rounds_measured, cv.seeds,
                          _num(cv.final_measured if metric == "accuracy" else float("nan")), fp, parts["model"],
                          parts["dataset"], parts["split"], parts["training"], _num(fit.drift), _num(fit.x_end),
-                         _num(cv.ceiling), _num(fit.lag), cv.unpredictable])
+                         _num(cv.ceiling), _num(fit.lag), cv.unpredictable, _knots_text(fit.knots)])
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS + OPTIONAL + TEXT_OPTIONAL)
     w.writerows(rows)
     atomic_write_text(path, buf.getvalue())
+
+
+def _knots_text(knots) -> str:
+    return "" if knots is None else ";".join(f"{x!r}:{y!r}" for x, y in zip(map(float, knots[0]), map(float, knots[1])))
+
+
+def _knots(text: str, file: str, ln: int) -> np.ndarray:
+    """A `reference` curve's knots: increasing x >= 0 with finite, non-decreasing accuracy."""
+    try:
+        pts = np.array([[float(v) for v in pair.split(":")] for pair in text.split(";")], float)
+        ok = pts.ndim == 2 and pts.shape[1] == 2 and len(pts) >= 2 and np.all(np.isfinite(pts))
+    except ValueError:
+        ok = False
+    if not ok or np.any(np.diff(pts[:, 0]) <= 0) or pts[0, 0] < 0 or np.any(np.diff(pts[:, 1]) < 0):
+        raise ScenarioError("column 'knots': the reference run's curve as 'x:accuracy' pairs joined by ';', x "
+                            "increasing from 0 and accuracy not falling (as `edgeplan calibrate` writes it)", file, ln)
+    return pts.T.copy()
 
 
 def _num(x) -> str:
@@ -215,8 +235,14 @@ def read_table(path) -> CurveTable:
                 raise ScenarioError(f"column '{c}': {v[:40]!r} is not a number", file, ln) from None
         if rec["metric"] not in ("accuracy", "loss"):
             raise ScenarioError(f"column 'metric': {rec['metric'][:40]!r}; use accuracy or loss", file, ln)
-        if rec["family"] not in ("power", "exp"):
-            raise ScenarioError(f"column 'family': {rec['family'][:40]!r}; use power or exp", file, ln)
+        if rec["family"] not in ("power", "exp", REFERENCE):
+            raise ScenarioError(f"column 'family': {rec['family'][:40]!r}; use power, exp or {REFERENCE}", file, ln)
+        if rec["family"] == REFERENCE:
+            if not rec["knots"]:
+                raise ScenarioError(f"family {REFERENCE} needs the column 'knots' (its run's curve)", file, ln)
+            rec["knots"] = _knots(rec["knots"], file, ln)
+        else:
+            rec["knots"] = None
         if not all(math.isfinite(rec[k]) for k in ("a", "b", "c", "samples_per_round")) or rec["samples_per_round"] <= 0:
             raise ScenarioError("columns a, b, c and samples_per_round need finite numbers (samples_per_round > 0)",
                                 file, ln)
@@ -258,7 +284,7 @@ def _fit(rec: dict, sign: int) -> Fit:
          [rec["cov_ac"], rec["cov_bc"], rec["cov_cc"]]]
     return Fit(rec["family"], np.array([rec["a"], rec["b"], rec["c"]]), np.nan_to_num(np.array(c, float)),
                _nz(rec["sigma"], 0.0), sign=sign, drift=_nz(rec["drift"], 0.0), x_end=_nz(rec["x_end"], 0.0),
-               lag=max(_nz(rec["lag"], 0.0), 0.0))
+               lag=max(_nz(rec["lag"], 0.0), 0.0), knots=rec["knots"])
 
 
 _TABLES: dict = {}

@@ -324,7 +324,7 @@ def test_curve_tables_keep_the_drift_and_lag_and_read_older_tables_without_them(
     assert (cv.accuracy.drift, cv.accuracy.x_end, cv.accuracy.lag) == (0.04, 6.0, 1.5)
     assert cv.predict(20)["value"] == pytest.approx(float(fit.mean(20.0)), abs=1e-12)
     lines = (tmp_path / "curves.csv").read_text().splitlines()     # a table written before the columns
-    old = "\n".join(",".join(line.split(",")[:-5]) for line in lines) + "\n"    # drift ... lag, unpredictable
+    old = "\n".join(",".join(line.split(",")[:-6]) for line in lines) + "\n"    # drift ... unpredictable, knots
     (tmp_path / "old.csv").write_text(old)
     cv, _ = read_table(tmp_path / "old.csv").find("fl", "fl")
     assert (cv.accuracy.drift, cv.accuracy.x_end, cv.accuracy.lag) == (0.0, 0.0, 0.0) and np.isnan(cv.ceiling)
