@@ -436,10 +436,11 @@ def fit_along(reference: tuple[np.ndarray, np.ndarray], series: dict[str, tuple[
     pilot. The band: the pace's uncertainty (from the fit's Jacobian), the pilot's residual noise
     and, as `_fit_together` measures it, the drift of a fit on the pilot's first two thirds."""
     from scipy.optimize import isotonic_regression
-    rx, ry = np.asarray(reference[0], float), np.asarray(reference[1], float)
-    xs = np.unique(rx[rx > 0])
+    rx, ry = _measured(*reference)
+    xs = np.unique(rx)
     if len(xs) < MIN_ROUNDS:
         raise _too_few(len(xs), "the reference run")
+    series = {n: _measured(*s) for n, s in series.items()}
     lowest = min([float(np.min(ry))] + [float(np.min(y)) for _, y in series.values() if len(y)])
     means = np.array([float(np.mean(ry[rx == v])) for v in xs])
     first = lowest if start is None else min(start, float(means[0]))
@@ -447,9 +448,8 @@ def fit_along(reference: tuple[np.ndarray, np.ndarray], series: dict[str, tuple[
     knots = np.vstack([np.concatenate([[0.0], xs]), curve])
     out = {}
     for n, (x, y) in series.items():
-        x, y = np.asarray(x, float), np.asarray(y, float)
-        if len(np.unique(x[x > 0])) < MIN_ROUNDS - 1:
-            raise _too_few(len(np.unique(x[x > 0])), n)
+        if len(np.unique(x)) < MIN_ROUNDS - 1:
+            raise _too_few(len(np.unique(x)), n)
         fit = _pace(knots, x, y)
         rounds = np.unique(x)
         if extrapolates and len(rounds) >= 2 * MIN_ROUNDS - 2:
@@ -459,6 +459,13 @@ def fit_along(reference: tuple[np.ndarray, np.ndarray], series: dict[str, tuple[
         fit.x_end = float(np.max(x))
         out[n] = fit
     return out
+
+
+def _measured(x, y) -> tuple[np.ndarray, np.ndarray]:
+    """The points with a round past 0 and a finite accuracy (a log may leave gaps)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
+    return x[ok], y[ok]
 
 
 def _pace(knots: np.ndarray, x: np.ndarray, y: np.ndarray) -> Fit:

@@ -132,3 +132,13 @@ def test_a_reference_curve_without_knots_cannot_be_built_by_hand_silently():
     fit = Fit(REFERENCE, np.array([0.9, 0.1, 0.5]), np.zeros((3, 3)), 0.0, knots=np.array([[0.0, 10.0], [0.1, 0.9]]))
     assert fit.mean(10.0) == pytest.approx(0.1 + 0.8 * 0.5)
     assert fit.first_reaching(0.5) == pytest.approx(10.0)
+
+
+def test_gaps_in_a_log_are_skipped():
+    x = np.arange(1.0, 9.0)
+    y = _truth(0.4)(x)
+    y[3] = np.nan
+    ref_y = REF_Y.copy()
+    ref_y[5] = np.nan
+    (fit,) = fit_along((REF_X, ref_y), {"fl": (x, y)}, start=0.1).values()
+    assert np.all(np.isfinite(fit.knots)) and fit.params[2] == pytest.approx(0.4, rel=0.02)
