@@ -3,6 +3,7 @@ the notes that say how far to trust them."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -124,11 +125,19 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
     elif trained:
         out.print("Plateaus not bounded: no centralised reference run (--ceiling-rounds 0, or dsgd alone, whose "
                   "run holds one device's data).")
-    along = [cv.configuration for cv in curves if cv.accuracy.family == REFERENCE and not cv.unpredictable]
+    along = [cv for cv in curves if cv.accuracy.family == REFERENCE and not cv.unpredictable]
     if along:
         many = len(along) > 1
-        out.print(f"{_and(along)} {'follow' if many else 'follows'} the centralised run's measured curve at a pace "
-                  f"fitted to {'their pilots' if many else 'its pilot'} (fit 'reference').")
+        out.print(f"{_and([cv.configuration for cv in along])} {'follow' if many else 'follows'} the centralised "
+                  f"run's measured curve at a pace fitted to {'their pilots' if many else 'its pilot'} (fit "
+                  "'reference').")
+        past = [cv for cv in along if past_the_run(cv, tr.rounds)]
+        if past:
+            need = math.ceil(max(past_the_run(cv, tr.rounds) for cv in past) - 1e-6)   # a fitted pace of 1 + 1e-9
+            err.print(f"note: by round {tr.rounds} {_and([cv.configuration for cv in past])} would be past the end of "
+                      "the centralised run, whose last level the curve then holds: lengthen that run "
+                      f"({f'--ceiling-rounds {need}' if trained else f'a log of its first {need} rounds'} or more)",
+                      markup=False)
     grouped = [cv.configuration for cv in curves if cv.meta.get("follows") and cv.paradigm == "fpl"]
     alone = [cv.configuration for cv in curves if cv.meta.get("follows") and cv.paradigm != "fpl"]
     if alone:
@@ -178,12 +187,22 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
         names = [cv.configuration for cv in missed]
         who = f"{names[0]}'s curve misses" if len(names) == 1 else f"the curves of {' and '.join(names)} miss"
         own_fit = len(curves) == 1 or all(learns_apart(cv.paradigm, cv.configuration) for cv in missed)
-        why = ("the pilot does not rise and level off (too noisy, diverging, or still at chance?)" if own_fit else
+        why = ("the pilot does not move along the centralised run's curve at one pace (a start that speeds up or "
+               "stalls, or noise)" if all(cv.accuracy.family == REFERENCE for cv in missed) else
+               "the pilot does not rise and level off (too noisy, diverging, or still at chance?)" if own_fit else
                "the pilot does not follow the shape the scenario's curves share (rising unlike the others, "
                "diverging, or still at chance)")
         err.print(f"note: {who} the last measured accuracy by {abs(fit - got)} points ({fit}% against {got}%): "
                   f"{why}; read its predictions with care", markup=False)
     return wide
+
+
+def past_the_run(cv, rounds: int) -> float:
+    """How many rounds of the centralised run a `reference` curve needs to cover `rounds` of its
+    own training (its pace times its progress), where that is more than the run measured; 0 otherwise."""
+    fit = cv.accuracy
+    need = float(fit.params[2] * fit._x(cv.x_of(rounds)))
+    return need if need > float(fit.knots[0][-1]) + 1e-9 else 0.0
 
 
 def _and(names: list[str]) -> str:

@@ -28,7 +28,7 @@ An accuracy curve never predicts below chance (1 / classes, `Fit.floor`; the fit
 unbounded below). Loss uses the mirror images (a + b x^-c, a + b exp(-x/c)). Uncertainty: the fit's covariance
 (delta method) plus the residual variance (seed-to-seed and round-to-round noise), as a 90%
 band for one run. Fitting is in `fit_points`; reading, writing and checking curve tables in
-planner.curves_io.
+planner.curves.
 """
 
 from __future__ import annotations

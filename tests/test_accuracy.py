@@ -761,3 +761,28 @@ def test_calibrate_interrupted_says_what_it_kept_and_resume_goes_on(tmp_path, mo
     r = CliRunner().invoke(app, args + ["--resume"])
     assert r.exit_code == 0 and out.exists(), r.output
     assert len(calls) == 3 and list(pd.read_csv(first).wall_s) == list(before.wall_s)     # seed 0 not again
+
+
+def test_calibrate_says_when_fl_would_run_past_the_end_of_a_short_centralised_run(tmp_path):
+    """fl's curve is the centralised run's own at fl's pace; beyond that run's last round it holds
+    the run's last level, which a run cut short sets too low: calibrate says how long a run it needs."""
+    from edgeplan.cli import app
+    from typer.testing import CliRunner
+    rounds = np.arange(1, 31)
+    central = 0.97 - 0.87 * np.exp(-rounds / 6.0)
+
+    def calibrate(ref_rounds):
+        log = tmp_path / f"log{ref_rounds}.csv"
+        log.write_text("paradigm,configuration,round,accuracy\n"
+                       + "".join(f"fl,fl,{r},{a:.5f}\n" for r, a in zip(rounds[:6], central[:6]))
+                       + "".join(f"centralised,centralised,{r},{a:.5f}\n"
+                                 for r, a in zip(rounds[:ref_rounds], central[:ref_rounds])))
+        r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "--from-log", str(log),
+                                     "--out", str(tmp_path / f"c{ref_rounds}.csv")])
+        assert r.exit_code == 0, r.output
+        return " ".join(r.output.split())
+    short = calibrate(8)               # fl at the run's pace needs its 20 rounds (training.rounds)
+    assert "fl follows the centralised run's measured curve at a pace fitted to its pilot (fit 'reference')" in short
+    assert "note: by round 20 fl would be past the end of the centralised run, whose last level the curve then " \
+        "holds: lengthen that run (a log of its first 20 rounds or more)" in short, short
+    assert "past the end" not in calibrate(30)
