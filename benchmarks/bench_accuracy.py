@@ -286,7 +286,9 @@ def main():
         for share in shares:
             d = df if share == shares[0] else pd.concat([score_setting(*t, share=share) for t in trained],
                                                         ignore_index=True)
-            rows.append({"pilot": f"{share:.0%}", **summarise(d).iloc[-1].drop("setting").to_dict()})
+            worst = d.loc[d.error_points.idxmax()]
+            rows.append({"pilot": f"{share:.0%}", **summarise(d).iloc[-1].drop("setting").to_dict(),
+                         "worst_configuration": f"{worst.setting} {worst.configuration}"})
         show("all settings by the pilot's share of the rounds", pd.DataFrame(rows))
 
 
