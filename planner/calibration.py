@@ -199,9 +199,9 @@ def unforeseeable(paradigm: str, configuration: str, g: pd.DataFrame, classes: i
 def follows_reference(paradigm: str, iid: bool = False) -> bool:
     """A paradigm that trains the whole model on every device's data and averages it (FedAvg: fl;
     SplitFed: psl), so it heads for what the centralised reference run reaches, at its own pace.
-    Its curve takes the reference run's shape and plateau (fitted jointly with that run's curve);
-    fitted on its own pilot, or beside paradigms that level off lower, a slow start extrapolated
-    to a plateau far too low (bench_accuracy, each paradigm calibrated alone from 20% pilots: fl
+    Its curve is the reference run's measured curve at a pace (and lag) fitted to its pilot
+    (convergence.fit_along); fitted on its own pilot, or beside paradigms that level off lower,
+    a slow start extrapolated to a plateau far too low (bench_accuracy, each paradigm calibrated alone from 20% pilots: fl
     16 to 53 points off at the last round, 2 to 9 with the reference's shape). sl too where the
     devices' data is IID (`iid`): it is then SGD on samples of the pooled data, device after
     device (a test pins sl equal to centralised training); a 6-round pilot of sl on mnist1d was
