@@ -128,7 +128,7 @@ def test_bad_knots_name_the_line_and_column(tmp_path, knots):
         read_table(path)
 
 
-def test_a_reference_curve_without_knots_cannot_be_built_by_hand_silently():
+def test_a_hand_built_reference_curve_interpolates_its_knots_at_its_pace():
     fit = Fit(REFERENCE, np.array([0.9, 0.1, 0.5]), np.zeros((3, 3)), 0.0, knots=np.array([[0.0, 10.0], [0.1, 0.9]]))
     assert fit.mean(10.0) == pytest.approx(0.1 + 0.8 * 0.5)
     assert fit.first_reaching(0.5) == pytest.approx(10.0)
