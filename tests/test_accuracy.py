@@ -220,6 +220,9 @@ def test_calibrate_plan_for_a_target_and_validate(tmp_path):
     assert (points.paradigm == "centralised").sum() == 40          # the reference run: twice the 20 rounds
     assert "Plateaus bounded by" in r.output and "to plan with them" not in r.output   # the scenario names them
     assert (tmp_path / "curves.calibration" / "curves.png").read_bytes()[:4] == b"\x89PNG"    # the picture
+    from edgeplan.curves import read_table
+    table = read_table(tmp_path / "curves.csv")        # IID devices: both follow the reference run's own curve
+    assert {table.find(p, p)[0].accuracy.family for p in ("fl", "sl")} == {"reference"}
     r = runner.invoke(app, ["plan", str(scn_file), "-p", "sl", "--out", str(tmp_path / "sl.json")])
     assert r.exit_code == 0, r.output
     assert "accuracy after 20 rounds" in r.output
