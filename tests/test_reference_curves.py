@@ -142,3 +142,18 @@ def test_gaps_in_a_log_are_skipped():
     ref_y[5] = np.nan
     (fit,) = fit_along((REF_X, ref_y), {"fl": (x, y)}, start=0.1).values()
     assert np.all(np.isfinite(fit.knots)) and fit.params[2] == pytest.approx(0.4, rel=0.02)
+
+
+def test_the_band_widens_beyond_the_pilot_by_how_far_its_pace_moved():
+    """A pilot whose last third runs faster than its first two thirds gets a pace drift and a band
+    that widens with log progress past the pilot; a pilot at one pace gets none."""
+    x = np.arange(1.0, 13.0)
+    steady = _truth(0.3)(x)
+    speeding = _truth(1.0)(np.where(x <= 8, 0.3 * x, 2.4 + 0.6 * (x - 8)))       # twice the pace after round 8
+    (one,) = fit_along((REF_X, REF_Y), {"fl": (x, steady)}, start=0.1).values()
+    (moved,) = fit_along((REF_X, REF_Y), {"fl": (x, speeding)}, start=0.1).values()
+    assert one.drift == pytest.approx(0.0, abs=1e-3) and moved.drift > 0.05
+    assert moved.std(12.0) == pytest.approx(moved.sigma, rel=0.2)           # no drift within the pilot
+    w = [float(np.subtract(*moved.band(r)[::-1])) for r in (12.0, 24.0, 48.0)]
+    assert w[0] < w[1]                                                       # wider the further it goes
+    assert float(np.subtract(*one.band(48.0)[::-1])) < w[2]
