@@ -438,7 +438,7 @@ def fit_along(reference: tuple[np.ndarray, np.ndarray], series: dict[str, tuple[
     pilot's last third came in, per unit of log progress, and the pace's spread grows by it with
     log(x / x_end) (`Fit.std`). The drift of `_fit_together` (the miss of the first two thirds'
     curve per point it rose) read a flat stretch of the run's curve as no rise: mnist1d-small's fl,
-    2 seeds, a 90% band of 9-100% at round 60; 82-93% now (over ten seeds, 91% of single runs
+    2 seeds, a 90% band of 9-100% at round 60; 79-96% now (bench_accuracy: 96% of single runs
     inside such bands)."""
     from scipy.optimize import isotonic_regression
     rx, ry = _measured(*reference)
