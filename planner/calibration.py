@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 
 from . import paradigms
-from .convergence import MIN_ROUNDS, Curve, FitError, fit_along, fit_joint, fit_points
+from .convergence import MIN_ROUNDS, Curve, FitError, fit_joint, fit_points
 from .costs import CostModel
 from .curves import STALE_BLOCKS, fingerprint, pel_round_is_sgd, workers_in, write_table
 from .errors import PlanError, ScenarioError
 from .files import separator_problem
 from .planfile import Plan
+from .reference_fit import fit_along
 from .scenario import Scenario
 from .variants import variant
 
@@ -200,7 +201,7 @@ def follows_reference(paradigm: str, iid: bool = False) -> bool:
     """A paradigm that trains the whole model on every device's data and averages it (FedAvg: fl;
     SplitFed: psl), so it heads for what the centralised reference run reaches, at its own pace.
     Its curve is the reference run's measured curve at a pace (and lag) fitted to its pilot
-    (convergence.fit_along); fitted on its own pilot, or beside paradigms that level off lower,
+    (reference_fit.fit_along); fitted on its own pilot, or beside paradigms that level off lower,
     a slow start extrapolated to a plateau far too low (bench_accuracy, each paradigm calibrated alone from 20% pilots: fl
     16 to 53 points off at the last round, 2 to 9 with the reference's shape). sl too where the
     devices' data is IID (`iid`): it is then SGD on samples of the pooled data, device after

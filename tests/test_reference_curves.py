@@ -1,14 +1,15 @@
 """Curves that follow a measured reference run at a pace of their own (family `reference`,
-planner.convergence.fit_along): fl and psl beside the centralised run."""
+planner.reference_fit.fit_along): fl and psl beside the centralised run."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-from edgeplan.convergence import REFERENCE, Curve, Fit, FitError, fit_along
+from edgeplan.convergence import REFERENCE, Curve, Fit, FitError
 from edgeplan.curves import read_table, write_table
 from edgeplan.errors import ScenarioError
+from edgeplan.reference_fit import fit_along
 from edgeplan.scenario import load_scenario
 
 from .conftest import SCENARIOS
