@@ -131,9 +131,10 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
         out.print(f"{_and([cv.configuration for cv in along])} {'follow' if many else 'follows'} the centralised "
                   f"run's measured curve at a pace fitted to {'their pilots' if many else 'its pilot'} (fit "
                   "'reference').")
-        past = [cv for cv in along if past_the_run(cv, tr.rounds)]
+        needs = {cv.configuration: past_the_run(cv, tr.rounds) for cv in along}
+        past = [cv for cv in along if needs[cv.configuration]]
         if past:
-            need = math.ceil(max(past_the_run(cv, tr.rounds) for cv in past) - 1e-6)   # a fitted pace of 1 + 1e-9
+            need = math.ceil(max(needs.values()) - 1e-6)   # a fitted pace of 1 + 1e-9
             err.print(f"note: by round {tr.rounds} {_and([cv.configuration for cv in past])} would be past the end of "
                       "the centralised run, whose last level the curve then holds: lengthen that run "
                       f"({f'--ceiling-rounds {need}' if trained else f'a log of its first {need} rounds'} or more)",

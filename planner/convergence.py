@@ -191,16 +191,20 @@ def _too_few(got: int, who: str = "") -> FitError:
                     f"{got}; calibrate with --rounds {MIN_ROUNDS} or more")
 
 
+def measured_points(x, y) -> tuple[np.ndarray, np.ndarray]:
+    """The points with a round past 0 and a finite value (a log may leave gaps)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
+    return x[ok], y[ok]
+
+
 def fit_points(x, y, sign: int = 1, families=("power", "exp")) -> Fit:
     """Fit every family to (x, y) (x in calibration rounds, > 0) by least squares (several starts
     each) and keep the one with the least AICc. Raises FitError when there are too few distinct
     rounds to fit three parameters."""
     from scipy.optimize import curve_fit
 
-    x = np.asarray(x, float)
-    y = np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
-    x, y = x[ok], y[ok]
+    x, y = measured_points(x, y)
     if len(np.unique(x)) < MIN_ROUNDS:
         raise _too_few(len(np.unique(x)))
     n, k = len(x), 3
@@ -437,14 +441,6 @@ def _pace_spread(fit: Fit, x: np.ndarray, u: np.ndarray) -> np.ndarray:
     sd = np.sqrt(var + far ** 2)
     kx, ky = fit.knots
     return 0.5 * (np.interp((e + sd) * u, kx, ky) - np.interp(np.maximum(e - sd, 0.0) * u, kx, ky))
-
-
-def _pace_slope(fit: Fit, x) -> np.ndarray:
-    """d acc / d pace of a `reference` curve at x (the slope of the run's curve times progress)."""
-    e, u = fit.params[2], fit._x(x)
-    kx, ky = fit.knots
-    de = 1e-4 * e
-    return (np.interp((e + de) * u, kx, ky) - np.interp((e - de) * u, kx, ky)) / (2 * de)
 
 
 def _lagged(x: np.ndarray, lag: float) -> np.ndarray:

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from .convergence import LAG_SHARE, MIN_ROUNDS, REFERENCE, Fit, _lagged, _pace_slope, _too_few
+from .convergence import LAG_SHARE, MIN_ROUNDS, REFERENCE, Fit, _lagged, _too_few, measured_points
 
 
 def fit_along(reference: tuple[np.ndarray, np.ndarray], series: dict[str, tuple[np.ndarray, np.ndarray]],
@@ -26,11 +26,11 @@ def fit_along(reference: tuple[np.ndarray, np.ndarray], series: dict[str, tuple[
     2 seeds, a 90% band of 9-100% at round 60; 79-96% now (bench_accuracy: 96% of single runs
     inside such bands)."""
     from scipy.optimize import isotonic_regression
-    rx, ry = _measured(*reference)
+    rx, ry = measured_points(*reference)
     xs = np.unique(rx)
     if len(xs) < MIN_ROUNDS:
         raise _too_few(len(xs), "the reference run")
-    series = {n: _measured(*s) for n, s in series.items()}
+    series = {n: measured_points(*s) for n, s in series.items()}
     lowest = min([float(np.min(ry))] + [float(np.min(y)) for _, y in series.values() if len(y)])
     means = np.array([float(np.mean(ry[rx == v])) for v in xs])
     first = lowest if start is None else min(start, float(means[0]))
@@ -38,10 +38,10 @@ def fit_along(reference: tuple[np.ndarray, np.ndarray], series: dict[str, tuple[
     knots = np.vstack([np.concatenate([[0.0], xs]), curve])
     out = {}
     for n, (x, y) in series.items():
-        if len(np.unique(x)) < MIN_ROUNDS - 1:
-            raise _too_few(len(np.unique(x)), n)
-        fit = _pace(knots, x, y)
         rounds = np.unique(x)
+        if len(rounds) < MIN_ROUNDS - 1:
+            raise _too_few(len(rounds), n)
+        fit = _pace(knots, x, y)
         if extrapolates and len(rounds) >= 2 * MIN_ROUNDS - 2:
             # the pace drifts (relative, per unit of log progress) as it moved when the pilot's last third came in
             cut = np.quantile(rounds, 2 / 3)
@@ -51,13 +51,6 @@ def fit_along(reference: tuple[np.ndarray, np.ndarray], series: dict[str, tuple[
         fit.x_end = float(np.max(x))
         out[n] = fit
     return out
-
-
-def _measured(x, y) -> tuple[np.ndarray, np.ndarray]:
-    """The points with a round past 0 and a finite accuracy (a log may leave gaps)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
-    return x[ok], y[ok]
 
 
 def _pace(knots: np.ndarray, x: np.ndarray, y: np.ndarray) -> Fit:
@@ -85,3 +78,11 @@ def _pace(knots: np.ndarray, x: np.ndarray, y: np.ndarray) -> Fit:
     info = float(np.sum(J ** 2))
     fit.cov[2, 2] = sigma ** 2 / info if info > 0 else 0.0
     return fit
+
+
+def _pace_slope(fit: Fit, x) -> np.ndarray:
+    """d acc / d pace of a `reference` curve at x (the slope of the run's curve times progress)."""
+    e, u = fit.params[2], fit._x(x)
+    kx, ky = fit.knots
+    de = 1e-4 * e
+    return (np.interp((e + de) * u, kx, ky) - np.interp((e - de) * u, kx, ky)) / (2 * de)
