@@ -279,7 +279,9 @@ def main():
     show("each paradigm calibrated alone, all settings", total)
     if seeds() >= 6:
         show("the issue's three-seed bench on disjoint triples of these seeds: how much a three-seed figure owes to "
-             "its seeds (each triple calibrated on its own pilots and reference runs, scored against its own runs)",
+             "its seeds (each triple calibrated on its own pilots and reference runs, scored against its own runs); "
+             "others_*: the other seeds' measured mean curve taken as the prediction instead (no pilot, the whole "
+             "runs of the rest): the noise floor of the triple's figures",
              triples(trained, shares[0]))
     if len(shares) > 1:
         rows = []
@@ -298,11 +300,36 @@ def triples(trained: list, share: float) -> pd.DataFrame:
     groups = [list(range(i, i + 3)) for i in range(0, n - 2, 3)] + [list(range(n))]
     rows = []
     for group in groups:
-        df = pd.concat([score_setting(setting, todo, pts[pts.seed.isin(group)], R, iid, share=share)
-                        for setting, todo, pts, R, iid in trained], ignore_index=True)
+        scored = [(score_setting(setting, todo, pts[pts.seed.isin(group)], R, iid, share=share), pts, R)
+                  for setting, todo, pts, R, iid in trained]
+        df = pd.concat([d for d, _, _ in scored], ignore_index=True)
         worst = df.loc[df.error_points.idxmax()]
-        rows.append({"seeds": f"{group[0]}-{group[-1]}", **summarise(df).iloc[-1].drop("setting").to_dict(),
-                     "worst_configuration": f"{worst.setting} {worst.configuration}"})
+        row = {"seeds": f"{group[0]}-{group[-1]}", **summarise(df).iloc[-1].drop("setting").to_dict(),
+               "worst_configuration": f"{worst.setting} {worst.configuration}"}
+        if len(group) < n:
+            floor = pd.concat([other_seeds(d, pts[~pts.seed.isin(group)], R) for d, pts, R in scored])
+            row.update({"others_median_error": floor.error_points.median(),
+                        "others_worst_error": floor.error_points.max(),
+                        "others_over_5": int((floor.error_points > 5).sum()),
+                        "others_worst_rounds_error": floor.rounds_error.max(),
+                        "others_over_20pct": int((floor.rounds_error > 0.2).sum())})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def other_seeds(scored: pd.DataFrame, others: pd.DataFrame, R: int) -> pd.DataFrame:
+    """The noise floor of a three-seed figure: the mean of the other seeds' full runs taken as the
+    prediction of these three's (their final accuracy; the first round their mean reaches the
+    same target), for the configurations the curves predict. A predictor that knew how every
+    configuration trains on average would miss by about this much, for the three seeds' own luck."""
+    mean = others[others.paradigm != CENTRALISED].groupby(["configuration", "round"]).accuracy.mean().unstack()
+    rows = []
+    for _, r in scored[~scored.unpredictable].iterrows():
+        curve = mean.loc[r.configuration]
+        got = next((int(k) for k in curve.index if curve[k] >= r.target), None)
+        meas = r.measured_rounds
+        rows.append({"error_points": 100 * abs(float(curve[R]) - r.measured_final),
+                     "rounds_error": abs(got - meas) / meas if got and meas and not math.isnan(meas) else math.nan})
     return pd.DataFrame(rows)
 
 
