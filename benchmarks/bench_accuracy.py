@@ -40,7 +40,9 @@ from edgeplan.calibration import (
     fit_curves,
     pilots,
     planning_scenario,
+    private_shares,
 )
+from edgeplan.costs import CostModel
 from edgeplan.scenario import from_data
 from edgeplan.validation.calibrate import reference_pilot, reference_run
 from edgeplan.validation.runner import run_inprocess
@@ -49,6 +51,7 @@ SETTINGS = [("digits", "digits-small.yaml"), ("mnist1d", "mnist1d-small.yaml")]
 SPLITS = [("IID", {"iid": True}), ("Dirichlet 0.3", {"iid": False, "dirichlet_alpha": 0.3})]
 CLASSES: dict[str, int] = {}        # setting -> its model's classes (curves predict no accuracy below chance)
 TAU: dict[str, int] = {}            # setting -> local iterations (pel with several is SGD only at one)
+PRIVATE: dict[str, dict] = {}       # setting -> fpl configurations' private shares (calibration.private_shares)
 
 
 def pel_download() -> str:
@@ -125,6 +128,8 @@ def train_setting(name: str, file: str, split_name: str, split: dict, seeds: int
     pts = pd.concat(runs, ignore_index=True)
     CLASSES[f"{name} {split_name}"] = scn.spec.model.num_classes
     TAU[f"{name} {split_name}"] = scn.spec.training.local_iterations
+    PRIVATE[f"{name} {split_name}"] = private_shares(CostModel(planning_scenario(scn)),
+                                                     [p.configuration for p in todo])
     if kept is not None and not kept.exists():
         pts.to_csv(kept, index=False)
     return (f"{name} {split_name}", todo, pd.concat([pts, reference(scn, todo, seeds, kept)], ignore_index=True), R,
@@ -183,7 +188,8 @@ def score_setting(setting: str, todo: list, pts: pd.DataFrame, R: int, iid: bool
     ref = pts.paradigm == CENTRALISED            # the reference run is not cut to the pilot
     curves = {c.configuration: c for c in fit_curves(pts[((pts["round"] <= K) & ~ref) | (ref & ceiling)], iid=iid,
                                                            classes=CLASSES.get(setting),
-                                                           local_iterations=TAU.get(setting))}
+                                                           local_iterations=TAU.get(setting),
+                                                           private=PRIVATE.get(setting))}
     pts = pts[~ref]
     mean = pts.groupby(["configuration", "round"]).accuracy.mean().unstack()      # configuration x round
     final = mean[R]
@@ -346,7 +352,7 @@ def alone(trained: list, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
             row = {"setting": setting, "configuration": conf}
             for label, with_ref in (("with_reference", True), ("without", False)):
                 (cv,) = fit_curves(pts[mine | (ref & with_ref)], iid=iid, classes=CLASSES.get(setting),
-                                   local_iterations=TAU.get(setting))
+                                   local_iterations=TAU.get(setting), private=PRIVATE.get(setting))
                 value = cv.predict(R)["value"]
                 row[label] = math.nan if value is None else 100 * abs(value - final[conf])
             rows.append(row)

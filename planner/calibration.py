@@ -18,7 +18,7 @@ import pandas as pd
 from . import paradigms
 from .convergence import MIN_ROUNDS, Curve, FitError, fit_joint, fit_points
 from .costs import CostModel
-from .curves import STALE_BLOCKS, fingerprint, pel_round_is_sgd, workers_in, write_table
+from .curves import STALE_BLOCKS, fingerprint, junction_in, pel_round_is_sgd, workers_in, write_table
 from .errors import PlanError, ScenarioError
 from .files import separator_problem
 from .planfile import Plan
@@ -55,6 +55,30 @@ def private_share(cm: CostModel, junction: int) -> float:
     return float(p[:min(int(junction) + 1, cm.L)].sum()) / total if total > 0 else 0.0
 
 
+def private_shares(cm: CostModel, configurations) -> dict[str, float]:
+    """Each fpl configuration's `private_share`, by the junction its name carries: on IID data the
+    weight of its groups' runs in the curve it follows (`blended_run`)."""
+    return {conf: private_share(cm, j) for conf in configurations
+            if conf.startswith("fpl") and (j := junction_in(conf)) is not None}
+
+
+def blended_run(own: pd.DataFrame, reference: pd.DataFrame, private: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The run an fpl configuration heads for on IID data: per seed and round, its groups' runs
+    (`own_data`) weighted by the share of the parameters each group keeps to itself (`private`), the
+    pooled run by the rest; None where the two runs share too few seeds and rounds. Each group's
+    samples are then draws of one distribution: the private parts learn from a group's samples, as
+    its run does, the shared trunk from every device's, as the pooled run does, and fpl lands between
+    the two runs' levels (bench_accuracy, mnist1d IID, junction at 1, 44% private: 47-62% of the way
+    from the groups' run to the pooled one; its curve beside the groups' runs alone ended 2.7-2.9
+    points low on every seed set, 0.05-0.4 now). Not on skewed data, where fpl lands at its groups'
+    runs (-4 to 17% of the way at the junctions from 2, digits and mnist1d Dirichlet 0.3): a model
+    on one group's skewed samples misses the other classes whatever its trunk learnt."""
+    m = own.merge(reference[["seed", "round", "accuracy"]], on=["seed", "round"], suffixes=("", "_pooled"))
+    if m["round"].nunique() < MIN_ROUNDS:
+        return None
+    return m["round"].to_numpy(float), (private * m.accuracy + (1 - private) * m.accuracy_pooled).to_numpy(float)
+
+
 def own_data(paradigm: str, cm: CostModel, decisions: dict) -> list[list[str]]:
     """The groups of devices whose data alone a configuration's model learns from, one reference
     run each (its curve follows their mean, calibration.fit_curves); [] for the rest. dsgd trains
@@ -66,7 +90,8 @@ def own_data(paradigm: str, cm: CostModel, decisions: dict) -> list[list[str]]:
     GROUPS_APART of the parameters, each group's run is the level its model heads for
     (bench_accuracy, 20% pilots: fpl with the junction at 2 on digits Dirichlet 0.3, 91% predicted
     beside the pooled run's curve, 75% beside its groups' runs, 77% measured; on mnist1d 1.8 to 6.0
-    points off at its junctions before, 0.5 to 2.5 now)."""
+    points off at its junctions before, 0.5 to 2.5 now). On IID data fpl's curve follows them
+    beside the pooled run (`blended_run`)."""
     if paradigm == "dsgd":
         return [[decisions["source"]]]
     if paradigm == "pel":
@@ -241,7 +266,8 @@ def shapes_others(paradigm: str) -> bool:
 
 
 def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid: bool = False,
-               classes: int | None = None, local_iterations: int | None = None) -> list[Curve]:
+               classes: int | None = None, local_iterations: int | None = None,
+               private: dict[str, float] | None = None) -> list[Curve]:
     """One curve per (paradigm, configuration), fitted together (planner.convergence.fit_joint):
     accuracy against rounds over all seeds; loss per configuration on its own; with `classes`,
     no accuracy predicted below chance (1 / classes). A configuration no pilot foresees
@@ -249,7 +275,9 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
     pilot still at chance) is fitted on its own and its curve says why. Rows of the
     centralised reference run (paradigm 'centralised') are no curve: they bound the plateaus and
     give fl's and psl's curves (and sl's where the data is `iid`) their shape
-    (`follows_reference`)."""
+    (`follows_reference`). `private`: fpl configurations' shares of the parameters their branch
+    groups keep to themselves (`private_shares`), with which, on `iid` data, their curves follow
+    the blend of their groups' runs and the pooled run (`blended_run`)."""
     reference = pooled(points)
     ceiling = ceiling_of(reference)
     references = points[points.paradigm == CENTRALISED] if len(points) else points
@@ -275,6 +303,7 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
         if shaped else set()
     rest = {conf for (par, conf), _ in groups if conf not in along or shapes_others(par)}
     follows = {}                        # configuration -> the reference runs on its own data it follows
+    blends = {}                         # configuration -> its groups' runs' weight beside the pooled run
     try:
         fits = fit_joint({c: s for c, s in series.items() if c in rest}, coverage,
                          apart={conf for (par, conf), _ in groups if learns_apart(par, conf)} | set(unforeseen),
@@ -302,6 +331,11 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
                     fits[conf] = fit_joint({conf: (np.concatenate([x, run_x]), np.concatenate([y, own_xy[1]]))},
                                            {conf: 1.0}, ceiling=bound, extrapolates=False)[conf]
                 else:
+                    blend = blended_run(own, reference, private[conf]) \
+                        if iid and conf in (private or {}) and len(reference) else None
+                    if blend is not None:
+                        own_xy = blend
+                        blends[conf] = private[conf]
                     fits[conf] = fit_joint({conf: series[conf], "own": own_xy}, {conf: 1.0, "own": 1.0},
                                            ceiling=bound)[conf]
                 follows[conf] = data_reference(conf)
@@ -321,7 +355,8 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
             fits[conf].floor = 1.0 / classes
         curves.append(Curve(par, conf, spr, fits[conf], loss, int(g["round"].nunique()), int(g.seed.nunique()),
                             float(last.accuracy.mean()), ceiling,
-                            {"follows": follows[conf]} if conf in follows else {}, unforeseen.get(conf, "")))
+                            ({"follows": follows[conf]} | ({"private": blends[conf]} if conf in blends else {}))
+                            if conf in follows else {}, unforeseen.get(conf, "")))
     return curves
 
 
@@ -395,6 +430,6 @@ def import_log(scn: Scenario, pts: pd.DataFrame, out: Path) -> list[Curve]:
         p = paradigms.get(par)
         spr[par] = p.cost(cm, p.solvers[p.default].fn(cm).decisions).samples
     curves = fit_curves(pts, spr, scn.spec.training.iid, scn.spec.model.num_classes,
-                        scn.spec.training.local_iterations)
+                        scn.spec.training.local_iterations, private_shares(cm, pts.configuration.unique()))
     write_table(out, curves, scn)
     return curves

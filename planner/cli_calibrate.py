@@ -147,9 +147,18 @@ def _print_curves(scn, curves, wide_band: float = 0.2, trained: bool = False) ->
                   "device's samples alone, at the same samples seen.")
     if grouped:
         many = len(grouped) > 1
-        out.print(f"{_and(grouped)}: each branch group keeps its branch and junction slot to itself, learnt from "
-                  f"its own data: {'their curves follow' if many else 'its curve follows'} centralised runs on "
-                  "each group's samples alone.")
+        curves_follow = 'their curves follow' if many else 'its curve follows'
+        blended = {cv.configuration: cv.meta["private"] for cv in curves if "private" in cv.meta}
+        if blended:         # IID devices: the shared trunk learns from every device's samples
+            shares = _and([f"{100 * blended[c]:.0f}%" if c in blended else "-" for c in grouped])
+            out.print(f"{_and(grouped)}: each branch group keeps its branch and junction slot ({shares} of the "
+                      "parameters) to itself, learnt from its own data, the rest from every device's: "
+                      f"{curves_follow} centralised runs on each group's samples, weighted by that share, beside "
+                      "the run on the pooled data.", markup=False)
+        else:
+            out.print(f"{_and(grouped)}: each branch group keeps its branch and junction slot to itself, learnt "
+                      f"from its own data: {curves_follow} centralised runs on each group's samples alone.",
+                      markup=False)
     unforeseen: dict[str, list[str]] = {}        # why -> the configurations it holds for
     for cv in curves:
         if cv.unpredictable:

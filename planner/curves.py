@@ -155,6 +155,14 @@ def workers_in(configuration: str) -> int:
     return 0
 
 
+def junction_in(configuration: str) -> int | None:
+    """fpl's junction in a configuration's name ("fpl j=2 groups=2"); None where it names none."""
+    for part in configuration.split():
+        if part.startswith("j=") and part[2:].isdigit():
+            return int(part[2:])
+    return None
+
+
 def write_table(path, curves: list[Curve], scn) -> None:
     from edgeplan.models.profile_io import atomic_write_text
     parts = fingerprint_parts(scn)

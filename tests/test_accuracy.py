@@ -550,7 +550,7 @@ def test_fpl_groups_that_keep_parameters_apart_follow_runs_on_each_groups_data(t
     digits' CNN (28% of the parameters; 0.4% at 1) each group's model learns those from its own
     data, and the curve follows the mean of a centralised run on each group's data. The runs are
     trained once per group and shared by the junctions that group the devices alike."""
-    from edgeplan.calibration import GROUPS_APART, pilots, private_share
+    from edgeplan.calibration import GROUPS_APART, pilots, private_share, private_shares
     from edgeplan.validation import engine
     from edgeplan.validation.calibrate import calibrate
     scn = load_scenario(DIGITS)
@@ -565,6 +565,10 @@ def test_fpl_groups_that_keep_parameters_apart_follow_runs_on_each_groups_data(t
     follows = {c.configuration: c.meta.get("follows") for c in curves}
     assert follows["fpl j=1 groups=2"] is None
     assert follows["fpl j=2 groups=2"] == "centralised on fpl j=2 groups=2's data"
+    # digits-small's devices are IID: the curve follows its groups' runs beside the pooled one
+    assert private_shares(cm, list(todo)) == {c: private_share(cm, int(c.split()[1][2:])) for c in todo if c.startswith("fpl")}
+    private = {c.configuration: c.meta.get("private") for c in curves}
+    assert private["fpl j=2 groups=2"] == pytest.approx(private_share(cm, 2)) and private["fpl j=1 groups=2"] is None
     states = sorted(f.name for f in (tmp_path / "curves.calibration").glob("centralised-on-*"))
     assert states == ["centralised-on-phone-seed0.pt", "centralised-on-pi-0+pi-1-seed0.pt"]   # one per group
     own = pts[pts.configuration == "centralised on fpl j=3 groups=2's data"].sort_values("round")

@@ -286,6 +286,37 @@ def test_a_configuration_that_is_sgd_on_its_own_data_takes_that_runs_curve():
     assert not same_as_own("pel", "pel workers=2") and not same_as_own("fpl", "fpl j=2 groups=2")
 
 
+def test_fpl_on_iid_data_heads_between_its_groups_runs_and_the_pooled_run():
+    """On IID data fpl's shared trunk learns from every device's samples as the pooled run does and
+    its groups' private parts from their own, as the groups' runs do: its curve follows the blend of
+    the two runs, weighted by the share of the parameters kept private. On skewed data (or without
+    the share) it follows its groups' runs alone; a run the two do not share rounds of is no blend."""
+    import pandas as pd
+    from edgeplan.calibration import CENTRALISED, blended_run, data_reference, fit_curves
+    pooled = Fit("exp", np.array([0.95, 0.85, 3.0]), np.zeros((3, 3)), 0.0)
+    groups = Fit("exp", np.array([0.80, 0.70, 3.0]), np.zeros((3, 3)), 0.0)
+    ref_rounds, rounds = np.arange(1.0, 41.0), np.arange(1.0, 7.0)
+    conf, w = "fpl j=2 groups=2", 0.4
+
+    def blend(x):
+        return w * groups.mean(x) + (1 - w) * pooled.mean(x)
+
+    def rows(par, x, acc, c=None):
+        return pd.DataFrame({"paradigm": par, "configuration": c or par, "seed": 0, "round": x,
+                             "samples": 100.0 * x, "accuracy": acc, "loss": np.nan, "coverage": 1.0})
+    pts = pd.concat([rows(CENTRALISED, ref_rounds, pooled.mean(ref_rounds)),
+                     rows(CENTRALISED, ref_rounds, groups.mean(ref_rounds), data_reference(conf)),
+                     rows("sl", rounds, pooled.mean(rounds)), rows("fpl", rounds, blend(0.5 * rounds), conf)])
+    iid = {c.configuration: c for c in fit_curves(pts, iid=True, private={conf: w})}
+    assert iid[conf].predict(60)["value"] == pytest.approx(float(blend(30.0)), abs=0.01)
+    assert iid[conf].meta == {"follows": data_reference(conf), "private": w}
+    for skewed in (fit_curves(pts, private={conf: w}), fit_curves(pts, iid=True)):
+        (cv,) = [c for c in skewed if c.configuration == conf]
+        assert cv.predict(60)["value"] < float(blend(30.0)) - 0.05 and "private" not in cv.meta
+    own = pts[pts.configuration == data_reference(conf)]
+    assert blended_run(own, pts[pts.configuration == CENTRALISED].assign(seed=1), w) is None    # no seed in common
+
+
 def _curves_scenario(tmp_path, extra: str = "") -> str:
     text = (SCENARIOS / "digits-small.yaml").read_text()
     text = text.replace("dataset: digits}", f"dataset: digits, convergence: curves.csv{extra}}}")

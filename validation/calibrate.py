@@ -43,9 +43,11 @@ from edgeplan.calibration import (
     fit_curves,
     pilots,
     planning_scenario,
+    private_shares,
     work_folder,
 )
 from edgeplan.convergence import MIN_ROUNDS, Curve
+from edgeplan.costs import CostModel
 from edgeplan.curves import fingerprint, write_table
 from edgeplan.errors import PlanError, ScenarioError
 from edgeplan.progress import Bar
@@ -134,7 +136,8 @@ def calibrate(scn: Scenario, names: list[str], rounds: int, seeds: int, out: Pat
     allpts = allpts[(allpts.configuration.isin(wanted) & ~reference & (allpts["round"] <= rounds))
                     | (reference & (allpts["round"] <= ceiling_rounds))]
     curves = fit_curves(allpts, iid=scn.spec.training.iid, classes=scn.spec.model.num_classes,
-                        local_iterations=scn.spec.training.local_iterations)
+                        local_iterations=scn.spec.training.local_iterations,
+                        private=private_shares(CostModel(base), allpts.configuration.unique()))
     write_table(out, curves, scn)
     return curves, allpts
 
