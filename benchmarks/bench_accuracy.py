@@ -9,7 +9,9 @@ them on the next call, so the curve fitting can be studied without training agai
 calibrates on another share of the rounds (default 0.2, the issue's); several shares add a table of
 how the errors shrink as the pilot grows (one training run serves them all). `--seeds N` trains and
 calibrates on N seeds instead of the issue's three: the measured means then carry less of the seeds'
-noise, which tells a prediction's error from the measurement's.
+noise, which tells a prediction's error from the measurement's; from six seeds the three-seed bench
+is repeated on disjoint triples of them, each beside its noise floor (the other seeds' measured mean
+curve taken as the triple's prediction).
 
 On digits (fpl_cnn, scenarios/digits-small.yaml) and mnist1d (cnn1d, scenarios/mnist1d-small),
 IID and non-IID (Dirichlet 0.3), every paradigm's best plan (fpl: every junction) trained for the
