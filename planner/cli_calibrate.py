@@ -211,7 +211,7 @@ def past_the_run(cv, rounds: int) -> float:
     """How many rounds of the centralised run a `reference` curve needs to cover `rounds` of its
     own training (its pace times its progress), where that is more than the run measured; 0 otherwise."""
     fit = cv.accuracy
-    need = float(fit.params[2] * fit._x(cv.x_of(rounds)))
+    need = float(fit.params[2] * fit.progress(cv.x_of(rounds)))
     return need if need > float(fit.knots[0][-1]) + 1e-9 else 0.0
 
 

@@ -86,16 +86,16 @@ class Fit:
     floor: float = 0.0        # accuracy: chance (1 / classes), below which no prediction falls
     knots: np.ndarray | None = None   # family `reference`: (2, n) its run's curve, x in that run's rounds
 
-    def _x(self, x) -> np.ndarray:
+    def progress(self, x) -> np.ndarray:
         """Progress as the family sees it: x up to the first round, then x less the lag (not below 1)."""
         return _lagged(np.maximum(np.asarray(x, float), 1e-9), self.lag)
 
     def mean(self, x) -> np.ndarray:
         a, b, c = self.params
         if self.family == REFERENCE:
-            y = np.interp(c * self._x(x), self.knots[0], self.knots[1])
+            y = np.interp(c * self.progress(x), self.knots[0], self.knots[1])
         else:
-            y = a - self.sign * b * FAMILIES[self.family][0](self._x(x), c)
+            y = a - self.sign * b * FAMILIES[self.family][0](self.progress(x), c)
         # a steep fit through a pilot's first rounds can dip below chance before them (digits,
         # 20% pilots: dsgd 4.5% and pel with one worker 3.2% at round 1 for ten classes)
         return np.maximum(y, self.floor) if self.sign > 0 and self.floor > 0 else y
@@ -107,7 +107,7 @@ class Fit:
         rose; bounded, since the rise ends at the plateau); for a `reference` curve, the pace's
         relative drift times log(x / x_end), carried through the curve (`_pace_spread`)."""
         a, b, c = self.params
-        x, u = np.maximum(np.asarray(x, float), 1e-9), self._x(x)
+        x, u = np.maximum(np.asarray(x, float), 1e-9), self.progress(x)
         if self.family == REFERENCE:
             return np.sqrt(_pace_spread(self, x, u) ** 2 + self.sigma ** 2)
         h, dh = FAMILIES[self.family]

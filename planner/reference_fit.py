@@ -82,7 +82,7 @@ def _pace(knots: np.ndarray, x: np.ndarray, y: np.ndarray) -> Fit:
 
 def _pace_slope(fit: Fit, x) -> np.ndarray:
     """d acc / d pace of a `reference` curve at x (the slope of the run's curve times progress)."""
-    e, u = fit.params[2], fit._x(x)
+    e, u = fit.params[2], fit.progress(x)
     kx, ky = fit.knots
     de = 1e-4 * e
     return (np.interp((e + de) * u, kx, ky) - np.interp((e - de) * u, kx, ky)) / (2 * de)
