@@ -71,8 +71,9 @@ def blended_run(own: pd.DataFrame, reference: pd.DataFrame, private: float) -> t
     the two runs' levels (bench_accuracy, mnist1d IID, junction at 1, 44% private: 47-62% of the way
     from the groups' run to the pooled one; its curve beside the groups' runs alone ended 2.7-2.9
     points low on every seed set, 0.05-0.4 now). Not on skewed data, where fpl lands at its groups'
-    runs (-4 to 17% of the way at the junctions from 2, digits and mnist1d Dirichlet 0.3): a model
-    on one group's skewed samples misses the other classes whatever its trunk learnt."""
+    runs (digits and mnist1d Dirichlet 0.3, the junctions that keep less than all the parameters
+    private: a median 0.5% of the way, -31 to +30%): a model on one group's skewed samples misses
+    the other classes whatever its trunk learnt."""
     m = own.merge(reference[["seed", "round", "accuracy"]], on=["seed", "round"], suffixes=("", "_pooled"))
     if m["round"].nunique() < MIN_ROUNDS:
         return None
@@ -90,8 +91,8 @@ def own_data(paradigm: str, cm: CostModel, decisions: dict) -> list[list[str]]:
     GROUPS_APART of the parameters, each group's run is the level its model heads for
     (bench_accuracy, 20% pilots: fpl with the junction at 2 on digits Dirichlet 0.3, 91% predicted
     beside the pooled run's curve, 75% beside its groups' runs, 77% measured; on mnist1d 1.8 to 6.0
-    points off at its junctions before, 0.05 to 1.3 now on seeds 0-2). On IID data fpl's curve follows them
-    beside the pooled run (`blended_run`)."""
+    points off at its junctions before, 0.05 to 1.3 now on seeds 0-2). On IID data fpl's curve
+    follows them beside the pooled run (`blended_run`)."""
     if paradigm == "dsgd":
         return [[decisions["source"]]]
     if paradigm == "pel":
