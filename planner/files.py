@@ -11,6 +11,7 @@ semicolons or tabs is told so.)
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
 from pathlib import Path
@@ -98,6 +99,25 @@ class atomic_path:
         if self.tmp is not None:
             Path(self.tmp).unlink(missing_ok=True)
             self.tmp = None
+
+
+# atomic_path's temporary names: ".NAME.<12 hex digits>SUFFIX", SUFFIX ".tmp" or NAME's own
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{12}(?P<suffix>\.[^.]+)$")
+
+
+def remove_leftovers(folder: str | Path) -> list[str]:
+    """Remove from `folder` the temporaries of writers that were killed outright (SIGKILL, a power
+    cut): `atomic_path` removes its file after any exception or signal Python sees, not after
+    those (a run killed by SIGKILL during its record's write left `.rounds.json.<hex>.tmp`, seen
+    once in a CI run). Only where this process owns the folder: a run taking over its --out.
+    Returns the names removed."""
+    gone = []
+    for f in Path(folder).iterdir():
+        m = _TEMPORARY.match(f.name)
+        if m and f.is_file() and (m["suffix"] == ".tmp" or m["name"].endswith(m["suffix"])):
+            f.unlink(missing_ok=True)
+            gone.append(f.name)
+    return gone
 
 
 def atomic_write(path: str | Path, data: str | bytes) -> None:

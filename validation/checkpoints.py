@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 from edgeplan.errors import PlanError, ScenarioError
-from edgeplan.files import atomic_path, atomic_write_text, write_csv
+from edgeplan.files import atomic_path, atomic_write_text, remove_leftovers, write_csv
 
 RECORD = "rounds.json"
 
@@ -56,9 +56,10 @@ def drop_previous(out: Path, rank: int) -> None:
 
 def clear_states(out: Path) -> None:
     """A fresh run in `out`: the states of an earlier run there go (they would be overwritten,
-    and a resume must never mix them with this run's)."""
+    and a resume must never mix them with this run's), and the temporaries of one killed outright."""
     for f in list(out.glob("rank*.pt")):
         f.unlink()
+    remove_leftovers(out)
 
 
 def run_identity(job) -> dict:
@@ -142,6 +143,7 @@ class Record:
     def resume(self, plan, world: int, identity: dict | None = None) -> int:
         """Load the record and cut it to the round every process can resume from (`identity`:
         `run_identity` of the job, see `_same_run`)."""
+        remove_leftovers(self.out)           # a run killed outright mid-write left its temporaries
         f = self.out / RECORD
         if f.exists():
             try:
