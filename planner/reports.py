@@ -266,13 +266,17 @@ def curves_plot(scn, curves, points, path) -> None:
         own = cv.meta.get("follows")        # the reference runs on its own data (calibration.own_data)
         if own and own in mean.index.get_level_values(0):
             m = mean.loc[own]
+            label = "fpl: centralised on each branch group's data" if cv.paradigm == "fpl" else \
+                f"{cv.configuration}: centralised on its data"
+            w = cv.meta.get("private")      # IID fpl: the blend it follows (calibration.blended_run)
+            if w is not None and CENTRALISED in mean.index.get_level_values(0):
+                m = (w * m + (1 - w) * mean.loc[CENTRALISED]).dropna()
+                label = f"{cv.configuration}: groups' runs {w:.0%}, pooled {1 - w:.0%}"
             m = m[m.index <= tr.rounds]
             if tuple(m) in drawn:             # fpl's junctions that group the devices alike share their runs
                 continue
             drawn.add(tuple(m))
-            ax.plot(m.index, 100 * m.to_numpy(), color=c, lw=1, ls="-.", alpha=0.8,
-                    label="fpl: centralised on each branch group's data" if cv.paradigm == "fpl" else
-                    f"{cv.configuration}: centralised on its data")
+            ax.plot(m.index, 100 * m.to_numpy(), color=c, lw=1, ls="-.", alpha=0.8, label=label)
     if curves and curves[0].ceiling == curves[0].ceiling:
         ax.axhline(100 * curves[0].ceiling, color="black", ls="--", lw=1, label="bound (centralised level)")
     if CENTRALISED in mean.index.get_level_values(0):       # the reference run itself, as far as the plot goes

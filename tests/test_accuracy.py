@@ -545,6 +545,33 @@ def test_pel_with_one_active_worker_follows_a_reference_run_on_that_workers_data
     assert follows["pel workers=1"] == "centralised on pel workers=1's data" and follows["pel workers=2"] is None
 
 
+def test_a_log_of_fpl_on_iid_devices_gives_a_curve_between_its_groups_runs_and_the_pooled_one(tmp_path):
+    """Imported with its reference runs, fpl's log on digits-small's IID devices: the curve heads
+    for its groups' runs weighted by the junction's private share (28% at 2), the pooled run by the
+    rest, and calibrate says so."""
+    from edgeplan.calibration import private_share
+    from edgeplan.cli import app
+    from edgeplan.curves import read_table
+    from typer.testing import CliRunner
+    rows = []
+    for seed in (0, 1):
+        for r in range(1, 11):
+            rows += [("centralised", "centralised", seed, r, 0.97 - 0.8 * np.exp(-r / 2)),
+                     ("centralised", "centralised on fpl j=2 groups=2's data", seed, r, 0.90 - 0.8 * np.exp(-r / 2))]
+        rows += [("fpl", "fpl j=2 groups=2", seed, r, 0.94 - 0.8 * np.exp(-r / 4)) for r in range(1, 6)]
+    pd.DataFrame(rows, columns=["paradigm", "configuration", "seed", "round", "accuracy"]).to_csv(
+        tmp_path / "log.csv", index=False)
+    r = CliRunner().invoke(app, ["calibrate", str(DIGITS), "--from-log", str(tmp_path / "log.csv"),
+                                 "--out", str(tmp_path / "curves.csv")])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert "junction slot (28% of the parameters) to itself" in said and "beside the run on the pooled data" in said
+    w = private_share(CostModel(load_scenario(DIGITS)), 2)
+    cv, _ = read_table(tmp_path / "curves.csv").find("fpl", "fpl j=2 groups=2")
+    assert cv.accuracy.plateau == pytest.approx(w * 0.90 + (1 - w) * 0.97, abs=0.005)     # the runs' levels
+    assert (tmp_path / "curves.calibration" / "curves.png").exists()
+
+
 def test_fpl_groups_that_keep_parameters_apart_follow_runs_on_each_groups_data(tmp_path):
     """fpl's groups keep their branch and junction slot to themselves: from the junction at 2 on
     digits' CNN (28% of the parameters; 0.4% at 1) each group's model learns those from its own
