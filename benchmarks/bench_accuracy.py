@@ -182,6 +182,11 @@ def best_configurations(todo: list) -> dict[str, str]:
     return best
 
 
+def first_round(curve: pd.Series, target: float) -> int | None:
+    """The first round (the index) where a measured mean curve reaches the target; None if it never does."""
+    return next((int(r) for r in curve.index if curve[r] >= target), None)
+
+
 def score_setting(setting: str, todo: list, pts: pd.DataFrame, R: int, iid: bool, share: float = 0.2,
                   ceiling: bool = True) -> pd.DataFrame:
     """Curves fitted on the first `share` of the rounds (and, with `ceiling`, bounded by the
@@ -204,7 +209,7 @@ def score_setting(setting: str, todo: list, pts: pd.DataFrame, R: int, iid: bool
     for p in todo:
         c, cv = p.configuration, curves[p.configuration]
         pred = cv.predict(R)
-        meas_r = next((int(r) for r in mean.columns if mean.loc[c, r] >= target), None)
+        meas_r = first_round(mean.loc[c], target)
         pred_r = cv.rounds_to(target)["rounds"]
         lat_p = p.plan.predicted["round_latency_s"]
         lat_m = float(pts[pts.configuration == c].latency.median())
@@ -334,7 +339,7 @@ def other_seeds(scored: pd.DataFrame, others: pd.DataFrame, R: int) -> pd.DataFr
     rows = []
     for _, r in scored[~scored.unpredictable].iterrows():
         curve = mean.loc[r.configuration]
-        got = next((int(k) for k in curve.index if curve[k] >= r.target), None)
+        got = first_round(curve, r.target)
         meas = r.measured_rounds
         rows.append({"error_points": 100 * abs(float(curve[R]) - r.measured_final),
                      "rounds_error": abs(got - meas) / meas if got and meas and not math.isnan(meas) else math.nan})

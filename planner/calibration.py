@@ -303,8 +303,9 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
     along = {conf for (par, conf), _ in groups if follows_reference(par, iid) and conf not in unforeseen} \
         if shaped else set()
     rest = {conf for (par, conf), _ in groups if conf not in along or shapes_others(par)}
-    follows = {}                        # configuration -> the reference runs on its own data it follows
-    blends = {}                         # configuration -> its groups' runs' weight beside the pooled run
+    # configuration -> the reference runs on its own data it follows ("follows") and, blended with
+    # the pooled run, its groups' runs' weight ("private")
+    meta: dict[str, dict] = {}
     try:
         fits = fit_joint({c: s for c, s in series.items() if c in rest}, coverage,
                          apart={conf for (par, conf), _ in groups if learns_apart(par, conf)} | set(unforeseen),
@@ -321,6 +322,7 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
                 # carry, where the others' plateau does not (bench_accuracy: dsgd 2.7-13 points off
                 # beside them, 1.3-3.6 following its run); both see the same classes: no coverage
                 own_xy = (own["round"].to_numpy(float), own.accuracy.to_numpy(float))
+                meta[conf] = {"follows": data_reference(conf)}
                 if same_as_own(par, conf):
                     # one curve through the pilot's points and the runs' (at the same samples seen):
                     # a pace of its own, fitted to a short pilot near chance, only added noise
@@ -332,14 +334,12 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
                     fits[conf] = fit_joint({conf: (np.concatenate([x, run_x]), np.concatenate([y, own_xy[1]]))},
                                            {conf: 1.0}, ceiling=bound, extrapolates=False)[conf]
                 else:
-                    blend = blended_run(own, reference, private[conf]) \
-                        if iid and conf in (private or {}) and len(reference) else None
+                    blend = blended_run(own, reference, private[conf]) if iid and conf in (private or {}) else None
                     if blend is not None:
                         own_xy = blend
-                        blends[conf] = private[conf]
+                        meta[conf]["private"] = private[conf]
                     fits[conf] = fit_joint({conf: series[conf], "own": own_xy}, {conf: 1.0, "own": 1.0},
                                            ceiling=bound)[conf]
-                follows[conf] = data_reference(conf)
     except FitError as e:
         raise PlanError(str(e)) from None
     curves = []
@@ -356,8 +356,7 @@ def fit_curves(points: pd.DataFrame, samples_per_round: dict | None = None, iid:
             fits[conf].floor = 1.0 / classes
         curves.append(Curve(par, conf, spr, fits[conf], loss, int(g["round"].nunique()), int(g.seed.nunique()),
                             float(last.accuracy.mean()), ceiling,
-                            ({"follows": follows[conf]} | ({"private": blends[conf]} if conf in blends else {}))
-                            if conf in follows else {}, unforeseen.get(conf, "")))
+                            meta.get(conf, {}), unforeseen.get(conf, "")))
     return curves
 
 

@@ -52,6 +52,15 @@ def writable(path: str | Path, folder: bool = False) -> Path:
     return path
 
 
+# atomic_path's temporary names, and how `remove_leftovers` knows them: ".NAME.<12 hex digits>SUFFIX",
+# SUFFIX ".tmp" or NAME's own
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{12}(?P<suffix>\.[^.]+)$")
+
+
+def _temporary_name(name: str, suffix: str) -> str:
+    return f".{name}.{secrets.token_hex(6)}{suffix}"
+
+
 class atomic_path:
     """`with atomic_path(path) as tmp:` gives a temporary path beside `path`; on success it replaces
     `path`, else it is removed. For writers that want a file name (matplotlib, pandas' parquet,
@@ -73,7 +82,7 @@ class atomic_path:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             while True:
-                self.tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}{self.suffix}"
+                self.tmp = path.parent / _temporary_name(path.name, self.suffix)
                 try:
                     os.close(os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
                     return self.tmp
@@ -99,10 +108,6 @@ class atomic_path:
         if self.tmp is not None:
             Path(self.tmp).unlink(missing_ok=True)
             self.tmp = None
-
-
-# atomic_path's temporary names: ".NAME.<12 hex digits>SUFFIX", SUFFIX ".tmp" or NAME's own
-_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{12}(?P<suffix>\.[^.]+)$")
 
 
 def remove_leftovers(folder: str | Path) -> list[str]:
